@@ -1,0 +1,15 @@
+/*
+ * log — the daemon's messages: stderr in the foreground, syslog otherwise.
+ * Lowercase, error first, with the path and the errno text (STYLE.md).
+ * Thread-safe (stdio and syslog are).
+ */
+#ifndef GRACEFS_LOG_H
+#define GRACEFS_LOG_H
+
+#include <stdbool.h>
+#include <syslog.h>
+
+void log_init(const char *ident, bool foreground, bool debug);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

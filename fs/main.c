@@ -1,0 +1,309 @@
+/*
+ * gracefs — the daemon: checks its arguments, takes the backing store's
+ * lock, reconciles the index with the backing store, mounts, and serves.
+ *
+ * Threading: single-threaded until the FUSE loop and the maintenance
+ * thread start; everything before that is startup.
+ *
+ * Startup order (and why):
+ *   1 validate BACKING/MOUNTPOINT, take BACKING/.gracefs/lock (one daemon
+ *     per backing store);
+ *   2 open the index and reconcile it with the backing store, in the
+ *     foreground, so errors reach the operator's terminal and the mount is
+ *     only offered once the index is right;
+ *   3 close the index (LMDB must not cross fork), mount, daemonize;
+ *   4 reopen the index through /proc/self/fd (MOUNTPOINT may cover
+ *     BACKING), start the maintenance thread, serve.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "index.h"
+#include "inode.h"
+#include "log.h"
+#include "options.h"
+#include "ops.h"
+#include "trash.h"
+
+/* Print "gracefs: error: <message>[: <errno text>]"; returns -1. */
+__attribute__((format(printf, 2, 3)))
+static int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "gracefs: error: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
+	return -1;
+}
+
+/* p inside q (strictly below it)? Both canonical. */
+static bool is_below(const char *p, const char *q)
+{
+	size_t n = strlen(q);
+
+	if (n == 1)   /* q is "/" */
+		return strcmp(p, "/") != 0;
+	return !strncmp(p, q, n) && p[n] == '/';
+}
+
+static int check_paths(const char *backing, const char *mnt, char **rb)
+{
+	char *rm;
+	struct stat st;
+	struct statvfs sv;
+
+	if (!(*rb = realpath(backing, NULL)))
+		return fail(errno, "backing '%s'", backing);
+	if (stat(*rb, &st) < 0 || !S_ISDIR(st.st_mode))
+		return fail(ENOTDIR, "backing '%s'", backing);
+	if (access(*rb, W_OK) < 0)
+		return fail(errno, "backing '%s' is not writable", backing);
+	if (statvfs(*rb, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+		return fail(0, "backing '%s' is on a read-only filesystem", backing);
+	if (!(rm = realpath(mnt, NULL)))
+		return fail(errno, "mountpoint '%s'", mnt);
+	int bad = is_below(rm, *rb) ? 1 : is_below(*rb, rm) ? 2 : 0;
+	free(rm);
+	if (bad == 1)
+		return fail(0, "mountpoint '%s' is inside the backing store", mnt);
+	if (bad == 2)
+		return fail(0, "backing '%s' is inside the mountpoint", backing);
+	return 0;
+}
+
+/* One gracefs per backing store: an flock()ed pid file. */
+static int take_lock(int state_fd, const char *backing)
+{
+	char buf[32] = "";
+	int fd = openat(state_fd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return fail(errno, "cannot create lock in '%s'", backing);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		fprintf(stderr, "gracefs: error: backing '%s' is already served by another "
+			"gracefs (pid %s)\n", backing, *buf ? buf : "?");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void write_pid(int lock_fd)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+
+	if (ftruncate(lock_fd, 0) == 0 && pwrite(lock_fd, buf, (size_t)n, 0) != n)
+		log_msg(LOG_WARNING, "cannot write pid to lock file: %s", strerror(errno));
+}
+
+/* The backing store must give us file handles and trusted xattrs. */
+static int check_backing_features(int backing_fd, int state_fd, const char *backing)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + 128];
+	} h = { .fh.handle_bytes = 128 };
+	int mid;
+
+	if (name_to_handle_at(backing_fd, TRASH_STATE_DIR, &h.fh, &mid, 0) < 0)
+		return fail(errno, "backing '%s' does not support file handles", backing);
+	if (fsetxattr(state_fd, "trusted.gracefs.probe", "1", 1, 0) < 0)
+		return fail(errno, "backing '%s' does not support trusted xattrs", backing);
+	fremovexattr(state_fd, "trusted.gracefs.probe");
+	return 0;
+}
+
+static int open_engine(struct gfs *g, const struct gfs_opts *o)
+{
+	char path[64];
+	struct trash_conf tc = {
+		.retention_s = o->retention_s,
+		.op_gap_ns = o->op_gap_s * 1000000000LL,
+		.on_removed = ops_on_removed,
+		.cb_arg = g,
+	};
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/index", g->state_fd);
+	if ((r = index_open(&g->ix, path)) < 0) {
+		log_msg(LOG_ERR, "index: cannot open: %s", strerror(-r));
+		return r;
+	}
+	if ((r = trash_open(&g->trash, g->backing_fd, g->ix, &tc)) < 0) {
+		log_msg(LOG_ERR, "trash: cannot open: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static void close_engine(struct gfs *g)
+{
+	trash_close(g->trash);
+	g->trash = NULL;
+	index_close(g->ix);
+	g->ix = NULL;
+}
+
+/* Step 2: make the index match the backing store before serving. */
+static int reconcile(struct gfs *g)
+{
+	struct trash_stats st;
+	int r = trash_reconcile(g->trash, &st);
+
+	if (r == -EIO) {   /* a corrupt index: it is only a cache, rebuild it */
+		log_msg(LOG_WARNING, "index: corrupt, rebuilding from the backing store");
+		index_clear(g->ix);
+		r = trash_reconcile(g->trash, &st);
+	}
+	if (r < 0) {
+		log_msg(LOG_ERR, "index: reconcile failed: %s", strerror(-r));
+		return r;
+	}
+	if (st.adopted || st.dropped || st.recounted || st.collapsed || st.foreign)
+		log_msg(LOG_NOTICE, "index reconciled: %llu adopted, %llu dropped, %llu recounted, "
+			"%llu site deletions finished, %llu foreign entries left alone",
+			(unsigned long long)st.adopted, (unsigned long long)st.dropped,
+			(unsigned long long)st.recounted, (unsigned long long)st.collapsed,
+			(unsigned long long)st.foreign);
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts co = {0};
+	struct fuse_loop_config *lc = NULL;
+	struct gfs_opts o;
+	struct gfs g = { .backing_fd = -1, .state_fd = -1,
+			 .maint_lock = PTHREAD_MUTEX_INITIALIZER,
+			 .inval_lock = PTHREAD_MUTEX_INITIALIZER };
+	char *rb = NULL, fsname[64 + PATH_MAX];
+	int lock_fd = -1, ret = 1;
+
+	if (options_parse(&args, &o) < 0 || fuse_parse_cmdline(&args, &co) != 0) {
+		ret = 2;
+		goto out;
+	}
+	if (co.show_help) {
+		options_usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (co.show_version) {
+		printf("gracefs %s\n", GRACEFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out;
+	}
+	if (!o.backing || !co.mountpoint) {
+		fprintf(stderr, "usage: %s [-f] [-o OPTIONS] BACKING MOUNTPOINT (see --help)\n", argv[0]);
+		ret = 2;
+		goto out;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "gracefs: error: must run as root (it serves files for every "
+			"user and opens them by file handle)\n");
+		goto out;
+	}
+	if (check_paths(o.backing, co.mountpoint, &rb) < 0)
+		goto out;
+	umask(0);   /* each request applies the caller's own umask */
+	if ((g.backing_fd = open(rb, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		fail(errno, "backing '%s'", o.backing);
+		goto out;
+	}
+	if (mkdirat(g.backing_fd, TRASH_STATE_DIR, 0700) < 0 && errno != EEXIST) {
+		fail(errno, "cannot create state directory in '%s'", o.backing);
+		goto out;
+	}
+	if ((g.state_fd = openat(g.backing_fd, TRASH_STATE_DIR,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		fail(errno, "cannot open state directory in '%s'", o.backing);
+		goto out;
+	}
+	if (check_backing_features(g.backing_fd, g.state_fd, o.backing) < 0 ||
+	    (lock_fd = take_lock(g.state_fd, o.backing)) < 0)
+		goto out;
+
+	log_init("gracefs", true, co.debug);
+	g.timeout = o.timeout;
+	g.trash_visible = o.trash_visible;
+	g.writeback = o.writeback;
+	g.tick_ns = o.tick_ms * 1000000LL;
+	if (open_engine(&g, &o) < 0 || reconcile(&g) < 0)
+		goto out;
+	close_engine(&g);
+
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s,subtype=gracefs,default_permissions,allow_other", rb);
+	fuse_opt_add_arg(&args, fsname);
+	if (!(g.se = fuse_session_new(&args, &gfs_ops, sizeof(gfs_ops), &g)))
+		goto out;
+	if (fuse_set_signal_handlers(g.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(g.se, co.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(co.foreground);
+	log_init("gracefs", co.foreground, co.debug);
+	write_pid(lock_fd);
+	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
+	    ops_maint_start(&g) < 0)
+		goto out_unmount;
+	log_msg(LOG_INFO, "serving %s at %s (retention %llds)", rb, co.mountpoint,
+		(long long)o.retention_s);
+
+	if (co.singlethread) {
+		ret = fuse_session_loop(g.se);
+	} else {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
+		if (co.max_threads > 0 && co.max_threads <= 100000)
+			fuse_loop_cfg_set_max_threads(lc, co.max_threads);
+		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		ret = fuse_session_loop_mt(g.se, lc);
+	}
+	ret = ret ? 1 : 0;
+out_unmount:
+	ops_maint_stop(&g);
+	close_engine(&g);   /* final op records, index synced */
+	fuse_session_unmount(g.se);
+out_signals:
+	fuse_remove_signal_handlers(g.se);
+out_session:
+	fuse_session_destroy(g.se);
+out:
+	if (lc)
+		fuse_loop_cfg_destroy(lc);
+	inode_table_free();
+	if (lock_fd >= 0)
+		close(lock_fd);
+	if (g.state_fd >= 0)
+		close(g.state_fd);
+	if (g.backing_fd >= 0)
+		close(g.backing_fd);
+	free(rb);
+	free(o.backing);
+	free(co.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,58 @@
+/*
+ * oprec — the record of one trash operation, and its portable encoding.
+ *
+ * An operation ("op") is everything one process deleted in one scope (a site,
+ * or the mount root for whole-site deletions) until it paused.  The same
+ * encoded bytes are stored in two places: as the value of the op's LMDB
+ * index record, and as the xattr OPREC_XATTR on the op directory in the
+ * backing store (the backing store is the truth; the index is rebuilt from
+ * it).  Pure functions, no locking, no I/O.
+ */
+#ifndef GRACEFS_OPREC_H
+#define GRACEFS_OPREC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OPREC_XATTR    "trusted.gracefs.op"
+#define OPREC_CMD_MAX  1024   /* command line, printable, NUL-terminated */
+#define OPREC_ENC_MAX  (64 + 2 * (NAME_MAX + 1) + OPREC_CMD_MAX)
+
+enum op_state {
+	OP_OPEN = 1,     /* still collecting deletions */
+	OP_CLOSED = 2,   /* grouping window over; counts are final */
+	OP_PURGING = 3,  /* sweeper/purge started removing it: not restorable-complete */
+};
+
+struct op_record {
+	char scope[NAME_MAX + 1];  /* site name; "" = mount root (deleted sites) */
+	char name[NAME_MAX + 1];   /* op directory name, e.g. 20261127T130512Z-rm-4242 */
+	uint32_t uid, gid;         /* deleting user */
+	uint32_t pid;              /* deleting process (thread group id) */
+	uint64_t pid_start;        /* its start time, clock ticks since boot */
+	int64_t first_ns, last_ns; /* wall clock of first and last deletion */
+	int64_t retention_s;       /* retention in force when deleted */
+	uint64_t items, bytes;     /* deleted names; bytes allocated (st_blocks*512) */
+	uint32_t state;            /* enum op_state */
+	uint32_t hold;             /* legal hold: never purged while nonzero */
+	char cmdline[OPREC_CMD_MAX];
+};
+
+/* Expiry in wall-clock seconds: last deletion plus retention. */
+int64_t oprec_expiry(const struct op_record *r);
+
+/* Encode into buf (cap bytes, OPREC_ENC_MAX always suffices).
+ * Returns the encoded length, or -ENOBUFS / -EINVAL (unterminated strings). */
+int oprec_encode(const struct op_record *r, void *buf, size_t cap);
+
+/* Decode len bytes.  Returns 0, or -EINVAL for a short, corrupt or unknown
+ * version encoding (r is then zeroed). */
+int oprec_decode(const void *buf, size_t len, struct op_record *r);
+
+/* Index key of an op: "<scope>/<name>" (root scope gives "/<name>").
+ * Returns the length, or -ENAMETOOLONG if cap is too small. */
+int oprec_key(const char *scope, const char *name, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,1224 @@
+/*
+ * ops — the FUSE low-level operations (see ops.h for the threading model).
+ *
+ * Every operation works on fds opened from file handles (inode.c) and the
+ * *at() calls, never on absolute path strings, and never follows a symlink
+ * in the backing store.  Policy lives in three small predicates:
+ * may_create(), may_remove() and may_modify(); everything that destroys a
+ * name is handed to the trash engine.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "inode.h"
+#include "log.h"
+#include "opattr.h"
+#include "ops.h"
+#include "procinfo.h"
+
+#define OWN_XATTR_PREFIX "trusted.gracefs."
+
+static struct gfs *G(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct inode *I(fuse_ino_t ino)
+{
+	return inode_from_nodeid(ino);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* ---- policy -------------------------------------------------------------- */
+
+/* .trash at the root or a site root, and .gracefs at the root. */
+static bool is_reserved(struct inode *parent, const char *name)
+{
+	enum inode_kind k = inode_kind(parent);
+
+	if (k == K_ROOT && !strcmp(name, TRASH_STATE_DIR))
+		return true;
+	return (k == K_ROOT || k == K_SITE) && !strcmp(name, TRASH_NAME);
+}
+
+static bool in_trash(enum zone z)
+{
+	return z == Z_TRASHDIR || z == Z_OPDIR || z == Z_INTRASH;
+}
+
+/* May a new name (is_dir: a directory) appear in parent?  0 or -errno. */
+static int may_create(struct inode *parent, const char *name, bool is_dir)
+{
+	struct where w;
+
+	if (is_reserved(parent, name))
+		return strcmp(name, TRASH_NAME) ? -EPERM : -EEXIST;
+	inode_where(parent, &w);
+	if (in_trash(w.zone))
+		return -EPERM;
+	if (w.zone == Z_ROOT && !is_dir)
+		return -EPERM;   /* the root holds sites only */
+	return 0;
+}
+
+/* May the contents or attributes of ino change?  A non-directory with
+ * other links may: its data is shared with live names (docs/design.md). */
+static int may_modify(struct inode *ino, nlink_t nlink)
+{
+	struct where w;
+
+	inode_where(ino, &w);
+	if (!in_trash(w.zone))
+		return 0;
+	return !inode_is_dir(ino) && nlink > 1 && w.zone == Z_INTRASH ? 0 : -EPERM;
+}
+
+static int nlink_of(struct inode *ino)
+{
+	struct stat st;
+	int fd = inode_open(ino, O_PATH);
+
+	if (fd < 0)
+		return fd;
+	int r = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	close(fd);
+	return r < 0 ? -errno : (int)(st.st_nlink > 1 ? 2 : 1);
+}
+
+static int check_modify(struct inode *ino)
+{
+	struct where w;
+
+	inode_where(ino, &w);
+	if (!in_trash(w.zone))
+		return 0;
+	int n = nlink_of(ino);
+	return n < 0 ? n : may_modify(ino, (nlink_t)n);
+}
+
+/* The caller of a request. */
+static void who_of(fuse_req_t req, struct caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	procinfo_get(ctx->pid, ctx->uid, ctx->gid, c);
+}
+
+/* ---- lookups --------------------------------------------------------------- */
+
+static void fill_entry(struct gfs *g, struct fuse_entry_param *e, struct inode *n,
+		       const struct stat *st)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = inode_nodeid(n);
+	e->attr = *st;
+	e->attr_timeout = g->timeout;
+	e->entry_timeout = g->timeout;
+}
+
+/* lstat name in pfd and register it.  bname: backing name if different. */
+static int lookup_at(struct gfs *g, struct inode *parent, int pfd, const char *name,
+		     const char *bname, struct fuse_entry_param *e)
+{
+	struct stat st;
+	struct inode *n;
+	int r;
+
+	if (fstatat(pfd, bname ? bname : name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if ((r = inode_lookup(parent, pfd, name, bname, &st, &n)) < 0)
+		return r;
+	fill_entry(g, e, n, &st);
+	return 0;
+}
+
+/* Resolve name in parent, mapping the reserved names. */
+static int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *name,
+		     struct fuse_entry_param *e)
+{
+	enum inode_kind k = inode_kind(parent);
+
+	if (k == K_ROOT && !strcmp(name, TRASH_STATE_DIR))
+		return -ENOENT;
+	if (k == K_ROOT && !strcmp(name, TRASH_NAME))
+		return lookup_at(g, parent, g->state_fd, name, "trash", e);
+	if (k == K_SITE && !strcmp(name, TRASH_NAME)) {
+		struct where w;
+		int tfd;
+
+		inode_where(parent, &w);
+		if (w.zone == Z_LIVE) {   /* created on first use */
+			if ((tfd = trash_site_trash_open(pfd)) < 0)
+				return tfd;
+			close(tfd);
+		}
+	}
+	return lookup_at(g, parent, pfd, name, NULL, e);
+}
+
+static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int pfd = inode_open(I(parent), O_PATH), r;
+
+	if (pfd < 0) {
+		fuse_reply_err(req, -pfd);
+		return;
+	}
+	r = do_lookup(G(req), I(parent), pfd, name, &e);
+	close(pfd);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void gfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(I(ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void gfs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_forget(I(f[i].ino), f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* ---- attributes ------------------------------------------------------------ */
+
+static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat *st)
+{
+	int fd, r;
+
+	if (fi && fi->fh)
+		return fstat((int)fi->fh, st) < 0 ? -errno : 0;
+	if ((fd = inode_open(ino, O_PATH)) < 0)
+		return fd;
+	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int r = stat_inode(ino, fi, &st);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, G(req)->timeout);
+}
+
+static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	reply_attr(req, I(ino), fi);
+}
+
+/* A path that names ino for the calls that have no fd form usable with
+ * O_PATH: "/proc/self/fd/N"; for a symlink its parent's fd + name, to be
+ * used without following. */
+struct pathref {
+	int fd, pfd;
+	struct inode *pinned;
+	bool nofollow;
+	char path[64 + NAME_MAX];
+};
+
+static int pathref_get(struct inode *ino, struct pathref *pr)
+{
+	char name[NAME_MAX + 1];
+
+	pr->fd = pr->pfd = -1;
+	pr->pinned = NULL;
+	pr->nofollow = inode_is_symlink(ino);
+	if (!pr->nofollow) {
+		if ((pr->fd = inode_open(ino, O_PATH)) < 0)
+			return pr->fd;
+		snprintf(pr->path, sizeof(pr->path), "/proc/self/fd/%d", pr->fd);
+		return 0;
+	}
+	if (inode_parent_name(ino, &pr->pinned, name, sizeof(name)) < 0 ||
+	    (pr->pfd = inode_open(pr->pinned, O_PATH)) < 0) {
+		inode_unpin(pr->pinned);
+		pr->pinned = NULL;
+		return -ESTALE;
+	}
+	snprintf(pr->path, sizeof(pr->path), "/proc/self/fd/%d/%s", pr->pfd, name);
+	return 0;
+}
+
+static void pathref_put(struct pathref *pr)
+{
+	close_fd(&pr->fd);
+	close_fd(&pr->pfd);
+	inode_unpin(pr->pinned);
+	pr->pinned = NULL;
+}
+
+static int set_times(struct inode *ino, const struct stat *attr, int to_set,
+		     struct fuse_file_info *fi)
+{
+	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
+	struct pathref pr;
+	int r;
+
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		ts[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		ts[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		ts[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		ts[1] = attr->st_mtim;
+	if (fi && fi->fh)
+		return futimens((int)fi->fh, ts) < 0 ? -errno : 0;
+	if ((r = pathref_get(ino, &pr)) < 0)
+		return r;
+	r = utimensat(AT_FDCWD, pr.path, ts, pr.nofollow ? AT_SYMLINK_NOFOLLOW : 0) < 0
+		? -errno : 0;
+	pathref_put(&pr);
+	return r;
+}
+
+static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
+		      struct fuse_file_info *fi)
+{
+	int fd = inode_open(ino, O_PATH), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		if ((fi && fi->fh ? fchmod((int)fi->fh, attr->st_mode)
+				  : fchmodat(AT_FDCWD, p, attr->st_mode, 0)) < 0)
+			r = -errno;
+	}
+	if (!r && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		uid_t u = to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1;
+		gid_t gr = to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(fd, "", u, gr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	if (!r && (to_set & FUSE_SET_ATTR_SIZE)) {
+		int wfd = fi && fi->fh ? (int)fi->fh : inode_open(ino, O_WRONLY);
+
+		if (wfd < 0)
+			r = wfd;
+		else if (ftruncate(wfd, attr->st_size) < 0)
+			r = -errno;
+		if (wfd >= 0 && !(fi && fi->fh))
+			close(wfd);
+	}
+	if (!r && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+			     FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)))
+		r = set_times(ino, attr, to_set, fi);
+	close(fd);
+	return r;
+}
+
+static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			int to_set, struct fuse_file_info *fi)
+{
+	int r = check_modify(I(ino));
+
+	if (!r)
+		r = do_setattr(I(ino), attr, to_set, fi);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		reply_attr(req, I(ino), fi);
+}
+
+static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[PATH_MAX + 1];
+	int fd = inode_open(I(ino), O_PATH);
+	ssize_t n;
+
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	n = readlinkat(fd, "", buf, sizeof(buf));
+	close(fd);
+	if (n < 0 || n == sizeof(buf)) {
+		fuse_reply_err(req, n < 0 ? errno : ENAMETOOLONG);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* ---- creating names ---------------------------------------------------------- */
+
+/* Apply the caller's umask in this thread only (the backing filesystem
+ * then applies it or the parent's default ACL, as a local fs would). */
+static void thread_umask(fuse_req_t req)
+{
+	static __thread bool unshared;
+
+	if (!unshared)
+		unshared = unshare(CLONE_FS) == 0;
+	umask(unshared ? fuse_req_ctx(req)->umask : 022);
+}
+
+/* Hand a new name to its creator: the caller's uid, and gid unless the
+ * parent's setgid bit already chose it. */
+static int give_to_caller(fuse_req_t req, int pfd, const char *name)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst;
+	gid_t gid = ctx->gid;
+
+	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
+		gid = (gid_t)-1;
+	if (ctx->uid == 0 && (gid == 0 || gid == (gid_t)-1))
+		return 0;
+	return fchownat(pfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+/* mknod, mkdir, symlink: one shape. */
+static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev, const char *link)
+{
+	struct fuse_entry_param e;
+	int r = may_create(I(parent), name, S_ISDIR(mode)), pfd = -1;
+
+	if (r < 0)
+		goto out;
+	if ((pfd = inode_open(I(parent), O_PATH)) < 0) {
+		r = pfd;
+		goto out;
+	}
+	thread_umask(req);
+	if (link)
+		r = symlinkat(link, pfd, name);
+	else if (S_ISDIR(mode))
+		r = mkdirat(pfd, name, mode & 07777);
+	else
+		r = mknodat(pfd, name, mode, rdev);
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = give_to_caller(req, pfd, name)) < 0 ||
+	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0) {
+		unlinkat(pfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);  /* ours, just made */
+		goto out;
+	}
+out:
+	close_fd(&pfd);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void gfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, dev_t rdev)
+{
+	make_node(req, parent, name, mode, rdev, NULL);
+}
+
+static void gfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+}
+
+static void gfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			const char *name)
+{
+	make_node(req, parent, name, S_IFLNK | 0777, 0, link);
+}
+
+static void gfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		     const char *newname)
+{
+	struct fuse_entry_param e;
+	struct where w;
+	int r = may_create(I(newparent), newname, false), fd = -1, pfd = -1;
+
+	inode_where(I(ino), &w);
+	if (!r && in_trash(w.zone))
+		r = -EPERM;   /* restore with mv, which leaves no shared inode */
+	if (r < 0)
+		goto out;
+	if ((fd = inode_open(I(ino), O_PATH)) < 0 ||
+	    (pfd = inode_open(I(newparent), O_PATH)) < 0) {
+		r = fd < 0 ? fd : pfd;
+		goto out;
+	}
+	if (linkat(fd, "", pfd, newname, AT_EMPTY_PATH) < 0)
+		r = -errno;
+	else
+		r = do_lookup(G(req), I(newparent), pfd, newname, &e);
+out:
+	close_fd(&fd);
+	close_fd(&pfd);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+/* ---- deleting and renaming ------------------------------------------------------ */
+
+/* The trash location of name in parent (a Z_ROOT or Z_LIVE directory). */
+static int loc_of(struct inode *parent, const struct where *w, int pfd,
+		  const char *name, struct relpath **rp, struct trash_loc *loc)
+{
+	loc->dirfd = pfd;
+	loc->name = name;
+	loc->rel = NULL;
+	loc->site = w->zone == Z_ROOT ? NULL : w->site;
+	*rp = NULL;
+	if (w->zone != Z_LIVE)
+		return 0;
+	if (!(*rp = malloc(sizeof(**rp))))
+		return -ENOMEM;
+	loc->rel = *rp;
+	return inode_relpath(parent, *rp);
+}
+
+static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
+{
+	struct inode *p = I(parent);
+	struct relpath *rp = NULL;
+	struct trash_loc loc;
+	struct caller who;
+	struct stat st;
+	struct where w;
+	int pfd = -1, r = 0;
+
+	inode_where(p, &w);
+	if (is_reserved(p, name) || in_trash(w.zone) || (w.zone == Z_ROOT && !dir))
+		r = -EPERM;
+	else if ((pfd = inode_open(p, O_PATH)) < 0)
+		r = pfd;
+	else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if ((r = loc_of(p, &w, pfd, name, &rp, &loc)) == 0) {
+		who_of(req, &who);
+		r = trash_delete(G(req)->trash, &who, &loc, dir);
+		if (r == 0)
+			inode_detach(st.st_dev, st.st_ino);
+		else
+			log_msg(LOG_DEBUG, "delete %s: %s", name, strerror(-r));
+	}
+	free(rp);
+	close_fd(&pfd);
+	fuse_reply_err(req, -r);
+}
+
+static void gfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	do_remove(req, parent, name, false);
+}
+
+static void gfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	do_remove(req, parent, name, true);
+}
+
+/* Restoring out of trash: root, the deleting uid, or the item's owner. */
+static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
+		       const char *name, const struct stat *st)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct op_record rec;
+	const char *op = ws->zone == Z_TRASHDIR ? name : ws->op;
+
+	if (ctx->uid == 0 || ctx->uid == st->st_uid)
+		return 0;
+	if (trash_op_get(g->trash, ws->scope, op, &rec) == 0 && rec.uid == ctx->uid)
+		return 0;
+	return -EPERM;
+}
+
+static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct gfs *g = G(req);
+	struct inode *sp = I(parent), *dp = I(newparent);
+	struct relpath *srp = NULL, *drp = NULL;
+	struct trash_loc src, dst;
+	struct stat sst, dst_st;
+	struct where ws, wd;
+	struct caller who;
+	int sfd = -1, dfd = -1, r = 0;
+	bool had_dst;
+
+	inode_where(sp, &ws);
+	inode_where(dp, &wd);
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		r = -EINVAL;
+	else if (is_reserved(sp, name) || is_reserved(dp, newname) || in_trash(wd.zone))
+		r = -EPERM;
+	else if (ws.zone == Z_ROOT && wd.zone != Z_ROOT)
+		r = -EPERM;   /* a site is renamed at the root, never nested */
+	else if (in_trash(ws.zone) && (flags & RENAME_EXCHANGE))
+		r = -EPERM;
+	if (r)
+		goto out;
+	if ((sfd = inode_open(sp, O_PATH)) < 0 || (dfd = inode_open(dp, O_PATH)) < 0) {
+		r = sfd < 0 ? sfd : dfd;
+		goto out;
+	}
+	if (fstatat(sfd, name, &sst, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (wd.zone == Z_ROOT && !S_ISDIR(sst.st_mode))
+		r = -EPERM;
+	else if (ws.zone == Z_INTRASH && !ws.op[0])
+		r = -EPERM;   /* detached: its trash name is not known here */
+	else if (in_trash(ws.zone))
+		r = may_restore(g, req, &ws, name, &sst);
+	if (r)
+		goto out;
+	had_dst = fstatat(dfd, newname, &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
+	if ((r = loc_of(sp, &ws, sfd, name, &srp, &src)) < 0 ||
+	    (r = loc_of(dp, &wd, dfd, newname, &drp, &dst)) < 0)
+		goto out;
+	if (in_trash(ws.zone))
+		src.site = "";   /* not at the root: no site moves */
+	who_of(req, &who);
+	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
+		goto out;
+
+	inode_moved(sst.st_dev, sst.st_ino, dp, newname);
+	if (had_dst && (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev)) {
+		if (flags & RENAME_EXCHANGE)
+			inode_moved(dst_st.st_dev, dst_st.st_ino, sp, name);
+		else
+			inode_detach(dst_st.st_dev, dst_st.st_ino);
+	}
+	if (in_trash(ws.zone)) {
+		int fd;
+
+		if (ws.zone == Z_TRASHDIR &&   /* a whole op dir moved out */
+		    (fd = openat(dfd, newname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			fremovexattr(fd, OPREC_XATTR);
+			close(fd);
+		}
+		trash_note_restore(g->trash, ws.scope, ws.zone == Z_TRASHDIR ? name : ws.op);
+	}
+out:
+	free(srp);
+	free(drp);
+	close_fd(&sfd);
+	close_fd(&dfd);
+	fuse_reply_err(req, -r);
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static int backing_flags(struct gfs *g, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_NOCTTY | O_DIRECT);
+	if (g->writeback) {
+		/* the kernel may read to fill pages, and does appends itself */
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags | O_NOFOLLOW | O_CLOEXEC;
+}
+
+static bool wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = wants_write(fi->flags) ? check_modify(I(ino)) : 0, fd;
+
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if ((fd = inode_open(I(ino), backing_flags(G(req), fi->flags))) < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_entry_param e;
+	int r = may_create(I(parent), name, false), pfd = -1, fd = -1;
+
+	if (r < 0)
+		goto out;
+	if ((pfd = inode_open(I(parent), O_PATH)) < 0) {
+		r = pfd;
+		goto out;
+	}
+	thread_umask(req);
+	fd = openat(pfd, name, backing_flags(G(req), fi->flags) | O_CREAT | (fi->flags & O_EXCL),
+		    mode & 07777);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((r = give_to_caller(req, pfd, name)) < 0 ||
+	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0)
+		goto out;
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;
+	fd = -1;
+out:
+	close_fd(&pfd);
+	close_fd(&fd);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_create(req, &e, fi);
+}
+
+static void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+			  off_t off, struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = (int)fi->fh;
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void gfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* close a duplicate: the backing fs sees close() as a local one would */
+	int r = close(dup((int)fi->fh));
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	close((int)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void gfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		      struct fuse_file_info *fi)
+{
+	int fd = (int)fi->fh;
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+			  off_t len, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
+}
+
+static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+				struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+				off_t off_out, struct fuse_file_info *fi_out,
+				size_t len, int flags)
+{
+	ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
+				    len, (unsigned)flags);
+
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void gfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		      struct fuse_file_info *fi)
+{
+	off_t r = lseek((int)fi->fh, off, whence);
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+/* ---- directories ---------------------------------------------------------------------- */
+
+struct dirh {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+	enum inode_kind kind;
+};
+
+static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = calloc(1, sizeof(*d));
+	int fd = inode_open(I(ino), O_RDONLY | O_DIRECTORY);
+
+	if (!d || fd < 0 || !(d->dp = fdopendir(fd))) {
+		int e = !d ? ENOMEM : fd < 0 ? -fd : errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(d);
+		fuse_reply_err(req, e);
+		return;
+	}
+	d->kind = inode_kind(I(ino));
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fuse_reply_open(req, fi);
+}
+
+/* The name readdir shows for a backing entry: NULL to hide it. */
+static const char *shown_name(struct gfs *g, enum inode_kind k, const char *name)
+{
+	if (k == K_ROOT && !strcmp(name, TRASH_STATE_DIR))
+		return g->trash_visible ? TRASH_NAME : NULL;
+	if (k == K_ROOT && !strcmp(name, TRASH_NAME))
+		return NULL;   /* a stray backing entry would shadow the root trash */
+	if (k == K_SITE && !strcmp(name, TRASH_NAME) && !g->trash_visible)
+		return NULL;
+	return name;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct gfs *g = G(req);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	char *buf = calloc(1, size), *p = buf;
+	size_t rem = size;
+	int err = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (off != d->offset) {
+		seekdir(d->dp, off);
+		d->entry = NULL;
+		d->offset = off;
+	}
+	for (;;) {
+		struct fuse_entry_param e = {0};
+		const char *name;
+		size_t len;
+
+		if (!d->entry) {
+			errno = 0;
+			if (!(d->entry = readdir(d->dp))) {
+				err = errno;
+				break;
+			}
+		}
+		name = shown_name(g, d->kind, d->entry->d_name);
+		if (!name) {
+			d->offset = d->entry->d_off;
+			d->entry = NULL;
+			continue;
+		}
+		if (plus && strcmp(name, ".") && strcmp(name, "..")) {
+			int r = do_lookup(g, I(ino), dirfd(d->dp), name, &e);
+
+			if (r < 0) {   /* vanished meanwhile: skip it */
+				d->offset = d->entry->d_off;
+				d->entry = NULL;
+				continue;
+			}
+			len = fuse_add_direntry_plus(req, p, rem, name, &e, d->entry->d_off);
+		} else {
+			struct stat st = { .st_ino = d->entry->d_ino,
+					   .st_mode = (mode_t)d->entry->d_type << 12 };
+
+			e.attr = st;
+			len = plus ? fuse_add_direntry_plus(req, p, rem, name, &e, d->entry->d_off)
+				   : fuse_add_direntry(req, p, rem, name, &st, d->entry->d_off);
+		}
+		if (len > rem) {
+			if (e.ino)
+				inode_forget(I(e.ino), 1);
+			break;
+		}
+		p += len;
+		rem -= len;
+		d->offset = d->entry->d_off;
+		d->entry = NULL;
+	}
+	if (err && rem == size)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void gfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void gfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			    struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	closedir(d->dp);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void gfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	int fd = dirfd(((struct dirh *)(uintptr_t)fi->fh)->dp);
+	int r = datasync ? fdatasync(fd) : fsync(fd);
+
+	fuse_reply_err(req, r < 0 ? errno : 0);
+}
+
+static void gfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(G(req)->backing_fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+/* ---- extended attributes --------------------------------------------------------------- */
+
+static bool own_xattr(const char *name)
+{
+	return !strncmp(name, OWN_XATTR_PREFIX, strlen(OWN_XATTR_PREFIX));
+}
+
+/* The record behind an op directory inode. */
+static int op_record_of(struct gfs *g, struct inode *ino, struct op_record *rec)
+{
+	struct where w;
+
+	inode_where(ino, &w);
+	if (w.zone != Z_OPDIR)
+		return -ENODATA;
+	return trash_op_get(g->trash, w.scope, w.op, rec) < 0 ? -ENODATA : 0;
+}
+
+static void reply_xattr(fuse_req_t req, const char *val, ssize_t len, size_t size)
+{
+	if (len < 0)
+		fuse_reply_err(req, (int)-len);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, val, (size_t)len);
+}
+
+static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct op_record rec;
+	struct pathref pr;
+	char *val = NULL;
+	ssize_t len;
+
+	if (own_xattr(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (!strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)) &&
+	    op_record_of(G(req), I(ino), &rec) == 0) {
+		char buf[OPREC_CMD_MAX + 64];
+
+		len = opattr_get(&rec, name, buf, sizeof(buf));
+		reply_xattr(req, buf, len, size);
+		return;
+	}
+	if ((len = pathref_get(I(ino), &pr)) < 0) {
+		fuse_reply_err(req, (int)-len);
+		return;
+	}
+	if (size && !(val = malloc(size)))
+		len = -ENOMEM;
+	else if ((len = (pr.nofollow ? lgetxattr : getxattr)(pr.path, name, val, size)) < 0)
+		len = -errno;
+	pathref_put(&pr);
+	reply_xattr(req, val, len, size);
+	free(val);
+}
+
+static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct op_record rec;
+	struct pathref pr;
+	char *raw = NULL, *out = NULL;
+	ssize_t len, olen = 0;
+	size_t extra = 0;
+
+	if (op_record_of(G(req), I(ino), &rec) == 0)
+		extra = opattr_list(NULL, 0);
+	if ((len = pathref_get(I(ino), &pr)) < 0) {
+		fuse_reply_err(req, (int)-len);
+		return;
+	}
+	len = (pr.nofollow ? llistxattr : listxattr)(pr.path, NULL, 0);
+	if (len >= 0 && (raw = malloc((size_t)len + 1)) && (out = malloc((size_t)len + extra + 1)))
+		len = (pr.nofollow ? llistxattr : listxattr)(pr.path, raw, (size_t)len);
+	else if (len >= 0)
+		len = -1, errno = ENOMEM;
+	pathref_put(&pr);
+	if (len < 0) {
+		reply_xattr(req, NULL, -errno, size);
+		goto out;
+	}
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(raw + off) + 1) {
+		if (own_xattr(raw + off))
+			continue;
+		memcpy(out + olen, raw + off, strlen(raw + off) + 1);
+		olen += (ssize_t)strlen(raw + off) + 1;
+	}
+	if (extra)
+		olen += (ssize_t)opattr_list(out + olen, extra);
+	reply_xattr(req, out, olen, size);
+out:
+	free(raw);
+	free(out);
+}
+
+static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags, bool remove)
+{
+	struct pathref pr;
+	int r = own_xattr(name) ? -EPERM : check_modify(I(ino));
+
+	if (!r && (r = pathref_get(I(ino), &pr)) == 0) {
+		if (remove)
+			r = (pr.nofollow ? lremovexattr : removexattr)(pr.path, name);
+		else
+			r = (pr.nofollow ? lsetxattr : setxattr)(pr.path, name, value, size, flags);
+		r = r < 0 ? -errno : 0;
+		pathref_put(&pr);
+	}
+	fuse_reply_err(req, -r);
+}
+
+static void gfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags)
+{
+	change_xattr(req, ino, name, value, size, flags, false);
+}
+
+static void gfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	change_xattr(req, ino, name, NULL, 0, 0, true);
+}
+
+/* ---- lifecycle -------------------------------------------------------------------------- */
+
+static void gfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct gfs *g = userdata;
+	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK |
+			FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_DIO;
+
+	if (g->writeback)
+		want |= FUSE_CAP_WRITEBACK_CACHE;
+	conn->want |= want & conn->capable;
+	if (g->writeback && !(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		g->writeback = false;
+	/* readdirplus only where it pays: the kernel asks when it will stat */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+}
+
+const struct fuse_lowlevel_ops gfs_ops = {
+	.init = gfs_init,
+	.lookup = gfs_lookup,
+	.forget = gfs_forget,
+	.forget_multi = gfs_forget_multi,
+	.getattr = gfs_getattr,
+	.setattr = gfs_setattr,
+	.readlink = gfs_readlink,
+	.mknod = gfs_mknod,
+	.mkdir = gfs_mkdir,
+	.symlink = gfs_symlink,
+	.link = gfs_link,
+	.unlink = gfs_unlink,
+	.rmdir = gfs_rmdir,
+	.rename = gfs_rename,
+	.open = gfs_open,
+	.create = gfs_create,
+	.read = gfs_read,
+	.write_buf = gfs_write_buf,
+	.flush = gfs_flush,
+	.release = gfs_release,
+	.fsync = gfs_fsync,
+	.fallocate = gfs_fallocate,
+	.copy_file_range = gfs_copy_file_range,
+	.lseek = gfs_lseek,
+	.opendir = gfs_opendir,
+	.readdir = gfs_readdir,
+	.readdirplus = gfs_readdirplus,
+	.releasedir = gfs_releasedir,
+	.fsyncdir = gfs_fsyncdir,
+	.statfs = gfs_statfs,
+	.setxattr = gfs_setxattr,
+	.getxattr = gfs_getxattr,
+	.listxattr = gfs_listxattr,
+	.removexattr = gfs_removexattr,
+};
+
+/* ---- maintenance thread and kernel invalidations ------------------------------------------ */
+
+struct inval {
+	struct inval *next;
+	dev_t dev;
+	ino_t ino;
+	char name[NAME_MAX + 1];
+};
+
+void ops_on_removed(void *arg, int dirfd, const char *name)
+{
+	struct gfs *g = arg;
+	struct inval *iv = calloc(1, sizeof(*iv));
+	struct stat st;
+
+	if (!iv || fstat(dirfd, &st) < 0) {
+		free(iv);
+		return;   /* the kernel's entry expires by its timeout */
+	}
+	iv->dev = st.st_dev;
+	iv->ino = st.st_ino;
+	snprintf(iv->name, sizeof(iv->name), "%s", name);
+	pthread_mutex_lock(&g->inval_lock);
+	iv->next = g->inval;
+	g->inval = iv;
+	pthread_mutex_unlock(&g->inval_lock);
+}
+
+static void send_invalidations(struct gfs *g)
+{
+	struct inval *list;
+
+	pthread_mutex_lock(&g->inval_lock);
+	list = g->inval;
+	g->inval = NULL;
+	pthread_mutex_unlock(&g->inval_lock);
+	while (list) {
+		struct inval *iv = list;
+		struct inode *parent = inode_find(iv->dev, iv->ino);
+
+		list = iv->next;
+		if (parent && g->se)
+			fuse_lowlevel_notify_inval_entry(g->se, inode_nodeid(parent),
+							 iv->name, strlen(iv->name));
+		free(iv);
+	}
+}
+
+static void *maint_main(void *arg)
+{
+	struct gfs *g = arg;
+
+	pthread_mutex_lock(&g->maint_lock);
+	while (!g->maint_stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += g->tick_ns % 1000000000;
+		until.tv_sec += g->tick_ns / 1000000000 + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&g->maint_cond, &g->maint_lock, &until);
+		if (g->maint_stop)
+			break;
+		pthread_mutex_unlock(&g->maint_lock);
+		int r = trash_tick(g->trash);
+		if (r < 0)
+			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
+		send_invalidations(g);
+		pthread_mutex_lock(&g->maint_lock);
+	}
+	pthread_mutex_unlock(&g->maint_lock);
+	return NULL;
+}
+
+int ops_maint_start(struct gfs *g)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->maint_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g->maint_stop = false;
+	if ((r = pthread_create(&g->maint, NULL, maint_main, g)) != 0)
+		return -r;
+	g->maint_running = true;
+	return 0;
+}
+
+void ops_maint_stop(struct gfs *g)
+{
+	if (!g->maint_running)
+		return;
+	pthread_mutex_lock(&g->maint_lock);
+	g->maint_stop = true;
+	pthread_cond_signal(&g->maint_cond);
+	pthread_mutex_unlock(&g->maint_lock);
+	pthread_join(g->maint, NULL);
+	g->maint_running = false;
+	send_invalidations(g);
+}

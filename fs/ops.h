@@ -1,0 +1,52 @@
+/*
+ * ops — the FUSE low-level operations of gracefs, and the daemon context
+ * they share.  Only this layer and main include FUSE headers.
+ *
+ * Threading: libfuse's multi-threaded loop calls the ops concurrently.
+ * Shared state lives in the inode table (its own lock) and the trash
+ * engine (its own lock); lock order: trash, then inode table, then the
+ * invalidation queue.  One maintenance thread runs trash_tick and sends
+ * the kernel cache invalidations it asks for.
+ */
+#ifndef GRACEFS_OPS_H
+#define GRACEFS_OPS_H
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include "index.h"
+#include "trash.h"
+
+struct inval;
+
+struct gfs {
+	int backing_fd;            /* BACKING, O_RDONLY|O_DIRECTORY */
+	int state_fd;              /* BACKING/.gracefs */
+	struct index *ix;
+	struct trash *trash;
+	struct fuse_session *se;
+	double timeout;            /* entry/attr cache seconds */
+	bool trash_visible;
+	bool writeback;
+	/* maintenance thread */
+	pthread_t maint;
+	bool maint_running;
+	pthread_mutex_t maint_lock;
+	pthread_cond_t maint_cond;
+	bool maint_stop;
+	int64_t tick_ns;
+	/* invalidations queued by trash callbacks, sent by maintenance */
+	pthread_mutex_t inval_lock;
+	struct inval *inval;
+};
+
+extern const struct fuse_lowlevel_ops gfs_ops;
+
+/* The trash engine's on_removed callback (arg is the struct gfs). */
+void ops_on_removed(void *arg, int dirfd, const char *name);
+
+/* Start / stop the maintenance thread.  0 or -errno. */
+int ops_maint_start(struct gfs *g);
+void ops_maint_stop(struct gfs *g);
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * options — parsing of gracefs's -o options (see options.h).
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "util.h"
+
+struct raw {
+	struct gfs_opts *o;
+	char *retention, *op_gap, *tick_ms, *timeout;
+	int trash_visible, no_writeback;
+};
+
+#define OPT(t, f) { t, offsetof(struct raw, f), 1 }
+static const struct fuse_opt specs[] = {
+	{ "retention=%s", offsetof(struct raw, retention), 0 },
+	{ "op_gap=%s", offsetof(struct raw, op_gap), 0 },
+	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
+	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
+	OPT("trash_visible", trash_visible),
+	OPT("no_writeback", no_writeback),
+	FUSE_OPT_END
+};
+
+static int proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct raw *r = data;
+
+	if (key == FUSE_OPT_KEY_NONOPT && !r->o->backing) {
+		r->o->backing = strdup(arg);
+		return 0;   /* consumed; the next one is the mountpoint */
+	}
+	return 1;
+}
+
+static int duration(const char *name, const char *val, int64_t *out)
+{
+	int r;
+
+	if (!val)
+		return 0;
+	if ((r = util_parse_duration(val, out)) < 0) {
+		fprintf(stderr, "gracefs: error: invalid %s '%s': %s (use e.g. 90s, 12h, 30d)\n",
+			name, val, r == -ERANGE ? "too large" : "not a duration");
+		return -1;
+	}
+	return 0;
+}
+
+static int number(const char *name, const char *val, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	if (!val)
+		return 0;
+	v = strtod(val, &end);
+	if (end == val || *end || v < min || v > max) {
+		fprintf(stderr, "gracefs: error: invalid %s '%s' (%g to %g)\n", name, val, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int options_parse(struct fuse_args *args, struct gfs_opts *o)
+{
+	struct raw r = { .o = o };
+	double tick = 200;
+	int rc = -1;
+
+	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
+				.tick_ms = 200, .timeout = 3600, .writeback = true };
+	if (fuse_opt_parse(args, &r, specs, proc) < 0)
+		goto out;
+	if (duration("retention", r.retention, &o->retention_s) < 0 ||
+	    duration("op_gap", r.op_gap, &o->op_gap_s) < 0 ||
+	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
+	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
+		goto out;
+	o->tick_ms = (int64_t)tick;
+	o->trash_visible = r.trash_visible;
+	o->writeback = !r.no_writeback;
+	rc = 0;
+out:
+	free(r.retention);
+	free(r.op_gap);
+	free(r.tick_ms);
+	free(r.timeout);
+	return rc;
+}
+
+void options_usage(const char *prog)
+{
+	printf("usage: %s [-f] [-o OPTIONS] BACKING MOUNTPOINT\n\n"
+	       "Serve BACKING at MOUNTPOINT with soft delete: rm moves data into .trash,\n"
+	       "mv out of .trash restores it.  Each top-level directory is a site.\n\n"
+	       "gracefs options:\n"
+	       "    -o retention=DURATION  keep deleted data this long (default 30d; 90s, 12h, 2w)\n"
+	       "    -o op_gap=DURATION     idle time that ends a deleting operation (default 10s)\n"
+	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
+	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
+	       "    -o no_writeback        disable the kernel writeback cache\n"
+	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n\n", prog);
+}

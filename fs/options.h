@@ -1,0 +1,27 @@
+/*
+ * options — gracefs's own mount options and usage text.  The standard FUSE
+ * options pass through to libfuse.  Single-threaded (startup only).
+ */
+#ifndef GRACEFS_OPTIONS_H
+#define GRACEFS_OPTIONS_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct gfs_opts {
+	char *backing;          /* first non-option argument */
+	int64_t retention_s;    /* -o retention= (default 30d) */
+	int64_t op_gap_s;       /* -o op_gap= (default 10s) */
+	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
+	double timeout;         /* -o cache_timeout= seconds (default 3600) */
+	bool trash_visible;     /* -o trash_visible */
+	bool writeback;         /* -o no_writeback turns it off */
+};
+
+/* Parse gracefs options out of args (leaving libfuse's in place).
+ * 0, or -1 after printing a one-line error. */
+int options_parse(struct fuse_args *args, struct gfs_opts *o);
+void options_usage(const char *prog);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * trash — the soft-delete engine: grouping deletions into operations, moving
+ * victims into `.trash/<op>/<site-relative path>`, rename-over, whole-site
+ * deletion, restore bookkeeping, and reconciliation of the index with the
+ * backing store.  Plain C on directory fds; knows nothing about FUSE.
+ *
+ * Threading: every function takes the engine's one mutex (t->lock), so
+ * deletions, renames that replace something, and maintenance are
+ * serialised.  Reads, writes, lookups and plain renames never enter here.
+ * The on_removed callback is only invoked from trash_tick(), never from a
+ * deleting call, so the caller may use it to notify the kernel.
+ *
+ * Backing layout (see docs/design.md):
+ *   BACKING/<site>/.trash/<op>/<path>   site trash
+ *   BACKING/.gracefs/trash/<op>/<site>  deleted whole sites (scope "")
+ */
+#ifndef GRACEFS_TRASH_H
+#define GRACEFS_TRASH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "index.h"
+#include "oprec.h"
+#include "procinfo.h"
+
+#define TRASH_NAME      ".trash"
+#define TRASH_STATE_DIR ".gracefs"
+#define TRASH_COLLAPSE_XATTR "trusted.gracefs.collapse"
+#define RELPATH_MAX_DEPTH 2048
+#define RELPATH_MAX_BYTES 16384
+
+/* The site-relative path of a directory: comp[0] is a child of the site
+ * root.  n == 0 is the site root itself. */
+struct relpath {
+	unsigned n;
+	size_t used;
+	const char *comp[RELPATH_MAX_DEPTH];
+	char buf[RELPATH_MAX_BYTES];
+};
+
+/* Append a component (used while walking parents, innermost first, then
+ * relpath_reverse).  0 or -ENAMETOOLONG. */
+int relpath_push(struct relpath *p, const char *name);
+void relpath_reverse(struct relpath *p);
+
+/* Where a directory entry lives in the backing store. */
+struct trash_loc {
+	const char *site;          /* its site; NULL: the entry is a site (at the root) */
+	const struct relpath *rel; /* site-relative path of dirfd (unused at root) */
+	int dirfd;                 /* the parent directory */
+	const char *name;          /* the entry */
+};
+
+struct trash_conf {
+	int64_t retention_s;  /* retention of new operations */
+	int64_t op_gap_ns;    /* a process idle this long starts a new operation */
+	/* A name vanished behind the kernel's back (op dir removed).  dirfd is
+	 * its parent, valid only during the call.  Called from trash_tick. */
+	void (*on_removed)(void *arg, int dirfd, const char *name);
+	void *cb_arg;
+};
+
+struct trash_stats {
+	uint64_t adopted, dropped, recounted, collapsed, foreign;
+};
+
+struct trash;
+
+/* Opens the engine on BACKING (fd), creating .gracefs/trash.  Takes no
+ * ownership of backing_fd or ix.  0 or -errno. */
+int trash_open(struct trash **out, int backing_fd, struct index *ix,
+	       const struct trash_conf *conf);
+/* Closes every open operation (final record written) and frees. NULL ok. */
+void trash_close(struct trash *t);
+
+/* fd (O_PATH) of BACKING/.gracefs/trash; owned by the engine. */
+int trash_root_fd(const struct trash *t);
+/* Open (O_PATH, creating it if missing) the .trash of site dir site_fd.
+ * Returns a new fd or -errno. */
+int trash_site_trash_open(int site_fd);
+
+/* Soft-delete loc: unlink (want_dir false: EISDIR for a directory) or
+ * rmdir (want_dir true: ENOTDIR, ENOTEMPTY as rmdir(2); a site root counts
+ * as empty when it holds only .trash).  A site (loc->site == NULL) goes to
+ * the root trash as a whole, with this caller's own deletions inside it put
+ * back in place first.  On any failure nothing has moved.  0 or -errno. */
+int trash_delete(struct trash *t, const struct caller *who,
+		 const struct trash_loc *loc, bool want_dir);
+
+/* renameat2(src, dst, flags) where a replaced dst goes to trash first
+ * (RENAME_EXCHANGE and RENAME_NOREPLACE pass straight through).  The rename
+ * itself is atomic for non-directories (the victim is hard-linked into the
+ * trash before being replaced).  Keeps the index in step when sites move at
+ * the root.  0 or -errno (nothing changed on error). */
+int trash_rename(struct trash *t, const struct caller *who,
+		 const struct trash_loc *src, const struct trash_loc *dst,
+		 unsigned flags);
+
+/* Something was moved out of op `name` of `scope`: recount it (or drop it
+ * when empty) at the next tick. */
+void trash_note_restore(struct trash *t, const char *scope, const char *name);
+
+/* The record of an op: the open in-memory one, else the index, else the
+ * op directory's xattr.  0 or -ENOENT. */
+int trash_op_get(struct trash *t, const char *scope, const char *name,
+		 struct op_record *out);
+
+/* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
+ * close idle ones, process restores.  0 or -errno of the first failure. */
+int trash_tick(struct trash *t);
+/* Close every open op now (unmount, tests). */
+void trash_close_all(struct trash *t);
+
+/* At mount: make the index match the backing store.  Op dirs without
+ * records are adopted (metadata from the dir when its xattr is lost), records
+ * without dirs dropped, ops left open by a crash recounted and closed,
+ * interrupted site collapses finished. 0 or -errno. */
+int trash_reconcile(struct trash *t, struct trash_stats *st);
+
+/* Count the entries and allocated bytes below dirfd (not following
+ * symlinks, not crossing filesystems); max_ctime_ns gets the newest ctime.
+ * 0 or -errno. */
+int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
+		     int64_t *max_ctime_ns);
+
+#endif
