@@ -279,7 +279,8 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_set_clone_fd(lc, co.clone_fd);
 		if (co.max_threads > 0 && co.max_threads <= 100000)
 			fuse_loop_cfg_set_max_threads(lc, co.max_threads);
-		fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		if (co.max_idle_threads <= 100000)   /* UINT_MAX: libfuse's default */
+			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
 		ret = fuse_session_loop_mt(g.se, lc);
 	}
 	ret = ret ? 1 : 0;

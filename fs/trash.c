@@ -411,6 +411,8 @@ static int op_mirror(struct trash *t, struct op *op, const char *site,
 			struct stat st;
 
 			r = copy_meta(nlive, ntwin);
+			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, "", 0, 0) < 0)
+				r = -errno;
 			if (!r && fstat(ntwin, &st) == 0) {
 				op->rec.items++;
 				op->rec.bytes += (uint64_t)st.st_blocks * 512;
@@ -465,6 +467,8 @@ static int op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 			return -EEXIST;
 		int src = open_dir(loc->dirfd, loc->name), dst = open_dir(tfd, loc->name);
 		r = src < 0 ? src : dst < 0 ? dst : copy_meta(src, dst);
+		if (r == 0)
+			fremovexattr(dst, TRASH_MIRROR_XATTR);   /* deleted itself now */
 		close_fd(&src);
 		close_fd(&dst);
 		if (r < 0)
@@ -1044,6 +1048,36 @@ out:
 
 /* ---- maintenance ---------------------------------------------------------- */
 
+/* Remove the mirror-only directories (parents created for deleted items,
+ * never deleted themselves) that a restore left empty, deepest first. */
+static void prune_mirrors(int dirfd, dev_t dev, unsigned depth)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dirfd);
+
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != dev || depth > 4096 || (sub = open_dir(dirfd, de->d_name)) < 0)
+			continue;
+		prune_mirrors(sub, dev, depth + 1);
+		bool mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
+		close(sub);
+		if (mirror)
+			unlinkat(dirfd, de->d_name, AT_REMOVEDIR);   /* fails unless empty */
+	}
+	closedir(d);
+}
+
 /* An op lost items to a restore: drop it if empty, else recount it. */
 static int settle_restore(struct trash *t, const struct pending *p)
 {
@@ -1062,6 +1096,7 @@ static int settle_restore(struct trash *t, const struct pending *p)
 		index_del(t->ix, p->scope, p->name);
 		goto out;
 	}
+	prune_mirrors(ofd, t->dev, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
 		index_del(t->ix, p->scope, p->name);
 		if (t->conf.on_removed)

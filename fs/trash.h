@@ -26,6 +26,7 @@
 #define TRASH_NAME      ".trash"
 #define TRASH_STATE_DIR ".gracefs"
 #define TRASH_COLLAPSE_XATTR "trusted.gracefs.collapse"
+#define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
 #define RELPATH_MAX_DEPTH 2048
 #define RELPATH_MAX_BYTES 16384
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The second README command: install what is missing, build, and run every
+# test (unit tests twice: plain and under AddressSanitizer/UBSan; mount
+# tests against a real FUSE mount).  Ends with one line
+# 'N passed, N failed[, N skipped]' counting every test case.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+build() {   # DIR [meson options]
+	local dir=$1; shift
+	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null
+	ninja -C "$dir" >/dev/null
+}
+build build
+build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+status=0
+meson test -C build --no-rebuild --print-errorlogs >build/test.out 2>&1 || status=$?
+ASAN_OPTIONS=detect_leaks=1 meson test -C build-asan --no-rebuild --suite unit \
+	--print-errorlogs >build-asan/test.out 2>&1 || status=$?
+grep -E '^ *[0-9]+/[0-9]+ ' build/test.out build-asan/test.out | sed 's/^build[^:]*://' || true
+python3 scripts/tap-summary.py build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+exit $status
