@@ -32,6 +32,7 @@
 #include "log.h"
 #include "options.h"
 #include "ops.h"
+#include "sweep.h"
 #include "trash.h"
 
 /* Print "gracefs: error: <message>[: <errno text>]"; returns -1. */
@@ -132,6 +133,18 @@ static int check_backing_features(int backing_fd, int state_fd, const char *back
 	return 0;
 }
 
+static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
+{
+	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries, expired %lld", r->scope,
+		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
+		(long long)oprec_expiry(r));
+}
+
+static void on_notice(void *arg, const char *msg)
+{
+	log_msg(LOG_WARNING, "%s", msg);
+}
+
 static int open_engine(struct gfs *g, const struct gfs_opts *o)
 {
 	char path[64];
@@ -152,11 +165,36 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		log_msg(LOG_ERR, "trash: cannot open: %s", strerror(-r));
 		return r;
 	}
+	g->va = (struct vattr_ctx){ .trash = g->trash, .backing_fd = g->backing_fd,
+				    .retention_s = o->retention_s,
+				    .min_retention_s = o->min_retention_s };
 	return 0;
+}
+
+static int start_sweeper(struct gfs *g, const struct gfs_opts *o)
+{
+	struct sweep_conf sc = {
+		.backing_fd = g->backing_fd,
+		.interval_ns = o->sweep_s * 1000000000LL,
+		.jump_ns = o->clock_jump_s * 1000000000LL,
+		.on_purged = on_purged,
+		.on_notice = on_notice,
+		.cb_arg = g,
+	};
+	int r = sweep_new(&g->sweep, g->trash, g->ix, &sc);
+
+	if (r == 0 && (r = sweep_start(g->sweep)) == 0)
+		g->va.sweep = g->sweep;
+	if (r < 0)
+		log_msg(LOG_ERR, "sweeper: cannot start: %s", strerror(-r));
+	return r;
 }
 
 static void close_engine(struct gfs *g)
 {
+	sweep_free(g->sweep);   /* first: it uses the trash and the index */
+	g->sweep = NULL;
+	g->va.sweep = NULL;
 	trash_close(g->trash);
 	g->trash = NULL;
 	index_close(g->ix);
@@ -267,7 +305,7 @@ int main(int argc, char *argv[])
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
 	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
-	    ops_maint_start(&g) < 0)
+	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
 		goto out_unmount;
 	log_msg(LOG_INFO, "serving %s at %s (retention %llds)", rb, co.mountpoint,
 		(long long)o.retention_s);

@@ -28,6 +28,7 @@
 #include "opattr.h"
 #include "ops.h"
 #include "procinfo.h"
+#include "vattr.h"
 
 #define OWN_XATTR_PREFIX "trusted.gracefs."
 
@@ -944,15 +945,20 @@ static bool own_xattr(const char *name)
 	return !strncmp(name, OWN_XATTR_PREFIX, strlen(OWN_XATTR_PREFIX));
 }
 
-/* The record behind an op directory inode. */
-static int op_record_of(struct gfs *g, struct inode *ino, struct op_record *rec)
+/* Which virtual attributes an inode has (names are copied into w). */
+static void vattr_at_of(struct inode *ino, struct where *w, struct vattr_at *at)
 {
-	struct where w;
-
-	inode_where(ino, &w);
-	if (w.zone != Z_OPDIR)
-		return -ENODATA;
-	return trash_op_get(g->trash, w.scope, w.op, rec) < 0 ? -ENODATA : 0;
+	inode_where(ino, w);
+	at->scope = w->scope;
+	at->op = w->op;
+	if (w->zone == Z_ROOT)
+		at->target = VA_ROOT;
+	else if (w->zone == Z_OPDIR)
+		at->target = VA_OPDIR;
+	else if (w->zone == Z_TRASHDIR)
+		at->target = inode_kind(ino) == K_RTRASH ? VA_ROOT_TRASH : VA_SITE_TRASH;
+	else
+		at->target = VA_NONE;
 }
 
 static void reply_xattr(fuse_req_t req, const char *val, ssize_t len, size_t size)
@@ -969,8 +975,9 @@ static void reply_xattr(fuse_req_t req, const char *val, ssize_t len, size_t siz
 
 static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct op_record rec;
+	struct vattr_at at;
 	struct pathref pr;
+	struct where w;
 	char *val = NULL;
 	ssize_t len;
 
@@ -978,13 +985,15 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	if (!strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)) &&
-	    op_record_of(G(req), I(ino), &rec) == 0) {
-		char buf[OPREC_CMD_MAX + 64];
+	vattr_at_of(I(ino), &w, &at);
+	if (at.target != VA_NONE) {
+		char buf[OPREC_CMD_MAX + 512];
 
-		len = opattr_get(&rec, name, buf, sizeof(buf));
-		reply_xattr(req, buf, len, size);
-		return;
+		len = vattr_get(&G(req)->va, &at, name, buf, size ? sizeof(buf) : 0);
+		if (len != -ENODATA) {
+			reply_xattr(req, buf, len, size);
+			return;
+		}
 	}
 	if ((len = pathref_get(I(ino), &pr)) < 0) {
 		fuse_reply_err(req, (int)-len);
@@ -1001,14 +1010,15 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 
 static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct op_record rec;
+	struct vattr_at at;
 	struct pathref pr;
+	struct where w;
 	char *raw = NULL, *out = NULL;
 	ssize_t len, olen = 0;
-	size_t extra = 0;
+	size_t extra;
 
-	if (op_record_of(G(req), I(ino), &rec) == 0)
-		extra = opattr_list(NULL, 0);
+	vattr_at_of(I(ino), &w, &at);
+	extra = vattr_list(&G(req)->va, &at, NULL, 0);
 	if ((len = pathref_get(I(ino), &pr)) < 0) {
 		fuse_reply_err(req, (int)-len);
 		return;
@@ -1030,7 +1040,7 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		olen += (ssize_t)strlen(raw + off) + 1;
 	}
 	if (extra)
-		olen += (ssize_t)opattr_list(out + olen, extra);
+		olen += (ssize_t)vattr_list(&G(req)->va, &at, out + olen, extra);
 	reply_xattr(req, out, olen, size);
 out:
 	free(raw);
@@ -1040,9 +1050,20 @@ out:
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags, bool remove)
 {
+	struct vattr_at at;
 	struct pathref pr;
-	int r = own_xattr(name) ? -EPERM : check_modify(I(ino));
+	struct where w;
+	int r;
 
+	vattr_at_of(I(ino), &w, &at);
+	if (!remove && at.target != VA_NONE) {
+		r = vattr_set(&G(req)->va, &at, name, value, size, fuse_req_ctx(req)->uid);
+		if (r != -ENODATA) {
+			fuse_reply_err(req, -r);
+			return;
+		}
+	}
+	r = own_xattr(name) ? -EPERM : check_modify(I(ino));
 	if (!r && (r = pathref_get(I(ino), &pr)) == 0) {
 		if (remove)
 			r = (pr.nofollow ? lremovexattr : removexattr)(pr.path, name);

@@ -15,7 +15,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "index.h"
+#include "sweep.h"
 #include "trash.h"
+#include "vattr.h"
 
 struct inval;
 
@@ -24,6 +26,8 @@ struct gfs {
 	int state_fd;              /* BACKING/.gracefs */
 	struct index *ix;
 	struct trash *trash;
+	struct sweep *sweep;
+	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fuse_session *se;
 	double timeout;            /* entry/attr cache seconds */
 	bool trash_visible;

@@ -12,18 +12,21 @@
 
 struct raw {
 	struct gfs_opts *o;
-	char *retention, *op_gap, *tick_ms, *timeout;
-	int trash_visible, no_writeback;
+	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep;
+	int trash_visible, writeback;
 };
 
 #define OPT(t, f) { t, offsetof(struct raw, f), 1 }
 static const struct fuse_opt specs[] = {
 	{ "retention=%s", offsetof(struct raw, retention), 0 },
 	{ "op_gap=%s", offsetof(struct raw, op_gap), 0 },
+	{ "min_retention=%s", offsetof(struct raw, min_retention), 0 },
+	{ "clock_jump=%s", offsetof(struct raw, clock_jump), 0 },
+	{ "sweep_interval=%s", offsetof(struct raw, sweep), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	OPT("trash_visible", trash_visible),
-	OPT("no_writeback", no_writeback),
+	OPT("writeback", writeback),
 	FUSE_OPT_END
 };
 
@@ -75,23 +78,30 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	int rc = -1;
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
-				.tick_ms = 200, .timeout = 3600, .writeback = true };
+				.min_retention_s = 86400, .clock_jump_s = 3600, .sweep_s = 60,
+				.tick_ms = 200, .timeout = 3600 };
 	if (fuse_opt_parse(args, &r, specs, proc) < 0)
 		goto out;
 	if (duration("retention", r.retention, &o->retention_s) < 0 ||
 	    duration("op_gap", r.op_gap, &o->op_gap_s) < 0 ||
+	    duration("min_retention", r.min_retention, &o->min_retention_s) < 0 ||
+	    duration("clock_jump", r.clock_jump, &o->clock_jump_s) < 0 ||
+	    duration("sweep_interval", r.sweep, &o->sweep_s) < 0 ||
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
 	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
 		goto out;
 	o->tick_ms = (int64_t)tick;
 	o->trash_visible = r.trash_visible;
-	o->writeback = !r.no_writeback;
+	o->writeback = r.writeback;
 	rc = 0;
 out:
 	free(r.retention);
 	free(r.op_gap);
 	free(r.tick_ms);
 	free(r.timeout);
+	free(r.min_retention);
+	free(r.clock_jump);
+	free(r.sweep);
 	return rc;
 }
 
@@ -103,8 +113,12 @@ void options_usage(const char *prog)
 	       "gracefs options:\n"
 	       "    -o retention=DURATION  keep deleted data this long (default 30d; 90s, 12h, 2w)\n"
 	       "    -o op_gap=DURATION     idle time that ends a deleting operation (default 10s)\n"
+	       "    -o min_retention=DUR   lowest retention a site may be given at run time (24h)\n"
+	       "    -o clock_jump=DUR      a forward wall-clock jump this large pauses purging (1h)\n"
+	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
-	       "    -o no_writeback        disable the kernel writeback cache\n"
+	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"
+	       "                           then kept by the kernel and reaches BACKING late)\n"
 	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n\n", prog);
 }

@@ -13,10 +13,13 @@ struct gfs_opts {
 	char *backing;          /* first non-option argument */
 	int64_t retention_s;    /* -o retention= (default 30d) */
 	int64_t op_gap_s;       /* -o op_gap= (default 10s) */
+	int64_t min_retention_s;/* -o min_retention= floor for site settings (default 24h) */
+	int64_t clock_jump_s;   /* -o clock_jump= forward jump that pauses purging (1h) */
+	int64_t sweep_s;        /* -o sweep_interval= longest sweeper sleep (default 60s) */
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	bool trash_visible;     /* -o trash_visible */
-	bool writeback;         /* -o no_writeback turns it off */
+	bool writeback;         /* -o writeback (default off) */
 };
 
 /* Parse gracefs options out of args (leaving libfuse's in place).

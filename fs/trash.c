@@ -24,6 +24,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "sitepolicy.h"
 #include "sys.h"
 #include "trash.h"
 #include "util.h"
@@ -273,6 +274,12 @@ static int op_create(struct trash *t, const struct caller *who,
 	op->rec.pid_start = who->pid_start;
 	op->rec.first_ns = op->rec.last_ns = now;
 	op->rec.retention_s = t->conf.retention_s;
+	if (*scope) {   /* a site's own retention overrides the mount's */
+		struct site_policy sp;
+
+		if (sitepolicy_get(t->backing_fd, scope, &sp) == 0 && sp.retention_s > 0)
+			op->rec.retention_s = sp.retention_s;
+	}
 	op->rec.state = OP_OPEN;
 	snprintf(op->rec.cmdline, sizeof(op->rec.cmdline), "%s", who->cmdline);
 
@@ -408,15 +415,10 @@ static int op_mirror(struct trash *t, struct op *op, const char *site,
 		if (ntwin == -ENOTDIR || ntwin == -ELOOP)
 			ntwin = -EEXIST;
 		if (ntwin >= 0 && created) {
-			struct stat st;
-
+			/* a parent made to hold victims: not itself deleted, not counted */
 			r = copy_meta(nlive, ntwin);
 			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, "", 0, 0) < 0)
 				r = -errno;
-			if (!r && fstat(ntwin, &st) == 0) {
-				op->rec.items++;
-				op->rec.bytes += (uint64_t)st.st_blocks * 512;
-			}
 		} else if (ntwin < 0) {
 			r = ntwin;
 		}
@@ -642,6 +644,24 @@ static int delete_site(struct trash *t, const struct caller *who,
 			fremovexattr(root->dirfd, TRASH_COLLAPSE_XATTR);
 		return r;
 	}
+	/* the deleted site keeps its promises: its retention and its hold */
+	struct site_policy sp;
+	int rfd = open_dir(root->dirfd, site);
+	if (rfd >= 0) {
+		int tfd = open_dir(rfd, TRASH_NAME);
+		if (tfd >= 0) {
+			char v[32];
+			ssize_t n = fgetxattr(tfd, SITEPOLICY_RETENTION_XATTR, v, sizeof(v) - 1);
+			sp.retention_s = n > 0 ? (v[n] = '\0', strtoll(v, NULL, 10)) : 0;
+			sp.hold = fgetxattr(tfd, SITEPOLICY_HOLD_XATTR, v, sizeof(v)) > 0 && v[0] == '1';
+			if (sp.retention_s > root->rec.retention_s)
+				root->rec.retention_s = sp.retention_s;
+			if (sp.hold)
+				root->rec.hold = 1;
+			close(tfd);
+		}
+		close(rfd);
+	}
 	if (mine) {
 		for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next) {
 			if (*pp == mine) {
@@ -847,18 +867,22 @@ static int count_tree(int dirfd, dev_t dev, unsigned depth, uint64_t *items,
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		(*items)++;
-		*bytes += (uint64_t)st.st_blocks * 512;
 		int64_t ct = (int64_t)st.st_ctim.tv_sec * NS + st.st_ctim.tv_nsec;
 		if (ct > *max_ctime)
 			*max_ctime = ct;
+		bool mirror = false;
 		if (S_ISDIR(st.st_mode) && st.st_dev == dev && depth < 4096) {
 			int sub = open_dir(dirfd, de->d_name);
 
 			if (sub >= 0) {
+				mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
 				r = count_tree(sub, dev, depth + 1, items, bytes, max_ctime);
 				close(sub);
 			}
+		}
+		if (!mirror) {   /* mirror-only parents were never deleted */
+			(*items)++;
+			*bytes += (uint64_t)st.st_blocks * 512;
 		}
 	}
 	closedir(d);
@@ -1160,6 +1184,223 @@ void trash_close_all(struct trash *t)
 		op_close(t, t->ops);
 	pthread_mutex_unlock(&t->lock);
 	index_sync(t->ix);
+}
+
+/* ---- holds, usage, purging ------------------------------------------------ */
+
+/* Change a closed or open op's record under the lock: fn edits it. */
+static int op_update(struct trash *t, const char *scope, const char *name,
+		     int (*fn)(struct op_record *r, void *arg), void *arg)
+{
+	struct op_record rec;
+	char buf[OPREC_ENC_MAX];
+	int tfd, ofd, r, len;
+
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
+			if ((r = fn(&op->rec, arg)) < 0)
+				return r;
+			return op_store(t, op);
+		}
+	}
+	if ((tfd = scope_trash_open(t, scope, false)) < 0)
+		return tfd;
+	ofd = open_dir(tfd, name);
+	close(tfd);
+	if (ofd < 0)
+		return ofd;
+	r = rec_read_xattr(ofd, &rec);
+	if (r == 0) {
+		snprintf(rec.scope, sizeof(rec.scope), "%s", scope);
+		snprintf(rec.name, sizeof(rec.name), "%s", name);
+		r = fn(&rec, arg);
+	}
+	if (r == 0 && (len = oprec_encode(&rec, buf, sizeof(buf))) < 0)
+		r = len;
+	if (r == 0 && fsetxattr(ofd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
+		r = -errno;
+	close(ofd);
+	return r ? r : index_put(t->ix, &rec);
+}
+
+static int set_hold(struct op_record *r, void *arg)
+{
+	r->hold = *(bool *)arg;
+	return 0;
+}
+
+int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = op_update(t, scope, name, set_hold, &hold);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+static int begin_purge(struct op_record *r, void *arg)
+{
+	if (r->hold)
+		return -EPERM;   /* legal hold: never purged */
+	r->state = OP_PURGING;
+	return 0;
+}
+
+/*
+ * Purging an op.  Steps: 1 record state PURGING (xattr, then index);
+ * 2 remove its tree in bounded steps, deepest entries first; 3 rmdir the
+ * op dir; 4 drop the index record.  Crash after 1 or during 2: the op is
+ * still PURGING in its xattr; reconcile keeps that state and the sweeper
+ * resumes.  After 3: reconcile drops the record.  Each step restarts from
+ * the op directory and holds no fd across steps, so an item restored
+ * (moved out) between steps is never touched.
+ */
+int trash_purge_begin(struct trash *t, const char *scope, const char *name)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct op *op = t->ops; op; op = op->next)
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name))
+			r = -EBUSY;   /* still collecting deletions */
+	if (!r)
+		r = op_update(t, scope, name, begin_purge, NULL);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+/* Remove up to *budget entries below dirfd, deepest first.  Never follows
+ * symlinks; a directory on another filesystem stops it with -EXDEV. */
+static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
+		      uint64_t *removed)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dirfd), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return -errno;
+	}
+	while (*budget && !r && (de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int sub;
+
+			if (st.st_dev != dev || depth > 4096) {
+				r = -EXDEV;   /* a mount inside trash: refuse, never walk */
+				break;
+			}
+			if ((sub = open_dir(dirfd, de->d_name)) < 0) {
+				r = sub;
+				break;
+			}
+			r = purge_some(sub, dev, depth + 1, budget, removed);
+			close(sub);
+			if (r || !*budget)
+				break;
+		}
+		if (unlinkat(dirfd, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
+			r = -errno;
+			break;
+		}
+		(*budget)--;
+		(*removed)++;
+	}
+	closedir(d);
+	return r;
+}
+
+int trash_purge_step(struct trash *t, const char *scope, const char *name,
+		     unsigned budget, bool *done, uint64_t *removed)
+{
+	int tfd, ofd, r;
+
+	*done = false;
+	pthread_mutex_lock(&t->lock);
+	if ((tfd = scope_trash_open(t, scope, false)) < 0) {
+		r = tfd == -ENOENT ? 0 : tfd;
+		*done = tfd == -ENOENT;
+		goto out;
+	}
+	if ((ofd = open_dir(tfd, name)) < 0) {
+		*done = ofd == -ENOENT;
+		r = *done ? index_del(t->ix, scope, name) : ofd;
+		if (r == -ENOENT)
+			r = 0;
+		close(tfd);
+		goto out;
+	}
+	r = purge_some(ofd, t->dev, 0, &budget, removed);
+	close(ofd);
+	if (!r && budget) {   /* the tree is empty: the op goes */
+		if (unlinkat(tfd, name, AT_REMOVEDIR) < 0) {
+			r = -errno;
+		} else {
+			*done = true;
+			r = index_del(t->ix, scope, name);
+			if (r == -ENOENT)
+				r = 0;
+			if (t->conf.on_removed)
+				t->conf.on_removed(t->conf.cb_arg, tfd, name);
+		}
+	}
+	close(tfd);
+out:
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
+static void add_usage(struct trash_usage *u, const struct op_record *r)
+{
+	int64_t exp = oprec_expiry(r);
+
+	u->ops++;
+	u->items += r->items;
+	u->bytes += r->bytes;
+	if (!u->oldest_ns || r->first_ns < u->oldest_ns)
+		u->oldest_ns = r->first_ns;
+	if (!r->hold && (!u->next_expiry_s || exp < u->next_expiry_s))
+		u->next_expiry_s = exp;
+}
+
+struct usage_walk {
+	struct trash *t;
+	struct trash_usage *u;
+};
+
+static int usage_of_closed(const struct op_record *r, void *arg)
+{
+	struct usage_walk *w = arg;
+
+	for (struct op *op = w->t->ops; op; op = op->next)
+		if (!strcmp(op->rec.scope, r->scope) && !strcmp(op->rec.name, r->name))
+			return 0;   /* open: counted from memory, which is newer */
+	add_usage(w->u, r);
+	return 0;
+}
+
+int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
+{
+	struct usage_walk w = { t, u };
+	int r;
+
+	memset(u, 0, sizeof(*u));
+	pthread_mutex_lock(&t->lock);
+	for (struct op *op = t->ops; op; op = op->next)
+		if (!strcmp(op->rec.scope, scope))
+			add_usage(u, &op->rec);
+	r = index_foreach(t->ix, scope, usage_of_closed, &w);
+	pthread_mutex_unlock(&t->lock);
+	return r < 0 ? r : 0;
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

@@ -106,6 +106,26 @@ void trash_note_restore(struct trash *t, const char *scope, const char *name);
 int trash_op_get(struct trash *t, const char *scope, const char *name,
 		 struct op_record *out);
 
+/* Legal hold on one op (never purged while held).  0 or -errno. */
+int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);
+
+/* Start purging an op: refuses a held op (-EPERM) or one still open
+ * (-EBUSY); marks it OP_PURGING.  0 or -errno. */
+int trash_purge_begin(struct trash *t, const char *scope, const char *name);
+/* Remove at most `budget` entries of a purging op (deepest first, never
+ * following symlinks, -EXDEV on a mount inside it); *done when the op
+ * directory and its record are gone.  *removed accumulates.  0 or -errno. */
+int trash_purge_step(struct trash *t, const char *scope, const char *name,
+		     unsigned budget, bool *done, uint64_t *removed);
+
+struct trash_usage {
+	uint64_t ops, items, bytes;
+	int64_t oldest_ns;      /* first deletion of the oldest op; 0: none */
+	int64_t next_expiry_s;  /* earliest expiry of an op not held; 0: none */
+};
+/* Trash usage of a scope (a site, or "" for deleted sites). 0 or -errno. */
+int trash_usage(struct trash *t, const char *scope, struct trash_usage *u);
+
 /* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
  * close idle ones, process restores.  0 or -errno of the first failure. */
 int trash_tick(struct trash *t);
@@ -118,7 +138,8 @@ void trash_close_all(struct trash *t);
  * interrupted site collapses finished. 0 or -errno. */
 int trash_reconcile(struct trash *t, struct trash_stats *st);
 
-/* Count the entries and allocated bytes below dirfd (not following
+/* Count the deleted entries (mirror-only parents excepted) and their
+ * allocated bytes below dirfd (not following
  * symlinks, not crossing filesystems); max_ctime_ns gets the newest ctime.
  * 0 or -errno. */
 int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
