@@ -3,7 +3,9 @@
  *
  * Two databases in one environment under the state directory:
  *   "ops"    key "<scope>/<name>"              -> oprec encoding
- *   "expiry" key be64(expiry_s) "<scope>/<name>" -> empty   (sweeper order)
+ *   "expiry" key be64(expiry_s, sign bit flipped)  -> "<scope>/<name>"
+ *            (MDB_DUPSORT: one key per second, the op keys as its values;
+ *            a full op key could pass LMDB's 511-byte key limit)
  * index_put keeps both in step in one transaction.
  *
  * Durability is group commit: the environment is opened MDB_NOSYNC, so a

@@ -44,7 +44,9 @@ struct op_record {
 int64_t oprec_expiry(const struct op_record *r);
 
 /* Encode into buf (cap bytes, OPREC_ENC_MAX always suffices).
- * Returns the encoded length, or -ENOBUFS / -EINVAL (unterminated strings). */
+ * Returns the encoded length, or -ENOBUFS, or -EINVAL: unterminated
+ * strings, an empty name, '/' in scope or name, state outside
+ * OP_OPEN..OP_PURGING (callers must always set it), hold > 255. */
 int oprec_encode(const struct op_record *r, void *buf, size_t cap);
 
 /* Decode len bytes.  Returns 0, or -EINVAL for a short, corrupt or unknown
