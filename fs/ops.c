@@ -345,7 +345,9 @@ static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
 static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
-	int r = check_modify(I(ino));
+	/* through an open file (ftruncate, fchmod...) it works as on a local
+	 * fs even after rm moved the file into trash: it was opened when live */
+	int r = fi ? 0 : check_modify(I(ino));
 
 	if (!r)
 		r = do_setattr(I(ino), attr, to_set, fi);
@@ -496,6 +498,7 @@ static int loc_of(struct inode *parent, const struct where *w, int pfd,
 	loc->dirfd = pfd;
 	loc->name = name;
 	loc->rel = NULL;
+	loc->from_scope = loc->from_op = NULL;
 	loc->site = w->zone == Z_ROOT ? NULL : w->site;
 	*rp = NULL;
 	if (w->zone != Z_LIVE)
@@ -554,11 +557,13 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 	struct op_record rec;
 	const char *op = ws->zone == Z_TRASHDIR ? name : ws->op;
 
+	int r = trash_op_get(g->trash, ws->scope, op, &rec);
+
+	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
+		return -EBUSY;   /* still collecting deletions: its dir is in use */
 	if (ctx->uid == 0 || ctx->uid == st->st_uid)
 		return 0;
-	if (trash_op_get(g->trash, ws->scope, op, &rec) == 0 && rec.uid == ctx->uid)
-		return 0;
-	return -EPERM;
+	return r == 0 && rec.uid == ctx->uid ? 0 : -EPERM;
 }
 
 static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -606,8 +611,11 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((r = loc_of(sp, &ws, sfd, name, &srp, &src)) < 0 ||
 	    (r = loc_of(dp, &wd, dfd, newname, &drp, &dst)) < 0)
 		goto out;
-	if (in_trash(ws.zone))
+	if (in_trash(ws.zone)) {
 		src.site = "";   /* not at the root: no site moves */
+		src.from_scope = ws.scope;
+		src.from_op = ws.zone == Z_TRASHDIR ? name : ws.op;
+	}
 	who_of(req, &who);
 	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
@@ -619,15 +627,15 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		else
 			inode_detach(dst_st.st_dev, dst_st.st_ino);
 	}
-	if (in_trash(ws.zone)) {
-		int fd;
+	if (in_trash(ws.zone) && S_ISDIR(sst.st_mode)) {
+		/* live again: our markers must not follow it */
+		int fd = openat(dfd, newname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-		if (ws.zone == Z_TRASHDIR &&   /* a whole op dir moved out */
-		    (fd = openat(dfd, newname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+		if (fd >= 0) {
 			fremovexattr(fd, OPREC_XATTR);
+			fremovexattr(fd, TRASH_MIRROR_XATTR);
 			close(fd);
 		}
-		trash_note_restore(g->trash, ws.scope, ws.zone == Z_TRASHDIR ? name : ws.op);
 	}
 out:
 	free(srp);

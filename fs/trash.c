@@ -299,7 +299,10 @@ static int op_create(struct trash *t, const struct caller *who,
 		op->dirfd = open_dir(tfd, tmp);
 		len = oprec_encode(&op->rec, buf, sizeof(buf));
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
+		/* 1777: the kernel lets the deleter (owner) and each item's
+		 * owner move items out; gracefs refuses everything else */
 		if (!r && (fchown(op->dirfd, who->uid, who->gid) < 0 ||
+			   fchmod(op->dirfd, 01777) < 0 ||
 			   fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;
@@ -417,7 +420,8 @@ static int op_mirror(struct trash *t, struct op *op, const char *site,
 		if (ntwin >= 0 && created) {
 			/* a parent made to hold victims: not itself deleted, not counted */
 			r = copy_meta(nlive, ntwin);
-			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, "", 0, 0) < 0)
+			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, op->rec.name,
+					    strlen(op->rec.name), 0) < 0)
 				r = -errno;
 		} else if (ntwin < 0) {
 			r = ntwin;
@@ -478,6 +482,15 @@ static int op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		r = unlinkat(loc->dirfd, loc->name, AT_REMOVEDIR);
 	} else {
 		r = sys.renameat2(loc->dirfd, loc->name, tfd, loc->name, RENAME_NOREPLACE);
+		if (r == 0 && S_ISDIR(st->st_mode)) {
+			/* a restored mirror dir deleted again is a real victim now */
+			int v = open_dir(tfd, loc->name);
+
+			if (v >= 0) {
+				fremovexattr(v, TRASH_MIRROR_XATTR);
+				close(v);
+			}
+		}
 	}
 	if (r < 0)
 		return -errno;
@@ -591,6 +604,7 @@ out:
 }
 
 static int scope_scan(struct trash *t, const char *scope, struct trash_stats *st);
+static void note_restore(struct trash *t, const char *scope, const char *name);
 
 /*
  * rmdir of a site (`rm -rf MOUNT/site` ends here, after rm emptied it).
@@ -670,6 +684,8 @@ static int delete_site(struct trash *t, const struct caller *who,
 			}
 		}
 		collapse_finish(root->dirfd, site, mine->rec.name);
+		root->rec.items += mine->rec.items;   /* its items are in the site again */
+		root->rec.bytes += mine->rec.bytes;
 		index_del(t->ix, site, mine->rec.name);
 		op_free(mine);
 	}
@@ -741,6 +757,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 			unlinkat(op_mirror(t, op, dst->site ? dst->site : "", dst->rel),
 				 dst->name, 0);
 			op->rec.items--;
+			op->rec.bytes -= (uint64_t)dst_st->st_blocks * 512;
 			return r;
 		}
 	}
@@ -753,6 +770,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 	if (tfd >= 0)
 		sys.renameat2(tfd, dst->name, dst->dirfd, dst->name, RENAME_NOREPLACE);
 	op->rec.items--;
+	op->rec.bytes -= (uint64_t)dst_st->st_blocks * 512;
 	return r;
 }
 
@@ -797,21 +815,58 @@ int trash_rename(struct trash *t, const struct caller *who,
 	}
 	if (r == 0 && (!src->site || !dst->site))
 		rename_rescope(t, src, dst, flags);
+	if (r == 0 && src->from_op)
+		note_restore(t, src->from_scope, src->from_op);
 	pthread_mutex_unlock(&t->lock);
 	return r == -EAGAIN ? -EBUSY : r;
 }
 
-void trash_note_restore(struct trash *t, const char *scope, const char *name)
+/*
+ * Something left op `name` of `scope` (a restore).  If that op is still
+ * open, its cached mirror fd may now be a live directory, and if the whole
+ * op dir was moved out its dirfd is live: forget the cache, and drop an op
+ * whose directory is no longer in the trash without writing to it.  The
+ * recount (or removal when empty) waits for the next tick.
+ */
+static void note_restore(struct trash *t, const char *scope, const char *name)
 {
 	struct pending *p = calloc(1, sizeof(*p));
 
+	for (struct op *op = t->ops; op; op = op->next) {
+		struct stat a, b;
+		int tfd;
+
+		if (strcmp(op->rec.scope, scope) || strcmp(op->rec.name, name))
+			continue;
+		close_fd(&op->cache_fd);
+		tfd = scope_trash_open(t, scope, false);
+		bool in_place = tfd >= 0 && fstatat(tfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+				fstat(op->dirfd, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		if (tfd >= 0)
+			close(tfd);
+		if (!in_place) {
+			for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next)
+				if (*pp == op) {
+					*pp = op->next;
+					break;
+				}
+			index_del(t->ix, scope, name);
+			op_free(op);
+		}
+		break;
+	}
 	if (!p)
 		return;   /* counts stay high until the next mount's reconcile */
 	snprintf(p->scope, sizeof(p->scope), "%s", scope);
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	pthread_mutex_lock(&t->lock);
 	p->next = t->pending;
 	t->pending = p;
+}
+
+void trash_note_restore(struct trash *t, const char *scope, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	note_restore(t, scope, name);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -846,8 +901,22 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 
 /* ---- counting ------------------------------------------------------------ */
 
-static int count_tree(int dirfd, dev_t dev, unsigned depth, uint64_t *items,
-		      uint64_t *bytes, int64_t *max_ctime)
+/* Is dirfd a parent made by op `opname` only to hold victims?  (The marker
+ * names its op, so a mirror dir restored and deleted again elsewhere is
+ * never mistaken for one.)  opname NULL: any marker counts. */
+static bool is_mirror(int dirfd, const char *opname)
+{
+	char v[NAME_MAX + 1];
+	ssize_t n = fgetxattr(dirfd, TRASH_MIRROR_XATTR, v, sizeof(v) - 1);
+
+	if (n < 0)
+		return false;
+	v[n] = '\0';
+	return !opname || !strcmp(v, opname);
+}
+
+static int count_tree(int dirfd, dev_t dev, const char *opname, unsigned depth,
+		      uint64_t *items, uint64_t *bytes, int64_t *max_ctime)
 {
 	DIR *d;
 	struct dirent *de;
@@ -875,8 +944,8 @@ static int count_tree(int dirfd, dev_t dev, unsigned depth, uint64_t *items,
 			int sub = open_dir(dirfd, de->d_name);
 
 			if (sub >= 0) {
-				mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
-				r = count_tree(sub, dev, depth + 1, items, bytes, max_ctime);
+				mirror = is_mirror(sub, opname);
+				r = count_tree(sub, dev, opname, depth + 1, items, bytes, max_ctime);
 				close(sub);
 			}
 		}
@@ -889,8 +958,8 @@ static int count_tree(int dirfd, dev_t dev, unsigned depth, uint64_t *items,
 	return r;
 }
 
-int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
-		     int64_t *max_ctime_ns)
+static int count_op(int dirfd, const char *opname, uint64_t *items, uint64_t *bytes,
+		    int64_t *max_ctime_ns)
 {
 	struct stat st;
 
@@ -898,13 +967,24 @@ int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
 	*max_ctime_ns = 0;
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
-	return count_tree(dirfd, st.st_dev, 0, items, bytes, max_ctime_ns);
+	return count_tree(dirfd, st.st_dev, opname, 0, items, bytes, max_ctime_ns);
+}
+
+int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
+		     int64_t *max_ctime_ns)
+{
+	struct op_record rec;
+	char buf[OPREC_ENC_MAX];
+	ssize_t len = fgetxattr(dirfd, OPREC_XATTR, buf, sizeof(buf));
+	bool named = len > 0 && oprec_decode(buf, (size_t)len, &rec) == 0;
+
+	return count_op(dirfd, named ? rec.name : NULL, items, bytes, max_ctime_ns);
 }
 
 static int recount(struct op_record *rec, int ofd)
 {
 	int64_t max_ct;
-	int r = trash_count_tree(ofd, &rec->items, &rec->bytes, &max_ct);
+	int r = count_op(ofd, rec->name, &rec->items, &rec->bytes, &max_ct);
 
 	if (r == 0 && max_ct > rec->last_ns)
 		rec->last_ns = max_ct;
@@ -1074,7 +1154,7 @@ out:
 
 /* Remove the mirror-only directories (parents created for deleted items,
  * never deleted themselves) that a restore left empty, deepest first. */
-static void prune_mirrors(int dirfd, dev_t dev, unsigned depth)
+static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned depth)
 {
 	DIR *d;
 	struct dirent *de;
@@ -1093,8 +1173,8 @@ static void prune_mirrors(int dirfd, dev_t dev, unsigned depth)
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    st.st_dev != dev || depth > 4096 || (sub = open_dir(dirfd, de->d_name)) < 0)
 			continue;
-		prune_mirrors(sub, dev, depth + 1);
-		bool mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
+		prune_mirrors(sub, dev, opname, depth + 1);
+		bool mirror = is_mirror(sub, opname);
 		close(sub);
 		if (mirror)
 			unlinkat(dirfd, de->d_name, AT_REMOVEDIR);   /* fails unless empty */
@@ -1120,7 +1200,7 @@ static int settle_restore(struct trash *t, const struct pending *p)
 		index_del(t->ix, p->scope, p->name);
 		goto out;
 	}
-	prune_mirrors(ofd, t->dev, 0);
+	prune_mirrors(ofd, t->dev, p->name, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
 		index_del(t->ix, p->scope, p->name);
 		if (t->conf.on_removed)

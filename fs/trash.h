@@ -50,6 +50,9 @@ struct trash_loc {
 	const struct relpath *rel; /* site-relative path of dirfd (unused at root) */
 	int dirfd;                 /* the parent directory */
 	const char *name;          /* the entry */
+	/* a rename source inside an op (a restore): that op, so the engine
+	 * settles it under the same lock as the move */
+	const char *from_scope, *from_op;
 };
 
 struct trash_conf {
@@ -97,8 +100,9 @@ int trash_rename(struct trash *t, const struct caller *who,
 		 const struct trash_loc *src, const struct trash_loc *dst,
 		 unsigned flags);
 
-/* Something was moved out of op `name` of `scope`: recount it (or drop it
- * when empty) at the next tick. */
+/* Something was moved out of op `name` of `scope` (trash_rename does this
+ * itself for a source with from_op set): stop using its moved parts now;
+ * recount it, or drop it when empty, at the next tick. */
 void trash_note_restore(struct trash *t, const char *scope, const char *name);
 
 /* The record of an op: the open in-memory one, else the index, else the

@@ -145,14 +145,18 @@ bool util_parse_op_name(const char *name, int64_t *wall_s, uint32_t *pid)
 	for (p = name + 17; p < dash; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._+-", *p))
 			return false;
+	if (!isdigit((unsigned char)dash[1]))
+		return false;   /* digits only: no sign, no blank */
 	errno = 0;
 	unsigned long v = strtoul(dash + 1, &end, 10);
-	if (errno || end == dash + 1 || v > UINT32_MAX)
+	if (errno || v > UINT32_MAX)
 		return false;
 	if (*end == '.') {   /* collision suffix */
 		char *end2;
+		if (!isdigit((unsigned char)end[1]))
+			return false;
 		unsigned long k = strtoul(end + 1, &end2, 10);
-		if (end2 == end + 1 || k < 2)
+		if (k < 2 || k > 100000)
 			return false;
 		end = end2;
 	}
