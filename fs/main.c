@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -225,6 +226,11 @@ static int reconcile(struct gfs *g)
 	return 0;
 }
 
+static void on_hup(int sig)
+{
+	(void)sig;   /* nothing to reread yet; must not end the daemon */
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -299,6 +305,9 @@ int main(int argc, char *argv[])
 		goto out;
 	if (fuse_set_signal_handlers(g.se) != 0)
 		goto out_session;
+	struct sigaction hup = { .sa_handler = on_hup, .sa_flags = SA_RESTART };
+	sigemptyset(&hup.sa_mask);
+	sigaction(SIGHUP, &hup, NULL);   /* libfuse made SIGHUP exit the loop */
 	if (fuse_session_mount(g.se, co.mountpoint) != 0)
 		goto out_signals;
 	fuse_daemonize(co.foreground);
@@ -321,7 +330,7 @@ int main(int argc, char *argv[])
 			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
 		ret = fuse_session_loop_mt(g.se, lc);
 	}
-	ret = ret ? 1 : 0;
+	ret = ret < 0 ? 1 : 0;   /* > 0: stopped by SIGTERM/SIGINT, a clean exit */
 out_unmount:
 	ops_maint_stop(&g);
 	close_engine(&g);   /* final op records, index synced */

@@ -2,6 +2,7 @@
  * options — parsing of gracefs's -o options (see options.h).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +31,28 @@ static const struct fuse_opt specs[] = {
 	FUSE_OPT_END
 };
 
+/* Options an fstab line may carry that mean nothing to the daemon:
+ * mount(8) normally drops them, but mount.fuse3 run by hand passes x-*,
+ * comment= and defaults through, and libfuse would refuse them. */
+static bool ignored_mount_opt(const char *arg)
+{
+	static const char *const names[] = { "defaults", "nofail", "_netdev", "auto",
+		"noauto", "user", "nouser", "users", "owner", "group", "relatime" };
+
+	if (!strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8))
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(arg, names[i]))
+			return true;
+	return false;
+}
+
 static int proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct raw *r = data;
+
+	if (key == FUSE_OPT_KEY_OPT && ignored_mount_opt(arg))
+		return 0;   /* dropped */
 
 	if (key == FUSE_OPT_KEY_NONOPT && !r->o->backing) {
 		r->o->backing = strdup(arg);

@@ -1,0 +1,66 @@
+/*
+ * metrics — the daemon's metrics as a Prometheus text-format file, for
+ * node_exporter's textfile collector (point its --collector.textfile.directory
+ * at the directory and give the file a ".prom" name).
+ *
+ * The caller fills a struct metrics snapshot (counters since start, gauges
+ * from the trash engine) and hands it to metrics_write, which replaces the
+ * file atomically: readers see the old file or the new one, never a mix.
+ * Plain C, no FUSE, no state.  One writer per path: calls for different
+ * paths may run concurrently; two writers of the same path (e.g. two daemons
+ * configured with one file) would share its ".tmp" file and are a
+ * configuration error.
+ *
+ * Exposed families (label "site" on the per-site ones):
+ *   gracefs_trash_bytes, gracefs_trash_items, gracefs_trash_ops       gauge
+ *   gracefs_trash_oldest_timestamp_seconds                            gauge
+ *   gracefs_trash_next_expiry_timestamp_seconds                       gauge
+ *   gracefs_ops_created_total, gracefs_ops_restored_total,
+ *   gracefs_ops_purged_total, gracefs_index_errors_total,
+ *   gracefs_audit_errors_total                                        counter
+ *   gracefs_sweeper_lag_seconds, gracefs_interlock_paused             gauge
+ */
+#ifndef GRACEFS_METRICS_H
+#define GRACEFS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Trash usage of one scope. */
+struct metrics_site {
+	/* Site name (NUL-terminated; any bytes).  "/" (or "") stands for the
+	 * mount root's trash, which holds deleted whole sites.  Bytes that are
+	 * not valid UTF-8 are written as the four characters \xNN. */
+	char site[256];
+	uint64_t trash_bytes;    /* allocated bytes held in trash */
+	uint64_t trash_items;    /* deleted names held in trash */
+	uint64_t ops;            /* operations held in trash */
+	int64_t oldest_s;        /* wall-clock s of the oldest deletion; 0: none (not written) */
+	int64_t next_expiry_s;   /* wall-clock s of the next expiry; 0: none (not written) */
+};
+
+/* One snapshot.  The caller owns everything; metrics_write only reads. */
+struct metrics {
+	uint64_t ops_created;    /* counters since the daemon started */
+	uint64_t ops_restored;
+	uint64_t ops_purged;
+	uint64_t index_errors;   /* failed index writes/syncs */
+	uint64_t audit_errors;   /* failed audit log writes */
+	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
+	int interlock_paused;    /* nonzero: purging paused by the clock-jump interlock */
+	size_t nsites;
+	struct metrics_site *sites;   /* nsites entries, written in this order */
+};
+
+/* Write m to `path` in the Prometheus text exposition format (version
+ * 0.0.4), atomically: the text goes to "<path>.tmp" in the same directory
+ * (a stale one is removed first), which is fsync()ed, made mode 0644 and
+ * renamed over path.  On failure the temporary file is removed and path is
+ * left as it was.
+ * Returns 0, -EINVAL (NULL argument, or sites NULL with nsites > 0),
+ * -ENAMETOOLONG (path too long for the ".tmp" suffix), -ENOMEM, or the
+ * -errno of the failing unlink/open/write/fsync/rename (e.g. -ENOENT for a
+ * missing directory, -EACCES, -ENOSPC). */
+int metrics_write(const char *path, const struct metrics *m);
+
+#endif

@@ -1,0 +1,595 @@
+/*
+ * test_metrics — the Prometheus text file written by metrics_write: every
+ * line parsed back by a strict reader of the exposition format, label
+ * escaping, non-UTF-8 site names, atomic replacement, errors.
+ * Single-threaded cmocka tests in a temporary directory.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "metrics.h"
+
+/* ------------------------------------------------------------------------
+ * A strict reader of the text format, enough for what metrics_write emits. */
+
+#define MAX_SAMPLES 40000
+#define MAX_FAMILIES 64
+
+struct sample {
+	char name[128];
+	bool has_site;
+	char site[1024];          /* unescaped label value */
+	size_t site_len;
+	char value[64];
+};
+
+struct family {
+	char name[128];
+	char type[16];
+	bool help, type_seen, samples_seen;
+};
+
+struct parsed {
+	char *text;               /* the whole file */
+	size_t nsamples, nfamilies;
+	struct sample *s;
+	struct family f[MAX_FAMILIES];
+};
+
+static bool name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/* Reads a metric name at *p into out; advances *p. */
+static void read_name(const char **p, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	assert_true(name_char(**p, true));
+	while (name_char(**p, n == 0)) {
+		assert_true(n + 1 < cap);
+		out[n++] = *(*p)++;
+	}
+	out[n] = '\0';
+}
+
+static struct family *family_of(struct parsed *ps, const char *name, bool create)
+{
+	for (size_t i = 0; i < ps->nfamilies; i++)
+		if (!strcmp(ps->f[i].name, name))
+			return &ps->f[i];
+	if (!create)
+		return NULL;
+	assert_true(ps->nfamilies < MAX_FAMILIES);
+	struct family *f = &ps->f[ps->nfamilies++];
+	memset(f, 0, sizeof(*f));
+	strcpy(f->name, name);
+	return f;
+}
+
+static void parse_comment(struct parsed *ps, const char *line)
+{
+	const char *p = line + 2;
+	char name[128];
+	struct family *f;
+
+	if (!strncmp(line, "# HELP ", 7)) {
+		p = line + 7;
+		read_name(&p, name, sizeof(name));
+		assert_int_equal(*p, ' ');
+		assert_true(strlen(p + 1) > 0);
+		f = family_of(ps, name, true);
+		assert_false(f->help);           /* one HELP per family */
+		assert_false(f->type_seen);      /* HELP comes first */
+		f->help = true;
+	} else if (!strncmp(line, "# TYPE ", 7)) {
+		p = line + 7;
+		read_name(&p, name, sizeof(name));
+		assert_int_equal(*p, ' ');
+		p++;
+		assert_true(!strcmp(p, "gauge") || !strcmp(p, "counter"));
+		f = family_of(ps, name, true);
+		assert_false(f->type_seen);
+		assert_false(f->samples_seen);   /* TYPE before any sample */
+		f->type_seen = true;
+		strcpy(f->type, p);
+	} else {
+		fail_msg("unexpected comment line: %s", line);
+	}
+}
+
+static void parse_sample(struct parsed *ps, const char *line)
+{
+	const char *p = line;
+	struct sample *s;
+	struct family *f;
+	char *end;
+
+	assert_true(ps->nsamples < MAX_SAMPLES);
+	s = &ps->s[ps->nsamples++];
+	memset(s, 0, sizeof(*s));
+	read_name(&p, s->name, sizeof(s->name));
+	if (*p == '{') {
+		p++;
+		assert_memory_equal(p, "site=\"", 6);
+		p += 6;
+		s->has_site = true;
+		while (*p != '"') {
+			char c = *p++;
+
+			assert_true(c != '\0' && c != '\n');
+			if (c == '\\') {
+				c = *p++;
+				if (c == 'n')
+					c = '\n';
+				else
+					assert_true(c == '\\' || c == '"');
+			}
+			assert_true(s->site_len + 1 < sizeof(s->site));
+			s->site[s->site_len++] = c;
+		}
+		p++;
+		assert_int_equal(*p, '}');
+		p++;
+	}
+	assert_int_equal(*p, ' ');
+	p++;
+	assert_true(strlen(p) < sizeof(s->value));
+	strcpy(s->value, p);
+	errno = 0;
+	(void)strtod(s->value, &end);
+	assert_true(end != s->value && *end == '\0' && errno == 0);
+	f = family_of(ps, s->name, false);
+	assert_non_null(f);                      /* every sample has a family */
+	assert_true(f->help && f->type_seen);
+	f->samples_seen = true;
+	/* a family's samples are contiguous: the previous line belongs to it */
+	if (ps->nsamples > 1 && strcmp(ps->s[ps->nsamples - 2].name, s->name))
+		assert_true(f == &ps->f[ps->nfamilies - 1]);
+}
+
+static void parse_file(const char *path, struct parsed *ps)
+{
+	FILE *fp = fopen(path, "re");
+	size_t cap = 1 << 16, len = 0, n;
+	char *line, *nl;
+
+	assert_non_null(fp);
+	memset(ps, 0, sizeof(*ps));
+	ps->s = calloc(MAX_SAMPLES, sizeof(*ps->s));
+	assert_non_null(ps->s);
+	ps->text = malloc(cap + 1);
+	while ((n = fread(ps->text + len, 1, cap - len, fp)) > 0) {
+		len += n;
+		if (len == cap) {
+			cap *= 2;
+			ps->text = realloc(ps->text, cap + 1);
+			assert_non_null(ps->text);
+		}
+	}
+	fclose(fp);
+	ps->text[len] = '\0';
+	assert_true(len > 0);
+	assert_int_equal(ps->text[len - 1], '\n');      /* ends with a newline */
+	assert_int_equal(strlen(ps->text), len);         /* no NUL bytes */
+	char *copy = strdup(ps->text);
+	for (line = copy; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		assert_true(*line != '\0');                  /* no blank lines */
+		if (line[0] == '#')
+			parse_comment(ps, line);
+		else
+			parse_sample(ps, line);
+	}
+	free(copy);
+}
+
+static void parsed_free(struct parsed *ps)
+{
+	free(ps->s);
+	free(ps->text);
+}
+
+/* The value of sample name{site} (site NULL: no label); NULL if absent. */
+static const char *value_of(const struct parsed *ps, const char *name, const char *site,
+			    size_t site_len)
+{
+	const char *found = NULL;
+
+	for (size_t i = 0; i < ps->nsamples; i++) {
+		const struct sample *s = &ps->s[i];
+
+		if (strcmp(s->name, name) || s->has_site != (site != NULL))
+			continue;
+		if (site && (s->site_len != site_len || memcmp(s->site, site, site_len)))
+			continue;
+		assert_null(found);                      /* no duplicate series */
+		found = s->value;
+	}
+	return found;
+}
+
+static const char *value(const struct parsed *ps, const char *name, const char *site)
+{
+	return value_of(ps, name, site, site ? strlen(site) : 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Fixture: a temporary directory and a file path in it. */
+
+struct fx {
+	char dir[64];
+	char path[128];
+	char tmp[160];
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+
+	if (!fx)
+		return -1;
+	strcpy(fx->dir, "/tmp/test_metrics.XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/gracefs.prom", fx->dir);
+	snprintf(fx->tmp, sizeof(fx->tmp), "%s.tmp", fx->path);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(fx);
+	return 0;
+}
+
+static void site_set(struct metrics_site *s, const char *name, uint64_t bytes,
+		     uint64_t items, uint64_t ops, int64_t oldest, int64_t next)
+{
+	memset(s, 0, sizeof(*s));
+	strcpy(s->site, name);
+	s->trash_bytes = bytes;
+	s->trash_items = items;
+	s->ops = ops;
+	s->oldest_s = oldest;
+	s->next_expiry_s = next;
+}
+
+static const char *const families[] = {
+	"gracefs_trash_bytes", "gracefs_trash_items", "gracefs_trash_ops",
+	"gracefs_trash_oldest_timestamp_seconds",
+	"gracefs_trash_next_expiry_timestamp_seconds",
+	"gracefs_ops_created_total", "gracefs_ops_restored_total",
+	"gracefs_ops_purged_total", "gracefs_index_errors_total",
+	"gracefs_audit_errors_total", "gracefs_sweeper_lag_seconds",
+	"gracefs_interlock_paused",
+};
+
+/* ------------------------------------------------------------------------ */
+
+static void test_all_families(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics_site sites[3];
+	struct metrics m = {
+		.ops_created = 12, .ops_restored = 3, .ops_purged = 7,
+		.index_errors = 1, .audit_errors = 0, .sweeper_lag_s = 42,
+		.interlock_paused = 5, .nsites = 3, .sites = sites,
+	};
+	struct parsed ps;
+
+	site_set(&sites[0], "acme-shop", 1234567, 89, 2, 1795784712, 1798376712);
+	site_set(&sites[1], "wiki", UINT64_MAX, 0, 0, 0, 0);
+	site_set(&sites[2], "", 4096, 1, 1, 1795784000, 1798376000);  /* root scope */
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+
+	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
+	for (size_t i = 0; i < ps.nfamilies; i++) {
+		assert_string_equal(ps.f[i].name, families[i]);
+		assert_string_equal(ps.f[i].type,
+				    strstr(families[i], "_total") ? "counter" : "gauge");
+	}
+	assert_string_equal(value(&ps, "gracefs_trash_bytes", "acme-shop"), "1234567");
+	assert_string_equal(value(&ps, "gracefs_trash_items", "acme-shop"), "89");
+	assert_string_equal(value(&ps, "gracefs_trash_ops", "acme-shop"), "2");
+	assert_string_equal(value(&ps, "gracefs_trash_oldest_timestamp_seconds", "acme-shop"),
+			    "1795784712");
+	assert_string_equal(value(&ps, "gracefs_trash_next_expiry_timestamp_seconds",
+				  "acme-shop"), "1798376712");
+	assert_string_equal(value(&ps, "gracefs_trash_bytes", "wiki"), "18446744073709551615");
+	assert_string_equal(value(&ps, "gracefs_trash_items", "wiki"), "0");
+	/* "no deletion" / "nothing to expire" are absent series, not 0 */
+	assert_null(value(&ps, "gracefs_trash_oldest_timestamp_seconds", "wiki"));
+	assert_null(value(&ps, "gracefs_trash_next_expiry_timestamp_seconds", "wiki"));
+	/* the root scope is labelled "/", never an empty (= missing) label */
+	assert_string_equal(value(&ps, "gracefs_trash_bytes", "/"), "4096");
+	assert_null(value(&ps, "gracefs_trash_bytes", ""));
+	assert_string_equal(value(&ps, "gracefs_ops_created_total", NULL), "12");
+	assert_string_equal(value(&ps, "gracefs_ops_restored_total", NULL), "3");
+	assert_string_equal(value(&ps, "gracefs_ops_purged_total", NULL), "7");
+	assert_string_equal(value(&ps, "gracefs_index_errors_total", NULL), "1");
+	assert_string_equal(value(&ps, "gracefs_audit_errors_total", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
+	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "1");
+	/* 3 sites x 3 + 2 timestamps x 2 + 7 scalars */
+	assert_int_equal(ps.nsamples, 9 + 4 + 7);
+	/* exact text of a few lines */
+	assert_non_null(strstr(ps.text, "\ngracefs_trash_bytes{site=\"acme-shop\"} 1234567\n"));
+	assert_non_null(strstr(ps.text, "# TYPE gracefs_ops_purged_total counter\n"
+				       "gracefs_ops_purged_total 7\n"));
+	assert_int_equal(strncmp(ps.text, "# HELP gracefs_trash_bytes ", 27), 0);
+	parsed_free(&ps);
+}
+
+static void test_no_sites(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = {0};
+	struct parsed ps;
+
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
+	assert_int_equal(ps.nsamples, 7);
+	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "0");
+	parsed_free(&ps);
+}
+
+static void test_label_escaping(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = {
+		"back\\slash", "dq\"uote", "new\nline", "\\\"\n\\\\", "tab\there",
+		"sp ace}{=,", "caf\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac-\xf0\x9f\x93\x81",
+	};
+	enum { N = sizeof(names) / sizeof(names[0]) };
+	struct metrics_site sites[N];
+	struct metrics m = { .nsites = N, .sites = sites };
+	struct parsed ps;
+
+	for (size_t i = 0; i < N; i++)
+		site_set(&sites[i], names[i], 100 + i, i, 1, 0, 0);
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	for (size_t i = 0; i < N; i++) {
+		char want[16];
+
+		snprintf(want, sizeof(want), "%zu", 100 + i);
+		assert_non_null(value(&ps, "gracefs_trash_bytes", names[i]));
+		assert_string_equal(value(&ps, "gracefs_trash_bytes", names[i]), want);
+	}
+	/* the raw escapes, as the format spells them */
+	assert_non_null(strstr(ps.text, "{site=\"back\\\\slash\"} 100\n"));
+	assert_non_null(strstr(ps.text, "{site=\"dq\\\"uote\"} 101\n"));
+	assert_non_null(strstr(ps.text, "{site=\"new\\nline\"} 102\n"));
+	assert_non_null(strstr(ps.text, "{site=\"\\\\\\\"\\n\\\\\\\\\"} 103\n"));
+	assert_non_null(strstr(ps.text, "{site=\"tab\there\"} 104\n"));
+	assert_non_null(strstr(ps.text, "{site=\"caf\xc3\xa9-\xe6\x97\xa5"));
+	parsed_free(&ps);
+}
+
+static void test_not_utf8(void **state)
+{
+	struct fx *fx = *state;
+	static const struct { const char *name, *shown; } cases[] = {
+		{ "bad\xff", "bad\\xff" },
+		{ "trunc\xc3", "trunc\\xc3" },
+		{ "overlong\xc0\xaf", "overlong\\xc0\\xaf" },
+		{ "surrogate\xed\xa0\x80", "surrogate\\xed\\xa0\\x80" },
+		{ "toobig\xf4\x90\x80\x80", "toobig\\xf4\\x90\\x80\\x80" },
+		{ "mixed\x80\xc3\xa9", "mixed\\x80\xc3\xa9" },
+	};
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	struct metrics_site sites[N];
+	struct metrics m = { .nsites = N, .sites = sites };
+	struct parsed ps;
+
+	for (size_t i = 0; i < N; i++)
+		site_set(&sites[i], cases[i].name, i, i, 1, 0, 0);
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	for (size_t i = 0; i < N; i++)
+		assert_non_null(value(&ps, "gracefs_trash_ops", cases[i].shown));
+	/* on disk, the backslash of \xNN is itself escaped */
+	assert_non_null(strstr(ps.text, "{site=\"bad\\\\xff\"}"));
+	/* the whole file is valid UTF-8 now: no byte >= 0x80 outside sequences */
+	for (const unsigned char *p = (const unsigned char *)ps.text; *p; p++)
+		assert_true(*p != 0xff && *p != 0xc0 && *p != 0xed && *p != 0xf4);
+	parsed_free(&ps);
+}
+
+static void test_full_name_length(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics_site s;
+	struct metrics m = { .nsites = 1, .sites = &s };
+	struct parsed ps;
+	char want[256];
+
+	/* 255 bytes and no terminator inside the array: strnlen bounds it */
+	memset(&s, 0, sizeof(s));
+	memset(s.site, 'x', sizeof(s.site));
+	s.trash_bytes = 1;
+	memset(want, 'x', 256);
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value_of(&ps, "gracefs_trash_bytes", want, 256), "1");
+	parsed_free(&ps);
+}
+
+static void test_atomic_replace(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = { .ops_created = 1 };
+	struct parsed ps;
+	struct stat a, b;
+	char buf[8192];
+	ssize_t n;
+	int fd;
+	mode_t old = umask(077);
+
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	assert_int_equal(stat(fx->path, &a), 0);
+	assert_int_equal(a.st_mode & 07777, 0644);   /* readable by node_exporter */
+	fd = open(fx->path, O_RDONLY | O_CLOEXEC);   /* a reader mid-scrape */
+	assert_true(fd >= 0);
+
+	m.ops_created = 2;
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	assert_int_equal(stat(fx->path, &b), 0);
+	assert_true(a.st_ino != b.st_ino);           /* replaced by rename */
+	assert_int_equal(b.st_mode & 07777, 0644);
+	assert_int_equal(access(fx->tmp, F_OK), -1); /* no temporary left */
+	assert_int_equal(errno, ENOENT);
+
+	/* the old reader still sees the complete old file */
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_non_null(strstr(buf, "\ngracefs_ops_created_total 1\n"));
+	assert_non_null(strstr(buf, "\ngracefs_interlock_paused 0\n"));
+	close(fd);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_ops_created_total", NULL), "2");
+	parsed_free(&ps);
+	umask(old);
+}
+
+static void test_stale_tmp(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = { .ops_purged = 9 };
+	char victim[160], buf[16] = "";
+	struct parsed ps;
+	int fd;
+
+	/* a leftover regular .tmp from a crash */
+	fd = open(fx->tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "garbage", 7), 7);
+	close(fd);
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_ops_purged_total", NULL), "9");
+	parsed_free(&ps);
+
+	/* a symlink planted as .tmp is removed, never followed */
+	snprintf(victim, sizeof(victim), "%s/victim", fx->dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "keep", 4), 4);
+	close(fd);
+	assert_int_equal(symlink(victim, fx->tmp), 0);
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	fd = open(victim, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 4);
+	close(fd);
+	assert_string_equal(buf, "keep");
+	assert_int_equal(access(fx->tmp, F_OK), -1);
+}
+
+static void test_errors(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = { .ops_created = 1 };
+	struct metrics bad = { .nsites = 1, .sites = NULL };
+	char path[PATH_MAX + 16], sub[160];
+	struct parsed ps;
+
+	assert_int_equal(metrics_write(NULL, &m), -EINVAL);
+	assert_int_equal(metrics_write(fx->path, NULL), -EINVAL);
+	assert_int_equal(metrics_write("", &m), -EINVAL);
+	assert_int_equal(metrics_write(fx->path, &bad), -EINVAL);
+
+	memset(path, 'a', sizeof(path) - 1);
+	path[0] = '/';
+	path[PATH_MAX - 2] = '\0';        /* fits, but not with ".tmp" */
+	assert_int_equal(metrics_write(path, &m), -ENAMETOOLONG);
+
+	snprintf(path, sizeof(path), "%s/missing/gracefs.prom", fx->dir);
+	assert_int_equal(metrics_write(path, &m), -ENOENT);
+
+	/* rename fails (target is a non-empty directory): old target intact,
+	 * temporary removed */
+	snprintf(sub, sizeof(sub), "%s/inner", fx->path);
+	assert_int_equal(mkdir(fx->path, 0755), 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_int_equal(metrics_write(fx->path, &m), -EISDIR);
+	assert_int_equal(access(sub, F_OK), 0);
+	assert_int_equal(access(fx->tmp, F_OK), -1);
+	assert_int_equal(rmdir(sub), 0);
+	assert_int_equal(rmdir(fx->path), 0);
+
+	/* and then it works */
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_ops_created_total", NULL), "1");
+	parsed_free(&ps);
+}
+
+static void test_many_sites(void **state)
+{
+	struct fx *fx = *state;
+	enum { N = 5000 };
+	struct metrics_site *sites = calloc(N, sizeof(*sites));
+	struct metrics m = { .nsites = N };
+	struct parsed ps;
+	char name[32];
+
+	assert_non_null(sites);
+	m.sites = sites;
+	for (size_t i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "site-%05zu", i);
+		site_set(&sites[i], name, i * 4096, i, 1, 1795784712 + (int64_t)i, 0);
+	}
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_int_equal(ps.nsamples, 4 * N + 7);
+	assert_string_equal(value(&ps, "gracefs_trash_bytes", "site-04999"), "20475904");
+	assert_string_equal(value(&ps, "gracefs_trash_oldest_timestamp_seconds", "site-00007"),
+			    "1795784719");
+	parsed_free(&ps);
+	free(sites);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_all_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_sites, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_name_length, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_sites, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
