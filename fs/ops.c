@@ -398,10 +398,10 @@ static int give_to_caller(fuse_req_t req, int pfd, const char *name)
 	struct stat pst;
 	gid_t gid = ctx->gid;
 
+	if (ctx->uid == 0 && ctx->gid == 0)
+		return 0;   /* the daemon's own ids: nothing to change */
 	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	if (ctx->uid == 0 && (gid == 0 || gid == (gid_t)-1))
-		return 0;
 	return fchownat(pfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
@@ -659,6 +659,17 @@ static int backing_flags(struct gfs *g, int flags)
 	return flags | O_NOFOLLOW | O_CLOEXEC;
 }
 
+/* The backing fd lives in the file handle: an open file keeps working
+ * after rm moved it into trash.  Nothing else changes a file's data behind
+ * the kernel, so its page cache is kept across opens, and close() needs no
+ * FLUSH round trip (locks are the kernel's; writeback flushes itself). */
+static void set_open_flags(struct gfs *g, struct fuse_file_info *fi, int fd)
+{
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;
+	fi->noflush = !g->writeback;
+}
+
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -676,8 +687,7 @@ static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	fi->fh = (uint64_t)fd;
-	fi->keep_cache = 1;
+	set_open_flags(G(req), fi, fd);
 	fuse_reply_open(req, fi);
 }
 
@@ -703,8 +713,7 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((r = give_to_caller(req, pfd, name)) < 0 ||
 	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0)
 		goto out;
-	fi->fh = (uint64_t)fd;
-	fi->keep_cache = 1;
+	set_open_flags(G(req), fi, fd);
 	fd = -1;
 out:
 	close_fd(&pfd);
