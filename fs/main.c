@@ -134,8 +134,18 @@ static int check_backing_features(int backing_fd, int state_fd, const char *back
 	return 0;
 }
 
+static void on_closed(void *arg, const struct op_record *r)
+{
+	struct gfs *g = arg;
+
+	control_audit_op(g->ctl, AUDIT_EV_DELETE, r);
+}
+
 static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
 {
+	struct gfs *g = arg;
+
+	control_audit_op(g->ctl, AUDIT_EV_EXPIRE, r);
 	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries, expired %lld", r->scope,
 		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
 		(long long)oprec_expiry(r));
@@ -153,6 +163,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.retention_s = o->retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.on_removed = ops_on_removed,
+		.on_closed = on_closed,
 		.cb_arg = g,
 	};
 	int r;
@@ -184,16 +195,31 @@ static int start_sweeper(struct gfs *g, const struct gfs_opts *o)
 	};
 	int r = sweep_new(&g->sweep, g->trash, g->ix, &sc);
 
-	if (r == 0 && (r = sweep_start(g->sweep)) == 0)
+	if (r == 0 && (r = sweep_start(g->sweep)) == 0) {
 		g->va.sweep = g->sweep;
+		control_set_sweep(g->ctl, g->sweep);
+	}
 	if (r < 0)
 		log_msg(LOG_ERR, "sweeper: cannot start: %s", strerror(-r));
 	return r;
 }
 
+static int start_control(struct gfs *g, const struct gfs_opts *o, const char *backing,
+			 const char *mountpoint)
+{
+	struct control_conf cc = {
+		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .trash = g->trash,
+		.ix = g->ix, .backing = backing, .mountpoint = mountpoint,
+		.retention_floor_s = o->min_retention_s,
+	};
+
+	return control_open(&g->ctl, &cc);
+}
+
 static void close_engine(struct gfs *g)
 {
-	sweep_free(g->sweep);   /* first: it uses the trash and the index */
+	control_stop(g->ctl);   /* no gracectl request may reach a closing engine */
+	sweep_free(g->sweep);   /* then the sweeper: it uses the trash and the index */
 	g->sweep = NULL;
 	g->va.sweep = NULL;
 	trash_close(g->trash);
@@ -314,6 +340,7 @@ int main(int argc, char *argv[])
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
 	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
+	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
 		goto out_unmount;
 	log_msg(LOG_INFO, "serving %s at %s (retention %llds)", rb, co.mountpoint,
@@ -334,6 +361,8 @@ int main(int argc, char *argv[])
 out_unmount:
 	ops_maint_stop(&g);
 	close_engine(&g);   /* final op records, index synced */
+	control_close(g.ctl);   /* after the engine: its last op records are audited */
+	g.ctl = NULL;
 	fuse_session_unmount(g.se);
 out_signals:
 	fuse_remove_signal_handlers(g.se);

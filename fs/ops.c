@@ -450,7 +450,19 @@ static void gfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void gfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct gfs *g = G(req);   /* req is gone once make_node replied */
+	bool site = inode_kind(I(parent)) == K_ROOT && g->ctl;
+	struct caller who;
+	struct stat st;
+
+	if (site)
+		who_of(req, &who);
 	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+	if (site && fstatat(g->backing_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {   /* made, or it was there: the catalog agrees */
+		control_site_changed(g->ctl, name, false);
+		control_audit(g->ctl, AUDIT_EV_SITE_ADD, &who, name, NULL, "", NULL);
+	}
 }
 
 static void gfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -509,6 +521,37 @@ static int loc_of(struct inode *parent, const struct where *w, int pfd,
 	return inode_relpath(parent, *rp);
 }
 
+/* "a/b/name" from a relpath and a name ("" + name at the site root). */
+static void rel_string(const struct relpath *rp, const char *name, char *buf, size_t cap)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; rp && i < rp->n && off < cap; i++)
+		off += (size_t)snprintf(buf + off, cap - off, "%s/", rp->comp[i]);
+	if (off < cap)
+		snprintf(buf + off, cap - off, "%s", name);
+}
+
+/* Removing or renaming away loc's entry would take a protected path:
+ * refuse (EPERM) and say so in the audit log. */
+static int check_protected(struct gfs *g, const struct caller *who, const struct trash_loc *loc)
+{
+	char rel[RELPATH_MAX_BYTES];
+	const char *site = loc->site ? loc->site : loc->name;
+
+	if (loc->site)
+		rel_string(loc->rel, loc->name, rel, sizeof(rel));
+	else
+		rel[0] = '\0';   /* a whole site */
+	if (!control_protected(g->ctl, site, rel))
+		return 0;
+	control_audit(g->ctl, AUDIT_EV_DENIED, who, site, NULL, rel, "protected path");
+	log_msg(LOG_NOTICE, "refused removal of protected %s/%s (pid %u, %s)", site, rel,
+		who->pid, who->cmd);
+	return -EPERM;
+}
+
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 {
 	struct inode *p = I(parent);
@@ -528,11 +571,15 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		r = -errno;
 	else if ((r = loc_of(p, &w, pfd, name, &rp, &loc)) == 0) {
 		who_of(req, &who);
-		r = trash_delete(G(req)->trash, &who, &loc, dir);
-		if (r == 0)
+		if ((r = check_protected(G(req), &who, &loc)) == 0)
+			r = trash_delete(G(req)->trash, &who, &loc, dir);
+		if (r == 0) {
 			inode_detach(st.st_dev, st.st_ino);
-		else
-			log_msg(LOG_DEBUG, "delete %s: %s", name, strerror(-r));
+			if (w.zone == Z_ROOT) {
+				control_site_changed(G(req)->ctl, name, true);
+				control_audit(G(req)->ctl, AUDIT_EV_SITE_TRASH, &who, name, NULL, "", NULL);
+			}
+		}
 	}
 	free(rp);
 	close_fd(&pfd);
@@ -617,8 +664,25 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		src.from_op = ws.zone == Z_TRASHDIR ? name : ws.op;
 	}
 	who_of(req, &who);
+	if (!in_trash(ws.zone) && !(flags & RENAME_EXCHANGE) &&
+	    (r = check_protected(g, &who, &src)) < 0)
+		goto out;
+	if (had_dst && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) &&
+	    (r = check_protected(g, &who, &dst)) < 0)
+		goto out;
 	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
+	if (in_trash(ws.zone)) {
+		char to[RELPATH_MAX_BYTES + 4] = "to=";
+
+		rel_string(dst.rel, newname, to + 3, sizeof(to) - 3);
+		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, name,
+			      to);
+	}
+	if (wd.zone == Z_ROOT)
+		control_site_changed(g->ctl, newname, false);
+	if (ws.zone == Z_ROOT && strcmp(name, newname))
+		control_site_changed(g->ctl, name, true);
 
 	inode_moved(sst.st_dev, sst.st_ino, dp, newname);
 	if (had_dst && (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev)) {

@@ -14,6 +14,7 @@
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include "control.h"
 #include "index.h"
 #include "sweep.h"
 #include "trash.h"
@@ -27,6 +28,7 @@ struct gfs {
 	struct index *ix;
 	struct trash *trash;
 	struct sweep *sweep;
+	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fuse_session *se;
 	double timeout;            /* entry/attr cache seconds */

@@ -235,6 +235,8 @@ static int op_close(struct trash *t, struct op *op)
 	}
 	op->rec.state = OP_CLOSED;
 	r = op_store(t, op);
+	if (t->conf.on_closed)
+		t->conf.on_closed(t->conf.cb_arg, &op->rec);
 	op_free(op);
 	return r;
 }
@@ -1264,6 +1266,49 @@ void trash_close_all(struct trash *t)
 		op_close(t, t->ops);
 	pthread_mutex_unlock(&t->lock);
 	index_sync(t->ix);
+}
+
+/* Undo of deleted whole sites: each site restored gets its own ops back. */
+struct undo_wrap {
+	struct trash *t;
+	undo_progress_fn fn;
+	void *arg;
+};
+
+static int undo_step_done(void *arg, const struct undo_step *step, const char *to,
+			  bool renamed, int err)
+{
+	struct undo_wrap *w = arg;
+
+	if (!err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+		scope_scan(w->t, to, NULL);
+	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
+}
+
+int trash_undo(struct trash *t, const char *scope, const char *name,
+	       undo_progress_fn fn, void *arg, struct undo_result *res)
+{
+	struct undo_wrap w = { t, fn, arg };
+	struct op_record rec;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
+			op_close(t, op);
+			break;
+		}
+	}
+	r = index_get(t->ix, scope, name, &rec);
+	if (r == 0 && rec.state == OP_PURGING)
+		r = -EBUSY;   /* half gone: never restored as if complete */
+	if (r == 0 || r == -ENOENT)
+		r = *scope ? undo_op(t->backing_fd, scope, name, fn, arg, res)
+			   : undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
+	if (r != -ENOENT)
+		note_restore(t, scope, name);
+	pthread_mutex_unlock(&t->lock);
+	return r;
 }
 
 /* ---- holds, usage, purging ------------------------------------------------ */

@@ -22,6 +22,7 @@
 #include "index.h"
 #include "oprec.h"
 #include "procinfo.h"
+#include "undo.h"
 
 #define TRASH_NAME      ".trash"
 #define TRASH_STATE_DIR ".gracefs"
@@ -61,6 +62,9 @@ struct trash_conf {
 	/* A name vanished behind the kernel's back (op dir removed).  dirfd is
 	 * its parent, valid only during the call.  Called from trash_tick. */
 	void (*on_removed)(void *arg, int dirfd, const char *name);
+	/* An op stopped collecting deletions: its final record (audit).
+	 * Called with the engine's lock held: only queue work. */
+	void (*on_closed)(void *arg, const struct op_record *r);
 	void *cb_arg;
 };
 
@@ -109,6 +113,12 @@ void trash_note_restore(struct trash *t, const char *scope, const char *name);
  * op directory's xattr.  0 or -ENOENT. */
 int trash_op_get(struct trash *t, const char *scope, const char *name,
 		 struct op_record *out);
+
+/* Restore a whole op to its original paths (undo.h), under the engine's
+ * lock: an open op is closed first; a purging one is refused (-EBUSY).
+ * The op is then settled like any restore.  0 or -errno. */
+int trash_undo(struct trash *t, const char *scope, const char *name,
+	       undo_progress_fn fn, void *arg, struct undo_result *res);
 
 /* Legal hold on one op (never purged while held).  0 or -errno. */
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);

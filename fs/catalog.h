@@ -1,0 +1,164 @@
+/*
+ * catalog — the SQLite catalog: sites, protected paths, the append-only
+ * audit log and dry-run plan tokens, in one database in WAL mode (the
+ * daemon's is BACKING/.gracefs/catalog.db).
+ *
+ * Schema: versioned with PRAGMA user_version.  catalog_open applies the
+ * missing migrations in one transaction each; a file newer than this code
+ * is refused with -EPROTO and left untouched.  The audit table is
+ * append-only: triggers abort any UPDATE or DELETE of it.
+ *
+ * Every statement is prepared once at open, with bound parameters (no SQL
+ * is ever built from data).  Errors map through catalog_errno() only.
+ *
+ * Threading: one connection per struct catalog, guarded by its own mutex;
+ * every function may be called from any thread.  Callbacks run with that
+ * mutex held and must not call back into the same catalog.  Several
+ * processes may open the same file (SQLite locks; busy waits up to 5 s).
+ */
+#ifndef GRACEFS_CATALOG_H
+#define GRACEFS_CATALOG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_KIND_MAX 32         /* bytes of a site kind, [a-z0-9_-] */
+#define CATALOG_PATH_MAX 4096       /* bytes of a protected path */
+#define CATALOG_TEXT_MAX 8192       /* longest audit text stored (longer is cut) */
+
+struct catalog;
+
+enum catalog_site_state { CATALOG_ACTIVE = 0, CATALOG_TRASHED = 1 };
+
+struct catalog_site {
+	char id[NAME_MAX + 1];          /* the site's directory name */
+	char kind[CATALOG_KIND_MAX + 1];/* "site", "app", … (operator's word) */
+	int64_t created_s;              /* wall clock of first registration */
+	enum catalog_site_state state;
+	int64_t retention_s;            /* 0: none set, the mount's default */
+	bool hold;
+};
+
+/* One audit log row.  Strings are borrowed; NULL and -1 store SQL NULL. */
+struct audit_row {
+	uint64_t seq;                   /* assigned on append; filled by queries */
+	int64_t ts_ns;                  /* wall clock */
+	const char *event;              /* required: "delete", "restore", … */
+	const char *site, *op, *path;
+	int64_t uid, pid;
+	const char *cmdline, *detail;
+};
+#define AUDIT_ROW_INIT { .uid = -1, .pid = -1 }
+
+/* Open (creating, then migrating) the catalog at `path`.  With `readonly`
+ * the file must exist and be at CATALOG_SCHEMA_VERSION (nothing is written).
+ * *found_version (may be NULL) gets the file's schema version, also on
+ * -EPROTO, for the caller's message.  Returns 0, -EPROTO (newer schema, or
+ * older with readonly), -ENOENT (readonly, no file), or -errno. */
+int catalog_open(struct catalog **out, const char *path, bool readonly,
+		 int *found_version);
+void catalog_close(struct catalog *c);                  /* NULL is fine */
+
+/* SQLite's message for the last failure on this handle (copied). */
+void catalog_last_error(struct catalog *c, char *buf, size_t cap);
+
+/* The one mapping of SQLite result codes (extended or primary) to -errno:
+ * FULL -ENOSPC, BUSY/LOCKED -EBUSY, READONLY -EROFS, CORRUPT/NOTADB -EIO,
+ * CONSTRAINT -EEXIST (a trigger's RAISE: -EPERM), NOMEM -ENOMEM, PERM
+ * -EACCES, TOOBIG -E2BIG, CANTOPEN -ENOENT, anything else -EIO. */
+int catalog_errno(int sqlite_rc);
+
+/* ---- sites ---- */
+
+/* Is `id` usable as a site id (a directory name: not empty, no '/', not
+ * ".", "..", ".trash" or ".gracefs", at most NAME_MAX bytes)? */
+bool catalog_site_id_valid(const char *id);
+
+/* Is `kind` a site kind: 1..CATALOG_KIND_MAX bytes of [a-z0-9_-]? */
+bool catalog_kind_valid(const char *kind);
+
+/* Insert s, or when s->id exists set its kind and state only (created,
+ * retention and hold stay: they are the operator's).  0, -EINVAL (bad id,
+ * kind or retention), or -errno. */
+int catalog_site_upsert(struct catalog *c, const struct catalog_site *s);
+/* 0, -ENOENT, or -errno. */
+int catalog_site_get(struct catalog *c, const char *id, struct catalog_site *out);
+
+typedef int (*catalog_site_fn)(const struct catalog_site *s, void *arg);
+/* All sites by id.  Returns 0, the callback's nonzero value, or -errno. */
+int catalog_site_list(struct catalog *c, catalog_site_fn fn, void *arg);
+
+/* 0, -ENOENT (no such site), -EINVAL, or -errno.  retention 0 clears it. */
+int catalog_site_set_retention(struct catalog *c, const char *id, int64_t retention_s);
+int catalog_site_set_hold(struct catalog *c, const char *id, bool hold);
+int catalog_site_set_state(struct catalog *c, const char *id, enum catalog_site_state st);
+const char *catalog_state_name(enum catalog_site_state st);
+
+/* ---- protected paths ---- */
+
+/* Canonical site-relative form of `in`: no leading, trailing or doubled
+ * '/'; "" (from "" or "/") means the whole site.  Refuses "." and ".."
+ * components and ".trash" as the first one.  0, -EINVAL, -ENAMETOOLONG. */
+int catalog_path_normalize(const char *in, char *out, size_t cap);
+
+/* Protect path (normalized here) of a known site.  0, -ENOENT (unknown
+ * site), -EEXIST (already), -EINVAL, or -errno. */
+int catalog_protect(struct catalog *c, const char *site, const char *path);
+/* 0, -ENOENT (not protected), or -errno. */
+int catalog_unprotect(struct catalog *c, const char *site, const char *path);
+
+/* An in-memory copy of the protected table, for the daemon's checks. */
+struct catalog_protected {
+	size_t n;
+	struct catalog_prot_entry {
+		char *site, *path;          /* path normalized; "" = whole site */
+	} *v;                           /* sorted by site, then path */
+};
+/* Load every protected path.  *out is the caller's (catalog_protected_free).
+ * 0 or -errno. */
+int catalog_protected_list(struct catalog *c, struct catalog_protected **out);
+void catalog_protected_free(struct catalog_protected *l);  /* NULL is fine */
+
+/* Pure: is relpath (site-relative, "" = the site itself) protected — equal
+ * to or below a protected path of site?  NULL list: false. */
+bool catalog_path_is_protected(const struct catalog_protected *list,
+			       const char *site, const char *relpath);
+/* Pure: does removing or renaming away relpath take a protected path with
+ * it — is relpath protected, or an ancestor of a protected path? */
+bool catalog_path_covers_protected(const struct catalog_protected *list,
+				   const char *site, const char *relpath);
+
+/* ---- audit log ---- */
+
+/* Append n rows in one transaction (all or none).  seq and ts_ns are kept
+ * as given except seq (assigned).  0, -EINVAL (a row without event), or
+ * -errno (e.g. -ENOSPC: nothing was written). */
+int catalog_audit_append_batch(struct catalog *c, const struct audit_row *rows, size_t n);
+
+struct catalog_audit_filter {
+	int64_t since_ns, until_ns;     /* since inclusive, until exclusive; 0: open */
+	const char *site, *op, *event;  /* NULL: any */
+	uint64_t after_seq;             /* rows with seq > after_seq only */
+	uint64_t limit;                 /* 0: all */
+};
+typedef int (*catalog_audit_fn)(const struct audit_row *row, void *arg);
+/* Matching rows in seq order; row strings live only during the callback.
+ * Returns 0, the callback's nonzero value, or -errno. */
+int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
+			catalog_audit_fn fn, void *arg);
+
+/* ---- dry-run plans ---- */
+
+/* Store (or replace) a plan body under its token.  0 or -errno. */
+int catalog_plan_put(struct catalog *c, const char *token, int64_t created_s,
+		     const char *body);
+/* *body is malloc'ed (caller frees).  0, -ENOENT, or -errno. */
+int catalog_plan_get(struct catalog *c, const char *token, int64_t *created_s,
+		     char **body);
+/* Drop plans created before before_s.  0 or -errno. */
+int catalog_plan_prune(struct catalog *c, int64_t before_s);
+
+#endif

@@ -1,0 +1,310 @@
+/*
+ * control — catalog, audit, protected paths and the control socket of the
+ * running daemon (see control.h).
+ * Threading: `prot_lock` guards the protected list; everything else is
+ * set before the socket starts and read-only after.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "control.h"
+#include "ctl.h"
+#include "ctlcmd.h"
+#include "log.h"
+#include "sys.h"
+
+struct control {
+	struct control_conf conf;
+	struct catalog *cat;
+	struct audit *audit;
+	struct ctl_server *srv;
+	struct sweep *sweep;
+	pthread_rwlock_t prot_lock;
+	struct catalog_protected *prot;
+	struct ctlcmd_ctx ctx;
+};
+
+/* ---- engine side of the control verbs ------------------------------------ */
+
+struct site_undo {
+	struct control *c;
+	undo_progress_fn fn;
+	void *arg;
+};
+
+/* A whole site came back: the catalog says it is active again. */
+static int site_back(void *arg, const struct undo_step *step, const char *to, bool renamed,
+		     int err)
+{
+	struct site_undo *u = arg;
+
+	if (!err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+		control_site_changed(u->c, to, false);
+	return u->fn ? u->fn(u->arg, step, to, renamed, err) : 0;
+}
+
+static int do_undo(void *arg, const char *scope, const char *op, undo_progress_fn fn,
+		   void *fn_arg, struct undo_result *res)
+{
+	struct control *c = arg;
+	struct site_undo u = { c, fn, fn_arg };
+
+	return trash_undo(c->conf.trash, scope, op, *scope ? fn : site_back,
+			  *scope ? fn_arg : &u, res);
+}
+
+static int do_hold(void *arg, const char *scope, const char *op, bool hold)
+{
+	struct control *c = arg;
+
+	return trash_op_set_hold(c->conf.trash, scope, op, hold);
+}
+
+static int do_purge(void *arg, const char *scope, const char *op, struct op_record *rec)
+{
+	struct control *c = arg;
+	uint64_t removed = 0;
+	bool done = false;
+	int r;
+
+	if ((r = trash_op_get(c->conf.trash, scope, op, rec)) < 0)
+		return r;
+	if ((r = trash_purge_begin(c->conf.trash, scope, op)) < 0)
+		return r;
+	while (!done && r == 0)
+		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+	return r;
+}
+
+static void load_protected(struct control *c)
+{
+	struct catalog_protected *l = NULL, *old;
+
+	if (catalog_protected_list(c->cat, &l) < 0) {
+		log_msg(LOG_ERR, "catalog: cannot load protected paths; keeping the old list");
+		return;
+	}
+	pthread_rwlock_wrlock(&c->prot_lock);
+	old = c->prot;
+	c->prot = l;
+	pthread_rwlock_unlock(&c->prot_lock);
+	catalog_protected_free(old);
+}
+
+static void do_protected_changed(void *arg)
+{
+	load_protected(arg);
+}
+
+static int do_status(void *arg, struct ctl_out *out)
+{
+	struct control *c = arg;
+	struct sweep_status st = {0};
+	struct audit_stats as = {0};
+	char n[32], a[96];
+	uint64_t count = 0;
+
+	ctl_emitf(out, "mountpoint", c->conf.mountpoint, (char *)NULL);
+	ctl_emitf(out, "backing", c->conf.backing, (char *)NULL);
+	ctl_emitf(out, "pid", (snprintf(n, sizeof(n), "%d", (int)getpid()), n), (char *)NULL);
+	index_count(c->conf.ix, &count);
+	ctl_emitf(out, "ops", (snprintf(n, sizeof(n), "%" PRIu64, count), n), (char *)NULL);
+	if (c->sweep) {
+		sweep_get_status(c->sweep, &st);
+		ctl_emitf(out, "sweeper", st.paused ? "paused" : "running", (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRId64, st.paused ? st.jump_s : 0);
+		ctl_emitf(out, "clock_jump_s", a, (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRIu64, st.purged_ops);
+		ctl_emitf(out, "purged_ops", a, (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRId64, st.lag_s);
+		ctl_emitf(out, "sweeper_lag_s", a, (char *)NULL);
+	}
+	audit_get_stats(c->audit, &as);
+	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
+		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);
+	ctl_emitf(out, "audit", a, (char *)NULL);
+	return 0;
+}
+
+static const struct ctlcmd_ops engine_ops = {
+	.undo_op = do_undo,
+	.op_hold = do_hold,
+	.purge = do_purge,
+	.protected_changed = do_protected_changed,
+	.status = do_status,
+};
+
+/* ---- audit ------------------------------------------------------------------ */
+
+static void on_audit_event(void *arg, int err, uint64_t queued, uint64_t lost)
+{
+	if (err < 0)
+		log_msg(LOG_CRIT, "audit: cannot write the audit log: %s (%" PRIu64 " rows waiting, "
+			"%" PRIu64 " lost so far); deletions stay soft and continue",
+			strerror(-err), queued, lost);
+	else
+		log_msg(LOG_WARNING, "audit: writing again; %" PRIu64 " rows were lost and a gap "
+			"row records it", lost);
+}
+
+void control_audit_op(struct control *c, const char *event, const struct op_record *r)
+{
+	if (c)
+		audit_log_op(c->audit, event, r, NULL);
+}
+
+void control_audit(struct control *c, const char *event, const struct caller *who,
+		   const char *site, const char *op, const char *path, const char *detail)
+{
+	struct audit_row row = AUDIT_ROW_INIT;
+
+	if (!c)
+		return;
+	row.event = event;
+	row.site = site;
+	row.op = op;
+	row.path = path;
+	row.detail = detail;
+	if (who) {
+		row.uid = who->uid;
+		row.pid = who->pid;
+		row.cmdline = who->cmdline;
+	}
+	audit_log(c->audit, &row);
+}
+
+/* ---- sites and protected paths ------------------------------------------------ */
+
+void control_site_changed(struct control *c, const char *site, bool trashed)
+{
+	struct catalog_site s = {0};
+
+	if (!c || !catalog_site_id_valid(site))
+		return;
+	/* catalog writes are small and rare (site creation/deletion) */
+	if (catalog_site_get(c->cat, site, &s) < 0) {
+		snprintf(s.id, sizeof(s.id), "%s", site);
+		snprintf(s.kind, sizeof(s.kind), "site");
+		s.created_s = sys.wall_ns() / 1000000000;
+	}
+	s.state = trashed ? CATALOG_TRASHED : CATALOG_ACTIVE;
+	if (catalog_site_upsert(c->cat, &s) < 0)
+		log_msg(LOG_WARNING, "catalog: cannot record site %s", site);
+}
+
+bool control_protected(struct control *c, const char *site, const char *relpath)
+{
+	bool p;
+
+	if (!c)
+		return false;
+	pthread_rwlock_rdlock(&c->prot_lock);
+	p = c->prot && c->prot->n && catalog_path_covers_protected(c->prot, site, relpath);
+	pthread_rwlock_unlock(&c->prot_lock);
+	return p;
+}
+
+/* Every top-level directory of BACKING is a site of the catalog. */
+static void register_sites(struct control *c)
+{
+	int fd = openat(c->conf.backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct catalog_site s;
+
+		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (catalog_site_get(c->cat, de->d_name, &s) < 0 || s.state != CATALOG_ACTIVE)
+			control_site_changed(c, de->d_name, false);
+	}
+	closedir(d);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+int control_open(struct control **out, const struct control_conf *conf)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	struct audit_conf ac = { .on_event = on_audit_event };
+	char path[128];
+	int r, found = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->conf = *conf;
+	pthread_rwlock_init(&c->prot_lock, NULL);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/catalog.db", conf->state_fd);
+	if ((r = catalog_open(&c->cat, path, false, &found)) < 0) {
+		if (r == -EPROTO)
+			log_msg(LOG_ERR, "catalog: schema version %d is newer than this gracefs (%d)",
+				found, CATALOG_SCHEMA_VERSION);
+		else
+			log_msg(LOG_ERR, "catalog: cannot open %s/.gracefs/catalog.db: %s",
+				conf->backing, strerror(-r));
+		goto fail;
+	}
+	ac.cb_arg = c;
+	if ((r = audit_new(&c->audit, c->cat, &ac)) < 0) {
+		log_msg(LOG_ERR, "audit: cannot start: %s", strerror(-r));
+		goto fail;
+	}
+	register_sites(c);
+	load_protected(c);
+	c->ctx = (struct ctlcmd_ctx){ .ops = &engine_ops, .arg = c, .backing_fd = conf->backing_fd,
+				      .cat = c->cat, .audit = c->audit,
+				      .retention_floor_s = conf->retention_floor_s };
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/ctl.sock", conf->state_fd);
+	if ((r = ctl_server_start(&c->srv, path, ctlcmd_handle, &c->ctx)) < 0) {
+		log_msg(LOG_ERR, "control socket: cannot start: %s", strerror(-r));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	control_close(c);
+	return r;
+}
+
+void control_set_sweep(struct control *c, struct sweep *sw)
+{
+	if (c)
+		c->sweep = sw;
+}
+
+void control_stop(struct control *c)
+{
+	if (c) {
+		ctl_server_stop(c->srv);
+		c->srv = NULL;
+	}
+}
+
+void control_close(struct control *c)
+{
+	if (!c)
+		return;
+	control_stop(c);
+	if (c->audit && audit_flush(c->audit) < 0)
+		log_msg(LOG_ERR, "audit: rows still queued at unmount could not be written");
+	audit_free(c->audit);
+	catalog_close(c->cat);
+	catalog_protected_free(c->prot);
+	pthread_rwlock_destroy(&c->prot_lock);
+	free(c);
+}

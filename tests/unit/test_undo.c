@@ -1,0 +1,458 @@
+/*
+ * test_undo — planning and executing whole-op restores on real directory
+ * trees in a mkdtemp backing store (needs root for trusted.* xattrs and
+ * chown; skips otherwise).  Single-threaded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sys.h"
+#include "trash.h"
+#include "undo.h"
+
+#define OP "20261127T130512Z-rm-4242"
+#define SITE_TRASH "www/.trash/" OP
+
+struct fx {
+	char tmp[40];
+	int fd;              /* the backing store */
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	strcpy(f->tmp, "/tmp/gracefs-undo-XXXXXX");
+	assert_non_null(mkdtemp(f->tmp));
+	f->fd = open(f->tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->fd >= 0);
+	if (fsetxattr(f->fd, "trusted.gracefs.probe", "", 0, 0) < 0) {
+		close(f->fd);
+		rmdir(f->tmp);
+		free(f);
+		skip();   /* not root, or no trusted xattrs here */
+	}
+	fremovexattr(f->fd, "trusted.gracefs.probe");
+	*state = f;
+	return 0;
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(p);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	sys_reset();
+	close(f->fd);
+	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(f);
+	return 0;
+}
+
+/* mkdir -p of every parent of rel. */
+static void parents(struct fx *f, const char *rel)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s", rel);
+	for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		if (mkdirat(f->fd, p, 0755) < 0)
+			assert_int_equal(errno, EEXIST);
+		*s = '/';
+	}
+}
+
+static void put(struct fx *f, const char *rel, const char *content)
+{
+	int fd;
+
+	parents(f, rel);
+	fd = openat(f->fd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+	close(fd);
+}
+
+static void dir(struct fx *f, const char *rel)
+{
+	parents(f, rel);
+	assert_int_equal(mkdirat(f->fd, rel, 0755), 0);
+}
+
+/* A mirror directory: made for deleted children, with a live twin's meta. */
+static void mirror(struct fx *f, const char *rel, mode_t mode, uid_t uid, gid_t gid)
+{
+	int fd;
+
+	dir(f, rel);
+	fd = openat(f->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(fsetxattr(fd, TRASH_MIRROR_XATTR, "", 0, 0), 0);
+	assert_int_equal(fchown(fd, uid, gid), 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static const char *get(struct fx *f, const char *rel)
+{
+	static char buf[256];
+	int fd = openat(f->fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static bool exists(struct fx *f, const char *rel)
+{
+	struct stat st;
+
+	return fstatat(f->fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void step_is(const struct undo_plan *p, size_t i, enum undo_kind k, const char *from,
+		    const char *to)
+{
+	assert_true(i < p->n);
+	assert_int_equal(p->steps[i].kind, k);
+	assert_string_equal(p->steps[i].from, from);
+	assert_string_equal(p->steps[i].to, to);
+}
+
+struct log {
+	int calls, renamed, failed;
+	char last_to[256];
+};
+
+static int progress(void *arg, const struct undo_step *s, const char *to, bool renamed, int err)
+{
+	struct log *l = arg;
+
+	(void)s;
+	l->calls++;
+	l->renamed += renamed && s->kind != UNDO_MKDIR;
+	l->failed += err != 0;
+	snprintf(l->last_to, sizeof(l->last_to), "%s", to);
+	return 0;
+}
+
+/* rm wiki/2024 and a.txt, wiki still live: two moves, no new parents. */
+static void test_simple(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+	struct log l = {0};
+	struct stat before, after;
+
+	dir(f, "www/wiki");
+	put(f, SITE_TRASH "/a.txt", "A");
+	mirror(f, SITE_TRASH "/wiki", 0755, 0, 0);
+	put(f, SITE_TRASH "/wiki/2024/jan/x.md", "X");
+	put(f, SITE_TRASH "/wiki/f", "F");
+	assert_int_equal(fstatat(f->fd, SITE_TRASH "/wiki/2024/jan/x.md", &before, 0), 0);
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 3);
+	step_is(&p, 0, UNDO_MOVE, "a.txt", "a.txt");
+	step_is(&p, 1, UNDO_MOVE, "wiki/2024", "wiki/2024");   /* one rename for the tree */
+	step_is(&p, 2, UNDO_MOVE, "wiki/f", "wiki/f");
+	assert_int_equal(p.moves, 3);
+	assert_int_equal(p.renames + p.mkdirs, 0);
+	assert_true(S_ISDIR(p.steps[1].mode));
+	assert_false(exists(f, "www/a.txt"));   /* planning changes nothing */
+
+	assert_int_equal(undo_execute(f->fd, &p, progress, &l, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.moved, 3);
+	assert_int_equal(res.renamed + res.failed + res.mkdirs, 0);
+	assert_int_equal(l.calls, 3);
+	assert_string_equal(get(f, "www/a.txt"), "A");
+	assert_string_equal(get(f, "www/wiki/2024/jan/x.md"), "X");
+	assert_string_equal(get(f, "www/wiki/f"), "F");
+	/* nothing was copied: the same inode */
+	assert_int_equal(fstatat(f->fd, "www/wiki/2024/jan/x.md", &after, 0), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	/* the op holds only its emptied mirror now */
+	assert_true(exists(f, SITE_TRASH "/wiki"));
+	assert_false(exists(f, SITE_TRASH "/a.txt"));
+	assert_false(exists(f, SITE_TRASH "/wiki/f"));
+	/* a second plan finds nothing left to move */
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 0);
+	undo_plan_release(&p);
+}
+
+/* rm -r of a/b/c's children after a/b went away: parents recreated with
+ * their mirrors' mode and owner. */
+static void test_missing_parents(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+	struct stat st;
+
+	dir(f, "www");
+	mirror(f, SITE_TRASH "/a", 0750, 1234, 5678);
+	mirror(f, SITE_TRASH "/a/b", 0700, 4321, 8765);
+	put(f, SITE_TRASH "/a/b/c", "C");
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 3);
+	step_is(&p, 0, UNDO_MKDIR, "a", "a");
+	step_is(&p, 1, UNDO_MKDIR, "a/b", "a/b");
+	step_is(&p, 2, UNDO_MOVE, "a/b/c", "a/b/c");
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.mkdirs, 2);
+	assert_int_equal(res.moved, 1);
+	assert_int_equal(fstatat(f->fd, "www/a", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 5678);
+	assert_int_equal(fstatat(f->fd, "www/a/b", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	assert_int_equal(st.st_uid, 4321);
+	assert_string_equal(get(f, "www/a/b/c"), "C");
+}
+
+/* A taken name is never overwritten: NAME.restored-<op>, then -2. */
+static void test_conflicts(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+
+	put(f, "www/a.txt", "live");
+	put(f, "www/b.txt", "live b");
+	put(f, "www/b.txt.restored-" OP, "older restore");
+	put(f, "www/wiki", "a file where a directory was");
+	put(f, SITE_TRASH "/a.txt", "deleted");
+	put(f, SITE_TRASH "/b.txt", "deleted b");
+	mirror(f, SITE_TRASH "/wiki", 0711, 0, 0);
+	put(f, SITE_TRASH "/wiki/page", "P");
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 4);
+	step_is(&p, 0, UNDO_RENAME, "a.txt", "a.txt.restored-" OP);
+	step_is(&p, 1, UNDO_RENAME, "b.txt", "b.txt.restored-" OP "-2");
+	step_is(&p, 2, UNDO_MKDIR, "wiki", "wiki.restored-" OP);
+	step_is(&p, 3, UNDO_MOVE, "wiki/page", "wiki.restored-" OP "/page");
+	assert_int_equal(p.renames, 2);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.renamed, 2);
+	assert_string_equal(get(f, "www/a.txt"), "live");
+	assert_string_equal(get(f, "www/a.txt.restored-" OP), "deleted");
+	assert_string_equal(get(f, "www/b.txt.restored-" OP), "older restore");
+	assert_string_equal(get(f, "www/b.txt.restored-" OP "-2"), "deleted b");
+	assert_string_equal(get(f, "www/wiki"), "a file where a directory was");
+	assert_string_equal(get(f, "www/wiki.restored-" OP "/page"), "P");
+}
+
+/* The target appears between plan and execution: renamed, not replaced. */
+static void test_race(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+	struct log l = {0};
+
+	dir(f, "www");
+	put(f, SITE_TRASH "/a.txt", "deleted");
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	step_is(&p, 0, UNDO_MOVE, "a.txt", "a.txt");
+	put(f, "www/a.txt", "new");
+	assert_int_equal(undo_execute(f->fd, &p, progress, &l, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.renamed, 1);
+	assert_int_equal(l.renamed, 1);
+	assert_string_equal(l.last_to, "a.txt.restored-" OP);
+	assert_string_equal(get(f, "www/a.txt"), "new");
+	assert_string_equal(get(f, "www/a.txt.restored-" OP), "deleted");
+}
+
+/* Symlinks are moved as links; a live symlink in a parent's place is a
+ * taken name, never a way out of the site. */
+static void test_symlinks(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	char target[64];
+	ssize_t n;
+
+	dir(f, "outside");
+	dir(f, "www");
+	assert_int_equal(symlinkat("../../outside", f->fd, "www/wiki"), 0);
+	mirror(f, SITE_TRASH "/wiki", 0755, 0, 0);
+	put(f, SITE_TRASH "/wiki/x", "X");
+	parents(f, SITE_TRASH "/l");
+	assert_int_equal(symlinkat("/etc/passwd", f->fd, SITE_TRASH "/l"), 0);
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 3);
+	step_is(&p, 0, UNDO_MOVE, "l", "l");
+	assert_true(S_ISLNK(p.steps[0].mode));
+	step_is(&p, 1, UNDO_MKDIR, "wiki", "wiki.restored-" OP);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, NULL), 0);
+	undo_plan_release(&p);
+	n = readlinkat(f->fd, "www/l", target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "/etc/passwd");
+	assert_false(exists(f, "outside/x"));
+	assert_string_equal(get(f, "www/wiki.restored-" OP "/x"), "X");
+}
+
+/* A deleted whole site goes back to BACKING/<site>. */
+static void test_root_scope(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+
+	put(f, ".gracefs/trash/" OP "/blog/index.html", "I");
+	put(f, ".gracefs/trash/" OP "/shop/cart", "C");
+	dir(f, "shop");   /* recreated meanwhile */
+	assert_int_equal(undo_plan(f->fd, "", OP, &p), 0);
+	assert_int_equal(p.n, 2);
+	step_is(&p, 0, UNDO_MOVE, "blog", "blog");
+	step_is(&p, 1, UNDO_RENAME, "shop", "shop.restored-" OP);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_string_equal(get(f, "blog/index.html"), "I");
+	assert_string_equal(get(f, "shop.restored-" OP "/cart"), "C");
+	assert_true(exists(f, "shop"));
+}
+
+static void test_bad_input(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	int r;
+
+	dir(f, "www/.trash");
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), -ENOENT);
+	assert_int_equal(undo_plan(f->fd, "nosite", OP, &p), -ENOENT);
+	assert_int_equal(undo_plan(f->fd, "www", "../../etc", &p), -EINVAL);
+	assert_int_equal(undo_plan(f->fd, "..", OP, &p), -EINVAL);
+	assert_int_equal(undo_plan(f->fd, "a/b", OP, &p), -EINVAL);
+	assert_int_equal(undo_plan(f->fd, "www", "", &p), -EINVAL);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, NULL, NULL), -ENOENT);
+	/* an op dir that is a symlink is not followed */
+	dir(f, "elsewhere");
+	assert_int_equal(symlinkat("../../elsewhere", f->fd, SITE_TRASH), 0);
+	r = undo_plan(f->fd, "www", OP, &p);
+	assert_true(r == -ENOTDIR || r == -ELOOP);
+}
+
+/* A reserved name at the top of an op is never restored. */
+static void test_reserved(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+
+	put(f, SITE_TRASH "/.trash/x", "X");
+	put(f, SITE_TRASH "/ok", "O");
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 1);
+	step_is(&p, 0, UNDO_MOVE, "ok", "ok");
+	undo_plan_release(&p);
+}
+
+static int fail_second(int od, const char *o, int nd, const char *n, unsigned flags)
+{
+	static int calls;
+
+	if (++calls == 2) {
+		calls = 0;
+		errno = EIO;
+		return -1;
+	}
+	return renameat2(od, o, nd, n, flags);
+}
+
+/* A failing step is reported; the others still run. */
+static void test_failure(void **state)
+{
+	struct fx *f = *state;
+	struct undo_result res;
+	struct log l = {0};
+
+	dir(f, "www");
+	put(f, SITE_TRASH "/a", "A");
+	put(f, SITE_TRASH "/b", "B");
+	put(f, SITE_TRASH "/c", "C");
+	sys.renameat2 = fail_second;
+	assert_int_equal(undo_op(f->fd, "www", OP, progress, &l, &res), -EIO);
+	assert_int_equal(res.moved, 2);
+	assert_int_equal(res.failed, 1);
+	assert_int_equal(l.failed, 1);
+	assert_string_equal(get(f, "www/a"), "A");
+	assert_false(exists(f, "www/b"));
+	assert_string_equal(get(f, SITE_TRASH "/b"), "B");   /* still in trash, whole */
+	assert_string_equal(get(f, "www/c"), "C");
+}
+
+/* The progress callback can stop the run. */
+static int stop_now(void *arg, const struct undo_step *s, const char *to, bool renamed, int err)
+{
+	(void)arg, (void)s, (void)to, (void)renamed, (void)err;
+	return -ECANCELED;
+}
+
+static void test_stop(void **state)
+{
+	struct fx *f = *state;
+	struct undo_result res;
+
+	dir(f, "www");
+	put(f, SITE_TRASH "/a", "A");
+	put(f, SITE_TRASH "/b", "B");
+	assert_int_equal(undo_op(f->fd, "www", OP, stop_now, NULL, &res), -ECANCELED);
+	assert_int_equal(res.moved, 1);
+	assert_true(exists(f, SITE_TRASH "/b"));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_simple),
+		T(test_missing_parents),
+		T(test_conflicts),
+		T(test_race),
+		T(test_symlinks),
+		T(test_root_scope),
+		T(test_bad_input),
+		T(test_reserved),
+		T(test_failure),
+		T(test_stop),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
