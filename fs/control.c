@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ctlcmd.h"
 #include "log.h"
+#include "metrics.h"
 #include "sys.h"
 
 struct control {
@@ -234,6 +235,66 @@ static void register_sites(struct control *c)
 			control_site_changed(c, de->d_name, false);
 	}
 	closedir(d);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+struct site_acc {
+	size_t n, cap;
+	struct metrics_site *v;
+};
+
+static int add_site(void *arg, const char *scope, const struct trash_usage *u)
+{
+	struct site_acc *a = arg;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 64;
+		struct metrics_site *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	struct metrics_site *m = &a->v[a->n++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->site, sizeof(m->site), "%s", *scope ? scope : "/");
+	m->trash_bytes = u->bytes;
+	m->trash_items = u->items;
+	m->ops = u->ops;
+	m->oldest_s = u->oldest_ns / 1000000000;
+	m->next_expiry_s = u->next_expiry_s;
+	return 0;
+}
+
+int control_write_metrics(struct control *c, const char *path)
+{
+	struct site_acc acc = {0};
+	struct trash_counters tc;
+	struct sweep_status st = {0};
+	struct audit_stats as = {0};
+	struct metrics m = {0};
+	int r;
+
+	if (!c || !path)
+		return 0;
+	trash_get_counters(c->conf.trash, &tc);
+	if (c->sweep)
+		sweep_get_status(c->sweep, &st);
+	audit_get_stats(c->audit, &as);
+	if ((r = trash_usage_all(c->conf.trash, add_site, &acc)) < 0)
+		goto out;
+	m = (struct metrics){
+		.ops_created = tc.ops_created, .ops_restored = tc.restores,
+		.ops_purged = st.purged_ops, .index_errors = tc.record_errors,
+		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
+		.interlock_paused = st.paused, .nsites = acc.n, .sites = acc.v,
+	};
+	r = metrics_write(path, &m);
+out:
+	free(acc.v);
+	return r;
 }
 
 /* ---- lifecycle ------------------------------------------------------------------ */

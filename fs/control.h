@@ -46,6 +46,9 @@ bool control_protected(struct control *c, const char *site, const char *relpath)
 void control_audit_op(struct control *c, const char *event, const struct op_record *r);
 void control_audit(struct control *c, const char *event, const struct caller *who,
 		   const char *site, const char *op, const char *path, const char *detail);
+/* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
+int control_write_metrics(struct control *c, const char *path);
+
 /* A site appeared (mkdir at the root, restore) or went to trash. */
 void control_site_changed(struct control *c, const char *site, bool trashed);
 

@@ -321,6 +321,7 @@ int main(int argc, char *argv[])
 	g.trash_visible = o.trash_visible;
 	g.writeback = o.writeback;
 	g.tick_ns = o.tick_ms * 1000000LL;
+	g.metrics_path = o.metrics;
 	if (open_engine(&g, &o) < 0 || reconcile(&g) < 0)
 		goto out;
 	close_engine(&g);
@@ -380,6 +381,7 @@ out:
 		close(g.backing_fd);
 	free(rb);
 	free(o.backing);
+	free(o.metrics);
 	free(co.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;

@@ -1270,6 +1270,34 @@ static void send_invalidations(struct gfs *g)
 	}
 }
 
+/* The metrics file: within a second of a change, and every 30 s anyway. */
+static void write_metrics(struct gfs *g)
+{
+	static int64_t last_ns;
+	static uint64_t last_sum = UINT64_MAX;
+	struct trash_counters tc;
+	struct sweep_status st = {0};
+	struct timespec now;
+	int64_t ns;
+	uint64_t sum;
+
+	if (!g->metrics_path || !g->ctl)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	trash_get_counters(g->trash, &tc);
+	if (g->sweep)
+		sweep_get_status(g->sweep, &st);
+	sum = tc.deletions + tc.restores + st.purged_ops + (uint64_t)st.paused;
+	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
+		return;
+	int r = control_write_metrics(g->ctl, g->metrics_path);
+	if (r < 0)
+		log_msg(LOG_WARNING, "metrics: cannot write %s: %s", g->metrics_path, strerror(-r));
+	last_ns = ns;
+	last_sum = sum;
+}
+
 static void *maint_main(void *arg)
 {
 	struct gfs *g = arg;
@@ -1290,6 +1318,7 @@ static void *maint_main(void *arg)
 		if (r < 0)
 			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
 		send_invalidations(g);
+		write_metrics(g);
 		pthread_mutex_lock(&g->maint_lock);
 	}
 	pthread_mutex_unlock(&g->maint_lock);

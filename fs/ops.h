@@ -41,6 +41,7 @@ struct gfs {
 	pthread_cond_t maint_cond;
 	bool maint_stop;
 	int64_t tick_ns;
+	const char *metrics_path;  /* NULL: no metrics file */
 	/* invalidations queued by trash callbacks, sent by maintenance */
 	pthread_mutex_t inval_lock;
 	struct inval *inval;

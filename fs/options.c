@@ -13,7 +13,7 @@
 
 struct raw {
 	struct gfs_opts *o;
-	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep;
+	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
 	int trash_visible, writeback;
 };
 
@@ -24,6 +24,7 @@ static const struct fuse_opt specs[] = {
 	{ "min_retention=%s", offsetof(struct raw, min_retention), 0 },
 	{ "clock_jump=%s", offsetof(struct raw, clock_jump), 0 },
 	{ "sweep_interval=%s", offsetof(struct raw, sweep), 0 },
+	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	OPT("trash_visible", trash_visible),
@@ -111,6 +112,12 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
 		goto out;
 	o->tick_ms = (int64_t)tick;
+	if (r.metrics && r.metrics[0] != '/') {
+		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
+		goto out;
+	}
+	o->metrics = r.metrics;
+	r.metrics = NULL;
 	o->trash_visible = r.trash_visible;
 	o->writeback = r.writeback;
 	rc = 0;
@@ -122,6 +129,7 @@ out:
 	free(r.min_retention);
 	free(r.clock_jump);
 	free(r.sweep);
+	free(r.metrics);
 	return rc;
 }
 
@@ -136,6 +144,7 @@ void options_usage(const char *prog)
 	       "    -o min_retention=DUR   lowest retention a site may be given at run time (24h)\n"
 	       "    -o clock_jump=DUR      a forward wall-clock jump this large pauses purging (1h)\n"
 	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
+	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"

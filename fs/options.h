@@ -11,6 +11,7 @@
 
 struct gfs_opts {
 	char *backing;          /* first non-option argument */
+	char *metrics;          /* -o metrics=PATH: Prometheus textfile */
 	int64_t retention_s;    /* -o retention= (default 30d) */
 	int64_t op_gap_s;       /* -o op_gap= (default 10s) */
 	int64_t min_retention_s;/* -o min_retention= floor for site settings (default 24h) */

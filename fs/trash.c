@@ -61,6 +61,7 @@ struct trash {
 	struct op *ops;     /* open operations */
 	struct pending *pending;
 	int64_t last_sync_ns;
+	struct trash_counters counters;
 };
 
 /* ---- relpath ---------------------------------------------------------- */
@@ -319,6 +320,7 @@ static int op_create(struct trash *t, const struct caller *who,
 		return r;
 	}
 	op->dirty = index_put(t->ix, &op->rec) < 0;  /* retried by tick */
+	t->counters.ops_created++;
 	op->next = t->ops;
 	t->ops = op;
 	*out = op;
@@ -500,6 +502,7 @@ static int op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 	op->rec.bytes += (uint64_t)st->st_blocks * 512;
 	op->rec.last_ns = sys.wall_ns();
 	op->dirty = true;
+	t->counters.deletions++;
 	return 0;
 }
 
@@ -857,6 +860,7 @@ static void note_restore(struct trash *t, const char *scope, const char *name)
 		}
 		break;
 	}
+	t->counters.restores++;
 	if (!p)
 		return;   /* counts stay high until the next mount's reconcile */
 	snprintf(p->scope, sizeof(p->scope), "%s", scope);
@@ -1249,6 +1253,8 @@ int trash_tick(struct trash *t)
 			first = r;
 		free(p);
 	}
+	if (first)
+		t->counters.record_errors++;
 	pthread_mutex_unlock(&t->lock);
 	if (mono - t->last_sync_ns >= SYNC_EVERY_NS) {
 		t->last_sync_ns = mono;
@@ -1511,6 +1517,58 @@ static int usage_of_closed(const struct op_record *r, void *arg)
 			return 0;   /* open: counted from memory, which is newer */
 	add_usage(w->u, r);
 	return 0;
+}
+
+struct usage_all {
+	struct trash *t;
+	char scope[NAME_MAX + 1];
+	struct trash_usage u;
+	bool have;
+	int (*fn)(void *arg, const char *scope, const struct trash_usage *u);
+	void *arg;
+};
+
+static int usage_all_step(const struct op_record *r, void *arg)
+{
+	struct usage_all *a = arg;
+	int rc = 0;
+
+	if (a->have && strcmp(a->scope, r->scope)) {   /* records come grouped by scope */
+		rc = a->fn(a->arg, a->scope, &a->u);
+		a->have = false;
+	}
+	if (!a->have) {
+		memset(&a->u, 0, sizeof(a->u));
+		snprintf(a->scope, sizeof(a->scope), "%s", r->scope);
+		a->have = true;
+	}
+	add_usage(&a->u, r);
+	return rc;
+}
+
+int trash_usage_all(struct trash *t,
+		    int (*fn)(void *arg, const char *scope, const struct trash_usage *u),
+		    void *arg)
+{
+	struct usage_all a = { .t = t, .fn = fn, .arg = arg };
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	for (struct op *op = t->ops; op; op = op->next)
+		if (op->dirty)
+			op_store(t, op);   /* the index is current for this walk */
+	r = index_foreach(t->ix, NULL, usage_all_step, &a);
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && a.have)
+		r = fn(arg, a.scope, &a.u);
+	return r;
+}
+
+void trash_get_counters(struct trash *t, struct trash_counters *c)
+{
+	pthread_mutex_lock(&t->lock);
+	*c = t->counters;
+	pthread_mutex_unlock(&t->lock);
 }
 
 int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)

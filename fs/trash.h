@@ -140,6 +140,17 @@ struct trash_usage {
 /* Trash usage of a scope (a site, or "" for deleted sites). 0 or -errno. */
 int trash_usage(struct trash *t, const char *scope, struct trash_usage *u);
 
+/* Trash usage of every scope that holds ops, in index order; fn gets
+ * each scope once.  0, fn's nonzero value, or -errno. */
+int trash_usage_all(struct trash *t,
+		    int (*fn)(void *arg, const char *scope, const struct trash_usage *u),
+		    void *arg);
+
+struct trash_counters {
+	uint64_t ops_created, deletions, restores, record_errors;
+};
+void trash_get_counters(struct trash *t, struct trash_counters *c);
+
 /* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
  * close idle ones, process restores.  0 or -errno of the first failure. */
 int trash_tick(struct trash *t);
