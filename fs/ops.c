@@ -405,20 +405,30 @@ static int give_to_caller(fuse_req_t req, int pfd, const char *name)
 	return fchownat(pfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+/* The start of every creation: policy, the parent's fd, the caller's
+ * umask in this thread.  Returns the parent fd or -errno. */
+static int creation_dir(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
+{
+	int r = may_create(I(parent), name, is_dir);
+
+	if (r < 0)
+		return r;
+	if ((r = inode_open(I(parent), O_PATH)) >= 0)
+		thread_umask(req);
+	return r;
+}
+
 /* mknod, mkdir, symlink: one shape. */
 static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, dev_t rdev, const char *link)
 {
 	struct fuse_entry_param e;
-	int r = may_create(I(parent), name, S_ISDIR(mode)), pfd = -1;
+	int pfd = creation_dir(req, parent, name, S_ISDIR(mode)), r = 0;
 
-	if (r < 0)
-		goto out;
-	if ((pfd = inode_open(I(parent), O_PATH)) < 0) {
+	if (pfd < 0) {
 		r = pfd;
 		goto out;
 	}
-	thread_umask(req);
 	if (link)
 		r = symlinkat(link, pfd, name);
 	else if (S_ISDIR(mode))
@@ -759,15 +769,12 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	int r = may_create(I(parent), name, false), pfd = -1, fd = -1;
+	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1;
 
-	if (r < 0)
-		goto out;
-	if ((pfd = inode_open(I(parent), O_PATH)) < 0) {
+	if (pfd < 0) {
 		r = pfd;
 		goto out;
 	}
-	thread_umask(req);
 	fd = openat(pfd, name, backing_flags(G(req), fi->flags) | O_CREAT | (fi->flags & O_EXCL),
 		    mode & 07777);
 	if (fd < 0) {

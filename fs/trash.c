@@ -104,6 +104,26 @@ static void close_fd(int *fd)
 	*fd = -1;
 }
 
+/* A directory stream over a duplicate of dirfd (dirfd stays usable),
+ * from its start.  NULL with errno set on failure. */
+static DIR *dir_stream(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if (!(d = fdopendir(fd))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 /* mkdirat + open; EEXIST is fine as long as it is a directory. */
 static int mkdir_open(int dirfd, const char *name, mode_t mode, bool *created)
 {
@@ -924,17 +944,12 @@ static bool is_mirror(int dirfd, const char *opname)
 static int count_tree(int dirfd, dev_t dev, const char *opname, unsigned depth,
 		      uint64_t *items, uint64_t *bytes, int64_t *max_ctime)
 {
-	DIR *d;
+	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
-	int fd = dup(dirfd), r = 0;
+	int r = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) && !r) {
 		struct stat st;
 
@@ -1041,7 +1056,7 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 	if (ml > 0) {
 		marker[ml] = '\0';
 		/* the op holds exactly one site: the one being deleted */
-		DIR *d = fdopendir(dup(ofd));
+		DIR *d = dir_stream(ofd);
 		struct dirent *de;
 		while (d && (de = readdir(d))) {
 			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
@@ -1162,15 +1177,11 @@ out:
  * never deleted themselves) that a restore left empty, deepest first. */
 static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned depth)
 {
-	DIR *d;
+	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
-	int fd = dup(dirfd);
 
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 		int sub;
@@ -1406,16 +1417,12 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 		      uint64_t *removed)
 {
-	DIR *d;
+	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
-	int fd = dup(dirfd), r = 0;
+	int r = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return -errno;
-	}
 	while (*budget && !r && (de = readdir(d))) {
 		struct stat st;
 
