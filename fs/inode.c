@@ -81,6 +81,11 @@ static struct inode *hash_find(dev_t dev, ino_t ino)
 	return NULL;
 }
 
+static bool is_root_stat(const struct stat *st)
+{
+	return st->st_ino == table.root.ino && st->st_dev == table.root.dev;
+}
+
 static void hash_remove(struct inode *n)
 {
 	for (struct inode **pp = &table.buckets[bucket_of(n->dev, n->ino)]; *pp;
@@ -195,10 +200,16 @@ struct inode *inode_from_nodeid(uint64_t nodeid)
 	return nodeid == 1 ? &table.root : (struct inode *)(uintptr_t)nodeid;
 }
 
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
+}
+
 int inode_lookup(struct inode *parent, int pfd, const char *name,
 		 const char *bname, const struct stat *st, struct inode **out)
 {
-	struct inode *n;
+	struct inode *n, *old;
 	union {
 		struct file_handle fh;
 		char buf[sizeof(struct file_handle) + HANDLE_MAX];
@@ -207,25 +218,21 @@ int inode_lookup(struct inode *parent, int pfd, const char *name,
 
 	if (st->st_dev != table.root.dev)
 		return -EXDEV;   /* never cross into another filesystem */
+	if (is_root_stat(st))
+		goto root;
+	/* the handle tells a reused inode number from the inode we knew: it
+	 * carries the generation */
+	h.fh.handle_bytes = HANDLE_MAX;
+	if (name_to_handle_at(pfd, bname ? bname : name, &h.fh, &mount_id, 0) < 0)
+		return -errno;
 	pthread_mutex_lock(&table.lock);
-	n = hash_find(st->st_dev, st->st_ino);
-	if (n) {
-		n->nlookup++;
-		if (n != &table.root && n->parent != parent)
-			set_parent(n, parent, name);
-		else if (n != &table.root && (!n->name || strcmp(n->name, name)))
-			set_parent(n, parent, name);
-		n->kind = kind_for(parent, name, n->type);
-		pthread_mutex_unlock(&table.lock);
-		*out = n;
-		return 0;
+	old = hash_find(st->st_dev, st->st_ino);
+	if (old && same_handle(old->fh, &h.fh)) {
+		n = old;
+		goto found;
 	}
 	pthread_mutex_unlock(&table.lock);
 
-	/* new entry: get its handle outside the lock */
-	h.fh.handle_bytes = HANDLE_MAX;
-	if (name_to_handle_at(pfd, bname ? bname : name, &h.fh, &mount_id, 0) < 0)
-		return errno == EOPNOTSUPP ? -EOPNOTSUPP : -errno;
 	if (!(n = calloc(1, sizeof(*n))) ||
 	    !(n->fh = malloc(sizeof(struct file_handle) + h.fh.handle_bytes))) {
 		free(n);
@@ -237,22 +244,32 @@ int inode_lookup(struct inode *parent, int pfd, const char *name,
 	n->type = st->st_mode & S_IFMT;
 
 	pthread_mutex_lock(&table.lock);
-	struct inode *race = hash_find(st->st_dev, st->st_ino);
-	if (race) {   /* another thread inserted it meanwhile */
+	old = hash_find(st->st_dev, st->st_ino);
+	if (old && same_handle(old->fh, n->fh)) {   /* inserted meanwhile */
 		free(n->fh);
 		free(n);
-		n = race;
-	} else {
-		if (table.count >= table.nbuckets)
-			hash_grow();
-		hash_insert(n);
+		n = old;
+		goto found;
 	}
+	if (old)   /* a dead inode's number, reused: the old entry lives on
+		    * only for the kernel's references, unhashed */
+		hash_remove(old);
+	if (table.count >= table.nbuckets)
+		hash_grow();
+	hash_insert(n);
+found:
 	n->nlookup++;
 	if (n->parent != parent || !n->name || strcmp(n->name, name))
 		set_parent(n, parent, name);
 	n->kind = kind_for(parent, name, n->type);
 	pthread_mutex_unlock(&table.lock);
 	*out = n;
+	return 0;
+root:
+	pthread_mutex_lock(&table.lock);
+	table.root.nlookup++;
+	pthread_mutex_unlock(&table.lock);
+	*out = &table.root;
 	return 0;
 }
 

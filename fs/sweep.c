@@ -34,8 +34,11 @@ struct sweep {
 	struct sweep_status st;
 };
 
+#define PASS_MAX 4096   /* ops handled by one pass; a full pass runs again at once */
+
 struct due {
 	size_t n, cap;
+	bool skip_purging;   /* already collected by the first pass */
 	struct op_record *v;
 };
 
@@ -43,6 +46,8 @@ static int collect_due(const struct op_record *r, void *arg)
 {
 	struct due *d = arg;
 
+	if (d->skip_purging && r->state == OP_PURGING)
+		return 0;
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 32;
 		struct op_record *v = realloc(d->v, cap * sizeof(*v));
@@ -53,7 +58,7 @@ static int collect_due(const struct op_record *r, void *arg)
 		d->cap = cap;
 	}
 	d->v[d->n++] = *r;
-	return d->n >= 4096;   /* a pass handles at most this many; the next one goes on */
+	return d->n >= PASS_MAX;
 }
 
 static int collect_purging(const struct op_record *r, void *arg)
@@ -159,9 +164,11 @@ int64_t sweep_pass(struct sweep *s)
 		       "confirms the clock", (long long)s->st.jump_s);
 	if (!s->first_pass_done) {   /* ops a crash left half-purged come first */
 		index_foreach(s->ix, NULL, collect_purging, &d);
+		d.skip_purging = true;
 		s->first_pass_done = true;
 	}
 	index_foreach_expired(s->ix, limit / NS, collect_due, &d);
+	bool full = d.n >= PASS_MAX;
 	for (size_t i = 0; i < d.n && !stopping(s); i++) {
 		const struct op_record *r = &d.v[i];
 
@@ -197,6 +204,8 @@ int64_t sweep_pass(struct sweep *s)
 	pthread_mutex_lock(&s->lock);
 	s->st.lag_s = lag;
 	pthread_mutex_unlock(&s->lock);
+	if (full && !stopping(s))
+		return 0;   /* more was due than one pass takes */
 	return next < NS / 10 ? NS / 10 : next;
 }
 

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,19 @@ void relpath_reverse(struct relpath *p)
 static int open_dir(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Open a subdirectory without crossing any mount point, bind mounts of
+ * the same filesystem included (st_dev cannot tell those).  -EXDEV then. */
+static int open_dir_here(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
 
 	return fd < 0 ? -errno : fd;
 }
@@ -571,9 +586,10 @@ static int collect(const struct op_record *r, void *arg)
 }
 
 /* Close the open ops of scope and drop its index records (the site moved).
- * Adds the dropped records' items and bytes to *items and *bytes if given. */
-static void scope_drop(struct trash *t, const char *scope, uint64_t *items,
-		       uint64_t *bytes)
+ * If into is given (the root op now holding the site), it takes over their
+ * counts and their promises: it is held if any of them was, and it expires
+ * no earlier than the last of them. */
+static void scope_drop(struct trash *t, const char *scope, struct op_record *into)
 {
 	struct key_list l = {0};
 
@@ -584,11 +600,18 @@ static void scope_drop(struct trash *t, const char *scope, uint64_t *items,
 	}
 	index_foreach(t->ix, scope, collect, &l);
 	for (size_t i = 0; i < l.n; i++) {
-		index_del(t->ix, l.v[i].scope, l.v[i].name);
-		if (items)
-			*items += l.v[i].items + 1;
-		if (bytes)
-			*bytes += l.v[i].bytes;
+		const struct op_record *r = &l.v[i];
+
+		index_del(t->ix, r->scope, r->name);
+		if (!into)
+			continue;
+		into->items += r->items + 1;
+		into->bytes += r->bytes;
+		if (r->hold)
+			into->hold = 1;
+		int64_t need = oprec_expiry(r) - into->last_ns / NS;
+		if (need > into->retention_s)
+			into->retention_s = need;
 	}
 	free(l.v);
 }
@@ -714,7 +737,7 @@ static int delete_site(struct trash *t, const struct caller *who,
 		index_del(t->ix, site, mine->rec.name);
 		op_free(mine);
 	}
-	scope_drop(t, site, &root->rec.items, &root->rec.bytes);
+	scope_drop(t, site, &root->rec);
 	root->dirty = true;
 	return 0;
 }
@@ -747,9 +770,9 @@ static void rename_rescope(struct trash *t, const struct trash_loc *src,
 			   const struct trash_loc *dst, unsigned flags)
 {
 	if (!src->site)
-		scope_drop(t, src->name, NULL, NULL);
+		scope_drop(t, src->name, NULL);
 	if (!dst->site && (flags & RENAME_EXCHANGE))
-		scope_drop(t, dst->name, NULL, NULL);
+		scope_drop(t, dst->name, NULL);
 	if (!dst->site)
 		scope_scan(t, dst->name, NULL);
 	if (!src->site && (flags & RENAME_EXCHANGE))
@@ -788,6 +811,8 @@ static int rename_over(struct trash *t, const struct caller *who,
 	}
 	if ((r = move_to_trash(t, who, dst, dst_st, MOVE_EXACT, &op)) < 0)
 		return r;
+	if (!dst->site)   /* a whole site replaced: its ops now live inside op */
+		scope_drop(t, dst->name, &op->rec);
 	if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, RENAME_NOREPLACE) == 0)
 		return 0;
 	r = -errno;
@@ -833,8 +858,6 @@ int trash_rename(struct trash *t, const struct caller *who,
 			   (r = dir_check_empty(dst->dirfd, dst->name, !dst->site)) < 0) {
 			/* r set */
 		} else {
-			if (!dst->site)
-				scope_drop(t, dst->name, NULL, NULL);
 			r = rename_over(t, who, src, dst, &dst_st);
 		}
 	}
@@ -962,7 +985,7 @@ static int count_tree(int dirfd, dev_t dev, const char *opname, unsigned depth,
 			*max_ctime = ct;
 		bool mirror = false;
 		if (S_ISDIR(st.st_mode) && st.st_dev == dev && depth < 4096) {
-			int sub = open_dir(dirfd, de->d_name);
+			int sub = open_dir_here(dirfd, de->d_name);
 
 			if (sub >= 0) {
 				mirror = is_mirror(sub, opname);
@@ -1188,7 +1211,7 @@ static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned dep
 
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_dev != dev || depth > 4096 || (sub = open_dir(dirfd, de->d_name)) < 0)
+		    st.st_dev != dev || depth > 4096 || (sub = open_dir_here(dirfd, de->d_name)) < 0)
 			continue;
 		prune_mirrors(sub, dev, opname, depth + 1);
 		bool mirror = is_mirror(sub, opname);
@@ -1437,8 +1460,8 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 				r = -EXDEV;   /* a mount inside trash: refuse, never walk */
 				break;
 			}
-			if ((sub = open_dir(dirfd, de->d_name)) < 0) {
-				r = sub;
+			if ((sub = open_dir_here(dirfd, de->d_name)) < 0) {
+				r = sub;   /* -EXDEV for a bind mount of this fs */
 				break;
 			}
 			r = purge_some(sub, dev, depth + 1, budget, removed);
