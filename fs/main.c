@@ -145,10 +145,14 @@ static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
 {
 	struct gfs *g = arg;
 
+	struct sweep_status st = {0};
+
 	control_audit_op(g->ctl, AUDIT_EV_EXPIRE, r);
-	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries, expired %lld", r->scope,
+	if (g->sweep)
+		sweep_get_status(g->sweep, &st);
+	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries in %.3f s, expired %lld", r->scope,
 		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
-		(long long)oprec_expiry(r));
+		st.last_purge_ns / 1e9, (long long)oprec_expiry(r));
 }
 
 static void on_notice(void *arg, const char *msg)

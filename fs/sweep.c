@@ -102,6 +102,7 @@ static int purge_op(struct sweep *s, const struct op_record *r)
 	uint64_t removed = 0;
 	bool done = false;
 	int rc = 0;
+	int64_t t0 = sys.mono_ns();
 
 	if (r->state != OP_PURGING && (rc = trash_purge_begin(s->t, r->scope, r->name)) < 0)
 		return rc;
@@ -113,6 +114,7 @@ static int purge_op(struct sweep *s, const struct op_record *r)
 		pthread_mutex_lock(&s->lock);
 		s->st.purged_ops++;
 		s->st.purged_entries += removed;
+		s->st.last_purge_ns = sys.mono_ns() - t0;
 		pthread_mutex_unlock(&s->lock);
 		if (s->c.on_purged)
 			s->c.on_purged(s->c.cb_arg, r, removed);

@@ -41,6 +41,7 @@ struct sweep_status {
 	int64_t jump_s;         /* size of the jump that engaged it */
 	int64_t trusted_s;      /* what purging is limited to while paused */
 	uint64_t purged_ops, purged_entries;
+	int64_t last_purge_ns;  /* how long the last completed purge took */
 	int64_t lag_s;          /* oldest due, unheld op not yet purged: now - expiry */
 	int last_error;         /* -errno of the last failed purge, 0 if none */
 };
