@@ -21,6 +21,7 @@
 #include "ctlcmd.h"
 #include "log.h"
 #include "metrics.h"
+#include "sitepolicy.h"
 #include "sys.h"
 
 struct control {
@@ -83,6 +84,9 @@ static int do_purge(void *arg, const char *scope, const char *op, struct op_reco
 		return r;
 	while (!done && r == 0)
 		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+	if (done)
+		log_msg(LOG_NOTICE, "purged op %s%s%s on request: %llu entries", scope,
+			*scope ? "/" : "", op, (unsigned long long)removed);
 	return r;
 }
 
@@ -148,13 +152,24 @@ static const struct ctlcmd_ops engine_ops = {
 
 static void on_audit_event(void *arg, int err, uint64_t queued, uint64_t lost)
 {
-	if (err < 0)
+	static int64_t last_ns;   /* the writer thread is the only caller */
+	int64_t now = sys.mono_ns();
+
+	if (err < 0) {
+		if (last_ns && now - last_ns < 60 * 1000000000LL)
+			return;   /* loud once a minute, not once a retry */
+		last_ns = now;
 		log_msg(LOG_CRIT, "audit: cannot write the audit log: %s (%" PRIu64 " rows waiting, "
 			"%" PRIu64 " lost so far); deletions stay soft and continue",
 			strerror(-err), queued, lost);
-	else
-		log_msg(LOG_WARNING, "audit: writing again; %" PRIu64 " rows were lost and a gap "
-			"row records it", lost);
+	} else {
+		last_ns = 0;
+		if (lost)
+			log_msg(LOG_WARNING, "audit: writing again; %" PRIu64 " rows were lost, a "
+				"gap row records it", lost);
+		else
+			log_msg(LOG_WARNING, "audit: writing again; nothing was lost");
+	}
 }
 
 void control_audit_op(struct control *c, const char *event, const struct op_record *r)
@@ -285,9 +300,16 @@ int control_write_metrics(struct control *c, const char *path)
 	audit_get_stats(c->audit, &as);
 	if ((r = trash_usage_all(c->conf.trash, add_site, &acc)) < 0)
 		goto out;
+	for (size_t i = 0; i < acc.n; i++) {   /* a held site expires nothing */
+		struct site_policy p;
+
+		if (strcmp(acc.v[i].site, "/") &&
+		    sitepolicy_get(c->conf.backing_fd, acc.v[i].site, &p) == 0 && p.hold)
+			acc.v[i].next_expiry_s = 0;
+	}
 	m = (struct metrics){
 		.ops_created = tc.ops_created, .ops_restored = tc.restores,
-		.ops_purged = st.purged_ops, .index_errors = tc.record_errors,
+		.ops_purged = tc.purged, .index_errors = tc.record_errors,
 		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
 		.interlock_paused = st.paused, .nsites = acc.n, .sites = acc.v,
 	};

@@ -1295,7 +1295,7 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	sum = tc.deletions + tc.restores + st.purged_ops + (uint64_t)st.paused;
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);

@@ -1507,6 +1507,7 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 			r = -errno;
 		} else {
 			*done = true;
+			t->counters.purged++;
 			r = index_del(t->ix, scope, name);
 			if (r == -ENOENT)
 				r = 0;

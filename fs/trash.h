@@ -147,7 +147,7 @@ int trash_usage_all(struct trash *t,
 		    void *arg);
 
 struct trash_counters {
-	uint64_t ops_created, deletions, restores, record_errors;
+	uint64_t ops_created, deletions, restores, purged, record_errors;
 };
 void trash_get_counters(struct trash *t, struct trash_counters *c);
 

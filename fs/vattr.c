@@ -87,7 +87,7 @@ static int render(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 	else if (!strcmp(key, "oldest"))
 		fmt_time(u.oldest_ns / 1000000000, v, cap);
 	else if (!strcmp(key, "next_expiry"))
-		fmt_time(u.next_expiry_s, v, cap);
+		fmt_time(p.hold ? 0 : u.next_expiry_s, v, cap);   /* held: nothing expires */
 	else if (!strcmp(key, "retention"))
 		util_format_duration(p.retention_s ? p.retention_s : c->retention_s, v, cap);
 	else if (!strcmp(key, "hold"))
