@@ -1447,11 +1447,14 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 	if (!d)
 		return -errno;
 	while (*budget && !r && (de = readdir(d))) {
-		struct stat st;
+		struct stat st = { .st_mode = S_IFREG };
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* the entry type saves a stat per file; directories need one
+		 * (their device), and so does a filesystem without d_type */
+		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
 			int sub;
