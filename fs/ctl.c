@@ -2,8 +2,9 @@
  * ctl — the control socket, server and client (see ctl.h for the protocol).
  *
  * Threading: the accept thread starts one detached thread per connection;
- * srv->lock guards srv->active only, everything else in the server is
- * written before the accept thread starts and read-only until stop.
+ * srv->lock guards srv->active and srv->serving only; everything else in
+ * the server is written before the accept thread starts and read-only
+ * until stop.
  * ctl_server_stop wakes the accept thread through a pipe, joins it, then
  * waits for the connection threads to finish.  Every fd is close-on-exec;
  * sends use MSG_NOSIGNAL.
@@ -35,6 +36,7 @@ struct ctl_server {
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	unsigned active;        /* connection threads running (lock) */
+	unsigned serving;       /* of those, not yet answered (lock): the limit */
 };
 
 struct conn {
@@ -230,7 +232,10 @@ int ctl_emitf(struct ctl_out *o, ...)
 
 /* ---- server ---- */
 
-static void serve_one(struct ctl_server *srv, int fd, char *inbuf, char *outbuf)
+/* Serve the request on fd; its final line goes to fin.  false: no final
+ * line (the client left, or cannot be written to). */
+static bool serve_one(struct ctl_server *srv, int fd, char *inbuf, char *outbuf, char *fin,
+		      size_t fincap)
 {
 	struct timeval tv = { CTL_IO_TIMEOUT_S, 0 };
 	struct ucred cred;
@@ -238,20 +243,20 @@ static void serve_one(struct ctl_server *srv, int fd, char *inbuf, char *outbuf)
 	struct ctl_peer peer;
 	struct reader rd = { fd, inbuf, 0, 0 };
 	struct ctl_out out = { .fd = fd, .buf = outbuf };
-	char msg[512] = "", fin[600], *line, *argv[CTL_ARGC_MAX];
+	char msg[512] = "", *line, *argv[CTL_ARGC_MAX];
 	int argc = 0, rc;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-		return;
+		return false;
 	peer = (struct ctl_peer){ cred.uid, cred.gid, cred.pid };
 	if (peer.uid != 0) {
 		rc = -EPERM;
 		snprintf(msg, sizeof(msg), "the control socket is for root only");
 	} else if ((rc = read_line(&rd, &line)) < 0 || !line) {
 		if (!line && !rc)
-			return;   /* connected and left */
+			return false;   /* connected and left */
 		snprintf(msg, sizeof(msg), "bad request: %s", rc == -E2BIG ?
 			 "line too long" : strerror(-rc));
 	} else if ((argc = split(line, argv, CTL_ARGC_MAX)) < 0) {
@@ -265,30 +270,37 @@ static void serve_one(struct ctl_server *srv, int fd, char *inbuf, char *outbuf)
 		rc = srv->fn(srv->arg, &peer, argv, argc, &out, msg, sizeof(msg));
 	}
 	if (out_flush(&out) < 0)
-		return;   /* the client is gone */
+		return false;   /* the client is gone */
 	if (rc == 0) {
-		snprintf(fin, sizeof(fin), "OK\n");
+		snprintf(fin, fincap, "OK\n");
 	} else {
 		for (char *p = msg; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		snprintf(fin, sizeof(fin), "ERR %s %s\n", ctl_errno_name(rc),
+		snprintf(fin, fincap, "ERR %s %s\n", ctl_errno_name(rc),
 			 *msg ? msg : strerror(-rc));
 	}
-	write_all(fd, fin, strlen(fin));
+	return true;
 }
 
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
 	struct ctl_server *srv = c->srv;
-	char *in = malloc(CTL_LINE_MAX + 1), *out = malloc(OUTBUF_CAP);
-	static const char busy[] = "ERR ENOMEM out of memory\n";
+	char *in = malloc(CTL_LINE_MAX + 1), *out = malloc(OUTBUF_CAP), fin[600];
+	bool answer = true;
 
 	if (in && out)
-		serve_one(srv, c->fd, in, out);
+		answer = serve_one(srv, c->fd, in, out, fin, sizeof(fin));
 	else
-		write_all(c->fd, busy, sizeof(busy) - 1);
+		snprintf(fin, sizeof(fin), "ERR ENOMEM out of memory\n");
+	/* the slot is free once the request is done: a client that read the
+	 * final line may connect again at once, before this thread is gone */
+	pthread_mutex_lock(&srv->lock);
+	srv->serving--;
+	pthread_mutex_unlock(&srv->lock);
+	if (answer)
+		write_all(c->fd, fin, strlen(fin));
 	free(in);
 	free(out);
 	close(c->fd);
@@ -303,20 +315,21 @@ static void *conn_main(void *arg)
 /* Hand a new connection to its own thread, or refuse it. */
 static void dispatch(struct ctl_server *srv, int fd)
 {
-	static const char busy[] = "ERR EBUSY too many control connections\n";
+	static const char busy[] = "ERR EBUSY " CTL_BUSY_MSG "\n";
 	struct conn *c = malloc(sizeof(*c));
 	pthread_attr_t at;
 	pthread_t t;
 	bool ok = false;
 
 	pthread_mutex_lock(&srv->lock);
-	if (c && srv->active < CTL_CONN_MAX) {
+	if (c && srv->serving < CTL_CONN_MAX) {
 		*c = (struct conn){ srv, fd };
 		pthread_attr_init(&at);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		ok = pthread_create(&t, &at, conn_main, c) == 0;
 		pthread_attr_destroy(&at);
 		srv->active += ok;
+		srv->serving += ok;
 	}
 	pthread_mutex_unlock(&srv->lock);
 	if (!ok) {

@@ -12,9 +12,10 @@
  * CTL_LINE_MAX bytes, requests at most CTL_ARGC_MAX words.
  *
  * Threading: the server runs one accept thread, which serves each
- * connection on a thread of its own, at most CTL_CONN_MAX at once (more
- * are answered EBUSY); so the handler runs on several threads at once and
- * must be thread-safe.  A stuck client times out after CTL_IO_TIMEOUT_S.
+ * connection on a thread of its own, at most CTL_CONN_MAX requests at once
+ * (more are answered "ERR EBUSY " CTL_BUSY_MSG before their request is
+ * read: retrying is safe); so the handler runs on several threads at once
+ * and must be thread-safe.  A stuck client times out after CTL_IO_TIMEOUT_S.
  * Clients are plain blocking calls, usable from any thread.
  */
 #ifndef GRACEFS_CTL_H
@@ -27,6 +28,7 @@
 #define CTL_ARGC_MAX 256
 #define CTL_IO_TIMEOUT_S 10
 #define CTL_CONN_MAX 8
+#define CTL_BUSY_MSG "too many control connections"
 
 struct ctl_peer {
 	uid_t uid;

@@ -496,7 +496,37 @@ static int site_arg(const char *s, char *out)
 	return 0;
 }
 
+/* A typed "site:NAME" naming a site directory of the backing store (the
+ * site commands): any other kind, or an unknown site, is a usage error. */
+static int site_id(struct gctl *x, const char *s, char *out)
+{
+	struct stat st;
+	int r;
+
+	if (!strchr(s, ':'))
+		return fail(EXIT_USAGE, "untyped ID '%s': write site:%s", s, s);
+	if ((r = site_arg(s, out)))
+		return r;
+	if (fstatat(x->backing_fd, out, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return fail(EXIT_USAGE, "unknown site '%s'", s);
+	return 0;
+}
+
 /* ---- mutations: through the daemon, else in-process ---- */
+
+/* ctl_call, waiting (up to ~20 s) while the daemon is serving CTL_CONN_MAX
+ * requests already: it refused before reading ours, so nothing ran. */
+static int call_daemon(const char *sock, const char *const *argv, int argc, ctl_line_fn fn,
+		       void *arg, char *msg, size_t cap)
+{
+	for (unsigned i = 0;; i++) {
+		int r = ctl_call(sock, argv, argc, fn, arg, msg, cap);
+
+		if (r != -EBUSY || strcmp(msg, CTL_BUSY_MSG) || i == 100)
+			return r;
+		usleep(20000 * (i < 10 ? i + 1 : 10));
+	}
+}
 
 static int print_line(void *arg, const char *const *f, int n)
 {
@@ -550,7 +580,7 @@ static int run_local(struct gctl *x, const char *const *argv, int argc, ctl_line
 static int mutate(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg)
 {
 	char msg[600] = "";
-	int r = ctl_call(fmt("%s/ctl.sock", x->state), argv, argc, fn, arg, msg, sizeof(msg));
+	int r = call_daemon(fmt("%s/ctl.sock", x->state), argv, argc, fn, arg, msg, sizeof(msg));
 
 	if (r == -ECONNREFUSED)
 		r = run_local(x, argv, argc, fn, arg, msg, sizeof(msg));
@@ -795,9 +825,19 @@ static int c_find(struct gctl *x, int argc, char **argv)
 
 /* ---- selections of ops (undo) ---- */
 
+/* An op inside a deleted site, BACKING/.gracefs/trash/<root>/<site>/.trash/
+ * <op>: out of the index while its site is in the trash, yet part of what
+ * a deleting run did.  Undo restores it after root op <root> brought the
+ * site back under its own name. */
+struct nested {
+	char site[NAME_MAX + 1], op[NAME_MAX + 1], root[NAME_MAX + 1];
+};
+
 struct selection {
 	struct op_record *v;
 	size_t n;
+	struct nested *nest;
+	size_t nnest;
 	/* bulk filters */
 	int64_t since_ns, until_ns, uid;
 	const char *command;
@@ -845,6 +885,107 @@ static int sel_filter(const struct op_record *r, void *arg)
 	}
 	sel_add(s, r);
 	return 0;
+}
+
+/* The root op that brings back the site of a nested op, or NULL. */
+static const struct nested *nested_of(const struct selection *s, const struct op_record *r)
+{
+	for (size_t i = 0; *r->scope && i < s->nnest; i++)
+		if (!strcmp(s->nest[i].site, r->scope) && !strcmp(s->nest[i].op, r->name))
+			return &s->nest[i];
+	return NULL;
+}
+
+/* Select, with the same filter, the ops in the trash of deleted site `site`
+ * of root op `root` (ofd: its directory). */
+static void sel_nested_site(struct selection *s, int ofd, const char *site, const char *root)
+{
+	int sfd = open_in(ofd, site), tfd = sfd >= 0 ? open_in(sfd, TRASH_NAME) : -1;
+	DIR *d = tfd >= 0 ? dir_at(tfd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char buf[OPREC_ENC_MAX];
+		struct op_record r;
+		size_t before = s->n;
+		ssize_t len;
+		uint32_t pid;
+		int64_t t;
+		int o;
+
+		if (!util_parse_op_name(de->d_name, &t, &pid) || (o = open_in(tfd, de->d_name)) < 0)
+			continue;
+		len = fgetxattr(o, OPREC_XATTR, buf, sizeof(buf));
+		close(o);
+		if (len < 0 || oprec_decode(buf, (size_t)len, &r) < 0)
+			continue;   /* no record: the daemon rebuilds it once the site is back */
+		snprintf(r.scope, sizeof(r.scope), "%s", site);
+		snprintf(r.name, sizeof(r.name), "%s", de->d_name);
+		sel_filter(&r, s);
+		if (s->n == before || nested_of(s, &r))
+			continue;
+		s->nest = xrealloc(s->nest, (s->nnest + 1) * sizeof(*s->nest));
+		snprintf(s->nest[s->nnest].site, sizeof(s->nest->site), "%s", site);
+		snprintf(s->nest[s->nnest].op, sizeof(s->nest->op), "%s", de->d_name);
+		snprintf(s->nest[s->nnest].root, sizeof(s->nest->root), "%s", root);
+		s->nnest++;
+	}
+	if (d)
+		closedir(d);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+}
+
+/* For every selected root op, the ops inside the sites it restores under
+ * their own names (a site whose name is taken comes back renamed, with its
+ * trash as it is: its ops are not selected). */
+static void sel_nested(struct selection *s)
+{
+	int tfd = root_trash_open(s->backing_fd);
+	size_t nroot = s->n;
+
+	for (size_t i = 0; i < nroot && tfd >= 0; i++) {
+		char root[NAME_MAX + 1];
+		struct undo_plan p;
+		int ofd;
+
+		if (*s->v[i].scope)
+			continue;
+		snprintf(root, sizeof(root), "%s", s->v[i].name);   /* s->v moves */
+		if ((ofd = open_in(tfd, root)) < 0)
+			continue;
+		if (undo_plan(s->backing_fd, "", root, &p) == 0) {
+			for (size_t k = 0; k < p.n; k++)
+				if (p.steps[k].kind == UNDO_MOVE && S_ISDIR(p.steps[k].mode) &&
+				    !strchr(p.steps[k].from, '/'))
+					sel_nested_site(s, ofd, p.steps[k].from, root);
+			undo_plan_release(&p);
+		}
+		close(ofd);
+	}
+	if (tfd >= 0)
+		close(tfd);
+}
+
+/* Plan a selected op; a nested op where it lies now, against its site as
+ * it will be once restored. */
+static int sel_plan(const struct selection *s, const struct op_record *r, struct undo_plan *p)
+{
+	const struct nested *n = nested_of(s, r);
+	int tfd, ofd, rc;
+
+	if (!n)
+		return undo_plan(s->backing_fd, r->scope, r->name, p);
+	if ((tfd = root_trash_open(s->backing_fd)) < 0)
+		return -ENOENT;
+	ofd = open_in(tfd, n->root);
+	rc = ofd < 0 ? -errno : undo_plan(ofd, r->scope, r->name, p);
+	close(tfd);
+	if (ofd >= 0)
+		close(ofd);
+	return rc;
 }
 
 static int cmp_rec(const void *a, const void *b)
@@ -947,7 +1088,7 @@ struct undo_run {
 	struct selection *s;
 	pthread_mutex_t lock;
 	struct table events;         /* op, event, from, to */
-	size_t next, done, moved, renamed, mkdirs, failed, failed_ops;
+	size_t next, end, done, moved, renamed, mkdirs, failed, failed_ops;
 	bool stop;
 };
 
@@ -981,6 +1122,27 @@ static int undo_line(void *arg, const char *const *f, int n)
 	return 0;
 }
 
+/* A nested op whose root op did not bring its site back under its own
+ * name stays where it is (in that site's trash).  Under u->lock. */
+static int site_not_back(struct undo_run *u, const struct op_record *r, char *msg, size_t cap)
+{
+	const struct nested *n = nested_of(u->s, r);
+	char root[NAME_MAX + 8];
+
+	if (n)   /* not op_id(): fmt()'s buffers are the main thread's */
+		snprintf(root, sizeof(root), "op:/%s", n->root);
+	for (size_t i = 0; n && i < u->events.nrows; i++)
+		if (!strcmp(cell(&u->events, i, 0), root) && !strcmp(cell(&u->events, i, 2), n->site)) {
+			bool ren = !strcmp(cell(&u->events, i, 1), "renamed");
+
+			snprintf(msg, cap, "not restored: site '%s' %s %s; the op stays in its "
+				 "trash", n->site, ren ? "came back as" : "was not restored:",
+				 cell(&u->events, i, 3));
+			return -EEXIST;
+		}
+	return 0;
+}
+
 static void *undo_worker(void *arg)
 {
 	struct undo_run *u = arg;
@@ -993,15 +1155,17 @@ static void *undo_worker(void *arg)
 		int rc;
 
 		pthread_mutex_lock(&u->lock);
-		if (u->stop || u->next == u->s->n) {
+		if (u->stop || u->next == u->end) {
 			pthread_mutex_unlock(&u->lock);
 			return NULL;
 		}
 		r = &u->s->v[u->next++];
-		pthread_mutex_unlock(&u->lock);
 		snprintf(c.opid, sizeof(c.opid), "op:%s/%s", r->scope, r->name);
-		rc = ctl_call(sock, (const char *[]){ "undo", r->scope, r->name }, 3, undo_line, &c,
-			      msg, sizeof(msg));
+		rc = site_not_back(u, r, msg, sizeof(msg));
+		pthread_mutex_unlock(&u->lock);
+		if (!rc)
+			rc = call_daemon(sock, (const char *[]){ "undo", r->scope, r->name }, 3,
+					 undo_line, &c, msg, sizeof(msg));
 		pthread_mutex_lock(&u->lock);
 		u->done++;
 		if (rc < 0) {
@@ -1021,15 +1185,25 @@ static int undo_execute_all(struct gctl *x, struct selection *s)
 	static const char *const ev_cols[] = { "op", "event", "from", "to" };
 	struct undo_run u = { .x = x, .s = s, .events = TABLE(ev_cols, "ssss") };
 	pthread_t t[UNDO_WORKERS];
-	size_t n = 0;
+	size_t nroot = 0;
 
+	/* root ops (sorted first) bring deleted sites back, then the ops of
+	 * the sites follow: those inside a deleted site need it back first */
+	while (nroot < s->n && !*s->v[nroot].scope)
+		nroot++;
 	pthread_mutex_init(&u.lock, NULL);
-	while (n < UNDO_WORKERS && n < s->n && pthread_create(&t[n], NULL, undo_worker, &u) == 0)
-		n++;
-	if (!n)
-		undo_worker(&u);
-	while (n)
-		pthread_join(t[--n], NULL);
+	for (int phase = 0; phase < 2; phase++) {
+		size_t n = 0;
+
+		u.end = phase ? s->n : nroot;
+		while (n < UNDO_WORKERS && n < u.end - u.next &&
+		       pthread_create(&t[n], NULL, undo_worker, &u) == 0)
+			n++;
+		if (!n)
+			undo_worker(&u);
+		while (n)
+			pthread_join(t[--n], NULL);
+	}
 	pthread_mutex_destroy(&u.lock);
 	if (x->json) {
 		printf("{\"executed\":true,\"ops\":%zu,\"failed_ops\":%zu,\"moved\":%zu,"
@@ -1076,7 +1250,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct op_record *r = &s->v[i];
 		struct undo_plan p;
-		int pr = undo_plan(x->backing_fd, r->scope, r->name, &p);
+		int pr = sel_plan(s, r, &p);
 
 		if (pr < 0)
 			return fail(EXIT_FAILED, "%s: cannot plan: %s", op_id(r->scope, r->name),
@@ -1198,6 +1372,8 @@ static int c_undo(struct gctl *x, int argc, char **argv)
 		r = fail(EXIT_FAILED, "index: %s", strerror(-r));
 		goto out;
 	}
+	if (bulk)
+		sel_nested(&s);
 	if (!s.n) {
 		r = fail(EXIT_FAILED, "no operation matches");
 		goto out;
@@ -1215,6 +1391,7 @@ static int c_undo(struct gctl *x, int argc, char **argv)
 	free(body);
 out:
 	free(s.v);
+	free(s.nest);
 	return r;
 }
 
@@ -1486,9 +1663,9 @@ static int site_add(struct gctl *x, int argc, char **argv)
 	const char *kind = argc == 2 ? argv[1] : "site";
 	int r;
 
-	if (argc < 1 || argc > 2 || strncmp(argv[0], "site:", 5))
+	if (argc < 1 || argc > 2)
 		return fail(EXIT_USAGE, "usage: site add site:ID [KIND|kind=KIND]");
-	if ((r = site_arg(argv[0], site)))
+	if ((r = site_id(x, argv[0], site)))
 		return r;
 	if (!strncmp(kind, "kind=", 5))
 		kind += 5;
@@ -1506,10 +1683,10 @@ static int site_set(struct gctl *x, int argc, char **argv)
 	int n = 2, r;
 	int64_t nr = 0;
 
-	if (argc < 2 || strncmp(argv[0], "site:", 5) || argc > CTL_ARGC_MAX / 2)
+	if (argc < 2 || argc > CTL_ARGC_MAX / 2)
 		return fail(EXIT_USAGE, "usage: site set site:ID retention=DURATION|default "
 			    "hold=on|off kind=KIND… [--execute]");
-	if ((r = site_arg(argv[0], site)))
+	if ((r = site_id(x, argv[0], site)))
 		return r;
 	v[1] = site;
 	for (int i = 1; i < argc; i++) {
@@ -1557,9 +1734,9 @@ static int site_protect(struct gctl *x, int argc, char **argv)
 	char site[NAME_MAX + 1];
 	int r;
 
-	if (argc != 2 || strncmp(argv[0], "site:", 5))
+	if (argc != 2)
 		return fail(EXIT_USAGE, "usage: site %s site:ID PATH", verb);
-	if ((r = site_arg(argv[0], site)))
+	if ((r = site_id(x, argv[0], site)))
 		return r;
 	return mutate(x, (const char *[]){ verb, site, argv[1] }, 3, print_line, NULL) < 0 ?
 	       EXIT_FAILED : EXIT_DONE;

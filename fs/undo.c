@@ -172,10 +172,12 @@ static void list_free(struct dirlist *l)
 	l->v = NULL;
 }
 
-/* List dirfd; more than max entries gives -E2BIG.  0 or -errno. */
+/* List dirfd (an O_PATH fd will do: the directory is opened anew for
+ * reading); more than max entries gives -E2BIG.  0 or -errno — a failed
+ * read is an error, never a short listing. */
 static int list_dir(int dirfd, size_t max, struct dirlist *l)
 {
-	int fd = dup(dirfd), r = 0;
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	struct dirent *de;
 	size_t cap = 0;
@@ -187,8 +189,7 @@ static int list_dir(int dirfd, size_t max, struct dirlist *l)
 			close(fd);
 		return r;
 	}
-	rewinddir(d);
-	while (!r && (de = readdir(d))) {
+	while (!r && (errno = 0, de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -210,6 +211,8 @@ static int list_dir(int dirfd, size_t max, struct dirlist *l)
 		l->v[l->n][0] = (char)de->d_type;
 		memcpy(l->v[l->n++] + 1, de->d_name, len + 1);
 	}
+	if (!r && errno)
+		r = -errno;   /* readdir failed (de is NULL) */
 	closedir(d);
 	if (r < 0)
 		list_free(l);

@@ -316,13 +316,39 @@ static void test_concurrent(void **state)
 		assert_int_equal(pthread_create(&t[i], NULL, sleeper, f->path), 0);
 	usleep(150000);
 	assert_int_equal(ctl_call(f->path, argv, 1, NULL, NULL, err, sizeof(err)), -EBUSY);
-	assert_non_null(strstr(err, "too many"));
+	assert_string_equal(err, CTL_BUSY_MSG);
 	for (int i = 0; i < CTL_CONN_MAX; i++) {
 		pthread_join(t[i], &ret);
 		assert_int_equal((intptr_t)ret, 0);
 	}
 	assert_true(now_ms() - t0 < 2 * 400);   /* not one after another */
 	assert_int_equal(ctl_call(f->path, argv, 1, NULL, NULL, NULL, 0), 0);
+}
+
+/* A slot is free as soon as its request is answered: with all but one
+ * taken, one client calling back to back is never refused (the thread of
+ * its previous call may not have exited yet). */
+static void test_back_to_back(void **state)
+{
+	struct fx *f = *state;
+	const char *argv[] = { "echo" };
+	pthread_t t[CTL_CONN_MAX - 1];
+	char err[128];
+	void *ret;
+
+	for (int i = 0; i < CTL_CONN_MAX - 1; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, sleeper, f->path), 0);
+	usleep(100000);
+	for (int i = 0; i < 300; i++) {
+		int r = ctl_call(f->path, argv, 1, NULL, NULL, err, sizeof(err));
+
+		if (r)
+			fail_msg("call %d: %d (%s)", i, r, err);
+	}
+	for (int i = 0; i < CTL_CONN_MAX - 1; i++) {
+		pthread_join(t[i], &ret);
+		assert_int_equal((intptr_t)ret, 0);
+	}
 }
 
 static void test_callback_out(void **state)
@@ -360,6 +386,7 @@ int main(void)
 		T(test_bad_requests),
 		T(test_not_root),
 		T(test_concurrent),
+		T(test_back_to_back),
 		T(test_no_server),
 		cmocka_unit_test(test_callback_out),
 		cmocka_unit_test(test_errno_names),

@@ -273,6 +273,51 @@ static void test_conflicts(void **state)
 	assert_string_equal(get(f, "www/wiki.restored-" OP "/page"), "P");
 }
 
+/* An op directory of many entries is checked against one listing of its
+ * live twin (opened O_PATH by the walk): the listing must be real, or
+ * taken names and live directories go unseen. */
+static void test_many_entries(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+	char rel[128], live[128];
+	int renames = 0;
+
+	put(f, "www/docs/page7", "live page 7");
+	dir(f, "www/docs/sub");
+	mirror(f, SITE_TRASH "/docs", 0755, 0, 0);
+	for (int i = 0; i < 40; i++) {
+		snprintf(rel, sizeof(rel), SITE_TRASH "/docs/page%d", i);
+		put(f, rel, "deleted");
+	}
+	mirror(f, SITE_TRASH "/docs/sub", 0755, 0, 0);
+	put(f, SITE_TRASH "/docs/sub/x", "deleted x");
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.mkdirs, 0);        /* docs and docs/sub are live */
+	assert_int_equal(p.renames, 1);       /* page7 is taken */
+	assert_int_equal(p.moves, 40);        /* 39 pages and sub/x */
+	for (size_t i = 0; i < p.n; i++)
+		if (p.steps[i].kind == UNDO_RENAME) {
+			step_is(&p, i, UNDO_RENAME, "docs/page7", "docs/page7.restored-" OP);
+			renames++;
+		}
+	assert_int_equal(renames, 1);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.moved, 40);
+	assert_int_equal(res.renamed, 1);
+	assert_int_equal(res.mkdirs, 0);
+	assert_string_equal(get(f, "www/docs/page7"), "live page 7");
+	assert_string_equal(get(f, "www/docs/page7.restored-" OP), "deleted");
+	assert_string_equal(get(f, "www/docs/sub/x"), "deleted x");
+	for (int i = 0; i < 40; i++) {
+		snprintf(live, sizeof(live), "www/docs/page%d", i);
+		assert_true(exists(f, live));
+	}
+}
+
 /* The target appears between plan and execution: renamed, not replaced. */
 static void test_race(void **state)
 {
@@ -445,6 +490,7 @@ int main(void)
 		T(test_simple),
 		T(test_missing_parents),
 		T(test_conflicts),
+		T(test_many_entries),
 		T(test_race),
 		T(test_symlinks),
 		T(test_root_scope),
