@@ -139,6 +139,9 @@ static void on_closed(void *arg, const struct op_record *r)
 	struct gfs *g = arg;
 
 	control_audit_op(g->ctl, AUDIT_EV_DELETE, r);
+	log_msg(LOG_INFO, "deleted op %s%s%s: %llu items, %llu bytes, uid %u pid %u (%s)",
+		r->scope, *r->scope ? "/" : "", r->name, (unsigned long long)r->items,
+		(unsigned long long)r->bytes, r->uid, r->pid, r->cmdline);
 }
 
 static void on_purged(void *arg, const struct op_record *r, uint64_t removed)

@@ -688,6 +688,9 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rel_string(dst.rel, newname, to + 3, sizeof(to) - 3);
 		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, name,
 			      to);
+		log_msg(LOG_INFO, "restored %s from op %s%s%s to %s/%s by uid %u (%s)", name,
+			ws.scope, *ws.scope ? "/" : "", src.from_op, wd.site, to + 3, who.uid,
+			who.cmd);
 	}
 	if (wd.zone == Z_ROOT)
 		control_site_changed(g->ctl, newname, false);
