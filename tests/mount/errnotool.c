@@ -291,7 +291,8 @@ static int do_ls(const char *path)
 		return report(-1, e);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)   /* names is NULL for an empty directory */
+		qsort(names, n, sizeof(*names), cmp_str);
 	printf("OK");
 	for (size_t i = 0; i < n; i++) {
 		putchar(' ');
@@ -314,7 +315,8 @@ static int do_listxattr(const char *path, const char *prefix)
 	for (char *p = buf; p < buf + len && n < 4096; p += strlen(p) + 1)
 		if (!prefix || !strncmp(p, prefix, strlen(prefix)))
 			names[n++] = p;
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n)   /* names is NULL for an empty directory */
+		qsort(names, n, sizeof(*names), cmp_str);
 	printf("OK");
 	for (size_t i = 0; i < n; i++) {
 		putchar(' ');
