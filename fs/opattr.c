@@ -43,7 +43,7 @@ static const char *state_name(uint32_t s)
 ssize_t opattr_get(const struct op_record *rec, const char *name, char *buf, size_t cap)
 {
 	char v[OPREC_CMD_MAX + 64];
-	size_t i, len;
+	size_t i;
 
 	if (strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)))
 		return -ENODATA;
@@ -67,7 +67,13 @@ ssize_t opattr_get(const struct op_record *rec, const char *name, char *buf, siz
 	case F_HOLD:    snprintf(v, sizeof(v), "%u", rec->hold ? 1u : 0u); break;
 	default:        return -ENODATA;
 	}
-	len = strlen(v);
+	return opattr_value(v, buf, cap);
+}
+
+ssize_t opattr_value(const char *v, char *buf, size_t cap)
+{
+	size_t len = strlen(v);
+
 	if (cap == 0)
 		return (ssize_t)len;
 	if (len > cap)

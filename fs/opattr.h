@@ -21,4 +21,8 @@ size_t opattr_list(char *buf, size_t cap);
  * for the length). */
 ssize_t opattr_get(const struct op_record *rec, const char *name, char *buf, size_t cap);
 
+/* Copy a rendered value out as getxattr(2) does: its length; -ERANGE
+ * when cap is too small; cap 0 asks for the length only. */
+ssize_t opattr_value(const char *v, char *buf, size_t cap);
+
 #endif

@@ -101,7 +101,6 @@ ssize_t vattr_get(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 		  char *buf, size_t cap)
 {
 	char v[512];
-	size_t len;
 	int r;
 
 	if (at->target == VA_NONE || strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)))
@@ -115,13 +114,7 @@ ssize_t vattr_get(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 	}
 	if ((r = render(c, at, name + strlen(OPATTR_PREFIX), v, sizeof(v))) < 0)
 		return r;
-	len = strlen(v);
-	if (cap == 0)
-		return (ssize_t)len;
-	if (len > cap)
-		return -ERANGE;
-	memcpy(buf, v, len);
-	return (ssize_t)len;
+	return opattr_value(v, buf, cap);
 }
 
 /* "1"/"0" (a trailing newline from echo is fine). */
