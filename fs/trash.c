@@ -19,6 +19,7 @@
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1308,27 +1309,41 @@ void trash_close_all(struct trash *t)
 	index_sync(t->ix);
 }
 
-/* Undo of deleted whole sites: each site restored gets its own ops back. */
+#define UNDO_STEPS_PER_LOCK 1024
+
 struct undo_wrap {
 	struct trash *t;
+	const char *scope;
+	size_t steps;
 	undo_progress_fn fn;
 	void *arg;
 };
 
+/* After each undo step: a whole site restored gets its own ops back; and
+ * every UNDO_STEPS_PER_LOCK steps the engine's lock is let go for a moment,
+ * so a long undo never stalls deletions elsewhere for long.  (Each step is
+ * a rename with RENAME_NOREPLACE: whatever happened meanwhile, nothing is
+ * overwritten; at worst an item lands where a concurrent mv put its
+ * parent.) */
 static int undo_step_done(void *arg, const struct undo_step *step, const char *to,
 			  bool renamed, int err)
 {
 	struct undo_wrap *w = arg;
 
-	if (!err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		scope_scan(w->t, to, NULL);
+	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
+		pthread_mutex_unlock(&w->t->lock);
+		sched_yield();
+		pthread_mutex_lock(&w->t->lock);
+	}
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
 int trash_undo(struct trash *t, const char *scope, const char *name,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
-	struct undo_wrap w = { t, fn, arg };
+	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
 	struct op_record rec;
 	int r;
 
@@ -1343,8 +1358,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	if (r == 0 && rec.state == OP_PURGING)
 		r = -EBUSY;   /* half gone: never restored as if complete */
 	if (r == 0 || r == -ENOENT)
-		r = *scope ? undo_op(t->backing_fd, scope, name, fn, arg, res)
-			   : undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
+		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
 	if (r != -ENOENT)
 		note_restore(t, scope, name);
 	pthread_mutex_unlock(&t->lock);

@@ -115,8 +115,9 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 		 struct op_record *out);
 
 /* Restore a whole op to its original paths (undo.h), under the engine's
- * lock: an open op is closed first; a purging one is refused (-EBUSY).
- * The op is then settled like any restore.  0 or -errno. */
+ * lock, let go every 1024 steps: an open op is closed first; a purging one
+ * is refused (-EBUSY).  The op is then settled like any restore.
+ * 0 or -errno. */
 int trash_undo(struct trash *t, const char *scope, const char *name,
 	       undo_progress_fn fn, void *arg, struct undo_result *res);
 
