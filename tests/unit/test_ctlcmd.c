@@ -23,6 +23,7 @@
 #include "ctlcmd.h"
 #include "sitepolicy.h"
 #include "trash.h"
+#include "testutil.h"
 
 #define OP "20261127T130512Z-rm-4242"
 
@@ -197,12 +198,6 @@ static int setup_root(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -210,7 +205,7 @@ static int teardown(void **state)
 	audit_free(f->audit);
 	catalog_close(f->cat);
 	close(f->fd);
-	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "sitepolicy.h"
 #include "trash.h"
+#include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
@@ -47,12 +48,6 @@ static int setup(void **state)
 	assert_true(f->bfd >= 0);
 	*state = f;
 	return 0;
-}
-
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
 }
 
 static int teardown(void **state)
@@ -85,13 +80,6 @@ static const char *raw(const char *p, const char *name)
 		return errno == ENODATA ? "<none>" : strerror(errno);
 	v[n] = '\0';
 	return v;
-}
-
-static bool exists(const char *p)
-{
-	struct stat st;
-
-	return lstat(p, &st) == 0;
 }
 
 static void test_defaults(void **state)

@@ -38,6 +38,7 @@
 #include "sys.h"
 #include "trash.h"
 #include "util.h"
+#include "testutil.h"
 
 /* Paths are built into PATH_MAX buffers from short temp paths. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -166,12 +167,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -227,28 +222,6 @@ static void write_file(const char *path, const char *data)
 		fail_msg("%s: %s", path, strerror(errno));
 	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
 	close(fd);
-}
-
-static void assert_content(const char *path, const char *want)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		fail_msg("%s: cannot open (%s)", path, strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	assert_string_equal(buf, want);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 static int count_one_n;

@@ -30,6 +30,7 @@
 #include "sys.h"
 #include "trash.h"
 #include "util.h"
+#include "testutil.h"
 
 /* Paths are built into PATH_MAX buffers from short temp paths. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -111,12 +112,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -125,7 +120,7 @@ static int teardown(void **state)
 	trash_close(f->t);
 	index_close(f->ix);
 	close(f->bfd);
-	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }
@@ -168,37 +163,6 @@ static void write_big(const char *path, size_t n)
 	assert_int_equal(write(fd, buf, n), (ssize_t)n);
 	close(fd);
 	free(buf);
-}
-
-static void assert_content(const char *path, const char *want)
-{
-	char buf[4096];
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		fail_msg("%s: cannot open (%s)", path, strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	assert_true(n >= 0);
-	buf[n] = '\0';
-	assert_string_equal(buf, want);
-}
-
-static bool exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
-}
-
-static ino_t ino_of(const char *path)
-{
-	struct stat st;
-
-	if (lstat(path, &st) < 0)
-		fail_msg("%s: %s", path, strerror(errno));
-	return st.st_ino;
 }
 
 static uint64_t alloc_of(const char *path)

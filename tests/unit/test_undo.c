@@ -21,6 +21,7 @@
 #include "sys.h"
 #include "trash.h"
 #include "undo.h"
+#include "testutil.h"
 
 #define OP "20261127T130512Z-rm-4242"
 #define SITE_TRASH "www/.trash/" OP
@@ -50,19 +51,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	sys_reset();
 	close(f->fd);
-	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }
@@ -126,7 +121,7 @@ static const char *get(struct fx *f, const char *rel)
 	return buf;
 }
 
-static bool exists(struct fx *f, const char *rel)
+static bool exists_at(struct fx *f, const char *rel)
 {
 	struct stat st;
 
@@ -183,7 +178,7 @@ static void test_simple(void **state)
 	assert_int_equal(p.moves, 3);
 	assert_int_equal(p.renames + p.mkdirs, 0);
 	assert_true(S_ISDIR(p.steps[1].mode));
-	assert_false(exists(f, "www/a.txt"));   /* planning changes nothing */
+	assert_false(exists_at(f, "www/a.txt"));   /* planning changes nothing */
 
 	assert_int_equal(undo_execute(f->fd, &p, progress, &l, &res), 0);
 	undo_plan_release(&p);
@@ -197,9 +192,9 @@ static void test_simple(void **state)
 	assert_int_equal(fstatat(f->fd, "www/wiki/2024/jan/x.md", &after, 0), 0);
 	assert_int_equal(before.st_ino, after.st_ino);
 	/* the op holds only its emptied mirror now */
-	assert_true(exists(f, SITE_TRASH "/wiki"));
-	assert_false(exists(f, SITE_TRASH "/a.txt"));
-	assert_false(exists(f, SITE_TRASH "/wiki/f"));
+	assert_true(exists_at(f, SITE_TRASH "/wiki"));
+	assert_false(exists_at(f, SITE_TRASH "/a.txt"));
+	assert_false(exists_at(f, SITE_TRASH "/wiki/f"));
 	/* a second plan finds nothing left to move */
 	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
 	assert_int_equal(p.n, 0);
@@ -314,7 +309,7 @@ static void test_many_entries(void **state)
 	assert_string_equal(get(f, "www/docs/sub/x"), "deleted x");
 	for (int i = 0; i < 40; i++) {
 		snprintf(live, sizeof(live), "www/docs/page%d", i);
-		assert_true(exists(f, live));
+		assert_true(exists_at(f, live));
 	}
 }
 
@@ -368,7 +363,7 @@ static void test_symlinks(void **state)
 	assert_true(n > 0);
 	target[n] = '\0';
 	assert_string_equal(target, "/etc/passwd");
-	assert_false(exists(f, "outside/x"));
+	assert_false(exists_at(f, "outside/x"));
 	assert_string_equal(get(f, "www/wiki.restored-" OP "/x"), "X");
 }
 
@@ -390,7 +385,7 @@ static void test_root_scope(void **state)
 	undo_plan_release(&p);
 	assert_string_equal(get(f, "blog/index.html"), "I");
 	assert_string_equal(get(f, "shop.restored-" OP "/cart"), "C");
-	assert_true(exists(f, "shop"));
+	assert_true(exists_at(f, "shop"));
 }
 
 static void test_bad_input(void **state)
@@ -457,7 +452,7 @@ static void test_failure(void **state)
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(l.failed, 1);
 	assert_string_equal(get(f, "www/a"), "A");
-	assert_false(exists(f, "www/b"));
+	assert_false(exists_at(f, "www/b"));
 	assert_string_equal(get(f, SITE_TRASH "/b"), "B");   /* still in trash, whole */
 	assert_string_equal(get(f, "www/c"), "C");
 }
@@ -479,7 +474,7 @@ static void test_stop(void **state)
 	put(f, SITE_TRASH "/b", "B");
 	assert_int_equal(undo_op(f->fd, "www", OP, stop_now, NULL, &res), -ECANCELED);
 	assert_int_equal(res.moved, 1);
-	assert_true(exists(f, SITE_TRASH "/b"));
+	assert_true(exists_at(f, SITE_TRASH "/b"));
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)

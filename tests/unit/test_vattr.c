@@ -28,6 +28,7 @@
 #include "trash.h"
 #include "util.h"
 #include "vattr.h"
+#include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
@@ -91,12 +92,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
@@ -106,7 +101,7 @@ static int teardown(void **state)
 	index_close(f->ix);
 	sys_reset();
 	close(f->bfd);
-	assert_int_equal(nftw(f->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }
