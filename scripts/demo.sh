@@ -226,7 +226,10 @@ echo "$pid" >"$PIDFILE"
 gracectl_hint=
 if [ -x "$REPO/build/fs/gracectl" ]; then
 	gracectl_hint="
-  $REPO/build/fs/gracectl --help     # the operator CLI (in progress)"
+  # the operator CLI: what is in trash, then undo everything deleted today
+  $REPO/build/fs/gracectl -b $BACKING ls
+  $REPO/build/fs/gracectl -b $BACKING undo --since \$(date -u +%F)   # dry run: prints a token
+  $REPO/build/fs/gracectl -b $BACKING undo --since \$(date -u +%F) --execute TOKEN"
 fi
 cat <<EOF
 
