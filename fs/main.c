@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "index.h"
@@ -176,7 +177,18 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/index", g->state_fd);
-	if ((r = index_open(&g->ix, path)) < 0) {
+	if ((r = index_open(&g->ix, path)) == -EIO) {
+		/* corrupt: the index is only a cache of the backing store; keep the
+		 * damaged copy for a post-mortem and rebuild (reconcile adopts) */
+		char aside[64];
+
+		snprintf(aside, sizeof(aside), "index.corrupt-%lld", (long long)time(NULL));
+		log_msg(LOG_WARNING, "index: corrupt; moved to %s/.gracefs/%s, rebuilding from the "
+			"backing store", o->backing, aside);
+		if (renameat(g->state_fd, "index", g->state_fd, aside) == 0)
+			r = index_open(&g->ix, path);
+	}
+	if (r < 0) {
 		log_msg(LOG_ERR, "index: cannot open: %s", strerror(-r));
 		return r;
 	}

@@ -81,8 +81,17 @@ static int may_create(struct inode *parent, const char *name, bool is_dir)
 	return 0;
 }
 
-/* May the contents or attributes of ino change?  A non-directory with
- * other links may: its data is shared with live names (docs/design.md). */
+/* A detached inode: one of its names was deleted and the kernel still
+ * holds it through a dentry of another name (or an open file); it has no
+ * known trash name of its own. */
+static bool detached(const struct where *w)
+{
+	return w->zone == Z_INTRASH && !w->op[0];
+}
+
+/* May the contents or attributes of ino change?  Never through a name in
+ * .trash.  A detached non-directory that still has other links may: the
+ * kernel reached it through one of them (e.g. `ln a b; rm b; echo >> a`). */
 static int may_modify(struct inode *ino, nlink_t nlink)
 {
 	struct where w;
@@ -90,7 +99,7 @@ static int may_modify(struct inode *ino, nlink_t nlink)
 	inode_where(ino, &w);
 	if (!in_trash(w.zone))
 		return 0;
-	return !inode_is_dir(ino) && nlink > 1 && w.zone == Z_INTRASH ? 0 : -EPERM;
+	return !inode_is_dir(ino) && nlink > 1 && detached(&w) ? 0 : -EPERM;
 }
 
 static int nlink_of(struct inode *ino)
@@ -391,8 +400,9 @@ static void thread_umask(fuse_req_t req)
 }
 
 /* Hand a new name to its creator: the caller's uid, and gid unless the
- * parent's setgid bit already chose it. */
-static int give_to_caller(fuse_req_t req, int pfd, const char *name)
+ * parent's setgid bit already chose it.  chown clears setuid/setgid, so
+ * a mode asking for them is applied again (as the caller's umask allows). */
+static int give_to_caller(fuse_req_t req, int pfd, const char *name, mode_t mode)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst;
@@ -402,7 +412,12 @@ static int give_to_caller(fuse_req_t req, int pfd, const char *name)
 		return 0;   /* the daemon's own ids: nothing to change */
 	if (fstatat(pfd, "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID))
 		gid = (gid_t)-1;
-	return fchownat(pfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (fchownat(pfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISLNK(mode) && (mode & (S_ISUID | S_ISGID)) &&
+	    fchmodat(pfd, name, mode & ~ctx->umask & 07777, 0) < 0)
+		return -errno;
+	return 0;
 }
 
 /* The start of every creation: policy, the parent's fd, the caller's
@@ -418,9 +433,9 @@ static int creation_dir(fuse_req_t req, fuse_ino_t parent, const char *name, boo
 	return r;
 }
 
-/* mknod, mkdir, symlink: one shape. */
-static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, dev_t rdev, const char *link)
+/* mknod, mkdir, symlink: one shape.  Returns what it replied (0/-errno). */
+static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev, const char *link)
 {
 	struct fuse_entry_param e;
 	int pfd = creation_dir(req, parent, name, S_ISDIR(mode)), r = 0;
@@ -439,7 +454,7 @@ static void make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = -errno;
 		goto out;
 	}
-	if ((r = give_to_caller(req, pfd, name)) < 0 ||
+	if ((r = give_to_caller(req, pfd, name, mode)) < 0 ||
 	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0) {
 		unlinkat(pfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);  /* ours, just made */
 		goto out;
@@ -450,6 +465,7 @@ out:
 		fuse_reply_err(req, -r);
 	else
 		fuse_reply_entry(req, &e);
+	return r;
 }
 
 static void gfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -467,9 +483,10 @@ static void gfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 	if (site)
 		who_of(req, &who);
-	make_node(req, parent, name, S_IFDIR | mode, 0, NULL);
+	if (make_node(req, parent, name, S_IFDIR | mode, 0, NULL) < 0)
+		return;
 	if (site && fstatat(g->backing_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISDIR(st.st_mode)) {   /* made, or it was there: the catalog agrees */
+	    S_ISDIR(st.st_mode)) {
 		control_site_changed(g->ctl, name, false);
 		control_audit(g->ctl, AUDIT_EV_SITE_ADD, &who, name, NULL, "", NULL);
 	}
@@ -489,7 +506,7 @@ static void gfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	int r = may_create(I(newparent), newname, false), fd = -1, pfd = -1;
 
 	inode_where(I(ino), &w);
-	if (!r && in_trash(w.zone))
+	if (!r && in_trash(w.zone) && !detached(&w))
 		r = -EPERM;   /* restore with mv, which leaves no shared inode */
 	if (r < 0)
 		goto out;
@@ -642,7 +659,8 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = -EINVAL;
 	else if (is_reserved(sp, name) || is_reserved(dp, newname) || in_trash(wd.zone))
 		r = -EPERM;
-	else if (ws.zone == Z_ROOT && wd.zone != Z_ROOT)
+	else if ((ws.zone == Z_ROOT) != (wd.zone == Z_ROOT) &&
+		 (ws.zone == Z_ROOT || (flags & RENAME_EXCHANGE)))
 		r = -EPERM;   /* a site is renamed at the root, never nested */
 	else if (in_trash(ws.zone) && (flags & RENAME_EXCHANGE))
 		r = -EPERM;
@@ -674,11 +692,11 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		src.from_op = ws.zone == Z_TRASHDIR ? name : ws.op;
 	}
 	who_of(req, &who);
-	if (!in_trash(ws.zone) && !(flags & RENAME_EXCHANGE) &&
-	    (r = check_protected(g, &who, &src)) < 0)
+	/* a protected path may not leave its place: not by mv, not by a swap,
+	 * and nothing may be renamed over it */
+	if (!in_trash(ws.zone) && (r = check_protected(g, &who, &src)) < 0)
 		goto out;
-	if (had_dst && !(flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) &&
-	    (r = check_protected(g, &who, &dst)) < 0)
+	if (had_dst && !(flags & RENAME_NOREPLACE) && (r = check_protected(g, &who, &dst)) < 0)
 		goto out;
 	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
@@ -784,7 +802,7 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = -errno;
 		goto out;
 	}
-	if ((r = give_to_caller(req, pfd, name)) < 0 ||
+	if ((r = give_to_caller(req, pfd, name, S_IFREG | mode)) < 0 ||
 	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0)
 		goto out;
 	set_open_flags(G(req), fi, fd);

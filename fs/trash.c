@@ -65,6 +65,9 @@ struct trash {
 	struct pending *pending;
 	int64_t last_sync_ns;
 	struct trash_counters counters;
+	/* ops being undone (the lock is let go between undo steps): never
+	 * purged meanwhile */
+	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; bool used; } undoing[8];
 };
 
 /* ---- relpath ---------------------------------------------------------- */
@@ -154,7 +157,15 @@ static int mkdir_open(int dirfd, const char *name, mode_t mode, bool *created)
 
 int trash_site_trash_open(int site_fd)
 {
-	return mkdir_open(site_fd, TRASH_NAME, 0755, NULL);
+	bool created;
+	int fd = mkdir_open(site_fd, TRASH_NAME, 0755, &created);
+
+	/* the calling thread carries some request's umask: set the mode */
+	if (fd >= 0 && created && fchmod(fd, 0755) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
 }
 
 /* The trash directory of a scope: a site's .trash, or the root trash. */
@@ -198,29 +209,42 @@ static int dir_check_empty(int dirfd, const char *name, bool allow_trash)
 }
 
 /* Copy owner, mode, xattrs (ACLs included, our own excepted) and times. */
+#define XATTR_BUF (64 * 1024)   /* XATTR_SIZE_MAX and XATTR_LIST_MAX */
+
 static int copy_meta(int src, int dst)
 {
 	struct stat st;
-	char names[8192], val[8192];
+	char *names = malloc(XATTR_BUF), *val = malloc(XATTR_BUF);
 	ssize_t len;
+	int r = 0;
 
-	if (fstat(src, &st) < 0)
-		return -errno;
-	if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0)
-		return -errno;
-	len = flistxattr(src, names, sizeof(names));
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(names + off) + 1) {
+	if (!names || !val) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (fstat(src, &st) < 0 || fchown(dst, st.st_uid, st.st_gid) < 0 ||
+	    fchmod(dst, st.st_mode & 07777) < 0) {
+		r = -errno;
+		goto out;
+	}
+	len = flistxattr(src, names, XATTR_BUF);
+	for (ssize_t off = 0; len > 0 && off < len && !r; off += (ssize_t)strlen(names + off) + 1) {
 		const char *n = names + off;
 		ssize_t vlen;
 
 		if (!strncmp(n, "trusted.gracefs.", 16))
 			continue;
-		vlen = fgetxattr(src, n, val, sizeof(val));
+		vlen = fgetxattr(src, n, val, XATTR_BUF);
 		if (vlen >= 0 && fsetxattr(dst, n, val, (size_t)vlen, 0) < 0 && errno != ENOTSUP)
-			return -errno;
+			r = -errno;
 	}
 	struct timespec ts[2] = { st.st_atim, st.st_mtim };
-	return futimens(dst, ts) < 0 ? -errno : 0;
+	if (!r && futimens(dst, ts) < 0)
+		r = -errno;
+out:
+	free(names);
+	free(val);
+	return r;
 }
 
 /* ---- op records --------------------------------------------------------- */
@@ -363,12 +387,22 @@ static int op_create(struct trash *t, const struct caller *who,
 	return 0;
 }
 
+#define OPEN_OPS_MAX 128   /* each holds up to two fds until it closes */
+
 /* The open op of `who` in `scope`, or a new one (always new if fresh:
- * the current one is closed first). */
+ * the current one is closed first).  At most OPEN_OPS_MAX ops stay open:
+ * `find -exec rm {} \;` starts a process per file, and each would
+ * otherwise keep its fds for op_gap; the least recently used closes. */
 static int op_get(struct trash *t, const struct caller *who, const char *scope,
 		  bool fresh, struct op **out)
 {
 	int64_t now = sys.wall_ns();
+	struct op *lru = NULL;
+	unsigned n = 0;
+
+	for (struct op *op = t->ops; op; op = op->next, n++)
+		if (!lru || op->rec.last_ns < lru->rec.last_ns)
+			lru = op;
 
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (strcmp(op->rec.scope, scope) || !same_process(&op->rec, who))
@@ -378,8 +412,10 @@ static int op_get(struct trash *t, const struct caller *who, const char *scope,
 			return 0;
 		}
 		op_close(t, op);
-		break;
+		return op_create(t, who, scope, out);
 	}
+	if (n >= OPEN_OPS_MAX)
+		op_close(t, lru);
 	return op_create(t, who, scope, out);
 }
 
@@ -673,7 +709,8 @@ static int delete_site(struct trash *t, const struct caller *who,
 {
 	struct op *mine = NULL, *root;
 	const char *site = loc->name;
-	int r;
+	char marker[2 * NAME_MAX + 2];   /* "<site>/<op>": which collapse, exactly */
+	int r, marker_len = 0;
 
 	for (struct op *op = t->ops, *next; op; op = next) {
 		next = op->next;
@@ -688,8 +725,9 @@ static int delete_site(struct trash *t, const struct caller *who,
 	}
 	if ((r = op_get(t, who, "", false, &root)) < 0)
 		return r;
-	if (mine && fsetxattr(root->dirfd, TRASH_COLLAPSE_XATTR, mine->rec.name,
-			      strlen(mine->rec.name), 0) < 0)
+	if (mine && (marker_len = snprintf(marker, sizeof(marker), "%s/%s", site,
+					   mine->rec.name)) > 0 &&
+	    fsetxattr(root->dirfd, TRASH_COLLAPSE_XATTR, marker, (size_t)marker_len, 0) < 0)
 		return -errno;
 	r = op_move(t, root, loc, st, MOVE_EXACT);
 	if (r == -EEXIST) {   /* a site of that name is in this op already */
@@ -697,8 +735,8 @@ static int delete_site(struct trash *t, const struct caller *who,
 			fremovexattr(root->dirfd, TRASH_COLLAPSE_XATTR);
 		if ((r = op_get(t, who, "", true, &root)) < 0)
 			return r;
-		if (mine && fsetxattr(root->dirfd, TRASH_COLLAPSE_XATTR, mine->rec.name,
-				      strlen(mine->rec.name), 0) < 0)
+		if (mine && fsetxattr(root->dirfd, TRASH_COLLAPSE_XATTR, marker,
+				      (size_t)marker_len, 0) < 0)
 			return -errno;
 		r = op_move(t, root, loc, st, MOVE_EXACT);
 	}
@@ -739,7 +777,10 @@ static int delete_site(struct trash *t, const struct caller *who,
 		op_free(mine);
 	}
 	scope_drop(t, site, &root->rec);
-	root->dirty = true;
+	/* stored now, not at the next tick: the holds and promises it took over
+	 * must survive a crash right after this rmdir */
+	if (op_store(t, root) < 0)
+		root->dirty = true;
 	return 0;
 }
 
@@ -812,10 +853,11 @@ static int rename_over(struct trash *t, const struct caller *who,
 	}
 	if ((r = move_to_trash(t, who, dst, dst_st, MOVE_EXACT, &op)) < 0)
 		return r;
-	if (!dst->site)   /* a whole site replaced: its ops now live inside op */
-		scope_drop(t, dst->name, &op->rec);
-	if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, RENAME_NOREPLACE) == 0)
+	if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, RENAME_NOREPLACE) == 0) {
+		if (!dst->site)   /* a whole site replaced: its ops now live inside op */
+			scope_drop(t, dst->name, &op->rec);
 		return 0;
+	}
 	r = -errno;
 	int tfd = op_mirror(t, op, dst->site ? dst->site : "", dst->rel);
 	if (tfd >= 0)
@@ -1044,7 +1086,7 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 		     const char *name, struct trash_stats *st)
 {
 	struct op_record rec, old;
-	char marker[NAME_MAX + 1];
+	char marker[2 * NAME_MAX + 2];
 	int ofd = open_dir(tfd, name), r;
 	bool rebuilt = false;
 	ssize_t ml;
@@ -1079,15 +1121,11 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 	ml = fgetxattr(ofd, TRASH_COLLAPSE_XATTR, marker, sizeof(marker) - 1);
 	if (ml > 0) {
 		marker[ml] = '\0';
-		/* the op holds exactly one site: the one being deleted */
-		DIR *d = dir_stream(ofd);
-		struct dirent *de;
-		while (d && (de = readdir(d))) {
-			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-				collapse_finish(ofd, de->d_name, marker);
+		char *slash = strchr(marker, '/');   /* "<site>/<op>" */
+		if (slash) {
+			*slash = '\0';
+			collapse_finish(ofd, marker, slash + 1);
 		}
-		if (d)
-			closedir(d);
 		fremovexattr(ofd, TRASH_COLLAPSE_XATTR);
 		rebuilt = true;
 		if (st)
@@ -1345,9 +1383,21 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
 	struct op_record rec;
-	int r;
+	int r, slot = -1;
 
 	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < 8 && slot < 0; i++) {
+		if (!t->undoing[i].used) {
+			slot = i;
+			t->undoing[i].used = true;
+			snprintf(t->undoing[i].scope, sizeof(t->undoing[i].scope), "%s", scope);
+			snprintf(t->undoing[i].name, sizeof(t->undoing[i].name), "%s", name);
+		}
+	}
+	if (slot < 0) {
+		pthread_mutex_unlock(&t->lock);
+		return -EBUSY;   /* more concurrent undos than gracectl ever runs */
+	}
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
 			op_close(t, op);
@@ -1361,6 +1411,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
 	if (r != -ENOENT)
 		note_restore(t, scope, name);
+	t->undoing[slot].used = false;
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }
@@ -1443,6 +1494,10 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 	for (struct op *op = t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name))
 			r = -EBUSY;   /* still collecting deletions */
+	for (int i = 0; i < 8; i++)
+		if (t->undoing[i].used && !strcmp(t->undoing[i].scope, scope) &&
+		    !strcmp(t->undoing[i].name, name))
+			r = -EBUSY;   /* being restored right now */
 	if (!r)
 		r = op_update(t, scope, name, begin_purge, NULL);
 	pthread_mutex_unlock(&t->lock);
