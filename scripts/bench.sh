@@ -29,6 +29,9 @@
 # Needs root (drop_caches, mounting).  If gracefs is missing or does not mount,
 # its column shows n/a and the script still finishes with exit status 0.
 set -euo pipefail
+BENCH_TAG=bench
+BENCH_MARK=bench
+. "$(dirname "$0")/benchlib.sh"
 shopt -s inherit_errexit
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,23 +54,9 @@ OP_TIMEOUT=60             # the same for small commands on a mount (ls, test, mk
 
 # ---------------------------------------------------------------- utilities
 
-log()  { printf '[bench] %s\n' "$*" >&2; }
-warn() { printf '[bench] WARNING: %s\n' "$*" >&2; }
-die()  { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-loud() {
-	local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
-	printf '%s\n' "$line" "!!! $*" "$line" >&2
-}
 
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit "${1:-0}"
-}
 
 # awk-based float helpers (bash has no floats)
-calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
-fmt()  { awk -v v="$1" -v p="${2:-3}" 'BEGIN { printf "%.*f", p, v }'; }
-ge()   { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 
 # Run a command on a mount under a deadline: a hung FUSE daemon must not hang
 # the benchmark (processes waiting on FUSE are killable; SIGKILL also reaches
@@ -637,7 +626,6 @@ row_defs() {
 	EOF
 }
 
-isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
 # speed relative to plain (higher is better)
 speed_ratio() {
@@ -867,46 +855,10 @@ generated_block() {
 }
 
 write_report() {
-	local out=$1 block tmp nb ne
-	mkdir -p "$(dirname "$out")"
-	block=$(mktemp "$WORK/block.XXXXXX")
-	generated_block >"$block"
-	tmp=$(mktemp "$(dirname "$out")/.performance.md.XXXXXX")
-	if [[ ! -e $out ]]; then
-		{
-			printf '# gracefs performance\n\n'
-			cat "$block"
-			printf '\n<!-- analysis -->\n## Analysis\n\n_To be written by a human after each significant run: what limits each MISS, and what changed._\n'
-		} >"$tmp"
-	else
-		nb=$(grep -c '^<!-- bench:begin -->' "$out" || true)
-		ne=$(grep -c '^<!-- bench:end -->' "$out" || true)
-		if ((nb == 1 && ne == 1)); then
-			awk -v blk="$block" '
-				/^<!-- bench:begin -->/ { while ((getline l < blk) > 0) print l; skip = 1; next }
-				skip && /^<!-- bench:end -->/ { skip = 0; next }
-				!skip { print }' "$out" >"$tmp"
-		elif ((nb == 0 && ne == 0)); then
-			if grep -q '^<!-- analysis -->' "$out"; then
-				# put the generated part just before the analysis
-				awk -v blk="$block" '
-					/^<!-- analysis -->/ && !done { while ((getline l < blk) > 0) print l; print ""; done = 1 }
-					{ print }' "$out" >"$tmp"
-			else
-				{ cat "$out"; printf '\n'; cat "$block"; printf '\n<!-- analysis -->\n## Analysis\n\n_To be written by a human._\n'; } >"$tmp"
-			fi
-		else
-			rm -f "$tmp"
-			cp "$block" "${out}.generated"
-			chmod 644 "${out}.generated"
-			loud "$out has unbalanced bench markers ($nb begin, $ne end); not touching it." \
-				"The generated part is in ${out}.generated instead"
-			return 0
-		fi
-	fi
-	chmod 644 "$tmp"
-	mv -f "$tmp" "$out"
-	log "report written to $out"
+	local blk
+	blk=$(mktemp "$WORK/block.XXXXXX")
+	generated_block >"$blk"
+	report_section "$1" "FUSE configurations side by side (issue 2)" "$blk" || true
 }
 
 # ---------------------------------------------------------------- cleanup

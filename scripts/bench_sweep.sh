@@ -51,6 +51,10 @@
 # Exit status 0 when every round completed (whether targets are met or not),
 # 1 when a round failed, 2 on bad usage or setup.
 set -euo pipefail
+BENCH_TAG=bench_sweep
+BENCH_MARK=sweep
+BENCH_DIE_STATUS=2
+. "$(dirname "$0")/benchlib.sh"
 shopt -s inherit_errexit
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -74,23 +78,7 @@ OP_TIMEOUT=60
 
 # ---------------------------------------------------------------- utilities
 
-log()  { printf '[bench_sweep] %s\n' "$*" >&2; }
-warn() { printf '[bench_sweep] WARNING: %s\n' "$*" >&2; }
-die()  { printf '[bench_sweep] ERROR: %s\n' "$*" >&2; exit 2; }
-loud() {
-	local line='!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!'
-	printf '%s\n' "$line" "!!! $*" "$line" >&2
-}
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit "${1:-0}"
-}
 
-calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
-fmt()  { awk -v v="$1" -v p="${2:-3}" 'BEGIN { printf "%.*f", p, v }'; }
-le()   { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
-ge()   { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
-isnum() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 tmo()  { timeout -s KILL "$@"; }
 
 # ---------------------------------------------------------------- arguments
@@ -602,34 +590,10 @@ block() {
 }
 
 write_report() {
-	local out=$1 blk tmp nb ne
+	local blk
 	blk=$(mktemp "$WORK/block.XXXXXX")
 	block >"$blk"
-	mkdir -p "$(dirname "$out")"
-	tmp=$(mktemp "$(dirname "$out")/.performance.md.XXXXXX")
-	if [[ ! -e $out ]]; then
-		{ printf '# gracefs performance\n\n## Sweeper: purge rate and stat latency (issue 3)\n\n'; cat "$blk"; } >"$tmp"
-	else
-		nb=$(grep -c '^<!-- sweep:begin -->' "$out" || true)
-		ne=$(grep -c '^<!-- sweep:end -->' "$out" || true)
-		if ((nb == 1 && ne == 1)); then
-			awk -v blk="$blk" '
-				/^<!-- sweep:begin -->/ { while ((getline l < blk) > 0) print l; skip = 1; next }
-				skip && /^<!-- sweep:end -->/ { skip = 0; next }
-				!skip { print }' "$out" >"$tmp"
-		elif ((nb == 0 && ne == 0)); then
-			{ cat "$out"; printf '\n## Sweeper: purge rate and stat latency (issue 3)\n\n'; cat "$blk"; } >"$tmp"
-		else
-			rm -f "$tmp"
-			cp "$blk" "${out}.sweep-generated"
-			loud "$out has unbalanced sweep markers ($nb begin, $ne end); not touching it." \
-				"The generated part is in ${out}.sweep-generated instead"
-			return 1
-		fi
-	fi
-	chmod 644 "$tmp"
-	mv -f "$tmp" "$out"
-	log "report written to $out"
+	report_section "$1" "Sweeper: purge rate and stat latency (issue 3)" "$blk"
 }
 
 # ---------------------------------------------------------------- main

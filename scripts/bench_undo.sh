@@ -43,6 +43,10 @@
 # Needs root and /dev/fuse.  Cleans up after itself: unmounts its mount,
 # stops only the daemon it started (by PID), removes its work directory.
 set -euo pipefail
+BENCH_TAG=bench_undo
+BENCH_MARK=undo
+BENCH_DIE_STATUS=2
+. "$(dirname "$0")/benchlib.sh"
 shopt -s inherit_errexit
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,12 +65,6 @@ COLD=1
 TARGET_S=1
 OP_TIMEOUT=60             # seconds for one step on the mount before it counts as hung
 
-log()  { printf '[bench_undo] %s\n' "$*" >&2; }
-die()  { printf '[bench_undo] ERROR: %s\n' "$*" >&2; exit 2; }
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
-	exit "${1:-0}"
-}
 
 while (($#)); do
 	case $1 in
@@ -369,33 +367,10 @@ block() {
 }
 
 write_report() {
-	local out=$1 blk tmp nb ne
+	local blk
 	blk=$(mktemp "$WORK/block.XXXXXX")
 	block >"$blk"
-	mkdir -p "$(dirname "$out")"
-	tmp=$(mktemp "$(dirname "$out")/.performance.md.XXXXXX")
-	if [[ ! -e $out ]]; then
-		{ printf '# gracefs performance\n\n## gracectl undo (issue 4)\n\n'; cat "$blk"; } >"$tmp"
-	else
-		nb=$(grep -c '^<!-- undo:begin -->' "$out" || true)
-		ne=$(grep -c '^<!-- undo:end -->' "$out" || true)
-		if ((nb == 1 && ne == 1)); then
-			awk -v blk="$blk" '
-				/^<!-- undo:begin -->/ { while ((getline l < blk) > 0) print l; skip = 1; next }
-				skip && /^<!-- undo:end -->/ { skip = 0; next }
-				!skip { print }' "$out" >"$tmp"
-		elif ((nb == 0 && ne == 0)); then
-			{ cat "$out"; printf '\n## gracectl undo (issue 4)\n\n'; cat "$blk"; } >"$tmp"
-		else
-			rm -f "$tmp"
-			log "$out has unbalanced undo markers ($nb begin, $ne end); not touching it"
-			cat "$blk"
-			return 1
-		fi
-	fi
-	chmod 644 "$tmp"
-	mv -f "$tmp" "$out"
-	log "report written to $out"
+	report_section "$1" "gracectl undo (issue 4)" "$blk"
 }
 
 # ---------------------------------------------------------------- main
