@@ -865,7 +865,7 @@ write_report() {
 
 WORK=""
 cleanup() {
-	local rc=$? cfg left
+	local rc=$? cfg
 	set +e
 	trap - EXIT INT TERM
 	if ((rc == 130 || rc == 143)); then log "interrupted; cleaning up"; fi
@@ -875,14 +875,7 @@ cleanup() {
 			stop_daemon "$cfg"
 		fi
 	done
-	if [[ -n $WORK && -d $WORK ]]; then
-		left=$(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts)
-		if [[ -n $left ]]; then
-			loud "mounts still present, NOT deleting $WORK: $left"
-		else
-			rm -rf --one-file-system "$WORK"
-		fi
-	fi
+	remove_workdir "$WORK"
 	exit "$rc"
 }
 

@@ -199,21 +199,14 @@ stop_daemon() {
 
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
-	local rc=$? left
+	local rc=$?
 	set +e
 	trap - EXIT INT TERM
 	if ((rc == 130 || rc == 143)); then log "interrupted; cleaning up"; fi
 	# a latency/rm child killed by the signal may still be around: ours only
 	for p in $(jobs -p); do [[ $p == "$DAEMON" ]] || kill -KILL "$p" 2>/dev/null; done
 	if [[ -n $WORK ]]; then stop_daemon; fi
-	if [[ -n $WORK && -d $WORK ]]; then
-		left=$(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts)
-		if [[ -n $left ]]; then
-			loud "mounts still present, NOT deleting $WORK: $left"
-		else
-			rm -rf --one-file-system "$WORK"
-		fi
-	fi
+	remove_workdir "$WORK"
 	exit "$rc"
 }
 

@@ -62,3 +62,16 @@ report_section() {
 	mv -f "$tmp" "$out"
 	log "report written to $out"
 }
+
+# remove_workdir DIR — rm -rf DIR, unless something is still mounted below
+# it (then say so loudly and leave it: never delete through a live mount).
+remove_workdir() {
+	local dir=$1 left
+	[[ -n $dir && -d $dir ]] || return 0
+	left=$(awk -v w="$dir/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts)
+	if [[ -n $left ]]; then
+		loud "mounts still present, NOT deleting $dir: $left"
+	else
+		rm -rf --one-file-system "$dir"
+	fi
+}
