@@ -701,10 +701,17 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
 	if (in_trash(ws.zone)) {
-		char to[RELPATH_MAX_BYTES + 4] = "to=";
+		char to[RELPATH_MAX_BYTES + 4] = "to=", from[RELPATH_MAX_BYTES];
+		struct relpath *frp = malloc(sizeof(*frp));
 
+		/* the source as the site sees it: .trash/<op>/<path> */
+		if (frp && inode_relpath(sp, frp) == 0)
+			rel_string(frp, name, from, sizeof(from));
+		else
+			snprintf(from, sizeof(from), "%s", name);
+		free(frp);
 		rel_string(dst.rel, newname, to + 3, sizeof(to) - 3);
-		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, name,
+		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, from,
 			      to);
 		log_msg(LOG_INFO, "restored %s from op %s%s%s to %s/%s by uid %u (%s)", name,
 			ws.scope, *ws.scope ? "/" : "", src.from_op, wd.site, to + 3, who.uid,
