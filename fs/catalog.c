@@ -51,7 +51,7 @@ enum stmt {
 	S_SITE_UPSERT, S_SITE_GET, S_SITE_LIST,
 	S_SITE_RETENTION, S_SITE_HOLD, S_SITE_STATE,
 	S_PROTECT, S_UNPROTECT, S_PROT_LIST,
-	S_AUDIT_INSERT, S_AUDIT_QUERY,
+	S_AUDIT_INSERT, S_AUDIT_QUERY, S_AUDIT_TAIL,
 	S_PLAN_PUT, S_PLAN_GET, S_PLAN_PRUNE,
 	S_COUNT
 };
@@ -78,6 +78,12 @@ static const char *const sql[S_COUNT] = {
 		" FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1) AND (?2 IS NULL OR ts_ns < ?2)"
 		" AND (?3 IS NULL OR site = ?3) AND (?4 IS NULL OR op = ?4)"
 		" AND (?5 IS NULL OR event = ?5) AND seq > ?6 ORDER BY seq LIMIT ?7",
+	/* the same filter, the last ?7 rows, still in seq order */
+	[S_AUDIT_TAIL] = "SELECT * FROM (SELECT seq, ts_ns, event, site, op, path, uid, pid,"
+		" cmdline, detail FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1)"
+		" AND (?2 IS NULL OR ts_ns < ?2) AND (?3 IS NULL OR site = ?3)"
+		" AND (?4 IS NULL OR op = ?4) AND (?5 IS NULL OR event = ?5) AND seq > ?6"
+		" ORDER BY seq DESC LIMIT ?7) ORDER BY seq",
 	[S_PLAN_PUT] = "INSERT OR REPLACE INTO plans(token, created_s, body) VALUES (?1, ?2, ?3)",
 	[S_PLAN_GET] = "SELECT created_s, body FROM plans WHERE token = ?1",
 	[S_PLAN_PRUNE] = "DELETE FROM plans WHERE created_s < ?1",
@@ -606,7 +612,7 @@ int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 	int rc, r = 0;
 
 	pthread_mutex_lock(&c->lock);
-	q = stmt(c, S_AUDIT_QUERY);
+	q = stmt(c, f->newest ? S_AUDIT_TAIL : S_AUDIT_QUERY);
 	bind_opt_int(q, 1, f->since_ns, 0);
 	bind_opt_int(q, 2, f->until_ns, 0);
 	bind_text(q, 3, f->site);

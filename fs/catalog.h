@@ -143,6 +143,7 @@ struct catalog_audit_filter {
 	const char *site, *op, *event;  /* NULL: any */
 	uint64_t after_seq;             /* rows with seq > after_seq only */
 	uint64_t limit;                 /* 0: all */
+	bool newest;                    /* with limit: the last rows, not the first */
 };
 typedef int (*catalog_audit_fn)(const struct audit_row *row, void *arg);
 /* Matching rows in seq order; row strings live only during the callback.

@@ -1880,6 +1880,7 @@ static int c_log(struct gctl *x, int argc, char **argv)
 			f.event = v;
 		} else if (!strcmp(a, "--limit")) {
 			f.limit = strtoull(v, &end, 10);
+			f.newest = true;   /* an operator asks for the latest N */
 			if (*end || !f.limit)
 				return fail(EXIT_USAGE, "bad limit '%s'", v);
 		} else {

@@ -431,6 +431,10 @@ static void test_audit_append_query(void **state)
 	assert_int_equal(rs.n, 2);
 	assert_int_equal(rs.r[0].seq, 2);
 	assert_int_equal(rs.r[1].seq, 3);
+	query(f, &(struct catalog_audit_filter){ .limit = 2, .newest = true }, &rs);
+	assert_int_equal(rs.n, 2);   /* the last two, oldest of them first */
+	assert_true(rs.r[0].seq < rs.r[1].seq);
+	assert_int_equal(rs.r[1].seq, 4);
 	query(f, &(struct catalog_audit_filter){ .site = "none" }, &rs);
 	assert_int_equal(rs.n, 0);
 }
