@@ -118,8 +118,7 @@ static int do_status(void *arg, struct ctl_out *out)
 	char n[32], a[96];
 	uint64_t count = 0;
 
-	ctl_emitf(out, "mountpoint", c->conf.mountpoint, (char *)NULL);
-	ctl_emitf(out, "backing", c->conf.backing, (char *)NULL);
+	ctl_emitf(out, "mountpoint", c->conf.mountpoint, (char *)NULL);   /* gracectl knows BACKING */
 	ctl_emitf(out, "pid", (snprintf(n, sizeof(n), "%d", (int)getpid()), n), (char *)NULL);
 	index_count(c->conf.ix, &count);
 	ctl_emitf(out, "ops", (snprintf(n, sizeof(n), "%" PRIu64, count), n), (char *)NULL);
