@@ -1163,6 +1163,24 @@ out:
 	free(out);
 }
 
+/* A hold, release, retention or clock confirmation set through the mount
+ * is on the record like the same act through gracectl. */
+static void audit_vattr(fuse_req_t req, const struct vattr_at *at, const char *name,
+			const char *value, size_t size)
+{
+	char detail[128];
+	const char *key = name + strlen(OPATTR_PREFIX), *event = AUDIT_EV_SITE_SET;
+	struct caller who;
+	int n = (int)(size && value[size - 1] == '\n' ? size - 1 : size);
+
+	if (!strcmp(key, "hold"))
+		event = n == 1 && value[0] == '1' ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE;
+	snprintf(detail, sizeof(detail), "%s=%.*s (setfattr)", key, n > 64 ? 64 : n, value);
+	who_of(req, &who);
+	control_audit(G(req)->ctl, event, &who, at->scope, at->target == VA_OPDIR ? at->op : NULL,
+		      "", detail);
+}
+
 static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 const char *value, size_t size, int flags, bool remove)
 {
@@ -1174,6 +1192,8 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	vattr_at_of(I(ino), &w, &at);
 	if (!remove && at.target != VA_NONE) {
 		r = vattr_set(&G(req)->va, &at, name, value, size, fuse_req_ctx(req)->uid);
+		if (r == 0)
+			audit_vattr(req, &at, name, value, size);
 		if (r != -ENODATA) {
 			fuse_reply_err(req, -r);
 			return;
