@@ -144,11 +144,6 @@ static void family(struct text *t, const char *name, const char *type, const cha
 	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void sample_u64(struct text *t, const char *name, uint64_t v)
-{
-	text_printf(t, "%s %" PRIu64 "\n", name, v);
-}
-
 static void sample_i64(struct text *t, const char *name, int64_t v)
 {
 	text_printf(t, "%s %" PRId64 "\n", name, v);
@@ -200,27 +195,31 @@ static void render(struct text *t, const struct metrics *m)
 	       "Unix time at which the next operation expires, per site (absent when none).");
 	site_samples(t, "gracefs_trash_next_expiry_timestamp_seconds", m, F_NEXT_EXPIRY);
 
-	family(t, "gracefs_ops_created_total", "counter",
-	       "Delete operations created since the daemon started.");
-	sample_u64(t, "gracefs_ops_created_total", m->ops_created);
-	family(t, "gracefs_ops_restored_total", "counter",
-	       "Restores out of trash since the daemon started.");
-	sample_u64(t, "gracefs_ops_restored_total", m->ops_restored);
-	family(t, "gracefs_ops_purged_total", "counter",
-	       "Operations purged (expired or explicit) since the daemon started.");
-	sample_u64(t, "gracefs_ops_purged_total", m->ops_purged);
-	family(t, "gracefs_index_errors_total", "counter",
-	       "Failed writes to the trash index since the daemon started.");
-	sample_u64(t, "gracefs_index_errors_total", m->index_errors);
-	family(t, "gracefs_audit_errors_total", "counter",
-	       "Failed writes to the audit log since the daemon started.");
-	sample_u64(t, "gracefs_audit_errors_total", m->audit_errors);
-	family(t, "gracefs_sweeper_lag_seconds", "gauge",
-	       "Age of the oldest overdue expiry (0 when the sweeper is up to date).");
-	sample_i64(t, "gracefs_sweeper_lag_seconds", m->sweeper_lag_s);
-	family(t, "gracefs_interlock_paused", "gauge",
-	       "1 while purging is paused by the clock-jump interlock, awaiting an operator.");
-	sample_u64(t, "gracefs_interlock_paused", m->interlock_paused ? 1 : 0);
+	const struct { const char *name, *type, *help; int64_t v; } scalars[] = {
+		{ "gracefs_ops_created_total", "counter",
+		  "Delete operations created since the daemon started.", (int64_t)m->ops_created },
+		{ "gracefs_ops_restored_total", "counter",
+		  "Restores out of trash since the daemon started.", (int64_t)m->ops_restored },
+		{ "gracefs_ops_purged_total", "counter",
+		  "Operations purged (expired or explicit) since the daemon started.",
+		  (int64_t)m->ops_purged },
+		{ "gracefs_index_errors_total", "counter",
+		  "Failed writes to the trash index since the daemon started.",
+		  (int64_t)m->index_errors },
+		{ "gracefs_audit_errors_total", "counter",
+		  "Failed writes to the audit log since the daemon started.",
+		  (int64_t)m->audit_errors },
+		{ "gracefs_sweeper_lag_seconds", "gauge",
+		  "Age of the oldest overdue expiry (0 when the sweeper is up to date).",
+		  m->sweeper_lag_s },
+		{ "gracefs_interlock_paused", "gauge",
+		  "1 while purging is paused by the clock-jump interlock, awaiting an operator.",
+		  m->interlock_paused ? 1 : 0 },
+	};
+	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+		family(t, scalars[i].name, scalars[i].type, scalars[i].help);
+		sample_i64(t, scalars[i].name, scalars[i].v);
+	}
 }
 
 static int write_all(int fd, const char *p, size_t n)
