@@ -599,7 +599,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	else if ((r = loc_of(p, &w, pfd, name, &rp, &loc)) == 0) {
 		who_of(req, &who);
 		if ((r = check_protected(G(req), &who, &loc)) == 0)
-			r = trash_delete(G(req)->trash, &who, &loc, dir);
+			r = trash_delete(G(req)->trash, &who, &loc, dir, &st);
 		if (r == 0) {
 			inode_detach(st.st_dev, st.st_ino);
 			if (w.zone == Z_ROOT) {

@@ -787,12 +787,14 @@ static int delete_site(struct trash *t, const struct caller *who,
 /* ---- public entry points ------------------------------------------------- */
 
 int trash_delete(struct trash *t, const struct caller *who,
-		 const struct trash_loc *loc, bool want_dir)
+		 const struct trash_loc *loc, bool want_dir, const struct stat *given)
 {
 	struct stat st;
 	int r;
 
-	if (fstatat(loc->dirfd, loc->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (given)
+		st = *given;   /* one lstat per unlink, not two */
+	else if (fstatat(loc->dirfd, loc->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (!!S_ISDIR(st.st_mode) != want_dir)
 		return want_dir ? -ENOTDIR : -EISDIR;

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include "index.h"
 #include "oprec.h"
 #include "procinfo.h"
@@ -91,9 +92,10 @@ int trash_site_trash_open(int site_fd);
  * rmdir (want_dir true: ENOTDIR, ENOTEMPTY as rmdir(2); a site root counts
  * as empty when it holds only .trash).  A site (loc->site == NULL) goes to
  * the root trash as a whole, with this caller's own deletions inside it put
- * back in place first.  On any failure nothing has moved.  0 or -errno. */
+ * back in place first.  st: the entry's lstat if the caller has it (NULL:
+ * taken here).  On any failure nothing has moved.  0 or -errno. */
 int trash_delete(struct trash *t, const struct caller *who,
-		 const struct trash_loc *loc, bool want_dir);
+		 const struct trash_loc *loc, bool want_dir, const struct stat *st);
 
 /* renameat2(src, dst, flags) where a replaced dst goes to trash first
  * (RENAME_EXCHANGE and RENAME_NOREPLACE pass straight through).  The rename

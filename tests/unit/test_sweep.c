@@ -266,7 +266,7 @@ static int del(struct fx *f, const struct caller *who, const char *site,
 		fail_msg("%s: %s", p, strerror(errno));
 	set_rel(f, dir);
 	loc = (struct trash_loc){ .site = site, .rel = &f->rel, .dirfd = fd, .name = name };
-	r = trash_delete(f->t, who, &loc, want_dir);
+	r = trash_delete(f->t, who, &loc, want_dir, NULL);
 	close(fd);
 	return r;
 }
@@ -1072,7 +1072,7 @@ static void delete_site(struct fx *f, const char *site, uint32_t pid, char *op)
 	struct trash_loc loc = { .site = NULL, .rel = NULL, .dirfd = f->bfd, .name = site };
 
 	opname(op, fake_wall(), pid);
-	assert_int_equal(trash_delete(f->t, &who, &loc, true), 0);
+	assert_int_equal(trash_delete(f->t, &who, &loc, true, NULL), 0);
 	assert_false(exists(bp(f, "%s", site)));
 	assert_true(exists(bp(f, ".gracefs/trash/%s/%s", op, site)));
 }

@@ -214,7 +214,7 @@ static int del_as(struct fx *f, const struct caller *who, const char *site,
 		fail_msg("%s: %s", p, strerror(errno));
 	set_rel(f, dir);
 	loc = (struct trash_loc){ .site = site, .rel = &f->rel, .dirfd = fd, .name = name };
-	r = trash_delete(f->t, who, &loc, want_dir);
+	r = trash_delete(f->t, who, &loc, want_dir, NULL);
 	close(fd);
 	return r;
 }
@@ -231,7 +231,7 @@ static int del_site(struct fx *f, const struct caller *who, const char *site)
 
 	memset(&f->rel, 0, sizeof(f->rel));
 	loc = (struct trash_loc){ .site = NULL, .rel = &f->rel, .dirfd = f->bfd, .name = site };
-	return trash_delete(f->t, who, &loc, true);
+	return trash_delete(f->t, who, &loc, true, NULL);
 }
 
 /* trash_rename of site/<src> over site/<dst>, both in the same dir `dir`. */

@@ -139,7 +139,7 @@ static int del(struct fx *f, const struct caller *who, const char *dir,
 	if (*dir)
 		assert_int_equal(relpath_push(&f->rel, dir), 0);
 	loc = (struct trash_loc){ .site = "site", .rel = &f->rel, .dirfd = fd, .name = name };
-	r = trash_delete(f->t, who, &loc, want_dir);
+	r = trash_delete(f->t, who, &loc, want_dir, NULL);
 	close(fd);
 	return r;
 }
