@@ -177,7 +177,7 @@ static int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *n
 
 		inode_where(parent, &w);
 		if (w.zone == Z_LIVE) {   /* created on first use */
-			if ((tfd = trash_site_trash_open(pfd)) < 0)
+			if ((tfd = layout_site_trash_open(pfd)) < 0)
 				return tfd;
 			close(tfd);
 		}

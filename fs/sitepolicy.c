@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "sitepolicy.h"
-#include "trash.h"
+#include "layout.h"
 
 static int site_trash(int backing_fd, const char *site, bool create)
 {
@@ -23,7 +23,7 @@ static int site_trash(int backing_fd, const char *site, bool create)
 	if (sfd < 0)
 		return -errno;
 	if (create) {
-		fd = trash_site_trash_open(sfd);
+		fd = layout_site_trash_open(sfd);
 	} else {
 		fd = openat(sfd, TRASH_NAME, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		fd = fd < 0 ? -errno : fd;

@@ -21,12 +21,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include "index.h"
+#include "layout.h"
 #include "oprec.h"
 #include "procinfo.h"
 #include "undo.h"
 
-#define TRASH_NAME      ".trash"
-#define TRASH_STATE_DIR ".gracefs"
 #define TRASH_COLLAPSE_XATTR "trusted.gracefs.collapse"
 #define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
 #define RELPATH_MAX_DEPTH 2048
@@ -84,9 +83,6 @@ void trash_close(struct trash *t);
 
 /* fd (O_PATH) of BACKING/.gracefs/trash; owned by the engine. */
 int trash_root_fd(const struct trash *t);
-/* Open (O_PATH, creating it if missing) the .trash of site dir site_fd.
- * Returns a new fd or -errno. */
-int trash_site_trash_open(int site_fd);
 
 /* Soft-delete loc: unlink (want_dir false: EISDIR for a directory) or
  * rmdir (want_dir true: ENOTDIR, ENOTEMPTY as rmdir(2); a site root counts

@@ -1,0 +1,168 @@
+/*
+ * trash_int.h — the trash engine's shared state and helpers, for its own
+ * files only (trash.c, trash_site.c, trash_restore.c, trash_scan.c,
+ * trash_purge.c).  Nothing outside the engine includes this.
+ *
+ * Lock: t->lock guards everything in struct trash and every mutation of
+ * the backing store the engine makes.  Every trash_* function declared here
+ * expects it held.
+ */
+#ifndef GRACEFS_TRASH_INT_H
+#define GRACEFS_TRASH_INT_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sys.h"
+#include "trash.h"
+
+#define NS 1000000000LL
+#define TMP_PREFIX ".tmp-"
+#define SYNC_EVERY_NS (2 * NS)
+
+struct op {
+	struct op *next;
+	struct op_record rec;
+	int dirfd;        /* the op directory (O_RDONLY|O_DIRECTORY) */
+	bool dirty;       /* rec changed since last stored */
+	/* mirror cache: trash twin of the last live parent directory */
+	int cache_fd;
+	size_t cache_len;
+	char *cache_key;  /* components joined by '\0' */
+};
+
+struct pending {
+	struct pending *next;
+	char scope[NAME_MAX + 1];
+	char name[NAME_MAX + 1];
+};
+
+struct trash {
+	pthread_mutex_t lock;
+	int backing_fd;     /* borrowed */
+	int state_fd;       /* BACKING/.gracefs */
+	int root_trash_fd;  /* BACKING/.gracefs/trash */
+	dev_t dev;
+	struct index *ix;   /* borrowed */
+	struct trash_conf conf;
+	struct op *ops;     /* open operations */
+	struct pending *pending;
+	int64_t last_sync_ns;
+	struct trash_counters counters;
+	/* ops being undone (the lock is let go between undo steps): never
+	 * purged meanwhile */
+	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; bool used; } undoing[8];
+};
+
+/* A growable copy of index records (index_foreach with trash_collect). */
+struct key_list {
+	size_t n, cap;
+	struct op_record *v;
+};
+
+enum move_how {
+	MOVE_DELETE,  /* unlink/rmdir: a directory may merge into its mirror */
+	MOVE_EXACT,   /* rename the victim itself; any existing name collides */
+	MOVE_LINK,    /* hard-link a non-directory (rename-over keeps atomicity) */
+};
+
+static inline int open_dir(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* Open a subdirectory without crossing any mount point, bind mounts of
+ * the same filesystem included (st_dev cannot tell those).  -EXDEV then. */
+static inline int open_dir_here(int dirfd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+
+	return fd < 0 ? -errno : fd;
+}
+
+static inline void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* A directory stream over a duplicate of dirfd (dirfd stays usable),
+ * from its start.  NULL with errno set on failure. */
+static inline DIR *dir_stream(int dirfd)
+{
+	int fd = dup(dirfd);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if (!(d = fdopendir(fd))) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
+/* mkdirat + open; EEXIST is fine as long as it is a directory. */
+static inline int mkdir_open(int dirfd, const char *name, mode_t mode, bool *created)
+{
+	int r = sys.mkdirat(dirfd, name, mode);
+
+	if (created)
+		*created = r == 0;
+	if (r < 0 && errno != EEXIST)
+		return -errno;
+	return open_dir(dirfd, name);
+}
+
+/* trash.c */
+int trash_scope_open(struct trash *t, const char *scope, bool create);
+int trash_dir_check_empty(int dirfd, const char *name, bool allow_trash);
+int trash_copy_meta(int src, int dst);
+int trash_op_store(struct trash *t, struct op *op);
+int trash_rec_read(int dirfd, struct op_record *rec);
+void trash_op_free(struct op *op);
+int trash_op_close(struct trash *t, struct op *op);
+bool trash_same_process(const struct op_record *r, const struct caller *who);
+int trash_op_for(struct trash *t, const struct caller *who, const char *scope,
+		 bool fresh, struct op **out);
+int trash_op_mirror(struct trash *t, struct op *op, const char *site,
+		    const struct relpath *rel);
+int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
+		  const struct stat *st, enum move_how how);
+int trash_collect(const struct op_record *r, void *arg);
+
+/* trash_site.c */
+void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into);
+int trash_collapse_finish(int rfd, const char *site, const char *oname);
+int trash_delete_site(struct trash *t, const struct caller *who,
+		      const struct trash_loc *loc, const struct stat *st);
+void trash_rename_rescope(struct trash *t, const struct trash_loc *src,
+			  const struct trash_loc *dst, unsigned flags);
+
+/* trash_restore.c */
+void trash_note_restore_locked(struct trash *t, const char *scope, const char *name);
+int trash_settle_restore(struct trash *t, const struct pending *p);
+
+/* trash_scan.c */
+bool trash_is_mirror(int dirfd, const char *opname);
+int trash_recount(struct op_record *rec, int ofd);
+int trash_scope_scan(struct trash *t, const char *scope, struct trash_stats *st);
+
+#endif

@@ -1,0 +1,212 @@
+/*
+ * trash_restore.c — settling an op after something was moved out of it
+ * (restore), pruning mirror parents, and undo of a whole op.
+ * Part of the trash engine (see trash.h for the contract, trash_int.h for
+ * the shared state).  Threading: every function here runs under t->lock
+ * unless it says otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "sitepolicy.h"
+#include "sys.h"
+#include "trash_int.h"
+#include "util.h"
+
+/*
+ * Something left op `name` of `scope` (a restore).  If that op is still
+ * open, its cached mirror fd may now be a live directory, and if the whole
+ * op dir was moved out its dirfd is live: forget the cache, and drop an op
+ * whose directory is no longer in the trash without writing to it.  The
+ * recount (or removal when empty) waits for the next tick.
+ */
+void trash_note_restore_locked(struct trash *t, const char *scope, const char *name)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+
+	for (struct op *op = t->ops; op; op = op->next) {
+		struct stat a, b;
+		int tfd;
+
+		if (strcmp(op->rec.scope, scope) || strcmp(op->rec.name, name))
+			continue;
+		close_fd(&op->cache_fd);
+		tfd = trash_scope_open(t, scope, false);
+		bool in_place = tfd >= 0 && fstatat(tfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+				fstat(op->dirfd, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		if (tfd >= 0)
+			close(tfd);
+		if (!in_place) {
+			for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next)
+				if (*pp == op) {
+					*pp = op->next;
+					break;
+				}
+			index_del(t->ix, scope, name);
+			trash_op_free(op);
+		}
+		break;
+	}
+	t->counters.restores++;
+	if (!p)
+		return;   /* counts stay high until the next mount's reconcile */
+	snprintf(p->scope, sizeof(p->scope), "%s", scope);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->next = t->pending;
+	t->pending = p;
+}
+
+void trash_note_restore(struct trash *t, const char *scope, const char *name)
+{
+	pthread_mutex_lock(&t->lock);
+	trash_note_restore_locked(t, scope, name);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- maintenance ---------------------------------------------------------- */
+
+/* Remove the mirror-only directories (parents created for deleted items,
+ * never deleted themselves) that a restore left empty, deepest first. */
+static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned depth)
+{
+	DIR *d = dir_stream(dirfd);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != dev || depth > 4096 || (sub = open_dir_here(dirfd, de->d_name)) < 0)
+			continue;
+		prune_mirrors(sub, dev, opname, depth + 1);
+		bool mirror = trash_is_mirror(sub, opname);
+		close(sub);
+		if (mirror)
+			unlinkat(dirfd, de->d_name, AT_REMOVEDIR);   /* fails unless empty */
+	}
+	closedir(d);
+}
+
+/* An op lost items to a restore: drop it if empty, else recount it. */
+int trash_settle_restore(struct trash *t, const struct pending *p)
+{
+	struct op_record rec;
+	int tfd = trash_scope_open(t, p->scope, false), ofd, r = 0;
+
+	if (tfd < 0)
+		return tfd == -ENOENT ? 0 : tfd;
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, p->scope) && !strcmp(op->rec.name, p->name)) {
+			trash_op_close(t, op);   /* restoring ends an operation */
+			break;
+		}
+	}
+	if ((ofd = open_dir(tfd, p->name)) < 0) {
+		index_del(t->ix, p->scope, p->name);
+		goto out;
+	}
+	prune_mirrors(ofd, t->dev, p->name, 0);
+	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
+		index_del(t->ix, p->scope, p->name);
+		if (t->conf.on_removed)
+			t->conf.on_removed(t->conf.cb_arg, tfd, p->name);
+	} else if (trash_rec_read(ofd, &rec) == 0) {
+		snprintf(rec.scope, sizeof(rec.scope), "%s", p->scope);
+		snprintf(rec.name, sizeof(rec.name), "%s", p->name);
+		int64_t keep_last = rec.last_ns;
+		trash_recount(&rec, ofd);
+		rec.last_ns = keep_last;   /* a restore is not a deletion */
+		char buf[OPREC_ENC_MAX];
+		int len = oprec_encode(&rec, buf, sizeof(buf));
+		if (len > 0 && fsetxattr(ofd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
+			r = -errno;
+		if (!r)
+			r = index_put(t->ix, &rec);
+	}
+	close(ofd);
+out:
+	close(tfd);
+	return r;
+}
+
+#define UNDO_STEPS_PER_LOCK 1024
+
+struct undo_wrap {
+	struct trash *t;
+	const char *scope;
+	size_t steps;
+	undo_progress_fn fn;
+	void *arg;
+};
+
+/* After each undo step: a whole site restored gets its own ops back; and
+ * every UNDO_STEPS_PER_LOCK steps the engine's lock is let go for a moment,
+ * so a long undo never stalls deletions elsewhere for long.  (Each step is
+ * a rename with RENAME_NOREPLACE: whatever happened meanwhile, nothing is
+ * overwritten; at worst an item lands where a concurrent mv put its
+ * parent.) */
+static int undo_step_done(void *arg, const struct undo_step *step, const char *to,
+			  bool renamed, int err)
+{
+	struct undo_wrap *w = arg;
+
+	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+		trash_scope_scan(w->t, to, NULL);
+	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
+		pthread_mutex_unlock(&w->t->lock);
+		sched_yield();
+		pthread_mutex_lock(&w->t->lock);
+	}
+	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
+}
+
+int trash_undo(struct trash *t, const char *scope, const char *name,
+	       undo_progress_fn fn, void *arg, struct undo_result *res)
+{
+	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
+	struct op_record rec;
+	int r, slot = -1;
+
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < 8 && slot < 0; i++) {
+		if (!t->undoing[i].used) {
+			slot = i;
+			t->undoing[i].used = true;
+			snprintf(t->undoing[i].scope, sizeof(t->undoing[i].scope), "%s", scope);
+			snprintf(t->undoing[i].name, sizeof(t->undoing[i].name), "%s", name);
+		}
+	}
+	if (slot < 0) {
+		pthread_mutex_unlock(&t->lock);
+		return -EBUSY;   /* more concurrent undos than gracectl ever runs */
+	}
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
+			trash_op_close(t, op);
+			break;
+		}
+	}
+	r = index_get(t->ix, scope, name, &rec);
+	if (r == 0 && rec.state == OP_PURGING)
+		r = -EBUSY;   /* half gone: never restored as if complete */
+	if (r == 0 || r == -ENOENT)
+		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
+	if (r != -ENOENT)
+		trash_note_restore_locked(t, scope, name);
+	t->undoing[slot].used = false;
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
