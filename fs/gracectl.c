@@ -37,6 +37,8 @@
 #include "catalog.h"
 #include "ctl.h"
 #include "ctlcmd.h"
+#include "evict.h"
+#include "exclude.h"
 #include "index.h"
 #include "sitepolicy.h"
 #include "sys.h"
@@ -1592,31 +1594,62 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int site_ls(struct gctl *x, int argc, char **argv)
+/* The site directories of the backing store, appended to n. */
+static void site_dirs(struct gctl *x, struct names *n)
 {
-	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
-		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected" };
-	struct table t = TABLE(cols, "sssssbnnnsss");
-	struct catalog_protected *prot = NULL;
-	struct names names = {0};
-	struct usages u;
 	struct dirent *de;
-	bool have_cat = need_catalog(x, false) == 0;
 	DIR *d;
-	int r;
 
-	if ((r = load_usage(x, &u)))
-		return r;
 	for (d = dir_at(x->backing_fd); d && (de = readdir(d)); ) {
 		struct stat st;
 
 		if (catalog_site_id_valid(de->d_name) &&
 		    fstatat(x->backing_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    S_ISDIR(st.st_mode))
-			names_add(&names, de->d_name);
+			names_add(n, de->d_name);
 	}
 	if (d)
 		closedir(d);
+}
+
+static void names_free(struct names *n)
+{
+	while (n->n)
+		free(n->v[--n->n]);
+	free(n->v);
+}
+
+/* "site  exclude" rows for every site with exclusion patterns. */
+static void exclusion_rows(struct gctl *x, struct table *t)
+{
+	struct names names = {0};
+	char excl[EXCLUDE_LIST_MAX + 2];
+
+	site_dirs(x, &names);
+	if (names.n)
+		qsort(names.v, names.n, sizeof(*names.v), cmp_str);
+	for (size_t i = 0; i < names.n; i++)
+		if (sitepolicy_get_exclude(x->backing_fd, names.v[i], excl, sizeof(excl)) == 0 &&
+		    *excl)
+			table_add(t, names.v[i], excl);
+	names_free(&names);
+}
+
+static int site_ls(struct gctl *x, int argc, char **argv)
+{
+	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
+		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected", "trash_max",
+		"exclude" };
+	struct table t = TABLE(cols, "sssssbnnnsssss");
+	struct catalog_protected *prot = NULL;
+	struct names names = {0};
+	struct usages u;
+	bool have_cat = need_catalog(x, false) == 0;
+	int r;
+
+	if ((r = load_usage(x, &u)))
+		return r;
+	site_dirs(x, &names);
 	if (have_cat) {
 		catalog_site_list(x->cat, site_name_cb, &names);
 		catalog_protected_list(x->cat, &prot);
@@ -1627,7 +1660,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 		struct catalog_site cs = { .kind = "" };
 		struct site_policy pol = {0};
 		const struct usage *us = usage_of(&u, names.v[i]);
-		char ret[32] = "default", plist[1024] = "";
+		char ret[32] = "default", plist[1024] = "", tmax[32] = "", excl[EXCLUDE_LIST_MAX + 2];
 		bool in_cat;
 
 		if (i && !strcmp(names.v[i], names.v[i - 1]))
@@ -1636,6 +1669,10 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 		sitepolicy_get(x->backing_fd, names.v[i], &pol);
 		if (pol.retention_s)
 			util_format_duration(pol.retention_s, ret, sizeof(ret));
+		if (pol.trash_max)
+			evict_format_size(pol.trash_max, tmax, sizeof(tmax));
+		if (sitepolicy_get_exclude(x->backing_fd, names.v[i], excl, sizeof(excl)) < 0)
+			snprintf(excl, sizeof(excl), "?");
 		for (size_t k = 0, len = 0; prot && k < prot->n; k++)
 			if (!strcmp(prot->v[k].site, names.v[i]) &&
 			    len + strlen(prot->v[k].path) + 3 < sizeof(plist))
@@ -1645,14 +1682,13 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 			  in_cat ? catalog_state_name(cs.state) : "uncataloged",
 			  in_cat ? utc(cs.created_s) : "", ret, yes(pol.hold),
 			  num(us ? us->ops : 0), num(us ? us->items : 0), num(us ? us->bytes : 0),
-			  us ? utc(us->oldest_s) : "", us ? utc(us->next_expiry_s) : "", plist);
+			  us ? utc(us->oldest_s) : "", us ? utc(us->next_expiry_s) : "", plist, tmax,
+			  excl);
 	}
 	table_print(&t, x->json);
 	table_free(&t);
 	catalog_protected_free(prot);
-	while (names.n)
-		free(names.v[--names.n]);
-	free(names.v);
+	names_free(&names);
 	free(u.v);
 	return EXIT_DONE;
 }
@@ -1685,7 +1721,8 @@ static int site_set(struct gctl *x, int argc, char **argv)
 
 	if (argc < 2 || argc > CTL_ARGC_MAX / 2)
 		return fail(EXIT_USAGE, "usage: site set site:ID retention=DURATION|default "
-			    "hold=on|off kind=KIND… [--execute]");
+			    "hold=on|off kind=KIND trash_max=SIZE|none exclude=GLOB,…|none… "
+			    "[--execute]");
 	if ((r = site_id(x, argv[0], site)))
 		return r;
 	v[1] = site;
@@ -1752,7 +1789,7 @@ static const struct cmd site_cmds[] = {
 	{ "ls",        site_ls,      "site ls" },
 	{ "add",       site_add,     "site add site:ID [KIND]" },
 	{ "set",       site_set,     "site set site:ID retention=DURATION|default hold=on|off "
-				     "kind=KIND [--execute]" },
+				     "kind=KIND trash_max=SIZE|none exclude=GLOB,…|none [--execute]" },
 	{ "protect",   site_protect, "site protect site:ID PATH" },
 	{ "unprotect", site_protect, "site unprotect site:ID PATH" },
 };
@@ -1777,10 +1814,11 @@ static int kv_line(void *arg, const char *const *f, int n)
 static int c_status(struct gctl *x, int argc, char **argv)
 {
 	static const char *const kv_cols[] = { "key", "value" };
+	static const char *const excl_cols[] = { "site", "exclude" };
 	static const char *const tot_cols[] = { "daemon", "backing", "trash_ops", "trash_items",
 		"trash_bytes", "next_expiry" };
 	struct table kv = TABLE(kv_cols, "ss"), tot = TABLE(tot_cols, "ssnnns"),
-		     ut = TABLE(usage_cols, "snnnss");
+		     ut = TABLE(usage_cols, "snnnss"), xt = TABLE(excl_cols, "ss");
 	struct usages u;
 	uint64_t ops = 0, items = 0, bytes = 0;
 	int64_t next = 0;
@@ -1806,6 +1844,7 @@ static int c_status(struct gctl *x, int argc, char **argv)
 		  fmt("running (status: %s)", *msg ? msg : strerror(-r)) : "running",
 		  x->backing, num(ops), num(items), num(bytes), utc(next));
 	usage_rows(&ut, &u);
+	exclusion_rows(x, &xt);
 	if (x->json) {
 		fputs("{\"totals\":", stdout);
 		table_json_obj(&tot, 0);
@@ -1818,6 +1857,8 @@ static int c_status(struct gctl *x, int argc, char **argv)
 		}
 		fputs("},\"sites\":", stdout);
 		table_json(&ut);
+		fputs(",\"exclusions\":", stdout);
+		table_json(&xt);
 		puts("}");
 	} else {
 		table_vertical(&tot, 0);
@@ -1825,7 +1866,12 @@ static int c_status(struct gctl *x, int argc, char **argv)
 			printf("%-15s%s\n", fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
 		putchar('\n');
 		table_plain(&ut);
+		if (xt.nrows) {
+			putchar('\n');
+			table_plain(&xt);
+		}
 	}
+	table_free(&xt);
 	table_free(&kv);
 	table_free(&tot);
 	table_free(&ut);

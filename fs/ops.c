@@ -588,6 +588,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	struct stat st;
 	struct where w;
 	int pfd = -1, r = 0;
+	bool gone = false;   /* removed directly by a site exclusion */
 
 	inode_where(p, &w);
 	if (is_reserved(p, name) || in_trash(w.zone) || (w.zone == Z_ROOT && !dir))
@@ -598,7 +599,9 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		r = -errno;
 	else if ((r = loc_of(p, &w, pfd, name, &rp, &loc)) == 0) {
 		who_of(req, &who);
-		if ((r = check_protected(G(req), &who, &loc)) == 0)
+		if ((r = check_protected(G(req), &who, &loc)) == 0 &&
+		    (r = control_remove_excluded(G(req)->ctl, &who, &loc, dir, &st, &gone)) == 0 &&
+		    !gone)
 			r = trash_delete(G(req)->trash, &who, &loc, dir, &st);
 		if (r == 0) {
 			inode_detach(st.st_dev, st.st_ino);
@@ -1373,6 +1376,7 @@ static void *maint_main(void *arg)
 		if (r < 0)
 			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
 		send_invalidations(g);
+		control_tick(g->ctl);
 		write_metrics(g);
 		pthread_mutex_lock(&g->maint_lock);
 	}
