@@ -83,6 +83,21 @@ void evict_format_size(uint64_t bytes, char *buf, size_t cap)
 		snprintf(buf, cap, "%" PRIu64, bytes);
 }
 
+void evict_format_approx(uint64_t bytes, char *buf, size_t cap)
+{
+	double v = (double)bytes;
+	int u = -1;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, cap, "%" PRIu64 "B", bytes);
+	else
+		snprintf(buf, cap, "%.1f%ciB", v, units[u]);
+}
+
 void evict_format_floor(const struct evict_floor *f, char *buf, size_t cap)
 {
 	if (f->pct)

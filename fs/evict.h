@@ -42,6 +42,8 @@ int evict_parse_size(const char *s, uint64_t *out);
 /* "10%" or the shortest exact size ("512M", "1536K", "4097"). */
 void evict_format_floor(const struct evict_floor *f, char *buf, size_t cap);
 void evict_format_size(uint64_t bytes, char *buf, size_t cap);
+/* For people: "812B", "46.5MiB", "1.2TiB" (rounded). */
+void evict_format_approx(uint64_t bytes, char *buf, size_t cap);
 
 /* The floor in bytes on a filesystem of `total` bytes, and the margin above
  * it that an eviction run aims for. */

@@ -151,7 +151,7 @@ static void on_evicted(void *arg, const struct op_record *r, uint64_t removed,
 	struct gfs *g = arg;
 
 	control_audit_op_detail(g->ctl, AUDIT_EV_EVICT, r, detail);
-	log_msg(LOG_NOTICE, "evicted op %s%s%s for space: %llu entries, %llu bytes (%s)", r->scope,
+	log_msg(LOG_NOTICE, "evicted op %s%s%s: %llu entries, %llu bytes (%s)", r->scope,
 		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
 		(unsigned long long)r->bytes, detail);
 }
@@ -235,7 +235,8 @@ static int start_sweeper(struct gfs *g, const struct gfs_opts *o)
 	};
 	struct space_conf spc = {
 		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .floor = o->min_free,
-		.min_age_s = o->min_retention_s, .recheck_ns = sc.interval_ns,
+		.min_age_s = o->min_retention_s,
+		.recheck_ns = sc.interval_ns < 30000000000LL ? sc.interval_ns : 30000000000LL,
 		.on_evicted = on_evicted, .on_notice = on_notice, .cb_arg = g,
 	};
 	int r = space_new(&g->space, g->trash, g->ix, &spc);

@@ -277,8 +277,8 @@ static void set_pressure(struct space *s, bool on, const struct evict_plan *p)
 	pthread_mutex_unlock(&s->lock);
 	if (was == on)
 		return;   /* said once */
-	evict_format_size(s->st.avail, fb, sizeof(fb));
-	evict_format_size(s->st.floor, fl, sizeof(fl));
+	evict_format_approx(s->st.avail, fb, sizeof(fb));
+	evict_format_approx(s->st.floor, fl, sizeof(fl));
 	evict_format_floor(&s->c.floor, spec, sizeof(spec));
 	if (on)
 		notice(s, "space: free space %s is below the floor of %s (min_free=%s) and nothing "
@@ -328,7 +328,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 		goto out;
 	for (size_t i = 0; i < plan.n && !stopping(s); i++) {
 		const struct evict_op *o = &l.ops[plan.v[i].op];
-		char detail[160], a[32], b[32];
+		char detail[160], a[32];
 		bool cap = plan.v[i].reason == EVICT_CAP;
 
 		if (!cap && measure(s, &total, &avail) == 0 && avail >= target)
@@ -339,9 +339,8 @@ int64_t space_pass(struct space *s, int64_t now_s)
 					evict_format_size(l.caps[c].max_bytes, a, sizeof(a));
 			snprintf(detail, sizeof(detail), "reason=trash_max trash_max=%s", a);
 		} else {
-			evict_format_size(avail, a, sizeof(a));
-			evict_format_size(floor, b, sizeof(b));
-			snprintf(detail, sizeof(detail), "reason=space free=%s floor=%s", a, b);
+			snprintf(detail, sizeof(detail), "reason=space free=%" PRIu64 " floor=%" PRIu64,
+				 avail, floor);
 		}
 		r = evict_one(s, o, now_s, detail);
 		if (r == 0) {
