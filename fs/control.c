@@ -255,6 +255,14 @@ int control_remove_excluded(struct control *c, const struct caller *who,
 	return c ? exclusions_remove(c->excl, who, loc, want_dir, st, removed) : 0;
 }
 
+int control_rename_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *src, const struct trash_loc *dst,
+			    const struct stat *dst_st, bool *done)
+{
+	*done = false;
+	return c ? exclusions_rename(c->excl, who, src, dst, dst_st, done) : 0;
+}
+
 void control_tick(struct control *c)
 {
 	if (c)

@@ -60,6 +60,12 @@ int control_write_metrics(struct control *c, const char *path);
 int control_remove_excluded(struct control *c, const struct caller *who,
 			    const struct trash_loc *loc, bool want_dir, const struct stat *st,
 			    bool *removed);
+/* The same for a rename over an existing dst (plain renames within sites
+ * only): *done when dst was excluded and the rename made without
+ * preserving it.  0 or -errno. */
+int control_rename_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *src, const struct trash_loc *dst,
+			    const struct stat *dst_st, bool *done);
 /* Periodic work (maintenance thread): reports idle exclusion groups. */
 void control_tick(struct control *c);
 

@@ -144,23 +144,42 @@ static struct group *count(struct exclusions *x, const struct caller *who, const
 	return evicted;
 }
 
+/* Does loc's entry match its site's patterns?  The pattern into pat. */
+static bool excluded(struct exclusions *x, const struct trash_loc *loc, char *pat, size_t cap)
+{
+	char rel[RELPATH_MAX_BYTES + NAME_MAX + 2];
+	const struct site_entry *e;
+	const char *m = NULL;
+
+	if (!x || !loc->site || !*loc->site || rel_of(loc, rel, sizeof(rel)) < 0)
+		return false;   /* a whole site, or a path too long to match: the trash */
+	pthread_mutex_lock(&x->lock);
+	if ((e = site_get(x, loc->site)) && (m = exclude_match(&e->set, rel)))
+		snprintf(pat, cap, "%s", m);
+	pthread_mutex_unlock(&x->lock);
+	return m != NULL;
+}
+
+static void counted(struct exclusions *x, const struct caller *who, const char *site,
+		    const char *pat, const struct stat *st)
+{
+	struct group *out;
+
+	pthread_mutex_lock(&x->lock);
+	out = count(x, who, site, pat, (uint64_t)st->st_blocks * 512);
+	pthread_mutex_unlock(&x->lock);
+	if (out)
+		report(x, out);
+}
+
 int exclusions_remove(struct exclusions *x, const struct caller *who,
 		      const struct trash_loc *loc, bool want_dir, const struct stat *st,
 		      bool *removed)
 {
-	char rel[RELPATH_MAX_BYTES + NAME_MAX + 2], pat[EXCLUDE_LIST_MAX + 1] = "";
-	const struct site_entry *e;
-	struct group *out = NULL;
-	const char *m = NULL;
+	char pat[EXCLUDE_LIST_MAX + 1];
 
 	*removed = false;
-	if (!x || !loc->site || !*loc->site || rel_of(loc, rel, sizeof(rel)) < 0)
-		return 0;   /* a whole site, or a path too long to match: the trash */
-	pthread_mutex_lock(&x->lock);
-	if ((e = site_get(x, loc->site)) && (m = exclude_match(&e->set, rel)))
-		snprintf(pat, sizeof(pat), "%s", m);
-	pthread_mutex_unlock(&x->lock);
-	if (!m)
+	if (!excluded(x, loc, pat, sizeof(pat)))
 		return 0;
 	if (S_ISDIR(st->st_mode) != want_dir)
 		return want_dir ? -ENOTDIR : -EISDIR;
@@ -168,11 +187,24 @@ int exclusions_remove(struct exclusions *x, const struct caller *who,
 	if (unlinkat(loc->dirfd, loc->name, want_dir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
 	*removed = true;
-	pthread_mutex_lock(&x->lock);
-	out = count(x, who, loc->site, pat, (uint64_t)st->st_blocks * 512);
-	pthread_mutex_unlock(&x->lock);
-	if (out)
-		report(x, out);
+	counted(x, who, loc->site, pat, st);
+	return 0;
+}
+
+int exclusions_rename(struct exclusions *x, const struct caller *who,
+		      const struct trash_loc *src, const struct trash_loc *dst,
+		      const struct stat *dst_st, bool *done)
+{
+	char pat[EXCLUDE_LIST_MAX + 1];
+
+	*done = false;
+	if (!excluded(x, dst, pat, sizeof(pat)))
+		return 0;
+	/* the kernel's rules: a directory only over an empty one */
+	if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) < 0)
+		return -errno;
+	*done = true;
+	counted(x, who, dst->site, pat, dst_st);
 	return 0;
 }
 

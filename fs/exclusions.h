@@ -61,6 +61,16 @@ int exclusions_remove(struct exclusions *x, const struct caller *who,
 		      const struct trash_loc *loc, bool want_dir, const struct stat *st,
 		      bool *removed);
 
+/* rename(src, dst) where dst exists and matches its site's patterns: the
+ * replaced dst is not preserved — a plain renameat2(flags 0), counted like
+ * a removal (the victim's lstat in dst_st).  Otherwise nothing, *done
+ * false.  Never for RENAME_EXCHANGE/NOREPLACE, a source in trash, or a
+ * site at the root (the caller passes only a plain rename within sites).
+ * 0 or -errno (the rename's error: nothing changed). */
+int exclusions_rename(struct exclusions *x, const struct caller *who,
+		      const struct trash_loc *src, const struct trash_loc *dst,
+		      const struct stat *dst_st, bool *done);
+
 /* The site's list changed, or the site came or went; NULL: every site. */
 void exclusions_invalidate(struct exclusions *x, const char *site);
 

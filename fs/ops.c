@@ -654,7 +654,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct where ws, wd;
 	struct caller who;
 	int sfd = -1, dfd = -1, r = 0;
-	bool had_dst;
+	bool had_dst, gone = false;   /* gone: dst excluded, replaced unpreserved */
 
 	inode_where(sp, &ws);
 	inode_where(dp, &wd);
@@ -701,7 +701,11 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (had_dst && !(flags & RENAME_NOREPLACE) && (r = check_protected(g, &who, &dst)) < 0)
 		goto out;
-	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
+	if (had_dst && !flags && !in_trash(ws.zone) && wd.zone == Z_LIVE &&
+	    (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev) &&
+	    (r = control_rename_excluded(g->ctl, &who, &src, &dst, &dst_st, &gone)) < 0)
+		goto out;
+	if (!gone && (r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
 	if (in_trash(ws.zone)) {
 		char to[RELPATH_MAX_BYTES + 4] = "to=", from[RELPATH_MAX_BYTES];

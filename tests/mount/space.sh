@@ -84,6 +84,7 @@ check "hold op C" gctl hold "op:s3/$C"
 # ---------------------------------------------------------------------------
 # trash_max: s4 holds 6 MiB in three ops; capped at 3 MiB its two oldest go
 # once they are past min_retention (20 s), the newest stays.
+diag "$(date +%T) trash_max: s4 holds"
 
 check_not "trash_max refuses a bad size" gctl site set site:s4 trash_max=3q
 check "trash_max=3M set on s4" gctl site set site:s4 trash_max=3M
@@ -102,6 +103,7 @@ check_match "evictions by the cap are audited with their reason" \
 
 # ---------------------------------------------------------------------------
 # The floor: all of A, B, D, G3 are past min_retention now; E is young.
+diag "$(date +%T) The floor: all of A"
 
 wait_until 60 eval '[ "$(status evictable_ops)" == 4 ]'
 check_eq "status: four ops could be evicted now (C is held)" 4 "$(status evictable_ops)"
@@ -136,6 +138,7 @@ check_eq "metric gracefs_space_floor_bytes" "$FLOOR" "$(metric gracefs_space_flo
 
 # ---------------------------------------------------------------------------
 # Pressure: 12 MiB below the floor, more than every evictable op frees.
+diag "$(date +%T) Pressure: 12 MiB"
 
 F=$(del s2 f.dat)   # young
 FILL=$(( $(free_bytes) - FLOOR + 12 * MiB ))
@@ -155,6 +158,7 @@ check_eq "metric gracefs_space_pressure" 1 "$(metric gracefs_space_pressure)"
 
 # ---------------------------------------------------------------------------
 # Exclusions relieve it: the fill files are removed directly, not to trash.
+diag "$(date +%T) Exclusions relieve i"
 
 check_not "an exclusion matching everything is refused" gctl site set site:s1 'exclude=**'
 check "exclude=fill* on s1" gctl site set site:s1 'exclude=fill*'
@@ -194,6 +198,18 @@ for f in cache notes.tmp keep/x.tmp; do
 	check_absent "excluded $f is gone" "$BACKING/s2/$f"
 done
 check_eq "status counts 9 excluded items" 9 "$(status excluded_items)"
+# a rename over an excluded name replaces it unpreserved; over another name
+# the replaced file still goes to trash
+echo old >"$MNT/s2/r.tmp"; echo new >"$MNT/s2/n1"
+echo old >"$MNT/s2/kept.txt"; echo new >"$MNT/s2/n2"
+before=$(trash_op_dirs s2)
+check "mv over an excluded name" mv "$MNT/s2/n1" "$MNT/s2/r.tmp"
+check_eq "no trash op for it" "$before" "$(trash_op_dirs s2)"
+check_eq "the new content is in place" new "$(cat "$MNT/s2/r.tmp")"
+check_eq "status counts 10 excluded items" 10 "$(status excluded_items)"
+check "mv over a kept name" mv "$MNT/s2/n2" "$MNT/s2/kept.txt"
+op=$(new_op s2 "$before")
+check_eq "the replaced kept file is in trash" old "$(cat "$(bk_op s2 "$op")/kept.txt")"
 if wait_until 20 eval 'audit_rows exclude s2 | grep -q "items=7 "'; then
 	pass "one audit row for the 7 excluded items of the rm"
 else
@@ -208,6 +224,7 @@ check "gracefs refuses min_free=100%" eval '! "$GRACEFS" -f -o min_free=100% "$B
 # ---------------------------------------------------------------------------
 # kill -9 during an eviction: an old op of 40000 files in s5 (made in the
 # backing store, adopted at mount); every other site held; min_free=99%.
+diag "$(date +%T) kill -9 during an ev"
 
 check "unmount" gfs_umount
 BIG=20200101T000000Z-rm-4242
