@@ -1861,9 +1861,14 @@ static int c_status(struct gctl *x, int argc, char **argv)
 		table_json(&xt);
 		puts("}");
 	} else {
+		int w = 15;   /* "key:" column: the widest key decides */
+
 		table_vertical(&tot, 0);
 		for (size_t i = 0; i < kv.nrows; i++)
-			printf("%-15s%s\n", fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
+			if ((int)strlen(cell(&kv, i, 0)) + 2 > w)
+				w = (int)strlen(cell(&kv, i, 0)) + 2;
+		for (size_t i = 0; i < kv.nrows; i++)
+			printf("%-*s%s\n", w, fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
 		putchar('\n');
 		table_plain(&ut);
 		if (xt.nrows) {

@@ -1,8 +1,8 @@
 /*
  * space — the eviction pass of the sweeper (see space.h for the contract
  * and the crash ordering).
- * Threading: s->lock guards st, stop and the journal's in-memory copy;
- * the pass itself runs on the sweeper thread without it.
+ * Threading: s->lock guards st and the journal's in-memory copy (stop is
+ * atomic); the pass itself runs on the sweeper thread without it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,7 @@ struct space {
 	struct space_conf c;
 	int jfd;                      /* the journal, kept open (no allocation on a full disk) */
 	pthread_mutex_t lock;
-	bool stop;
+	atomic_bool stop;             /* space_stop: return after the current step */
 	bool jvalid;                  /* the journal names an eviction in progress */
 	char jscope[NAME_MAX + 1], jname[NAME_MAX + 1];
 	int64_t last_walk_ns;         /* mono time of the last full look */
@@ -53,12 +54,7 @@ static void notice(struct space *s, const char *fmt, ...)
 
 static bool stopping(struct space *s)
 {
-	bool stop;
-
-	pthread_mutex_lock(&s->lock);
-	stop = s->stop;
-	pthread_mutex_unlock(&s->lock);
-	return stop;
+	return atomic_load(&s->stop);
 }
 
 /* ---- the journal: "SCOPE\nNAME\n", or empty ------------------------------- */
@@ -123,78 +119,90 @@ static int measure(struct space *s, uint64_t *total, uint64_t *avail)
 }
 
 /* Every op of the index, with its site's hold and cap (records come
- * grouped by scope, so the policy is read once per site). */
+ * grouped by scope, so the policy is read once per site, and the ops of a
+ * scope share one copy of its name). */
 struct look {
 	struct space *s;
 	struct evict_op *ops;
 	size_t n, cap;
 	struct evict_cap *caps;
 	size_t ncaps, capcap;
-	char scope[NAME_MAX + 1];
-	bool have_scope, scope_held;
+	char **scopes;           /* owned: one per scope seen */
+	size_t nscopes, scopecap;
+	bool scope_held;
 };
+
+/* v, or its reallocation, with room for one more element (n used of
+ * *cap); NULL when out of memory (v is then still valid). */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	size_t c;
+
+	if (n < *cap)
+		return v;
+	c = *cap ? 2 * *cap : 16;
+	if (!(v = realloc(v, c * size)))
+		return NULL;
+	*cap = c;
+	return v;
+}
+
+static int look_scope(struct look *l, const char *scope)
+{
+	struct site_policy p = {0};
+	char **v = grow(l->scopes, l->nscopes, &l->scopecap, sizeof(*v)), *sc;
+
+	if (!v)
+		return -ENOMEM;
+	l->scopes = v;
+	if (!(sc = strdup(scope)))
+		return -ENOMEM;
+	l->scopes[l->nscopes++] = sc;
+	if (*scope)
+		sitepolicy_get(l->s->c.backing_fd, scope, &p);
+	l->scope_held = p.hold;
+	if (p.trash_max) {
+		struct evict_cap *c = grow(l->caps, l->ncaps, &l->capcap, sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		l->caps = c;
+		l->caps[l->ncaps++] = (struct evict_cap){ sc, p.trash_max };
+	}
+	return 0;
+}
 
 static int look_one(const struct op_record *r, void *arg)
 {
 	struct look *l = arg;
+	struct evict_op *v;
+	char *nm;
 
-	if (!l->have_scope || strcmp(l->scope, r->scope)) {
-		struct site_policy p = {0};
-
-		snprintf(l->scope, sizeof(l->scope), "%s", r->scope);
-		l->have_scope = true;
-		if (*r->scope)
-			sitepolicy_get(l->s->c.backing_fd, r->scope, &p);
-		l->scope_held = p.hold;
-		if (p.trash_max) {
-			if (l->ncaps == l->capcap) {
-				size_t c = l->capcap ? 2 * l->capcap : 8;
-				struct evict_cap *v = realloc(l->caps, c * sizeof(*v));
-
-				if (!v)
-					return -ENOMEM;
-				l->caps = v;
-				l->capcap = c;
-			}
-			char *sc = strdup(r->scope);
-			if (!sc)
-				return -ENOMEM;
-			l->caps[l->ncaps++] = (struct evict_cap){ sc, p.trash_max };
-		}
-	}
-	if (l->n == l->cap) {
-		size_t c = l->cap ? 2 * l->cap : 64;
-		struct evict_op *v = realloc(l->ops, c * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->ops = v;
-		l->cap = c;
-	}
-	char *sc = strdup(r->scope), *nm = strdup(r->name);
-	if (!sc || !nm) {
-		free(sc);
-		free(nm);
+	if ((!l->nscopes || strcmp(l->scopes[l->nscopes - 1], r->scope)) &&
+	    look_scope(l, r->scope) < 0)
 		return -ENOMEM;
-	}
+	if (!(v = grow(l->ops, l->n, &l->cap, sizeof(*v))))
+		return -ENOMEM;
+	l->ops = v;
+	if (!(nm = strdup(r->name)))
+		return -ENOMEM;
 	l->ops[l->n++] = (struct evict_op){
-		.scope = sc, .name = nm, .first_ns = r->first_ns, .last_ns = r->last_ns,
-		.bytes = r->bytes, .state = r->state, .hold = r->hold != 0,
-		.site_held = l->scope_held,
+		.scope = l->scopes[l->nscopes - 1], .name = nm, .first_ns = r->first_ns,
+		.last_ns = r->last_ns, .bytes = r->bytes, .state = r->state,
+		.hold = r->hold != 0, .site_held = l->scope_held,
 	};
 	return 0;
 }
 
 static void look_free(struct look *l)
 {
-	for (size_t i = 0; i < l->n; i++) {
-		free((char *)l->ops[i].scope);
+	for (size_t i = 0; i < l->n; i++)
 		free((char *)l->ops[i].name);
-	}
-	for (size_t i = 0; i < l->ncaps; i++)
-		free((char *)l->caps[i].scope);
+	for (size_t i = 0; i < l->nscopes; i++)
+		free(l->scopes[i]);
 	free(l->ops);
 	free(l->caps);
+	free(l->scopes);
 }
 
 /* ---- evicting one op ------------------------------------------------------- */
@@ -446,9 +454,7 @@ void space_stop(struct space *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stop = true;
-	pthread_mutex_unlock(&s->lock);
+	atomic_store(&s->stop, true);
 }
 
 void space_free(struct space *s)

@@ -17,12 +17,16 @@ gfs_require python3 mkfs.ext4 fallocate losetup
 [ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
-pyj() {
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
+
+# check_wait DESC SECONDS CMD... — ok once CMD succeeds, polled (bounded)
+check_wait() {
+	local desc=$1 secs=$2
+	shift 2
+	if wait_until "$secs" "$@"; then
+		pass "$desc"
+	else
+		fail "$desc" "still false after ${secs}s: $(_q "$@")" "free $(free_bytes), floor $FLOOR"
+	fi
 }
 
 # The backing store is a 128 MiB ext4 image (no reserved blocks, inodes
@@ -50,13 +54,23 @@ MiB=$((1 << 20))
 OPTS=(min_free=40% min_retention=20s retention=30d op_gap=1s sweep_interval=1s
       "metrics=$PROM")
 
-status() { gctl --json status | pyj "d['daemon'].get('$1', 'absent')"; }
+# status KEY — one of the daemon's lines of `gracectl status`
+status() {
+	gctl --json status |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["daemon"].get(sys.argv[1], "absent"))' "$1"
+}
+# site_field SITE COLUMN — a cell of `gracectl site ls`
+site_field() {
+	gctl --json site ls |
+		python3 -c 'import json, sys; print([r for r in json.load(sys.stdin) if r["site"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
+}
 free_bytes() { stat -f -c '%a %S' "$BACKING" | awk '{ printf "%d\n", $1 * $2 }'; }
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$PROM" 2>/dev/null; }
 op_there() { [ -d "$(bk_op "$1" "$2")" ]; }
 op_gone() { ! op_there "$1" "$2"; }
 audit_rows() {   # EVENT SITE — "op detail" lines of the audit log
-	gctl --json log --event "$1" --site "$2" | pyj '"\n".join((r.get("op") or "") + " " + (r.get("detail") or "") for r in d)'
+	gctl --json log --event "$1" --site "$2" |
+		python3 -c 'import json, sys; [print(r.get("op") or "", r.get("detail") or "") for r in json.load(sys.stdin)]'
 }
 
 # ---------------------------------------------------------------------------
@@ -88,12 +102,8 @@ diag "$(date +%T) trash_max: s4 holds"
 
 check_not "trash_max refuses a bad size" gctl site set site:s4 trash_max=3q
 check "trash_max=3M set on s4" gctl site set site:s4 trash_max=3M
-check_match "site ls shows the cap" '"trash_max": *"3M"' "$(gctl --json site ls | pyj '[r for r in d if r["site"] == "s4"][0]' )"
-if wait_until 90 eval 'op_gone s4 "$G1" && op_gone s4 "$G2"'; then
-	pass "the cap evicted s4's two oldest ops"
-else
-	fail "the cap evicted s4's two oldest ops" "s4 ops: $(echo $(trash_op_dirs s4))"
-fi
+check_eq "site ls shows the cap" 3M "$(site_field s4 trash_max)"
+check_wait "the cap evicted s4's two oldest ops" 90 eval 'op_gone s4 "$G1" && op_gone s4 "$G2"'
 check "the newest op of s4 stays (within the cap)" op_there s4 "$G3"
 for o in "s1 $A" "s2 $B" "s3 $C" "s1 $D"; do
 	check "op $o untouched by s4's cap" op_there $o
@@ -115,11 +125,8 @@ check_eq "the floor is 40% of the filesystem" $((TOTAL / 100 * 40 + TOTAL % 100 
 # of the floor) A and B, the two oldest, free enough; D need not go
 FILL=$(( $(free_bytes) - FLOOR + 3 * MiB ))
 check "fill s1 to 3 MiB below the floor" fallocate -l "$FILL" "$MNT/s1/fill1"
-if wait_until 60 eval 'op_gone s1 "$A" && op_gone s2 "$B"'; then
-	pass "below the floor, the two oldest ops were evicted"
-else
-	fail "below the floor, the two oldest ops were evicted" "free $(free_bytes), floor $FLOOR"
-fi
+check_wait "below the floor, the two oldest ops were evicted" 60 \
+	eval 'op_gone s1 "$A" && op_gone s2 "$B"'
 wait_until 20 eval '[ "$(status evicted_ops)" == 4 ]'
 check "held op C stays" op_there s3 "$C"
 check "young op E stays" op_there s2 "$E"
@@ -143,11 +150,7 @@ diag "$(date +%T) Pressure: 12 MiB"
 F=$(del s2 f.dat)   # young
 FILL=$(( $(free_bytes) - FLOOR + 12 * MiB ))
 check "fill s1 to 12 MiB below the floor" fallocate -l "$FILL" "$MNT/s1/fill2"
-if wait_until 60 eval '[ "$(status space_pressure)" == 1 ]'; then
-	pass "status reports space pressure"
-else
-	fail "status reports space pressure" "free $(free_bytes), floor $FLOOR"
-fi
+check_wait "status reports space pressure" 60 eval '[ "$(status space_pressure)" == 1 ]'
 check "young op F stays under pressure" op_there s2 "$F"
 check "held op C stays under pressure" op_there s3 "$C"
 check "op D was evicted" op_gone s1 "$D"
@@ -166,15 +169,10 @@ before=$(trash_op_dirs s1)
 check "rm of the excluded fill files" rm "$MNT/s1/fill1" "$MNT/s1/fill2"
 check_eq "no new trash op for excluded files" "$before" "$(trash_op_dirs s1)"
 check_eq "the fill files are in no trash" "" "$(find "$BACKING/s1/.trash" -name 'fill*')"
-if wait_until 30 eval '[ "$(status space_pressure)" == 0 ]'; then
-	pass "the pressure is cleared"
-else
-	fail "the pressure is cleared"
-fi
+check_wait "the pressure is cleared" 30 eval '[ "$(status space_pressure)" == 0 ]'
 check_match "the relief is logged" "back above the floor" "$(cat "$GFS_LOG")"
 check_eq "status counts 2 excluded items" 2 "$(status excluded_items)"
-check_match "setting an exclusion is audited" "exclude=fill\*" \
-	"$(gctl --json log --event site-set --site s1 | pyj '" ".join(r.get("detail") or "" for r in d)')"
+check_match "setting an exclusion is audited" "exclude=fill\*" "$(audit_rows site-set s1)"
 
 # directories and protected paths on s2
 mkdir -p "$MNT/s2/cache/a" "$MNT/s2/dir.tmp" "$MNT/s2/keep"
@@ -210,13 +208,9 @@ check_eq "status counts 10 excluded items" 10 "$(status excluded_items)"
 check "mv over a kept name" mv "$MNT/s2/n2" "$MNT/s2/kept.txt"
 op=$(new_op s2 "$before")
 check_eq "the replaced kept file is in trash" old "$(cat "$(bk_op s2 "$op")/kept.txt")"
-if wait_until 20 eval 'audit_rows exclude s2 | grep -q "items=7 "'; then
-	pass "one audit row for the 7 excluded items of the rm"
-else
-	fail "one audit row for the 7 excluded items of the rm" "$(audit_rows exclude s2)"
-fi
-check_match "site ls shows the exclusions" '"exclude": *"cache/\*\*,\*\.tmp"' \
-	"$(gctl --json site ls | pyj '[r for r in d if r["site"] == "s2"][0]')"
+check_wait "one audit row for the 7 excluded items of the rm" 20 \
+	eval 'audit_rows exclude s2 | grep -q "items=7 "'
+check_eq "site ls shows the exclusions" 'cache/**,*.tmp' "$(site_field s2 exclude)"
 check_match "status shows the exclusions" 's2 +cache/\*\*,\*\.tmp' "$(gctl status)"
 check "gracefs refuses min_free=100%" eval '! "$GRACEFS" -f -o min_free=100% "$BACKING" "$GFS_TMP" 2>"$GFS_TMP/err" &&
 	grep -q "invalid min_free" "$GFS_TMP/err"'
@@ -235,11 +229,7 @@ check "hold every other site" gctl hold site:s1 site:s2 site:s3 site:s4
 others=$(for s in s1 s2 s3 s4; do trash_op_dirs $s | sed "s|^|$s/|"; done)
 : >"$BACKING/.gracefs/evicting"
 gfs_mount min_free=99% min_retention=20s op_gap=1s sweep_interval=1s
-if wait_until 60 test -s "$BACKING/.gracefs/evicting"; then
-	pass "the eviction started"
-else
-	fail "the eviction started"
-fi
+check_wait "the eviction started" 60 test -s "$BACKING/.gracefs/evicting"
 gfs_kill9
 check "kill -9 cleared the mount" eval '! gfs_mounted'
 if op_there s5 "$BIG"; then
@@ -248,11 +238,7 @@ else
 	skip "killed while the op was being evicted" "the eviction finished before the kill"
 fi
 gfs_mount min_free=99% min_retention=20s op_gap=1s sweep_interval=1s
-if wait_until 120 op_gone s5 "$BIG"; then
-	pass "after the remount the eviction finished"
-else
-	fail "after the remount the eviction finished"
-fi
+check_wait "after the remount the eviction finished" 120 op_gone s5 "$BIG"
 check_eq "nothing else was touched" "$others" \
 	"$(for s in s1 s2 s3 s4; do trash_op_dirs $s | sed "s|^|$s/|"; done)"
 wait_until 20 eval 'audit_rows evict s5 | grep -q "$BIG"'
