@@ -137,6 +137,10 @@ static void space_status_lines(struct control *c, struct ctl_out *out)
 		{ "excluded_bytes", et.bytes, true },
 	};
 
+	if (c->space) {
+		evict_format_floor(&sp.min_free, n, sizeof(n));
+		ctl_emitf(out, "min_free", n, (char *)NULL);
+	}
 	for (l = lines; l < lines + sizeof(lines) / sizeof(lines[0]); l++) {
 		snprintf(n, sizeof(n), "%" PRIu64, l->v);
 		ctl_emitf(out, l->key, l->have ? n : "unknown", (char *)NULL);

@@ -1339,6 +1339,7 @@ static void write_metrics(struct gfs *g)
 	static uint64_t last_sum = UINT64_MAX;
 	struct trash_counters tc;
 	struct sweep_status st = {0};
+	struct space_status sp = {0};
 	struct timespec now;
 	int64_t ns;
 	uint64_t sum;
@@ -1350,7 +1351,9 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused;
+	if (g->space)
+		space_get_status(g->space, &sp);
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused + (uint64_t)sp.pressure;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);

@@ -301,7 +301,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 {
 	struct look l = { .s = s };
 	struct evict_plan plan = {0};
-	uint64_t total = 0, avail = 0, floor, target, evicted = 0;
+	uint64_t total = 0, avail = 0, floor, target, evicted = 0, evicted_bytes = 0;
 	int64_t mono = sys.mono_ns(), next = WATCH_NS;
 	int r;
 
@@ -353,6 +353,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 		r = evict_one(s, o, now_s, detail);
 		if (r == 0) {
 			evicted++;
+			evicted_bytes += o->bytes;
 		} else if (r != -EBUSY && r != -EPERM && r != -EINTR) {
 			pthread_mutex_lock(&s->lock);
 			s->st.last_error = r;
@@ -369,9 +370,8 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->st.eligible_ops = plan.eligible_ops - evicted;
-	s->st.eligible_bytes = plan.eligible_bytes > plan.bytes ? plan.eligible_bytes - plan.bytes : 0;
-	if (!s->st.eligible_ops)
-		s->st.eligible_bytes = 0;
+	s->st.eligible_bytes = s->st.eligible_ops && plan.eligible_bytes > evicted_bytes ?
+			       plan.eligible_bytes - evicted_bytes : 0;
 	s->st.held = plan.held;
 	s->st.young = plan.young;
 	s->st.busy = plan.busy;
@@ -472,4 +472,5 @@ void space_get_status(struct space *s, struct space_status *st)
 	pthread_mutex_lock(&s->lock);
 	*st = s->st;
 	pthread_mutex_unlock(&s->lock);
+	st->min_free = s->c.floor;
 }

@@ -52,6 +52,7 @@ struct space_status {
 	bool known;                  /* a pass has measured the filesystem */
 	uint64_t total, avail;       /* backing filesystem, bytes */
 	uint64_t floor;              /* the floor in bytes (0: disabled) */
+	struct evict_floor min_free; /* as configured */
 	uint64_t eligible_ops, eligible_bytes;   /* could be evicted now */
 	uint64_t held, young, busy;  /* ops that could not */
 	uint64_t evicted_ops, evicted_bytes;     /* since start */

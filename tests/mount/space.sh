@@ -119,6 +119,7 @@ wait_until 60 eval '[ "$(status evictable_ops)" == 4 ]'
 check_eq "status: four ops could be evicted now (C is held)" 4 "$(status evictable_ops)"
 E=$(del s2 e.dat)
 FLOOR=$(status space_floor_bytes)
+check_eq "status: min_free as configured" 40% "$(status min_free)"
 TOTAL=$(status space_total_bytes)
 check_eq "the floor is 40% of the filesystem" $((TOTAL / 100 * 40 + TOTAL % 100 * 40 / 100)) "$FLOOR"
 # fill until free space is 3 MiB below the floor: with the margin (a tenth
