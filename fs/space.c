@@ -39,17 +39,19 @@ struct space {
 	struct space_status st;
 };
 
+/* "space: " + the message, to the operator (on_notice). */
 __attribute__((format(printf, 2, 3)))
 static void notice(struct space *s, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[512] = "space: ";
 	va_list ap;
 
+	if (!s->c.on_notice)
+		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + 7, sizeof(msg) - 7, fmt, ap);
 	va_end(ap);
-	if (s->c.on_notice)
-		s->c.on_notice(s->c.cb_arg, msg);
+	s->c.on_notice(s->c.cb_arg, msg);
 }
 
 static bool stopping(struct space *s)
@@ -240,7 +242,7 @@ static int evict_one(struct space *s, const struct evict_op *o, int64_t now_s,
 	if (!evict_eligible(&now, now_s, s->c.min_age_s))
 		return -EBUSY;
 	if ((r = journal_write(s, o->scope, o->name)) < 0)   /* 1 */
-		notice(s, "space: cannot write the eviction journal: %s; evicting anyway (after a "
+		notice(s, "cannot write the eviction journal: %s; evicting anyway (after a "
 		       "crash now it would be reported as an expiry)", strerror(-r));
 	if ((r = trash_purge_begin(s->t, o->scope, o->name)) < 0) {   /* 2 */
 		journal_clear(s);
@@ -251,7 +253,7 @@ static int evict_one(struct space *s, const struct evict_op *o, int64_t now_s,
 			return -EINTR;   /* journal kept: resumed after the restart */
 		if (held_now(s, o->scope, o->name)) {
 			journal_clear(s);
-			notice(s, "space: eviction of op %s%s%s stopped: it was put on hold (partly "
+			notice(s, "eviction of op %s%s%s stopped: it was put on hold (partly "
 			       "removed)", o->scope, *o->scope ? "/" : "", o->name);
 			return -EPERM;
 		}
@@ -289,12 +291,12 @@ static void set_pressure(struct space *s, bool on, const struct evict_plan *p)
 	evict_format_approx(s->st.floor, fl, sizeof(fl));
 	evict_format_floor(&s->c.floor, spec, sizeof(spec));
 	if (on)
-		notice(s, "space: free space %s is below the floor of %s (min_free=%s) and nothing "
+		notice(s, "free space %s is below the floor of %s (min_free=%s) and nothing "
 		       "more may be evicted: %" PRIu64 " op(s) held, %" PRIu64 " younger than "
 		       "min_retention, %" PRIu64 " open or being purged", fb, fl, spec,
 		       p->held, p->young, p->busy);
 	else
-		notice(s, "space: free space %s is back above the floor of %s", fb, fl);
+		notice(s, "free space %s is back above the floor of %s", fb, fl);
 }
 
 int64_t space_pass(struct space *s, int64_t now_s)
@@ -306,7 +308,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	int r;
 
 	if ((r = measure(s, &total, &avail)) < 0) {
-		notice(s, "space: cannot measure the backing filesystem: %s", strerror(-r));
+		notice(s, "cannot measure the backing filesystem: %s", strerror(-r));
 		return s->c.recheck_ns;
 	}
 	floor = evict_floor_bytes(&s->c.floor, total);
@@ -325,7 +327,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	s->last_walk_ns = mono;
 	if ((r = index_foreach(s->ix, NULL, look_one, &l)) < 0 ||
 	    !(plan.v = calloc(l.n ? l.n : 1, sizeof(*plan.v)))) {
-		notice(s, "space: cannot read the index: %s", strerror(r < 0 ? -r : ENOMEM));
+		notice(s, "cannot read the index: %s", strerror(r < 0 ? -r : ENOMEM));
 		goto out;
 	}
 	struct evict_input in = {
@@ -358,7 +360,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 			pthread_mutex_lock(&s->lock);
 			s->st.last_error = r;
 			pthread_mutex_unlock(&s->lock);
-			notice(s, "space: cannot evict op %s%s%s: %s", o->scope, *o->scope ? "/" : "",
+			notice(s, "cannot evict op %s%s%s: %s", o->scope, *o->scope ? "/" : "",
 			       o->name, strerror(-r));
 		}
 	}
