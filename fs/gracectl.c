@@ -1709,13 +1709,69 @@ static int site_add(struct gctl *x, int argc, char **argv)
 	       EXIT_FAILED : EXIT_DONE;
 }
 
-/* site set site:ID key=value…  (lowering retention is a dry run first) */
+/* trash_max and exclude make data leave without its retention (eviction,
+ * direct deletion): setting either is a dry run first, like lowering a
+ * retention.  The values are checked here so the dry run is about a
+ * setting that can be made. */
+struct space_dry {
+	bool any;
+	uint64_t cap;                          /* trash_max given (0: not given) */
+	char exclude[EXCLUDE_LIST_MAX + 1];    /* canonical list given ("": not given) */
+};
+
+/* Note a trash_max or exclude value in *d.  0 (also for other keys and
+ * "none"), or -1 for a bad value (the error is printed). */
+static int space_key_dry(const char *k, const char *v, struct space_dry *d)
+{
+	struct exclude_set xs;
+	char msg[256];
+
+	if (!strcmp(v, "none"))
+		return 0;
+	if (!strcmp(k, "trash_max")) {
+		if (evict_parse_size(v, &d->cap) < 0 || d->cap > INT64_MAX) {
+			fail(EXIT_USAGE, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
+			return -1;
+		}
+		d->any = d->cap > 0;
+	} else if (!strcmp(k, "exclude")) {
+		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0) {
+			fail(EXIT_USAGE, "%s", msg);
+			return -1;
+		}
+		exclude_format(&xs, d->exclude, sizeof(d->exclude));
+		d->any = d->any || *d->exclude;
+	}
+	return 0;
+}
+
+static void space_dry_print(const struct space_dry *d, const char *site, uint64_t ops,
+			    uint64_t bytes)
+{
+	char cap[32];
+
+	if (d->cap) {
+		evict_format_size(d->cap, cap, sizeof(cap));
+		printf("dry run: would cap the trash of site '%s' at %s; it holds %" PRIu64
+		       " bytes in %" PRIu64 " op(s) now. While it holds more, the sweeper evicts "
+		       "its oldest operations past min_retention (not held ones).\n", site, cap,
+		       bytes, ops);
+	}
+	if (*d->exclude)
+		printf("dry run: would delete items of site '%s' matching %s directly, not to "
+		       "trash (unlink, rmdir of empty directories, rename over them): they could "
+		       "not be restored.\n", site, d->exclude);
+}
+
+/* site set site:ID key=value…  (lowering retention, a cap or exclusions are a
+ * dry run first) */
 static int site_set(struct gctl *x, int argc, char **argv)
 {
 	const char *v[CTL_ARGC_MAX] = { "site-set" }, *given, *newret = NULL;
 	bool execute = take_execute(&argc, argv, &given), lowers = false;
 	char site[NAME_MAX + 1], cur[32] = "the mount's default", keys[CTL_ARGC_MAX / 2][16];
 	struct site_policy pol;
+	struct space_dry sdry = {0};
 	int n = 2, r;
 	int64_t nr = 0;
 
@@ -1735,6 +1791,8 @@ static int site_set(struct gctl *x, int argc, char **argv)
 		snprintf(keys[i], sizeof(keys[i]), "%.*s", (int)(eq - argv[i]), argv[i]);
 		v[n++] = keys[i];
 		v[n++] = eq + 1;
+		if (space_key_dry(keys[i], eq + 1, &sdry) < 0)
+			return EXIT_USAGE;
 		if (strcmp(keys[i], "retention"))
 			continue;
 		newret = eq + 1;
@@ -1747,18 +1805,21 @@ static int site_set(struct gctl *x, int argc, char **argv)
 		/* "default", or from the (unknown here) default, may be lower */
 		lowers = !nr || !pol.retention_s || nr < pol.retention_s;
 	}
-	if (lowers && !execute) {
+	if ((lowers || sdry.any) && !execute) {
 		struct usages u;
 		const struct usage *us;
 
 		if ((r = load_usage(x, &u)))
 			return r;
 		us = usage_of(&u, site);
-		printf("dry run: would set the retention of site '%s' from %s to %s.\n"
-		       "It applies to operations deleted from now on; the %" PRIu64 " op(s) "
-		       "(%" PRIu64 " bytes) in its trash keep the retention they were deleted "
-		       "with.\nto act, run the same command with --execute\n", site, cur,
-		       nr ? newret : "the mount's default", us ? us->ops : 0, us ? us->bytes : 0);
+		if (lowers)
+			printf("dry run: would set the retention of site '%s' from %s to %s.\n"
+			       "It applies to operations deleted from now on; the %" PRIu64 " op(s) "
+			       "(%" PRIu64 " bytes) in its trash keep the retention they were "
+			       "deleted with.\n", site, cur, nr ? newret : "the mount's default",
+			       us ? us->ops : 0, us ? us->bytes : 0);
+		space_dry_print(&sdry, site, us ? us->ops : 0, us ? us->bytes : 0);
+		puts("to act, run the same command with --execute");
 		free(u.v);
 		return EXIT_DONE;
 	}

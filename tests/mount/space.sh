@@ -101,7 +101,10 @@ check "hold op C" gctl hold "op:s3/$C"
 diag "$(date +%T) trash_max: s4 holds"
 
 check_not "trash_max refuses a bad size" gctl site set site:s4 trash_max=3q
-check "trash_max=3M set on s4" gctl site set site:s4 trash_max=3M
+check_match "setting a cap is a dry run first" "dry run: would cap the trash of site 's4' at 3M; it holds 6291456 bytes in 3 op" \
+	"$(gctl site set site:s4 trash_max=3M)"
+check_eq "the dry run set nothing" "" "$(site_field s4 trash_max)"
+check "trash_max=3M set on s4" gctl site set site:s4 trash_max=3M --execute
 check_eq "site ls shows the cap" 3M "$(site_field s4 trash_max)"
 check_wait "the cap evicted s4's two oldest ops" 90 eval 'op_gone s4 "$G1" && op_gone s4 "$G2"'
 check "the newest op of s4 stays (within the cap)" op_there s4 "$G3"
@@ -164,8 +167,11 @@ check_eq "metric gracefs_space_pressure" 1 "$(metric gracefs_space_pressure)"
 # Exclusions relieve it: the fill files are removed directly, not to trash.
 diag "$(date +%T) Exclusions relieve i"
 
-check_not "an exclusion matching everything is refused" gctl site set site:s1 'exclude=**'
-check "exclude=fill* on s1" gctl site set site:s1 'exclude=fill*'
+check_not "an exclusion matching everything is refused" gctl site set site:s1 'exclude=**' --execute
+check_match "setting exclusions is a dry run first" "would delete items of site 's1' matching fill\* directly" \
+	"$(gctl site set site:s1 'exclude=fill*')"
+check_eq "the dry run set nothing" "" "$(site_field s1 exclude)"
+check "exclude=fill* on s1" gctl site set site:s1 'exclude=fill*' --execute
 before=$(trash_op_dirs s1)
 check "rm of the excluded fill files" rm "$MNT/s1/fill1" "$MNT/s1/fill2"
 check_eq "no new trash op for excluded files" "$before" "$(trash_op_dirs s1)"
@@ -180,7 +186,7 @@ mkdir -p "$MNT/s2/cache/a" "$MNT/s2/dir.tmp" "$MNT/s2/keep"
 for f in cache/a/b.dat cache/c.dat notes.tmp real.txt dir.tmp/important.txt keep/x.tmp; do
 	echo "$f" >"$MNT/s2/$f"
 done
-check "exclude=cache/**,*.tmp on s2" gctl site set site:s2 'exclude=cache/**,*.tmp'
+check "exclude=cache/**,*.tmp on s2" gctl site set site:s2 'exclude=cache/**,*.tmp' --execute
 check_errno "rmdir of a non-empty excluded directory: ENOTEMPTY" ENOTEMPTY et rmdir "$MNT/s2/dir.tmp"
 check_live "its content is untouched" s2 dir.tmp/important.txt
 check "protect s2 cache/c.dat" gctl site protect site:s2 cache/c.dat
