@@ -18,6 +18,7 @@
  * An environment must not be used in a fork()ed child.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@
 
 struct index {
 	MDB_env *env;
-	MDB_dbi ops, exp;
+	MDB_dbi ops, exp, tl;
 };
 
 int index_errno(int rc)
@@ -122,7 +123,7 @@ int index_open(struct index **out, const char *dir)
 		free(ix);
 		return index_errno(rc);
 	}
-	if ((rc = mdb_env_set_maxdbs(ix->env, 4)) ||
+	if ((rc = mdb_env_set_maxdbs(ix->env, 8)) ||
 	    (rc = mdb_env_set_mapsize(ix->env, INDEX_MAPSIZE)) ||
 	    (rc = mdb_env_set_maxreaders(ix->env, INDEX_READERS)) ||
 	    (rc = mdb_env_open(ix->env, dir,
@@ -135,6 +136,8 @@ int index_open(struct index **out, const char *dir)
 	rc = mdb_dbi_open(t, "ops", MDB_CREATE, &ix->ops);
 	if (!rc)
 		rc = mdb_dbi_open(t, "expiry", MDB_CREATE | MDB_DUPSORT, &ix->exp);
+	if (!rc)
+		rc = mdb_dbi_open(t, "tlinks", MDB_CREATE, &ix->tl);
 	if ((rc = finish(t, rc)))
 		goto close_env_errno;
 	*out = ix;
@@ -341,6 +344,133 @@ int index_count(struct index *ix, uint64_t *n)
 	if (rc)
 		return index_errno(rc);
 	rc = mdb_stat(t, ix->ops, &st);
+	if (!rc)
+		*n = st.ms_entries;
+	mdb_txn_abort(t);
+	return index_errno(rc);
+}
+
+/* ---- the trash-link table ------------------------------------------------ */
+
+static bool tlink_key_ok(size_t klen)
+{
+	return klen > 0 && klen <= INDEX_TLINK_KEY_MAX;
+}
+
+static int tlink_val(const MDB_val *v, uint32_t *n)
+{
+	const unsigned char *p = v->mv_data;
+
+	if (v->mv_size != 4)
+		return -EIO;
+	*n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return 0;
+}
+
+int index_tlink_get(struct index *ix, const void *key, size_t klen, uint32_t *n)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	MDB_txn *t;
+	int rc;
+
+	*n = 0;
+	if (!tlink_key_ok(klen))
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t)))
+		return index_errno(rc);
+	rc = mdb_get(t, ix->tl, &k, &v);
+	rc = rc ? index_errno(rc) : tlink_val(&v, n);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delta,
+		    uint32_t *now)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	unsigned char b[4];
+	uint32_t n = 0;
+	int64_t sum;
+	MDB_txn *t;
+	int rc;
+
+	if (now)
+		*now = 0;
+	if (!tlink_key_ok(klen))
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	rc = mdb_get(t, ix->tl, &k, &v);
+	if (rc == MDB_NOTFOUND && delta <= 0) {
+		mdb_txn_abort(t);
+		return 0;   /* nothing to take from */
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (!rc && tlink_val(&v, &n) < 0)
+		n = 0;   /* undecodable: start again from this change */
+	if (rc)
+		return finish(t, rc);
+	sum = (int64_t)n + delta;
+	n = sum < 0 ? 0 : sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	b[0] = (unsigned char)(n >> 24);
+	b[1] = (unsigned char)(n >> 16);
+	b[2] = (unsigned char)(n >> 8);
+	b[3] = (unsigned char)n;
+	v = (MDB_val){ sizeof(b), b };
+	rc = mdb_put(t, ix->tl, &k, &v, 0);
+	if ((rc = finish(t, rc)) == 0 && now)
+		*now = n;
+	return rc;
+}
+
+int index_tlink_del(struct index *ix, const void *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	MDB_txn *t;
+	int rc;
+
+	if (!tlink_key_ok(klen))
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	return finish(t, mdb_del(t, ix->tl, &k, NULL));
+}
+
+int index_tlink_foreach(struct index *ix,
+			int (*fn)(const void *key, size_t klen, uint32_t n, void *arg),
+			void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_txn *t;
+	uint32_t n;
+	int ret, rc;
+
+	if ((ret = read_begin(ix, ix->tl, &t, &c)))
+		return ret;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (tlink_val(&v, &n) < 0)
+			n = 0;
+		if ((ret = fn(k.mv_data, k.mv_size, n, arg)))
+			break;
+	}
+	if (!ret && rc != MDB_NOTFOUND)
+		ret = index_errno(rc);
+	return read_end(t, c, ret);
+}
+
+int index_tlink_count(struct index *ix, uint64_t *n)
+{
+	MDB_txn *t;
+	MDB_stat st;
+	int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t);
+
+	*n = 0;
+	if (rc)
+		return index_errno(rc);
+	rc = mdb_stat(t, ix->tl, &st);
 	if (!rc)
 		*n = st.ms_entries;
 	mdb_txn_abort(t);

@@ -19,6 +19,7 @@
 
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -165,6 +166,15 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 
 	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		trash_scope_scan(w->t, to, NULL);
+	if (!err && step->kind != UNDO_MKDIR && tlink_any(w->t->ix)) {
+		/* hard links it brought back are live again (tlink.h) */
+		int root = *w->scope ? open_dir(w->t->backing_fd, w->scope) : -1;
+
+		if (!*w->scope || root >= 0)
+			tlink_leave(w->t->ix, *w->scope ? root : w->t->backing_fd, to,
+				    w->t->conf.on_relinked, w->t->conf.cb_arg);
+		close_fd(&root);
+	}
 	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
 		pthread_mutex_unlock(&w->t->lock);
 		sched_yield();
