@@ -35,7 +35,7 @@
 
 struct index {
 	MDB_env *env;
-	MDB_dbi ops, exp, tl;
+	MDB_dbi ops, exp, tl, tlop;
 };
 
 int index_errno(int rc)
@@ -138,6 +138,8 @@ int index_open(struct index **out, const char *dir)
 		rc = mdb_dbi_open(t, "expiry", MDB_CREATE | MDB_DUPSORT, &ix->exp);
 	if (!rc)
 		rc = mdb_dbi_open(t, "tlinks", MDB_CREATE, &ix->tl);
+	if (!rc)
+		rc = mdb_dbi_open(t, "tlops", MDB_CREATE, &ix->tlop);
 	if ((rc = finish(t, rc)))
 		goto close_env_errno;
 	*out = ix;
@@ -367,25 +369,25 @@ static int tlink_val(const MDB_val *v, uint32_t *n)
 	return 0;
 }
 
-int index_tlink_get(struct index *ix, const void *key, size_t klen, uint32_t *n)
+static int count_get(struct index *ix, MDB_dbi dbi, const void *key, size_t klen, uint32_t *n)
 {
 	MDB_val k = { klen, (void *)key }, v;
 	MDB_txn *t;
 	int rc;
 
 	*n = 0;
-	if (!tlink_key_ok(klen))
-		return -EINVAL;
 	if ((rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t)))
 		return index_errno(rc);
-	rc = mdb_get(t, ix->tl, &k, &v);
+	rc = mdb_get(t, dbi, &k, &v);
 	rc = rc ? index_errno(rc) : tlink_val(&v, n);
 	mdb_txn_abort(t);
 	return rc;
 }
 
-int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delta,
-		    uint32_t *now)
+/* Add delta to a be32 count (created for delta > 0; removed at 0 unless
+ * keep_zero).  0 or -errno. */
+static int count_add(struct index *ix, MDB_dbi dbi, const void *key, size_t klen,
+		     int32_t delta, bool keep_zero, uint32_t *now)
 {
 	MDB_val k = { klen, (void *)key }, v;
 	unsigned char b[4];
@@ -396,11 +398,9 @@ int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delt
 
 	if (now)
 		*now = 0;
-	if (!tlink_key_ok(klen))
-		return -EINVAL;
 	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
 		return index_errno(rc);
-	rc = mdb_get(t, ix->tl, &k, &v);
+	rc = mdb_get(t, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND && delta <= 0) {
 		mdb_txn_abort(t);
 		return 0;   /* nothing to take from */
@@ -413,15 +413,54 @@ int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delt
 		return finish(t, rc);
 	sum = (int64_t)n + delta;
 	n = sum < 0 ? 0 : sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
-	b[0] = (unsigned char)(n >> 24);
-	b[1] = (unsigned char)(n >> 16);
-	b[2] = (unsigned char)(n >> 8);
-	b[3] = (unsigned char)n;
-	v = (MDB_val){ sizeof(b), b };
-	rc = mdb_put(t, ix->tl, &k, &v, 0);
+	if (n == 0 && !keep_zero) {
+		rc = mdb_del(t, dbi, &k, NULL);
+	} else {
+		b[0] = (unsigned char)(n >> 24);
+		b[1] = (unsigned char)(n >> 16);
+		b[2] = (unsigned char)(n >> 8);
+		b[3] = (unsigned char)n;
+		v = (MDB_val){ sizeof(b), b };
+		rc = mdb_put(t, dbi, &k, &v, 0);
+	}
 	if ((rc = finish(t, rc)) == 0 && now)
 		*now = n;
 	return rc;
+}
+
+int index_tlink_get(struct index *ix, const void *key, size_t klen, uint32_t *n)
+{
+	*n = 0;
+	return tlink_key_ok(klen) ? count_get(ix, ix->tl, key, klen, n) : -EINVAL;
+}
+
+int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delta,
+		    uint32_t *now)
+{
+	if (now)
+		*now = 0;
+	return tlink_key_ok(klen) ? count_add(ix, ix->tl, key, klen, delta, true, now) : -EINVAL;
+}
+
+int index_tlop_get(struct index *ix, const char *op, uint32_t *n)
+{
+	size_t len = strlen(op);
+	int r;
+
+	*n = 0;
+	if (!len || len > NAME_MAX)
+		return -EINVAL;
+	r = count_get(ix, ix->tlop, op, len, n);
+	return r == -ENOENT ? 0 : r;
+}
+
+int index_tlop_add(struct index *ix, const char *op, int32_t delta)
+{
+	size_t len = strlen(op);
+
+	if (!len || len > NAME_MAX)
+		return -EINVAL;
+	return count_add(ix, ix->tlop, op, len, delta, false, NULL);
 }
 
 int index_tlink_del(struct index *ix, const void *key, size_t klen)

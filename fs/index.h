@@ -10,6 +10,8 @@
  *            names held in trash (only inodes that had other links when a
  *            name of theirs was deleted; see docs/design.md "Open files
  *            and hard links in trash")
+ *   "tlops"  key an op's name -> be32 count of the names counted in
+ *            "tlinks" that it holds (so restores of other ops skip work)
  * index_put keeps "ops" and "expiry" in step in one transaction.
  *
  * Durability is group commit: the environment is opened MDB_NOSYNC, so a
@@ -89,9 +91,15 @@ int index_tlink_del(struct index *ix, const void *key, size_t klen);
 int index_tlink_foreach(struct index *ix,
 			int (*fn)(const void *key, size_t klen, uint32_t n, void *arg),
 			void *arg);
-/* Number of records (0 is the common case: callers skip work then).
- * 0 or -errno. */
+/* Number of records.  0 or -errno. */
 int index_tlink_count(struct index *ix, uint64_t *n);
+
+/* Per op (by its name alone, which survives a site's rename): how many
+ * counted names it holds.  get: 0 with *n = 0 when there is no record.
+ * add: clamped at 0, the record removed at 0.  0 or -errno (-EINVAL for an
+ * empty or over-long name). */
+int index_tlop_get(struct index *ix, const char *op, uint32_t *n);
+int index_tlop_add(struct index *ix, const char *op, int32_t delta);
 
 /* The one mapping of LMDB return codes to -errno (default -EIO). */
 int index_errno(int mdb_rc);

@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "tlink.h"
 
 #define TLINK_DEPTH_MAX 4096
@@ -67,8 +68,8 @@ uint32_t tlink_live(uint64_t nlink, uint32_t in_trash, bool tracked, bool named_
 	return live > UINT32_MAX ? UINT32_MAX : (uint32_t)live;
 }
 
-int tlink_enter(struct index *ix, int dirfd, const char *name, const struct stat *st,
-		bool *counted)
+int tlink_enter(struct index *ix, const char *op, int dirfd, const char *name,
+		const struct stat *st, bool *counted)
 {
 	struct tlink_key k;
 	int r;
@@ -76,23 +77,44 @@ int tlink_enter(struct index *ix, int dirfd, const char *name, const struct stat
 	*counted = false;
 	if (!ix || S_ISDIR(st->st_mode) || st->st_nlink < 2)
 		return 0;
-	if ((r = tlink_key_at(dirfd, name, &k)) < 0 ||
-	    (r = index_tlink_add(ix, k.b, k.len, 1, NULL)) < 0)
+	/* the op first: an op counted too high only costs a walk */
+	if ((r = tlink_key_at(dirfd, name, &k)) < 0 || (r = index_tlop_add(ix, op, 1)) < 0)
 		return r;
+	if ((r = index_tlink_add(ix, k.b, k.len, 1, NULL)) < 0) {
+		index_tlop_add(ix, op, -1);
+		return r;
+	}
 	*counted = true;
 	return 0;
 }
 
-void tlink_enter_undo(struct index *ix, int dirfd, const char *name, bool counted)
+void tlink_enter_undo(struct index *ix, const char *op, int dirfd, const char *name,
+		      bool counted)
 {
 	struct tlink_key k;
 
-	if (counted && tlink_key_at(dirfd, name, &k) == 0)
+	if (counted && tlink_key_at(dirfd, name, &k) == 0) {
 		index_tlink_add(ix, k.b, k.len, -1, NULL);
+		index_tlop_add(ix, op, -1);
+	}
+}
+
+bool tlink_op_holds(struct index *ix, const char *op)
+{
+	uint32_t n;
+
+	return ix && index_tlop_get(ix, op, &n) == 0 && n > 0;
+}
+
+void tlink_purged(struct index *ix, const char *op, const struct tlink_key *k)
+{
+	index_tlink_add(ix, k->b, k->len, -1, NULL);
+	index_tlop_add(ix, op, -1);
 }
 
 struct leave {
 	struct index *ix;
+	const char *op;
 	tlink_changed_fn changed;
 	void *arg;
 };
@@ -105,9 +127,12 @@ static int leave_one(const struct leave *l, int dirfd, const char *name, const s
 
 	if (r < 0 || (r = index_tlink_get(l->ix, k.b, k.len, &in_trash)) < 0 || !in_trash)
 		return r == -ENOENT ? 0 : r;
-	if ((r = index_tlink_add(l->ix, k.b, k.len, -1, NULL)) == 0 && l->changed)
+	if ((r = index_tlink_add(l->ix, k.b, k.len, -1, NULL)) < 0)
+		return r;
+	index_tlop_add(l->ix, l->op, -1);
+	if (l->changed)
 		l->changed(l->arg, st->st_dev, st->st_ino);
-	return r;
+	return 0;
 }
 
 static int open_sub(int dirfd, const char *name)
@@ -140,6 +165,11 @@ static int leave_tree(const struct leave *l, int dirfd, unsigned depth)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		/* a restored site brings its .trash back: still trash.  (Below a
+		 * site root .trash is an ordinary name; skipping it then only
+		 * leaves a count too high.) */
+		if (depth == 0 && S_ISDIR(st.st_mode) && !strcmp(de->d_name, TRASH_NAME))
+			continue;
 		if (S_ISDIR(st.st_mode)) {
 			int sub = depth < TLINK_DEPTH_MAX ? open_sub(dirfd, de->d_name) : -ELOOP;
 
@@ -155,13 +185,6 @@ static int leave_tree(const struct leave *l, int dirfd, unsigned depth)
 	}
 	closedir(d);
 	return r;
-}
-
-bool tlink_any(struct index *ix)
-{
-	uint64_t n;
-
-	return ix && index_tlink_count(ix, &n) == 0 && n > 0;
 }
 
 static int leave_at(const struct leave *l, int dirfd, const char *name)
@@ -180,16 +203,16 @@ static int leave_at(const struct leave *l, int dirfd, const char *name)
 	return r;
 }
 
-int tlink_leave(struct index *ix, int dirfd, const char *path, tlink_changed_fn changed,
-		void *arg)
+int tlink_leave(struct index *ix, const char *op, int dirfd, const char *path,
+		tlink_changed_fn changed, void *arg)
 {
-	const struct leave l = { ix, changed, arg };
+	const struct leave l = { ix, op, changed, arg };
 	const char *slash = strrchr(path, '/');
 	char *parent;
 	int pfd, r;
 
-	if (!tlink_any(ix))
-		return 0;   /* nothing recorded: nothing to uncount (the usual case) */
+	if (!tlink_op_holds(ix, op))
+		return 0;   /* no counted name in that op: nothing to do (the usual case) */
 	if (!slash)
 		return leave_at(&l, dirfd, path);
 	if (!(parent = strndup(path, (size_t)(slash - path))))

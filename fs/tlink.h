@@ -54,27 +54,33 @@ int tlink_key_at(int dirfd, const char *name, struct tlink_key *k);
 uint32_t tlink_live(uint64_t nlink, uint32_t in_trash, bool tracked, bool named_live);
 
 /* A name of the non-directory st (its lstat) at dirfd/name is about to
- * move into trash: count it when the inode has other links.  Sets *counted
- * (for tlink_enter_undo).  0 or -errno (the caller may go on: the count is
- * then one low until the name leaves again, see tlink.c). */
-int tlink_enter(struct index *ix, int dirfd, const char *name, const struct stat *st,
-		bool *counted);
-/* The move counted by tlink_enter failed: take the count back. */
-void tlink_enter_undo(struct index *ix, int dirfd, const char *name, bool counted);
+ * move into op `op`: count it (for the inode and for the op) when the inode
+ * has other links.  Sets *counted (for tlink_enter_undo).  0 or -errno
+ * (the caller then refuses the deletion: a name in trash never goes
+ * uncounted). */
+int tlink_enter(struct index *ix, const char *op, int dirfd, const char *name,
+		const struct stat *st, bool *counted);
+/* The move counted by tlink_enter failed: take the counts back. */
+void tlink_enter_undo(struct index *ix, const char *op, int dirfd, const char *name,
+		      bool counted);
 
-/* Does the table hold any record?  (false on errors: callers skip work) */
-bool tlink_any(struct index *ix);
+/* Does op hold counted names?  (false on errors: callers skip work) */
+bool tlink_op_holds(struct index *ix, const char *op);
+/* A counted name of op was purged (after the unlink): uncount it, for key
+ * and for the op. */
+void tlink_purged(struct index *ix, const char *op, const struct tlink_key *k);
 
 /* An inode's count changed (its link count as shown changes). */
 typedef void (*tlink_changed_fn)(void *arg, dev_t dev, ino_t ino);
 
 /* dirfd/path (a file or a whole tree; path may have several components,
- * resolved without following symlinks) left the trash: uncount every name
- * in it whose inode has a record, calling changed (may be NULL) for each.
- * Does nothing while the table is empty; never follows symlinks or crosses
- * filesystems.  Best effort: 0 or -errno. */
-int tlink_leave(struct index *ix, int dirfd, const char *path, tlink_changed_fn changed,
-		void *arg);
+ * resolved without following symlinks) left op `op`: uncount every name in
+ * it whose inode has a record, calling changed (may be NULL) for each.
+ * Does nothing unless the op holds counted names (so a restore stays O(1)
+ * in the usual case); never follows symlinks or crosses filesystems.  Best
+ * effort: 0 or -errno. */
+int tlink_leave(struct index *ix, const char *op, int dirfd, const char *path,
+		tlink_changed_fn changed, void *arg);
 
 /* Drop records whose inode no longer exists (its handle is stale).
  * backing_fd: any fd on the backing filesystem.  *dropped (may be NULL)

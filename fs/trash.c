@@ -429,7 +429,7 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 
 	if (tfd < 0)
 		return tfd;
-	if ((r = tlink_enter(t->ix, loc->dirfd, loc->name, st, &counted)) < 0)
+	if ((r = tlink_enter(t->ix, op->rec.name, loc->dirfd, loc->name, st, &counted)) < 0)
 		return r;   /* refused rather than leave a deleted link uncounted */
 	if (how == MOVE_LINK) {
 		r = sys.linkat(loc->dirfd, loc->name, tfd, loc->name, 0);
@@ -460,7 +460,7 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 	}
 	if (r < 0) {
 		r = -errno;
-		tlink_enter_undo(t->ix, loc->dirfd, loc->name, counted);
+		tlink_enter_undo(t->ix, op->rec.name, loc->dirfd, loc->name, counted);
 		return r;
 	}
 	op->rec.items++;
@@ -546,7 +546,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 			unlinkat(trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel),
 				 dst->name, 0);
 			if (counted)
-				index_tlink_add(t->ix, k.b, k.len, -1, NULL);
+				tlink_purged(t->ix, op->rec.name, &k);
 			op->rec.items--;
 			op->rec.bytes -= (uint64_t)dst_st->st_blocks * 512;
 			return r;
@@ -608,7 +608,7 @@ int trash_rename(struct trash *t, const struct caller *who,
 	if (r == 0 && (!src->site || !dst->site))
 		trash_rename_rescope(t, src, dst, flags);
 	if (r == 0 && src->from_op) {
-		tlink_leave(t->ix, dst->dirfd, dst->name, t->conf.on_relinked,
+		tlink_leave(t->ix, src->from_op, dst->dirfd, dst->name, t->conf.on_relinked,
 			    t->conf.cb_arg);   /* after the move: see tlink.c */
 		trash_note_restore_locked(t, src->from_scope, src->from_op);
 	}

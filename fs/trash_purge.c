@@ -113,10 +113,11 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 
 /* Remove up to *budget entries below dirfd, deepest first.  Never follows
  * symlinks; a directory on another filesystem stops it with -EXDEV.
- * ix: the index while its trash-link table has records (else NULL): a
- * purged name of a multi-link file is uncounted (1 key, 2 unlink,
- * 3 count -1; see tlink.c). */
+ * ix: the index while the op holds counted names (else NULL): a purged
+ * name of a multi-link file is uncounted (1 key, 2 unlink, 3 count -1;
+ * see tlink.c) and rl->fn told. */
 struct relinked {
+	const char *op;
 	void (*fn)(void *arg, dev_t dev, ino_t ino);
 	void *arg;
 };
@@ -163,8 +164,11 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 			r = -errno;
 			break;
 		}
-		if (counted && index_tlink_add(ix, k.b, k.len, -1, NULL) == 0 && relinked)
-			relinked->fn(relinked->arg, st.st_dev, st.st_ino);
+		if (counted) {
+			tlink_purged(ix, relinked->op, &k);
+			if (relinked->fn)
+				relinked->fn(relinked->arg, st.st_dev, st.st_ino);
+		}
 		(*budget)--;
 		(*removed)++;
 	}
@@ -192,9 +196,9 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		close(tfd);
 		goto out;
 	}
-	struct relinked rl = { t->conf.on_relinked, t->conf.cb_arg };
-	r = purge_some(ofd, t->dev, 0, &budget, removed, tlink_any(t->ix) ? t->ix : NULL,
-		       rl.fn ? &rl : NULL);
+	struct relinked rl = { name, t->conf.on_relinked, t->conf.cb_arg };
+	r = purge_some(ofd, t->dev, 0, &budget, removed,
+		       tlink_op_holds(t->ix, name) ? t->ix : NULL, &rl);
 	close(ofd);
 	if (!r && budget) {   /* the tree is empty: the op goes */
 		if (unlinkat(tfd, name, AT_REMOVEDIR) < 0) {
@@ -202,6 +206,7 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		} else {
 			*done = true;
 			t->counters.purged++;
+			index_tlop_add(t->ix, name, -(int32_t)INT32_MAX);   /* none left */
 			r = index_del(t->ix, scope, name);
 			if (r == -ENOENT)
 				r = 0;

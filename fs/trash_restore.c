@@ -122,6 +122,7 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 	prune_mirrors(ofd, t->dev, p->name, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
 		index_del(t->ix, p->scope, p->name);
+		index_tlop_add(t->ix, p->name, -INT32_MAX);   /* it holds nothing now */
 		if (t->conf.on_removed)
 			t->conf.on_removed(t->conf.cb_arg, tfd, p->name);
 	} else if (trash_rec_read(ofd, &rec) == 0) {
@@ -147,7 +148,7 @@ out:
 
 struct undo_wrap {
 	struct trash *t;
-	const char *scope;
+	const char *scope, *name;
 	size_t steps;
 	undo_progress_fn fn;
 	void *arg;
@@ -166,12 +167,12 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 
 	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		trash_scope_scan(w->t, to, NULL);
-	if (!err && step->kind != UNDO_MKDIR && tlink_any(w->t->ix)) {
+	if (!err && step->kind != UNDO_MKDIR && tlink_op_holds(w->t->ix, w->name)) {
 		/* hard links it brought back are live again (tlink.h) */
 		int root = *w->scope ? open_dir(w->t->backing_fd, w->scope) : -1;
 
 		if (!*w->scope || root >= 0)
-			tlink_leave(w->t->ix, *w->scope ? root : w->t->backing_fd, to,
+			tlink_leave(w->t->ix, w->name, *w->scope ? root : w->t->backing_fd, to,
 				    w->t->conf.on_relinked, w->t->conf.cb_arg);
 		close_fd(&root);
 	}
@@ -186,7 +187,7 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 int trash_undo(struct trash *t, const char *scope, const char *name,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
-	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
+	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
 	struct op_record rec;
 	int r, slot = -1;
 

@@ -690,6 +690,34 @@ static void test_tlink_foreach_reopen(void **state)
 	assert_int_equal(count, 0);
 }
 
+static void test_tlop(void **state)
+{
+	struct fx *f = *state;
+	char longname[NAME_MAX + 2];
+	uint32_t n = 9;
+
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_tlop_add(f->ix, "op", -1), 0);
+	assert_int_equal(index_tlop_add(f->ix, "op", 2), 0);
+	assert_int_equal(index_tlop_add(f->ix, "other", 1), 0);
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 2);
+	reopen(f);
+	assert_int_equal(index_tlop_add(f->ix, "op", -INT32_MAX), 0);
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_tlop_get(f->ix, "other", &n), 0);
+	assert_int_equal(n, 1);
+	/* separate from the inode counts */
+	assert_int_equal(index_tlink_get(f->ix, "other", 5, &n), -ENOENT);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(index_tlop_add(f->ix, longname, 1), -EINVAL);
+	assert_int_equal(index_tlop_add(f->ix, "", 1), -EINVAL);
+	assert_int_equal(index_tlop_get(f->ix, "", &n), -EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -714,6 +742,7 @@ int main(void)
 		T(test_tlink_counts),
 		T(test_tlink_bad_keys),
 		T(test_tlink_foreach_reopen),
+		T(test_tlop),
 		cmocka_unit_test(test_errno),
 	};
 

@@ -134,34 +134,47 @@ static void test_enter_leave(void **state)
 
 	/* one link, or a directory: nothing recorded */
 	assert_int_equal(fstatat(f->dfd, "one", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "one", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "one", &st, &counted), 0);
 	assert_false(counted);
 	assert_int_equal(fstatat(f->dfd, "dir", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "dir", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "dir", &st, &counted), 0);
 	assert_false(counted);
-	assert_false(tlink_any(f->ix));
+	assert_false(tlink_op_holds(f->ix, "op1"));
 
 	/* a name of a two-link file goes to trash: counted */
 	assert_int_equal(fstatat(f->dfd, "b", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "b", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "b", &st, &counted), 0);
 	assert_true(counted);
-	assert_true(tlink_any(f->ix));
+	assert_true(tlink_op_holds(f->ix, "op1"));
+	assert_false(tlink_op_holds(f->ix, "op2"));
+	/* another op's restore does nothing */
+	assert_int_equal(tlink_leave(f->ix, "op2", f->dfd, "b", NULL, NULL), 0);
 	assert_int_equal(count_of(f, "a", &rc), 1);
 	assert_int_equal(rc, 0);
 	/* the move failed: taken back, the record stays at 0 */
-	tlink_enter_undo(f->ix, f->dfd, "b", counted);
+	tlink_enter_undo(f->ix, "op1", f->dfd, "b", counted);
+	assert_int_equal(count_of(f, "a", &rc), 0);
+	assert_int_equal(rc, 0);
+	assert_false(tlink_op_holds(f->ix, "op1"));
+
+	/* counted again, then it leaves trash (as a file) */
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "b", &st, &counted), 0);
+	assert_int_equal(count_of(f, "a", &rc), 1);
+	assert_int_equal(tlink_leave(f->ix, "op1", f->dfd, "b", NULL, NULL), 0);
+	assert_int_equal(count_of(f, "a", &rc), 0);
+	assert_false(tlink_op_holds(f->ix, "op1"));
+	/* leaving twice takes nothing more */
+	assert_int_equal(tlink_leave(f->ix, "op1", f->dfd, "b", NULL, NULL), 0);
 	assert_int_equal(count_of(f, "a", &rc), 0);
 	assert_int_equal(rc, 0);
 
-	/* counted again, then it leaves trash (as a file) */
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "b", &st, &counted), 0);
-	assert_int_equal(count_of(f, "a", &rc), 1);
-	assert_int_equal(tlink_leave(f->ix, f->dfd, "b", NULL, NULL), 0);
+	/* purged: the inode's and the op's counts go */
+	struct tlink_key k;
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "b", &st, &counted), 0);
+	assert_int_equal(tlink_key_at(f->dfd, "b", &k), 0);
+	tlink_purged(f->ix, "op1", &k);
 	assert_int_equal(count_of(f, "a", &rc), 0);
-	/* leaving twice takes nothing more */
-	assert_int_equal(tlink_leave(f->ix, f->dfd, "b", NULL, NULL), 0);
-	assert_int_equal(count_of(f, "a", &rc), 0);
-	assert_int_equal(rc, 0);
+	assert_false(tlink_op_holds(f->ix, "op1"));
 }
 
 static int changed_calls;
@@ -191,27 +204,34 @@ static void test_leave_tree(void **state)
 	mkfile(f->dfd, "out/g");
 	assert_int_equal(linkat(f->dfd, "out/g", f->dfd, "gtwin", 0), 0);
 	assert_int_equal(symlinkat("../out", f->dfd, "d/l"), 0);
+	/* d/.trash (a restored site's own trash) stays trash */
+	assert_int_equal(mkdirat(f->dfd, "d/.trash", 0755), 0);
+	mkfile(f->dfd, "d/.trash/t");
+	assert_int_equal(linkat(f->dfd, "d/.trash/t", f->dfd, "ttwin", 0), 0);
+	assert_int_equal(fstatat(f->dfd, "ttwin", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "ttwin", &st, &counted), 0);
 
 	assert_int_equal(fstatat(f->dfd, "twin", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "twin", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "twin", &st, &counted), 0);
 	assert_int_equal(fstatat(f->dfd, "gtwin", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "gtwin", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "gtwin", &st, &counted), 0);
 	assert_int_equal(count_of(f, "twin", &rc), 1);
 
 	/* the tree d leaves trash: f inside it is uncounted, g (only reached
 	 * through the symlink) is not */
 	changed_calls = 0;
-	assert_int_equal(tlink_leave(f->ix, f->dfd, "d", on_changed, &changed_calls), 0);
+	assert_int_equal(tlink_leave(f->ix, "op1", f->dfd, "d", on_changed, &changed_calls), 0);
 	assert_int_equal(count_of(f, "twin", &rc), 0);
 	assert_int_equal(count_of(f, "gtwin", &rc), 1);
+	assert_int_equal(count_of(f, "ttwin", &rc), 1);
 	assert_int_equal(changed_calls, 1);
 	assert_int_equal(fstatat(f->dfd, "twin", &tst, AT_SYMLINK_NOFOLLOW), 0);
 	assert_int_equal(changed_ino, tst.st_ino);
 
 	/* a path with several components, resolved without symlinks */
-	assert_int_equal(tlink_leave(f->ix, f->dfd, "d/l/g", NULL, NULL), -ELOOP);
+	assert_int_equal(tlink_leave(f->ix, "op1", f->dfd, "d/l/g", NULL, NULL), -ELOOP);
 	assert_int_equal(count_of(f, "gtwin", &rc), 1);
-	assert_int_equal(tlink_leave(f->ix, f->dfd, "out/g", NULL, NULL), 0);
+	assert_int_equal(tlink_leave(f->ix, "op1", f->dfd, "out/g", NULL, NULL), 0);
 	assert_int_equal(count_of(f, "gtwin", &rc), 0);
 }
 
@@ -229,9 +249,9 @@ static void test_prune(void **state)
 	mkfile(f->dfd, "gone");
 	assert_int_equal(linkat(f->dfd, "gone", f->dfd, "gone2", 0), 0);
 	assert_int_equal(fstatat(f->dfd, "keep2", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "keep2", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "keep2", &st, &counted), 0);
 	assert_int_equal(fstatat(f->dfd, "gone2", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, f->dfd, "gone2", &st, &counted), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "gone2", &st, &counted), 0);
 	assert_int_equal(tlink_key_at(f->dfd, "gone", &k), 0);
 	assert_int_equal(unlinkat(f->dfd, "gone", 0), 0);
 	assert_int_equal(unlinkat(f->dfd, "gone2", 0), 0);
