@@ -135,6 +135,31 @@ check_eq "p: 1 link, through the mount and in the backing store" "1 1" \
 check "ln p r (the purged count is not inherited)" ln "$S/p" "$S/r"
 check_eq "p, r: 2 links" "2 2" "$(nlink_mnt "$S/p") $(nlink_mnt "$S/r")"
 
+# kill -9: the counts were committed before the deletions returned
+echo k >"$S/k1"
+ln "$S/k1" "$S/k2"
+check "rm k2" rm "$S/k2"
+check "kill -9 of the daemon" gfs_kill9
+gfs_mount op_gap=1s
+check_eq "after kill -9 and remount: k1 shows 1" 1 "$(nlink_mnt "$S/k1")"
+check_errno "k1 is still writable after the restart" \
+	OK et open "$S/k1" w,append
+
+# a site deleted whole and restored whole: a hard link kept in the site's
+# own trash stays counted, the one brought back does not
+S2=$MNT/s2
+echo x >"$S2/x"
+ln "$S2/x" "$S2/y"
+check "rm s2/y" rm "$S2/y"
+check "rm -rf s2" rm -rf "$S2"
+rop=$(last_op /)
+check_eq "x in the deleted site shows its names (2)" 2 "$(nlink_mnt "$MNT/.trash/$rop/s2/x")"
+check_errno "x in the deleted site: no write" EPERM et open "$MNT/.trash/$rop/s2/x" w
+check "mv .trash/OP/s2 s2" mv "$MNT/.trash/$rop/s2" "$S2"
+check "after the site restore: x shows 1 (y is still in trash)" wait_until 5 eval \
+	'[ "$(nlink_mnt "$S2/x")" == 1 ]'
+check_eq "... 2 in the backing store" 2 "$(stat -c %h "$BACKING/s2/x")"
+
 # fstat of an open file whose last live name went: 0
 echo o >"$S/o"
 check_eq "fstat after unlink of the only name: 0 links" "OK OK OK:nlink=0" \
