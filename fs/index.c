@@ -336,7 +336,8 @@ int index_next_expiry(struct index *ix, int64_t *expiry_s)
 	return rc == 1 ? 0 : rc ? rc : -ENOENT;
 }
 
-int index_count(struct index *ix, uint64_t *n)
+/* Number of entries of one database. */
+static int db_entries(struct index *ix, MDB_dbi dbi, uint64_t *n)
 {
 	MDB_txn *t;
 	MDB_stat st;
@@ -345,11 +346,16 @@ int index_count(struct index *ix, uint64_t *n)
 	*n = 0;
 	if (rc)
 		return index_errno(rc);
-	rc = mdb_stat(t, ix->ops, &st);
+	rc = mdb_stat(t, dbi, &st);
 	if (!rc)
 		*n = st.ms_entries;
 	mdb_txn_abort(t);
 	return index_errno(rc);
+}
+
+int index_count(struct index *ix, uint64_t *n)
+{
+	return db_entries(ix, ix->ops, n);
 }
 
 /* ---- the trash-link table ------------------------------------------------ */
@@ -502,16 +508,5 @@ int index_tlink_foreach(struct index *ix,
 
 int index_tlink_count(struct index *ix, uint64_t *n)
 {
-	MDB_txn *t;
-	MDB_stat st;
-	int rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t);
-
-	*n = 0;
-	if (rc)
-		return index_errno(rc);
-	rc = mdb_stat(t, ix->tl, &st);
-	if (!rc)
-		*n = st.ms_entries;
-	mdb_txn_abort(t);
-	return index_errno(rc);
+	return db_entries(ix, ix->tl, n);
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "tlink.h"
 
 struct fx {
@@ -41,19 +42,13 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	index_close(f->ix);
 	close(f->dfd);
-	assert_int_equal(nftw(f->tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }
@@ -64,6 +59,17 @@ static void mkfile(int dfd, const char *name)
 
 	assert_true(fd >= 0);
 	close(fd);
+}
+
+/* name goes to trash in op1: counted (it has other links) */
+static void enter(struct fx *f, const char *name)
+{
+	struct stat st;
+	bool counted;
+
+	assert_int_equal(fstatat(f->dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, name, &st, &counted), 0);
+	assert_true(counted);
 }
 
 static uint32_t count_of(struct fx *f, const char *name, int *rc)
@@ -191,8 +197,7 @@ static void on_changed(void *arg, dev_t dev, ino_t ino)
 static void test_leave_tree(void **state)
 {
 	struct fx *f = *state;
-	struct stat st, tst;
-	bool counted;
+	struct stat tst;
 	int rc;
 
 	/* d/sub/f has a twin outside d; d/l is a symlink to the twin's dir */
@@ -208,13 +213,9 @@ static void test_leave_tree(void **state)
 	assert_int_equal(mkdirat(f->dfd, "d/.trash", 0755), 0);
 	mkfile(f->dfd, "d/.trash/t");
 	assert_int_equal(linkat(f->dfd, "d/.trash/t", f->dfd, "ttwin", 0), 0);
-	assert_int_equal(fstatat(f->dfd, "ttwin", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "ttwin", &st, &counted), 0);
-
-	assert_int_equal(fstatat(f->dfd, "twin", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "twin", &st, &counted), 0);
-	assert_int_equal(fstatat(f->dfd, "gtwin", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "gtwin", &st, &counted), 0);
+	enter(f, "ttwin");
+	enter(f, "twin");
+	enter(f, "gtwin");
 	assert_int_equal(count_of(f, "twin", &rc), 1);
 
 	/* the tree d leaves trash: f inside it is uncounted, g (only reached
@@ -239,19 +240,15 @@ static void test_prune(void **state)
 {
 	struct fx *f = *state;
 	struct tlink_key k;
-	struct stat st;
 	uint64_t dropped = 9, n;
-	bool counted;
 	int rc;
 
 	mkfile(f->dfd, "keep");
 	assert_int_equal(linkat(f->dfd, "keep", f->dfd, "keep2", 0), 0);
 	mkfile(f->dfd, "gone");
 	assert_int_equal(linkat(f->dfd, "gone", f->dfd, "gone2", 0), 0);
-	assert_int_equal(fstatat(f->dfd, "keep2", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "keep2", &st, &counted), 0);
-	assert_int_equal(fstatat(f->dfd, "gone2", &st, AT_SYMLINK_NOFOLLOW), 0);
-	assert_int_equal(tlink_enter(f->ix, "op1", f->dfd, "gone2", &st, &counted), 0);
+	enter(f, "keep2");
+	enter(f, "gone2");
 	assert_int_equal(tlink_key_at(f->dfd, "gone", &k), 0);
 	assert_int_equal(unlinkat(f->dfd, "gone", 0), 0);
 	assert_int_equal(unlinkat(f->dfd, "gone2", 0), 0);
