@@ -82,13 +82,7 @@ static int may_create(struct inode *parent, const char *name, bool is_dir)
 	return 0;
 }
 
-/* The caller of a request. */
-static void who_of(fuse_req_t req, struct caller *c)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-
-	procinfo_get(ctx->pid, ctx->uid, ctx->gid, c);
-}
+static void who_of(fuse_req_t req, struct caller *c);
 
 /* Links of a non-directory that are not in trash (tlink.h); directories:
  * st_nlink as it is.  shown: the count stat reports instead — the same,
@@ -100,9 +94,7 @@ static nlink_t live_nlink(struct gfs *g, struct inode *ino, const struct where *
 {
 	struct tlink_key k;
 	uint32_t in_trash = 0, live;
-	bool tracked = false;
-
-	bool named_live = w->zone == Z_LIVE || w->zone == Z_ROOT;
+	bool tracked = false, named_live = w->zone == Z_LIVE || w->zone == Z_ROOT;
 
 	if (S_ISDIR(st->st_mode) || (named_live && st->st_nlink == 1))
 		return st->st_nlink;   /* no index read on the common path */
@@ -171,6 +163,14 @@ static int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
 			return 0;
 	}
 	return -EPERM;
+}
+
+/* The caller of a request. */
+static void who_of(fuse_req_t req, struct caller *c)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+
+	procinfo_get(ctx->pid, ctx->uid, ctx->gid, c);
 }
 
 /* ---- lookups --------------------------------------------------------------- */
@@ -407,8 +407,8 @@ static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
 static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
-	/* through an open file (ftruncate, fchmod...) it works as on a local
-	 * fs even after rm moved the file into trash: it was opened when live */
+	/* ftruncate comes with its file; fchmod, fchown, futimens without:
+	 * may_modify tells them from path calls by the caller's open files */
 	int r = may_modify(req, I(ino), fi ? REACH_FD : REACH_PATH, fi);
 
 	if (!r)
