@@ -1043,18 +1043,21 @@ static int take_execute(int *argc, char **argv, const char **token)
 }
 
 /* A token given with --execute must name the plan as it is now; bulk runs
- * must give one, and it must come from a recent dry run. */
-static int check_token(struct gctl *x, const char *given, const char *now, bool bulk)
+ * (and every purge: need) must give one, and a bulk one must come from a
+ * recent dry run.  The current token is never printed: it is only learnt
+ * from a dry run, which shows what it stands for. */
+static int check_token(struct gctl *x, const char *given, const char *now, bool bulk,
+		       bool need)
 {
 	int64_t created;
 	char *body;
 
-	if (bulk && !given)
-		return fail(EXIT_USAGE, "a bulk command acts only with --execute TOKEN, the token "
-			    "its dry run printed");
+	if ((bulk || need) && !given)
+		return fail(EXIT_USAGE, "%s acts only with --execute TOKEN, the token its dry run "
+			    "printed", bulk ? "a bulk command" : "this command");
 	if (given && strcmp(given, now))
-		return fail(EXIT_FAILED, "the plan changed since the dry run (token %s, now %s): "
-			    "run the dry run again and review it", given, now);
+		return fail(EXIT_FAILED, "the plan changed since the dry run (token %s is not "
+			    "its token now): run the dry run again and review it", given);
 	if (!bulk)
 		return 0;
 	if (need_catalog(x, false) || catalog_plan_get(x->cat, given, &created, &body) < 0)
@@ -1384,7 +1387,7 @@ static int c_undo(struct gctl *x, int argc, char **argv)
 	}
 	if (!execute)
 		r = undo_dry_run(x, &s, token, bulk, body);
-	else if (!(r = check_token(x, given, token, bulk)))
+	else if (!(r = check_token(x, given, token, bulk, true)))
 		r = daemon_answers(x) ? undo_execute_all(x, &s) :
 		    fail(EXIT_FAILED, "undo needs the running daemon: mount %s first (nothing "
 			 "was changed)", x->backing);
@@ -1458,10 +1461,10 @@ static int c_purge(struct gctl *x, int argc, char **argv)
 		else if (!id && argv[i][0] != '-')
 			id = argv[i];
 		else
-			return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute]");
+			return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute TOKEN]");
 	}
 	if (!id || !reason || !reason[strspn(reason, " \t")])
-		return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute] (the reason "
+		return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute TOKEN] (the reason "
 			    "is recorded in the audit log)");
 	if ((r = resolve_op(x, id, &rec)))
 		return r;
@@ -1473,8 +1476,8 @@ static int c_purge(struct gctl *x, int argc, char **argv)
 	if (execute) {
 		const char *v[] = { "purge", rec.scope, rec.name, reason };
 
-		if ((r = check_token(x, given, token, false)))
-			return r;
+		if ((r = check_token(x, given, token, false, true)))
+			return r;   /* purge: only with the dry run's token */
 		return mutate(x, v, 4, print_line, NULL) < 0 ? EXIT_FAILED : EXIT_DONE;
 	}
 	op_row(&rec, &t);
@@ -1489,10 +1492,10 @@ static int c_purge(struct gctl *x, int argc, char **argv)
 		table_vertical(&t, 0);
 		printf("\ndry run: would permanently delete %s: %" PRIu64 " item(s), %" PRIu64
 		       " byte(s); reason: %s\n%splan token: %s\nto act, run the same command "
-		       "with --execute\n", op_id(rec.scope, rec.name), rec.items, rec.bytes, reason,
+		       "with --execute %s\n", op_id(rec.scope, rec.name), rec.items, rec.bytes, reason,
 		       held ? "note: the op or its site is under legal hold; the purge will be "
 		       "refused\n" : "",
-		       token);
+		       token, token);
 	}
 	table_free(&t);
 	return EXIT_DONE;

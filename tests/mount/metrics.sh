@@ -48,7 +48,7 @@ check "metrics file written at mount" wait_until 10 test -s "$PROM"
 check "site1 is held (its op must wait for the restore)" \
 	setfattr -n user.gracefs.hold -v 1 "$MNT/site1/.trash"
 check_eq "well-formed, counters start at 0" "0" "$(value gracefs_ops_created_total)"
-check_eq "interlock not engaged" "0" "$(value gracefs_interlock_paused)"
+check_eq "clock skew gauge present" "0" "$(value gracefs_clock_skew_seconds)"
 
 rm -rf "$MNT/site1/d"
 wait_metric "a delete shows up as an op" gracefs_ops_created_total "" 1
