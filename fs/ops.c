@@ -635,8 +635,6 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 
 	int r = trash_op_get(g->trash, ws->scope, op, &rec), frozen;
 
-	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
-		return -EBUSY;   /* still collecting deletions: its dir is in use */
 	if ((frozen = trash_may_leave(g->trash, ws->scope, op)) == -EPERM) {
 		struct caller who;   /* legal hold: a copy restores, mv does not */
 
@@ -647,6 +645,8 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 	}
 	if (frozen < 0)
 		return frozen;   /* held (EPERM) or half purged (EBUSY) */
+	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
+		return -EBUSY;   /* still collecting deletions: its dir is in use */
 	if (ctx->uid == 0 || ctx->uid == st->st_uid)
 		return 0;
 	return r == 0 && rec.uid == ctx->uid ? 0 : -EPERM;

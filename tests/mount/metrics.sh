@@ -10,7 +10,7 @@ PROM=$(dirname "$BACKING")/gracefs.prom
 gfs_site site1 site2
 mkdir -p "$BACKING/site1/d" "$BACKING/site2/e"
 for i in 1 2 3; do echo "$i" >"$BACKING/site1/d/f$i"; echo "$i" >"$BACKING/site2/e/g$i"; done
-gfs_mount "metrics=$PROM" retention=3s sweep_interval=1s op_gap=1s
+gfs_mount "metrics=$PROM" retention=3s min_retention=1s sweep_interval=1s op_gap=1s
 
 # value NAME [SITE] — one sample of the file, or "absent"
 value() {
