@@ -45,8 +45,8 @@ wait_metric() {   # DESC NAME SITE EXPECTED
 }
 
 check "metrics file written at mount" wait_until 10 test -s "$PROM"
-check "site1 is held (its op must wait for the restore)" \
-	setfattr -n user.gracefs.hold -v 1 "$MNT/site1/.trash"
+check "site1 keeps ops 1h (its op must wait for the restore; a hold would forbid it)" \
+	setfattr -n user.gracefs.retention -v 1h "$MNT/site1/.trash"
 check_eq "well-formed, counters start at 0" "0" "$(value gracefs_ops_created_total)"
 check_eq "clock skew gauge present" "0" "$(value gracefs_clock_skew_seconds)"
 
