@@ -646,6 +646,26 @@ static void test_clock_ahead_from_start(void **state)
 	assert_purged(f, "site", a);
 }
 
+/* Op "a" of site, deleted now by pid and closed 2 s later. */
+static void make_closed_op(struct fx *f, uint32_t pid, char *op)
+{
+	make_op(f, "site", "a", 1, pid, op);
+	advance(2 * NS, 2 * NS);
+	tick(f);
+}
+
+/* Move the wall clock by dw and the boot clock by dm, run a pass, and
+ * check whether op is gone. */
+static void pass_after(struct fx *f, int64_t dw, int64_t dm, const char *op, bool gone)
+{
+	advance(dw, dm);
+	sweep_pass(f->s);
+	if (gone)
+		assert_purged(f, "site", op);
+	else
+		assert_kept(f, "site", op);
+}
+
 /* Creeping: +50 min of wall clock per second of real time, forever.  No
  * single step is large; nothing is purged before 100 s elapsed anyway. */
 static void test_clock_creeping(void **state)
@@ -653,18 +673,11 @@ static void test_clock_creeping(void **state)
 	struct fx *f = *state;
 	char a[NAME_MAX + 1];
 
-	make_op(f, "site", "a", 1, 611, a);
-	advance(2 * NS, 2 * NS);
-	tick(f);
-	for (int i = 2; i < RETENTION - 1; i++) {
-		advance(3000 * NS, NS);
-		sweep_pass(f->s);
-	}
-	assert_kept(f, "site", a);               /* 99 s elapsed, ~3 days of wall */
-	assert_int_equal(f->npurged, 0);
-	advance(3000 * NS, NS);
-	sweep_pass(f->s);
-	assert_purged(f, "site", a);
+	make_closed_op(f, 611, a);
+	for (int i = 2; i < RETENTION - 1; i++)
+		pass_after(f, 3000 * NS, NS, a, false);
+	assert_int_equal(f->npurged, 0);         /* 99 s elapsed, ~3 days of wall */
+	pass_after(f, 3000 * NS, NS, a, true);
 }
 
 /* Deleted while the wall clock was 2 h behind, then the clock is set
@@ -675,16 +688,10 @@ static void test_clock_behind_then_fixed(void **state)
 	char a[NAME_MAX + 1];
 
 	advance(-2 * 3600 * NS, 0);
-	make_op(f, "site", "a", 1, 621, a);
-	advance(2 * NS, 2 * NS);
-	tick(f);
-	sweep_pass(f->s);
-	advance(2 * 3600 * NS + 10 * NS, 10 * NS);   /* corrected */
-	sweep_pass(f->s);
-	assert_kept(f, "site", a);
-	advance(88 * NS, 88 * NS);               /* 100 s elapsed */
-	sweep_pass(f->s);
-	assert_purged(f, "site", a);
+	make_closed_op(f, 621, a);
+	pass_after(f, 0, 0, a, false);
+	pass_after(f, 2 * 3600 * NS + 10 * NS, 10 * NS, a, false);   /* corrected */
+	pass_after(f, 88 * NS, 88 * NS, a, true);                    /* 100 s elapsed */
 }
 
 /* A backward jump (a day) delays nothing: elapsed time still counts. */
@@ -693,15 +700,9 @@ static void test_clock_backward(void **state)
 	struct fx *f = *state;
 	char a[NAME_MAX + 1];
 
-	make_op(f, "site", "a", 1, 631, a);
-	advance(2 * NS, 2 * NS);
-	tick(f);
-	advance(-86400 * NS, NS);
-	sweep_pass(f->s);
-	assert_kept(f, "site", a);
-	advance(97 * NS, 97 * NS);               /* 100 s elapsed */
-	sweep_pass(f->s);
-	assert_purged(f, "site", a);
+	make_closed_op(f, 631, a);
+	pass_after(f, -86400 * NS, NS, a, false);
+	pass_after(f, 97 * NS, 97 * NS, a, true);   /* 100 s elapsed */
 }
 
 /* Ops are stamped on the trusted clock; a deletion re-stamps its op. */
