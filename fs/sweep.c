@@ -171,6 +171,9 @@ int64_t sweep_pass(struct sweep *s)
 		if (r->hold || site_held(s, r->scope))
 			continue;
 		rc = purge_op(s, r);
+		if (rc == -EPERM)
+			notice(s, "sweeper: purge of op %s/%s stopped: legal hold placed during "
+			       "it (the op stays, half purged, until released)", r->scope, r->name);
 		if (rc == -EBUSY || rc == -EPERM)
 			continue;   /* still open / held meanwhile */
 		if (rc < 0) {
