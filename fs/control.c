@@ -84,6 +84,10 @@ static int do_purge(void *arg, const char *scope, const char *op, struct op_reco
 		return r;
 	while (!done && r == 0)
 		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+	if (r == -EPERM)
+		log_msg(LOG_NOTICE, "purge of op %s%s%s stopped by a legal hold after %llu entries; "
+			"it stays, half purged, until released", scope, *scope ? "/" : "", op,
+			(unsigned long long)removed);
 	if (done)
 		log_msg(LOG_NOTICE, "purged op %s%s%s on request: %llu entries", scope,
 			*scope ? "/" : "", op, (unsigned long long)removed);
