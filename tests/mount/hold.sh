@@ -129,6 +129,8 @@ wait "$purger"
 prc=$?
 check_not "the purge command failed" test "$prc" -eq 0
 check_match "saying the op is under legal hold" "under legal hold" "$(cat "$GFS_TMP/purge.out")"
+check "the daemon logs that the hold stopped it" \
+	grep -q "purge of op s2/$BIG_OP stopped by a legal hold after [0-9]* entries" "$GFS_LOG"
 left=$(ndirs)
 diag "purge stopped with $left of $BIG_DIRS directories left"
 check "something is left" test "$left" -gt 0
