@@ -102,8 +102,12 @@ int clock_save(void)
 	if (!clk.open)
 		goto out;
 	len = clock_format(clock_elapsed_ns(), buf, sizeof(buf));
-	/* steps: 1 write and fsync clock.tmp; 2 rename it over clock.  A crash
-	 * before 2 leaves the old value (older: only later purging) */
+	/* steps: 1 write clock.tmp; 2 rename it over clock.  A crash before 2
+	 * leaves the old value (older: only later purging).  No fsync: every
+	 * outcome of a power loss is safe -- the old value (purging later),
+	 * the new one, or a torn file (refused by its check: the counter
+	 * restarts from the largest stamp in the index) -- and an fsync per
+	 * pass would queue behind every tenant's writeback. */
 	f = openat(clk.state_fd, TMP_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 		   O_CLOEXEC, 0600);
 	if (f < 0) {
@@ -111,7 +115,7 @@ int clock_save(void)
 		goto out;
 	}
 	errno = EIO;
-	if (write(f, buf, (size_t)len) != len || fsync(f) < 0)
+	if (write(f, buf, (size_t)len) != len)
 		r = -errno;
 	close(f);
 	if (!r && renameat(clk.state_fd, TMP_FILE, clk.state_fd, CLOCK_FILE) < 0)

@@ -12,8 +12,8 @@
  * The price is that downtime does not count: an op deleted before a day of
  * downtime is purged a day later than its wall-clock expiry says.
  *
- * Saved with write-temp + fsync + rename, periodically (each sweeper pass)
- * and at close.  A crash loses at most the time since the last save, which
+ * Saved with write-temp + rename (no fsync: see clock_save), periodically
+ * (each sweeper pass) and at close.  A crash loses at most the time since the last save, which
  * only delays purging.  A missing or corrupt file starts the counter at 0;
  * the caller then raises it to the largest stamp in the index
  * (clock_raise), which is still never ahead of real elapsed time for any
