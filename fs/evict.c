@@ -118,21 +118,22 @@ uint64_t evict_margin(uint64_t floor_bytes)
 	return floor_bytes / 10;
 }
 
-static int64_t last_ns(const struct evict_op *o)
+/* The stamp in whole seconds, rounded up as oprec_due() rounds it. */
+static int64_t stamp_s(const struct evict_op *o)
 {
-	return o->last_ns > o->first_ns ? o->last_ns : o->first_ns;
+	return o->el_ns <= 0 ? 0 : (o->el_ns + NS - 1) / NS;
 }
 
 bool evict_eligible(const struct evict_op *op, int64_t now_s, int64_t min_age_s)
 {
 	return op->state == OP_CLOSED && !op->hold && !op->site_held &&
-	       now_s - last_ns(op) / NS >= min_age_s;
+	       now_s - stamp_s(op) >= min_age_s;
 }
 
 /* Sort keys copied next to the op indices (qsort has no context). */
 struct key {
 	size_t op;
-	int64_t last_ns;
+	int64_t el_ns;
 	const char *scope, *name;
 };
 
@@ -141,8 +142,8 @@ static int cmp_key(const void *a, const void *b)
 	const struct key *x = a, *y = b;
 	int c;
 
-	if (x->last_ns != y->last_ns)
-		return x->last_ns < y->last_ns ? -1 : 1;
+	if (x->el_ns != y->el_ns)
+		return x->el_ns < y->el_ns ? -1 : 1;
 	if ((c = strcmp(x->scope, y->scope)))
 		return c;
 	return strcmp(x->name, y->name);
@@ -177,7 +178,7 @@ int evict_plan(const struct evict_input *in, struct evict_plan *plan)
 				plan->young++;
 			continue;
 		}
-		k[nk++] = (struct key){ i, last_ns(o), o->scope, o->name };
+		k[nk++] = (struct key){ i, o->el_ns, o->scope, o->name };
 		plan->eligible_ops++;
 		plan->eligible_bytes += o->bytes;
 	}

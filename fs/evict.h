@@ -13,7 +13,9 @@
  *     eligible ops, oldest first, until it fits.
  * Eligible: closed (never open or already purging), not held (op hold or
  * site hold), and whose last deletion is at least min_age_s old
- * (min_retention).  "Oldest" is the last deletion time (then scope, name).
+ * (min_retention) on the trusted elapsed clock (clock.h), rounded as
+ * expiry rounds (oprec_due): no wall-clock error makes an op evictable
+ * early.  "Oldest" is the earliest such stamp (then scope, name).
  *
  * Byte counts are the ops' recorded allocated bytes: an estimate (hard
  * links shared with live files free nothing); the caller measures free
@@ -53,7 +55,8 @@ uint64_t evict_margin(uint64_t floor_bytes);
 /* One op as the policy sees it (the caller owns the strings). */
 struct evict_op {
 	const char *scope, *name;
-	int64_t first_ns, last_ns; /* wall clock of its first and last deletion */
+	int64_t el_ns;             /* trusted elapsed clock at its last deletion
+				    * (op_record.last_el_ns, clock.h) */
 	uint64_t bytes;            /* recorded allocated bytes */
 	uint32_t state;            /* enum op_state */
 	bool hold;                 /* op under legal hold */
@@ -71,7 +74,7 @@ struct evict_input {
 	size_t nops;
 	const struct evict_cap *caps;
 	size_t ncaps;
-	int64_t now_s;             /* trusted wall-clock seconds */
+	int64_t now_s;             /* trusted elapsed clock, seconds */
 	int64_t min_age_s;         /* min_retention */
 	uint64_t total, avail;     /* the backing filesystem, bytes */
 	uint64_t floor;            /* bytes (evict_floor_bytes) */

@@ -189,8 +189,8 @@ static int look_one(const struct op_record *r, void *arg)
 	if (!(nm = strdup(r->name)))
 		return -ENOMEM;
 	l->ops[l->n++] = (struct evict_op){
-		.scope = l->scopes[l->nscopes - 1], .name = nm, .first_ns = r->first_ns,
-		.last_ns = r->last_ns, .bytes = r->bytes, .state = r->state,
+		.scope = l->scopes[l->nscopes - 1], .name = nm, .el_ns = r->last_el_ns,
+		.bytes = r->bytes, .state = r->state,
 		.hold = r->hold != 0, .site_held = l->scope_held,
 	};
 	return 0;
@@ -236,8 +236,7 @@ static int evict_one(struct space *s, const struct evict_op *o, int64_t now_s,
 	struct evict_op now = *o;
 	now.state = rec.state;
 	now.hold = rec.hold != 0;
-	now.last_ns = rec.last_ns;
-	now.first_ns = rec.first_ns;
+	now.el_ns = rec.last_el_ns;
 	now.site_held = held_now(s, o->scope, o->name);
 	if (!evict_eligible(&now, now_s, s->c.min_age_s))
 		return -EBUSY;

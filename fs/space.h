@@ -73,8 +73,8 @@ void space_free(struct space *s);            /* NULL ok */
 void space_stop(struct space *s);
 
 /* One pass (sweeper thread): measure, plan, evict.  now_s is the
- * sweeper's trusted wall-clock time (clock interlock).  Returns how soon
- * (ns) it wants the next pass. */
+ * trusted elapsed clock (clock.h) in seconds, what ages are measured on.
+ * Returns how soon (ns) it wants the next pass. */
 int64_t space_pass(struct space *s, int64_t now_s);
 
 /* The sweeper finished purging r after a restart: if the journal says it

@@ -17,12 +17,11 @@
 #define NS 1000000000LL
 #define DAY 86400
 #define MiB (UINT64_C(1) << 20)
-#define NOW (1800000000LL)   /* trusted wall-clock seconds */
+#define NOW (1800000LL)   /* the trusted elapsed clock, seconds */
 
 static struct evict_op op(const char *scope, const char *name, int64_t age_s, uint64_t bytes)
 {
-	return (struct evict_op){ .scope = scope, .name = name,
-				  .first_ns = (NOW - age_s - 5) * NS, .last_ns = (NOW - age_s) * NS,
+	return (struct evict_op){ .scope = scope, .name = name, .el_ns = (NOW - age_s) * NS,
 				  .bytes = bytes, .state = OP_CLOSED };
 }
 
@@ -88,10 +87,14 @@ static void test_eligibility(void **state)
 	assert_false(evict_eligible(&o, NOW, DAY));
 	o = op("s", "a", DAY, MiB);
 	assert_true(evict_eligible(&o, NOW, DAY));
-	/* the last deletion counts, not the first */
-	o.first_ns = (NOW - 10 * DAY) * NS;
-	o.last_ns = (NOW - 60) * NS;
+	/* a stamp inside a second is rounded up, as expiry rounds it */
+	o.el_ns += 1;
 	assert_false(evict_eligible(&o, NOW, DAY));
+	assert_true(evict_eligible(&o, NOW + 1, DAY));
+	/* a record from before the elapsed stamp (0) counts from the clock's start */
+	o.el_ns = 0;
+	assert_true(evict_eligible(&o, DAY, DAY));
+	assert_false(evict_eligible(&o, DAY - 1, DAY));
 }
 
 /* The floor: oldest first across sites, stopping at floor + margin, never a

@@ -3,8 +3,9 @@
  * directory, index and trash engine with a fake wall clock: which ops go
  * for the floor and for a site cap, that holds and young ops stay, the
  * pressure notice (once), stopping, and the eviction journal across a
- * restart.  The floor is a size (1 PiB: always below it on any test
- * machine, or 0: never), so the real free space does not matter.
+ * restart.  Ages are on the (fake) trusted elapsed clock.  The floor is a
+ * size (1 PiB: always below it on any test machine, or 0: never), so the
+ * real free space does not matter.
  * Needs root (trusted.* xattrs).
  */
 #include <errno.h>
@@ -34,11 +35,15 @@
 
 #define NS INT64_C(1000000000)
 #define T0S INT64_C(1893456000)   /* 2030-01-01T00:00:00Z */
+#define E0S INT64_C(5000)         /* the trusted elapsed clock at T0S */
 #define MIN_AGE 100
 #define PiB (UINT64_C(1) << 50)
 
-static int64_t wall_v = T0S * NS;
-static int64_t fake_wall(void) { return wall_v; }
+/* Both clocks advance together by off_ns (before clock_open the trusted
+ * elapsed clock is sys.mono_ns). */
+static int64_t off_ns;
+static int64_t fake_wall(void) { return T0S * NS + off_ns; }
+static int64_t fake_mono(void) { return E0S * NS + off_ns; }
 
 struct fx {
 	char tmp[64];
@@ -121,8 +126,9 @@ static int setup(void **state)
 	assert_int_equal(mkdirat(f->bfd, "a", 0755), 0);
 	assert_int_equal(mkdirat(f->bfd, "b", 0755), 0);
 	sys_reset();
-	wall_v = T0S * NS;
+	off_ns = 0;
 	sys.wall_ns = fake_wall;
+	sys.mono_ns = fake_mono;
 	open_all(f);
 	*state = f;
 	return 0;
@@ -158,7 +164,7 @@ static void make_op(struct fx *f, const char *site, const char *name, int kib, i
 	fsync(fd);
 	close(fd);
 	strcpy(who.cmd, "rm");
-	wall_v = (T0S + at_s) * NS;
+	off_ns = at_s * NS;
 	assert_int_equal(util_op_name(T0S + at_s, "rm", pid, 1, op, NAME_MAX + 1), 0);
 	struct trash_loc loc = { .site = site, .rel = &rel, .dirfd = sfd, .name = name };
 	assert_int_equal(trash_delete(f->t, &who, &loc, false, NULL), 0);
@@ -193,7 +199,7 @@ static void test_floor(void **state)
 	open_space(f, PiB);
 
 	/* at T0 + 110 only o1 and o2 are old enough, and o2 is held */
-	space_pass(f->sp, T0S + 110);
+	space_pass(f->sp, E0S + 110);
 	assert_int_equal(f->nevicted, 1);
 	assert_int_equal(strncmp(f->evicted[0], "a/", 2), 0);
 	assert_string_equal(f->evicted[0] + 2, o1);
@@ -211,7 +217,7 @@ static void test_floor(void **state)
 
 	/* later: o3 and o4 go, oldest first; o5 is still young; the pressure
 	 * is not said again */
-	space_pass(f->sp, T0S + 550);
+	space_pass(f->sp, E0S + 550);
 	assert_int_equal(f->nevicted, 3);
 	assert_false(there(f, "a", o3));
 	assert_false(there(f, "b", o4));
@@ -222,7 +228,7 @@ static void test_floor(void **state)
 	/* a site hold protects what an op hold would */
 	assert_int_equal(trash_op_set_hold(f->t, "b", o2, false), 0);
 	assert_int_equal(sitepolicy_set_hold(f->bfd, "b", true), 0);
-	space_pass(f->sp, T0S + 700);
+	space_pass(f->sp, E0S + 700);
 	assert_true(there(f, "b", o2));
 	assert_false(there(f, "a", o5));   /* old enough now */
 	assert_int_equal(f->nevicted, 4);
@@ -241,14 +247,14 @@ static void test_cap(void **state)
 	make_op(f, "a", "x3", 64, 30, 203, o3);
 	assert_int_equal(sitepolicy_set_trash_max(f->bfd, "a", 100 * 1024), 0);
 	open_space(f, 0);   /* no floor */
-	space_pass(f->sp, T0S + 1000);
+	space_pass(f->sp, E0S + 1000);
 	assert_int_equal(f->nevicted, 2);
 	assert_false(there(f, "a", o1));
 	assert_false(there(f, "a", o2));
 	assert_true(there(f, "a", o3));
 	assert_true(there(f, "b", ob));   /* older, but its site has no cap */
 	assert_non_null(strstr(f->detail[0], "reason=trash_max trash_max=100K"));
-	space_pass(f->sp, T0S + 1001);
+	space_pass(f->sp, E0S + 1001);
 	assert_int_equal(f->nevicted, 2);
 }
 
@@ -261,7 +267,7 @@ static void test_stop(void **state)
 	make_op(f, "a", "one", 8, 0, 301, o1);
 	open_space(f, PiB);
 	space_stop(f->sp);
-	space_pass(f->sp, T0S + 1000);
+	space_pass(f->sp, E0S + 1000);
 	assert_int_equal(f->nevicted, 0);
 	assert_true(there(f, "a", o1));
 }
