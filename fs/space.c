@@ -24,7 +24,7 @@
 
 #define NS 1000000000LL
 #define BUSY_NS (NS / 10)     /* below the floor with more to try: run again soon */
-#define WATCH_NS (5 * NS)     /* how often free space is measured otherwise */
+#define WATCH_NS (5 * NS)     /* below the floor, nothing to try: look again in */
 
 struct space {
 	struct trash *t;
@@ -303,12 +303,12 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	struct look l = { .s = s };
 	struct evict_plan plan = {0};
 	uint64_t total = 0, avail = 0, floor, target, evicted = 0, evicted_bytes = 0;
-	int64_t mono = sys.mono_ns(), next = WATCH_NS;
+	int64_t mono = sys.mono_ns(), next = 0;   /* 0: the sweeper's own cadence */
 	int r;
 
 	if ((r = measure(s, &total, &avail)) < 0) {
 		notice(s, "cannot measure the backing filesystem: %s", strerror(-r));
-		return s->c.recheck_ns;
+		return 0;
 	}
 	floor = evict_floor_bytes(&s->c.floor, total);
 	target = floor + evict_margin(floor);
@@ -383,7 +383,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 
 		set_pressure(s, !more, &plan);
 		s->last_walk_ns = 0;
-		next = more ? BUSY_NS : NS;
+		next = more ? BUSY_NS : WATCH_NS;
 	} else {
 		set_pressure(s, false, &plan);
 	}

@@ -74,7 +74,9 @@ void space_stop(struct space *s);
 
 /* One pass (sweeper thread): measure, plan, evict.  now_s is the
  * trusted elapsed clock (clock.h) in seconds, what ages are measured on.
- * Returns how soon (ns) it wants the next pass. */
+ * Returns how soon (ns) it wants the next pass: 0 (the sweeper's own
+ * cadence, sweep_interval) while above the floor, so an operator's long
+ * sweep_interval is kept; seconds or less while below it. */
 int64_t space_pass(struct space *s, int64_t now_s);
 
 /* The sweeper finished purging r after a restart: if the journal says it

@@ -227,6 +227,7 @@ check "gracefs refuses min_free=100%" eval '! "$GRACEFS" -f -o min_free=100% "$B
 # backing store, adopted at mount); every other site held; min_free=99%.
 diag "$(date +%T) kill -9 during an ev"
 
+sync -f "$BACKING"   # the loop image: leave the daemon little to flush at its exit
 check "unmount" gfs_umount
 BIG=20200101T000000Z-rm-4242
 mkdir -p "$BACKING/s5/.trash/$BIG/big"
@@ -251,6 +252,7 @@ check_eq "nothing else was touched" "$others" \
 wait_until 20 eval 'audit_rows evict s5 | grep -q "$BIG"'
 check_eq "one evict row for the op" 1 "$(audit_rows evict s5 | grep -c "$BIG")"
 check_eq "the journal is cleared" "" "$(cat "$BACKING/.gracefs/evicting")"
+sync -f "$BACKING"   # the loop image: leave the daemon little to flush at its exit
 check "unmount" gfs_umount
 
 done_testing
