@@ -78,13 +78,38 @@ print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
 }
 
 # node_manifest NODE [mnt|backing] — every site of NODE, one sorted line
-# per entry (lib.sh tree_manifest: modes, owners, sizes, mtimes, sha256).
+# per entry (each site's .trash left out): path, mode, owner, and size,
+# mtime (ns) and sha256 of files, targets of symlinks.  One python3 per
+# call: tree_manifest's forks per entry are slow on a loaded machine.
+cat >"$GFS_TMP/manifest.py" <<'EOF'
+import hashlib, os, stat, sys
+root, sites = sys.argv[1], sys.argv[2:]
+out = []
+for site in sites:
+    top = os.path.join(root, site)
+    if not os.path.isdir(top):
+        continue
+    for d, dirs, files in os.walk(top):
+        if d == top and '.trash' in dirs:
+            dirs.remove('.trash')
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            st = os.lstat(p)
+            line = '%s %o %d:%d' % (os.path.relpath(p, root), stat.S_IMODE(st.st_mode),
+                                    st.st_uid, st.st_gid)
+            if stat.S_ISDIR(st.st_mode):
+                line += ' dir'
+            elif stat.S_ISLNK(st.st_mode):
+                line += ' lnk -> ' + os.readlink(p)
+            else:
+                with open(p, 'rb') as f:
+                    h = hashlib.sha256(f.read()).hexdigest()
+                line += ' reg %d %d %s' % (st.st_size, st.st_mtime_ns, h)
+            out.append(repr(line)[1:-1])
+print('\n'.join(sorted(out)))
+EOF
 node_manifest() {
-	local n=$1 where=${2:-mnt} s
-	for s in ${NODE_SITES[$n]}; do
-		[ -d "$GFS_TMP/$n/$where/$s" ] || continue
-		tree_manifest "$GFS_TMP/$n/$where/$s" | sed "s|^|$s/|"
-	done | sort
+	python3 "$GFS_TMP/manifest.py" "$GFS_TMP/$1/${2:-mnt}" ${NODE_SITES[$1]}
 }
 
 # trash_state NODE — the ops in NODE's trash: op, items, bytes, hold, state.
