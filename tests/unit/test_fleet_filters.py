@@ -176,7 +176,7 @@ class Verdict(unittest.TestCase):
         raced = res(1, stderr='gracectl: error: the plan changed since the dry run (…)')
         self.assertEqual(g.gracefs_executed(raced, verdict, {})['status'], 'changed')
         self.assertEqual(g.gracefs_executed(res(1, stderr='boom'), verdict, {})['status'], 'error')
-        self.assertEqual(g.gracefs_executed({'skipped': True}, verdict, {})['status'], 'skipped')
+        self.assertEqual(g.gracefs_executed({'skipped': True}, verdict, {})['status'], 'check')
         self.assertEqual(g.gracefs_executed({}, {'status': 'nothing'}, {}), {'status': 'nothing'})
 
 
@@ -254,7 +254,7 @@ class Holds(unittest.TestCase):
         self.assertEqual(g.gracefs_hold_done(res(0), node), node)
         self.assertEqual(g.gracefs_hold_done(res(2, stderr='gracectl: error: unknown site'),
                                              node)['status'], 'error')
-        self.assertEqual(g.gracefs_hold_done({'skipped': True}, node), node)
+        self.assertEqual(g.gracefs_hold_done({'skipped': True}, node)['status'], 'check')
 
 
 class Tap(unittest.TextTestResult):

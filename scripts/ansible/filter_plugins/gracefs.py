@@ -226,8 +226,9 @@ def gracefs_executed(res, verdict, current):
     """A node's `gracectl --json undo … --execute TOKEN` as a node record."""
     if verdict.get('status') != 'execute':
         return verdict
-    if res.get('skipped'):
-        return {'status': 'skipped', 'error': 'check mode: not executed'}
+    if res.get('skipped'):   # --check
+        return {'status': 'check', 'site_names': current.get('site_names', []),
+                'ops': current.get('ops', 0), 'items': current.get('items', 0)}
     out = _json_out(res)
     if out and out.get('executed'):
         bad = int(out.get('failed_ops', 0)) + int(out.get('failed', 0))
@@ -302,6 +303,9 @@ def gracefs_exec_summary(hostvars, hosts):
             lines += ['%s:   %s' % (h, e) for e in n.get('events', [])]
         elif st == 'nothing':
             lines.append('%s: nothing to do (already undone)' % h)
+        elif st == 'check':
+            lines.append('%s: would restore %d op(s), %d item(s) in %s (check mode)'
+                         % (h, n['ops'], n['items'], _some(n['site_names'])))
         elif st == 'changed':
             lines.append('%s: REFUSED %s' % (h, n.get('error')))
         elif st == 'skipped':
@@ -313,11 +317,13 @@ def gracefs_exec_summary(hostvars, hosts):
                  '%d failed' % (len(hosts), counts.get('restored', 0), ops, moved + renamed,
                                 renamed, counts.get('partial', 0), counts.get('nothing', 0),
                                 counts.get('changed', 0), counts.get('skipped', 0),
-                                counts.get('error', 0)))
+                                counts.get('error', 0))
+                 + (', %d would act (check mode)' % counts['check'] if 'check' in counts else ''))
     return lines
 
 
-def gracefs_unfinished(hostvars, hosts, done=('restored', 'nothing', 'plan', 'done', 'absent')):
+def gracefs_unfinished(hostvars, hosts,
+                       done=('restored', 'nothing', 'plan', 'done', 'absent', 'check')):
     """Hosts whose record says they need the operator's attention."""
     return sorted(h for h in hosts if _node(hostvars, h).get('status') not in done)
 
@@ -402,8 +408,10 @@ def gracefs_root_ops(res):
 
 def gracefs_hold_done(res, node):
     """The node record after `gracectl hold|release IDs…` ran (or not)."""
-    if node.get('status') != 'done' or res.get('skipped'):
+    if node.get('status') != 'done':
         return node
+    if res.get('skipped'):   # --check
+        return dict(node, status='check')
     if res.get('rc') != 0 or res.get('unreachable'):
         return {'status': 'error', 'ids': node['ids'], 'error': _gracectl_error(res)}
     return node
@@ -418,6 +426,8 @@ def gracefs_hold_summary(hostvars, hosts, action):
         if st == 'done':
             n_ids += len(n['ids'])
             lines.append('%s: %s %s' % (h, action, _some(n['ids'], 'IDs')))
+        elif st == 'check':
+            lines.append('%s: would %s %s (check mode)' % (h, action, _some(n['ids'], 'IDs')))
         elif st == 'nothing':
             lines.append('%s: nothing to %s%s' % (h, action, n.get('note', '')))
         elif st == 'absent':
@@ -428,7 +438,8 @@ def gracefs_hold_summary(hostvars, hosts, action):
                  'it, %d failed' % (len(hosts), 'held' if action == 'hold' else 'released',
                                     n_ids, counts.get('done', 0), counts.get('nothing', 0),
                                     'held' if action == 'hold' else 'released',
-                                    counts.get('absent', 0), counts.get('error', 0)))
+                                    counts.get('absent', 0), counts.get('error', 0))
+                 + (', %d would act (check mode)' % counts['check'] if 'check' in counts else ''))
     return lines
 
 
