@@ -186,6 +186,17 @@ def gracefs_plan_file(hostvars, hosts):
     return plan
 
 
+def gracefs_read_plan(path):
+    """The plan file at PATH (on the controller), checked."""
+    path = gracefs_abspath(path)
+    try:
+        with open(path) as f:
+            text = f.read()
+    except OSError as e:
+        raise AnsibleFilterError("gracefs: cannot read plan file %s: %s" % (path, e.strerror))
+    return gracefs_load_plan(text, path)
+
+
 def gracefs_load_plan(text, path):
     try:
         plan = json.loads(text)
@@ -447,6 +458,6 @@ class FilterModule(object):
     def filters(self):
         return {f.__name__: f for f in (
             gracefs_utc, gracefs_abspath, gracefs_undo_args, gracefs_dry, gracefs_plan_entry,
-            gracefs_plan_file, gracefs_load_plan, gracefs_verdict, gracefs_executed,
+            gracefs_plan_file, gracefs_read_plan, gracefs_verdict, gracefs_executed,
             gracefs_dry_summary, gracefs_exec_summary, gracefs_unfinished, gracefs_hold_request,
             gracefs_hold_targets, gracefs_hold_done, gracefs_hold_summary)}
