@@ -39,6 +39,8 @@
 #define AUDIT_EV_UNPROTECT  "unprotect"
 #define AUDIT_EV_DENIED     "denied"      /* removal of a protected path refused */
 #define AUDIT_EV_GAP        "gap"         /* rows lost while the log was unwritable */
+#define AUDIT_EV_OVERWRITE  "overwrite"   /* a file's content preserved before a truncation */
+#define AUDIT_EV_UNPRESERVED "unpreserved" /* truncated without a copy: over preserve_max */
 
 struct audit;
 

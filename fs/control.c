@@ -21,6 +21,7 @@
 #include "ctlcmd.h"
 #include "log.h"
 #include "metrics.h"
+#include "overwrite.h"
 #include "sitepolicy.h"
 #include "sys.h"
 
@@ -312,6 +313,14 @@ int control_write_metrics(struct control *c, const char *path)
 		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
 		.interlock_paused = st.paused, .nsites = acc.n, .sites = acc.v,
 	};
+	if (c->conf.ow) {
+		struct overwrite_counters oc;
+
+		overwrite_get_counters(c->conf.ow, &oc);
+		m.overwrite_cloned = oc.cloned;
+		m.overwrite_copied = oc.copied;
+		m.overwrite_unpreserved = oc.unpreserved;
+	}
 	r = metrics_write(path, &m);
 out:
 	free(acc.v);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include "control.h"
 #include "index.h"
+#include "overwrite.h"
 #include "sweep.h"
 #include "trash.h"
 #include "vattr.h"
@@ -27,6 +28,7 @@ struct gfs {
 	int state_fd;              /* BACKING/.gracefs */
 	struct index *ix;
 	struct trash *trash;
+	struct overwrite *ow;      /* truncations preserve first (overwrite.h) */
 	struct sweep *sweep;
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */

@@ -9,11 +9,13 @@
 #include <string.h>
 
 #include "options.h"
+#include "overwrite.h"
 #include "util.h"
 
 struct raw {
 	struct gfs_opts *o;
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
+	char *preserve_max;
 	int trash_visible, writeback;
 };
 
@@ -25,6 +27,7 @@ static const struct fuse_opt specs[] = {
 	{ "clock_jump=%s", offsetof(struct raw, clock_jump), 0 },
 	{ "sweep_interval=%s", offsetof(struct raw, sweep), 0 },
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
+	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	OPT("trash_visible", trash_visible),
@@ -100,7 +103,8 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
 				.min_retention_s = 86400, .clock_jump_s = 3600, .sweep_s = 60,
-				.tick_ms = 200, .timeout = 3600 };
+				.tick_ms = 200, .timeout = 3600,
+				.preserve_max = OVERWRITE_DEFAULT_MAX };
 	if (fuse_opt_parse(args, &r, specs, proc) < 0)
 		goto out;
 	if (duration("retention", r.retention, &o->retention_s) < 0 ||
@@ -111,6 +115,11 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
 	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
 		goto out;
+	if (r.preserve_max && overwrite_parse_size(r.preserve_max, &o->preserve_max) < 0) {
+		fprintf(stderr, "gracefs: error: bad preserve_max '%s' (a size: 0, 4096, 64M, 1G)\n",
+			r.preserve_max);
+		goto out;
+	}
 	o->tick_ms = (int64_t)tick;
 	if (r.metrics && r.metrics[0] != '/') {
 		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
@@ -130,6 +139,7 @@ out:
 	free(r.clock_jump);
 	free(r.sweep);
 	free(r.metrics);
+	free(r.preserve_max);
 	return rc;
 }
 
@@ -145,6 +155,8 @@ void options_usage(const char *prog)
 	       "    -o clock_jump=DUR      a forward wall-clock jump this large pauses purging (1h)\n"
 	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
+	       "    -o preserve_max=SIZE   largest file a truncation copies into trash where the\n"
+	       "                           backing store cannot clone (default 64M; 0: clones only)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"

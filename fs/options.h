@@ -19,6 +19,7 @@ struct gfs_opts {
 	int64_t sweep_s;        /* -o sweep_interval= longest sweeper sleep (default 60s) */
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
+	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* -o writeback (default off) */
 };
