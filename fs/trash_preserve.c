@@ -99,8 +99,10 @@ out:
 
 /* Give tmpfd its name in op: metadata and marker first, then the link. */
 static int link_into(struct trash *t, struct op *op, const struct trash_loc *loc,
-		     int tmpfd, int srcfd)
+		     int tmpfd, int srcfd, const struct stat *st)
 {
+	/* the times from before the copy read the file (atime) */
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	char proc[64];
 	int tfd = trash_op_mirror(t, op, loc->site, loc->rel), r;
 
@@ -108,6 +110,8 @@ static int link_into(struct trash *t, struct op *op, const struct trash_loc *loc
 		return tfd;
 	if ((r = trash_copy_meta(srcfd, tmpfd)) < 0)
 		return r;
+	if (futimens(tmpfd, ts) < 0)
+		return -errno;
 	if (fsetxattr(tmpfd, TRASH_PRESERVED_XATTR, op->rec.name, strlen(op->rec.name), 0) < 0)
 		return -errno;
 	if (sys.linkat(tmpfd, "", tfd, loc->name, AT_EMPTY_PATH) == 0)
@@ -140,7 +144,7 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 		if ((r = trash_op_for(t, who, loc->site, attempt > 0, &op)) < 0)
 			break;
 		r = born_in(op, st->st_dev, st->st_ino) ? 1 : op_holds(t, op, loc);
-		if (r == 0 && (r = link_into(t, op, loc, tmpfd, srcfd)) == 0) {
+		if (r == 0 && (r = link_into(t, op, loc, tmpfd, srcfd, st)) == 0) {
 			op->rec.items++;
 			op->rec.bytes += (uint64_t)st->st_blocks * 512;
 			op->rec.last_ns = sys.wall_ns();

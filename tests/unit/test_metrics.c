@@ -283,7 +283,9 @@ static const char *const families[] = {
 	"gracefs_trash_next_expiry_timestamp_seconds",
 	"gracefs_ops_created_total", "gracefs_ops_restored_total",
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
-	"gracefs_audit_errors_total", "gracefs_sweeper_lag_seconds",
+	"gracefs_audit_errors_total", "gracefs_overwrite_cloned_total",
+	"gracefs_overwrite_copied_total", "gracefs_overwrite_unpreserved_total",
+	"gracefs_sweeper_lag_seconds",
 	"gracefs_interlock_paused",
 };
 
@@ -297,6 +299,7 @@ static void test_all_families(void **state)
 		.ops_created = 12, .ops_restored = 3, .ops_purged = 7,
 		.index_errors = 1, .audit_errors = 0, .sweeper_lag_s = 42,
 		.interlock_paused = 5, .nsites = 3, .sites = sites,
+		.overwrite_cloned = 4, .overwrite_copied = 5, .overwrite_unpreserved = 6,
 	};
 	struct parsed ps;
 
@@ -332,10 +335,13 @@ static void test_all_families(void **state)
 	assert_string_equal(value(&ps, "gracefs_ops_purged_total", NULL), "7");
 	assert_string_equal(value(&ps, "gracefs_index_errors_total", NULL), "1");
 	assert_string_equal(value(&ps, "gracefs_audit_errors_total", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_overwrite_cloned_total", NULL), "4");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copied_total", NULL), "5");
+	assert_string_equal(value(&ps, "gracefs_overwrite_unpreserved_total", NULL), "6");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
 	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "1");
-	/* 3 sites x 3 + 2 timestamps x 2 + 7 scalars */
-	assert_int_equal(ps.nsamples, 9 + 4 + 7);
+	/* 3 sites x 3 + 2 timestamps x 2 + 10 scalars */
+	assert_int_equal(ps.nsamples, 9 + 4 + 10);
 	/* exact text of a few lines */
 	assert_non_null(strstr(ps.text, "\ngracefs_trash_bytes{site=\"acme-shop\"} 1234567\n"));
 	assert_non_null(strstr(ps.text, "# TYPE gracefs_ops_purged_total counter\n"
@@ -353,7 +359,7 @@ static void test_no_sites(void **state)
 	assert_int_equal(metrics_write(fx->path, &m), 0);
 	parse_file(fx->path, &ps);
 	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
-	assert_int_equal(ps.nsamples, 7);
+	assert_int_equal(ps.nsamples, 10);
 	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "0");
 	parsed_free(&ps);
@@ -569,7 +575,7 @@ static void test_many_sites(void **state)
 	}
 	assert_int_equal(metrics_write(fx->path, &m), 0);
 	parse_file(fx->path, &ps);
-	assert_int_equal(ps.nsamples, 4 * N + 7);
+	assert_int_equal(ps.nsamples, 4 * N + 10);
 	assert_string_equal(value(&ps, "gracefs_trash_bytes", "site-04999"), "20475904");
 	assert_string_equal(value(&ps, "gracefs_trash_oldest_timestamp_seconds", "site-00007"),
 			    "1795784719");
