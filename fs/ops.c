@@ -1477,7 +1477,11 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused;
+	struct overwrite_counters oc = {0};
+	if (g->ow)
+		overwrite_get_counters(g->ow, &oc);
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused +
+	      oc.cloned + oc.copied + oc.unpreserved;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);
