@@ -642,9 +642,12 @@ static int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char
 	inode_where(parent, &w);
 	if (w.zone != Z_LIVE)
 		return 0;
-	if (fd < 0 && (fd = openat(pfd, name, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK |
-					     O_CLOEXEC)) < 0)
-		return errno == ENOENT || errno == ELOOP ? 0 : -errno;  /* nothing to lose */
+	/* the type first: never open a device or FIFO just to look at it */
+	if (fd < 0 && (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		       !S_ISREG(st.st_mode) || st.st_size <= keep))
+		return 0;   /* nothing to lose (a missing name: the caller reports it) */
+	if (fd < 0 && (fd = openat(pfd, name, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) < 0)
 		r = -errno;
 	else if (!S_ISREG(st.st_mode) || st.st_size <= keep)
@@ -663,27 +666,35 @@ static int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char
 /* The same for an inode, through its last known name. */
 static int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 {
-	char name[NAME_MAX + 1];
+	char name[NAME_MAX + 1], proc[64];
 	struct inode *parent = NULL;
 	struct stat st;
 	struct where w;
-	int fd, pfd, r = 0;
+	int fd, rfd = -1, pfd, r = 0;
 
 	inode_where(ino, &w);
 	if (w.zone != Z_LIVE || inode_is_dir(ino) || inode_is_symlink(ino))
 		return 0;   /* in trash or detached (an fd opened before rm): not live data */
-	if ((fd = inode_open(ino, O_RDONLY | O_NOATIME | O_NONBLOCK)) < 0)
+	if ((fd = inode_open(ino, O_PATH)) < 0)
 		return fd;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > keep &&
-	    inode_parent_name(ino, &parent, name, sizeof(name)) == 0 && parent) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= keep)
+		goto out;   /* the type first: never open a device or FIFO to read it */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((rfd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (inode_parent_name(ino, &parent, name, sizeof(name)) == 0 && parent) {
 		if ((pfd = inode_open(parent, O_PATH)) < 0) {
 			r = pfd;
 		} else {
-			r = preserve_at(req, parent, pfd, name, fd, keep);
+			r = preserve_at(req, parent, pfd, name, rfd, keep);
 			close(pfd);
 		}
 	}
 	inode_unpin(parent);
+out:
+	close_fd(&rfd);
 	close(fd);
 	return r;
 }
