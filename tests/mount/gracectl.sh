@@ -23,16 +23,6 @@ CONFLICT=s7             # a deleted file recreated before the undo
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
 
-# pyj EXPR — evaluate EXPR on the JSON document on stdin (as d); strings
-# are printed as they are, anything else as JSON.
-pyj() {
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
-}
-
 # ---------------------------------------------------------------------------
 # Helpers in python: build a site's tree, and manifests.
 

@@ -20,13 +20,6 @@ gfs_require python3 truncate fallocate dd cp
 [ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
-pyj() {
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
-}
 n_events() { gctl --json log --event "$1" --site s1 | pyj 'len(d)'; }
 
 PROM=$GFS_TMP/gracefs.prom

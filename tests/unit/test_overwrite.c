@@ -64,25 +64,21 @@ static void open_ow(struct fx *f, int64_t max)
 	assert_int_equal(overwrite_new(&f->ow, &oc), 0);
 }
 
+/* BACKING-relative path, printf-style. */
+#define bp(f, ...) tu_pathf((f)->b, __VA_ARGS__)
+
 static int setup(void **state)
 {
+	static const char *const sites[] = { "site", "site/d", NULL };
 	struct fx *f = calloc(1, sizeof(*f));
 	struct trash_conf tc = { .retention_s = 86400, .op_gap_ns = GAP_NS };
-	char p[160];
 
 	assert_non_null(f);
-	strcpy(f->tmp, "/tmp/gracefs-ow-XXXXXX");
-	assert_non_null(mkdtemp(f->tmp));
-	snprintf(f->b, sizeof(f->b), "%s/b", f->tmp);
-	snprintf(f->idx, sizeof(f->idx), "%s/idx", f->tmp);
-	assert_int_equal(mkdir(f->b, 0755), 0);
-	snprintf(p, sizeof(p), "%s/site", f->b);
-	assert_int_equal(mkdir(p, 0755), 0);
-	snprintf(p, sizeof(p), "%s/site/d", f->b);
-	assert_int_equal(mkdir(p, 0750), 0);
-	f->bfd = open(f->b, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	f->dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	assert_true(f->bfd >= 0 && f->dfd >= 0);
+	f->bfd = tu_backing(f->tmp, sizeof(f->tmp), f->b, sizeof(f->b), f->idx, sizeof(f->idx),
+			    "ow", sites);
+	f->dfd = openat(f->bfd, "site/d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(f->dfd >= 0);
+	assert_int_equal(chmod(bp(f, "site/d"), 0750), 0);
 	assert_int_equal(index_open(&f->ix, f->idx), 0);
 	sys_reset();
 	fake_now = T0;
@@ -114,20 +110,6 @@ static int teardown(void **state)
 }
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static const char *bp(struct fx *f, const char *fmt, ...)
-{
-	static char bufs[8][PATH_MAX];
-	static int i;
-	char *b = bufs[i++ % 8], rel[PATH_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	snprintf(b, PATH_MAX, "%s/%s", f->b, rel);
-	return b;
-}
 
 static void write_file(const char *path, const char *data)
 {
