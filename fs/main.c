@@ -173,6 +173,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.on_removed = ops_on_removed,
 		.on_closed = on_closed,
+		.on_relinked = ops_on_relinked,
 		.cb_arg = g,
 	};
 	int r;

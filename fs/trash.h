@@ -67,6 +67,10 @@ struct trash_conf {
 	/* An op stopped collecting deletions: its final record (audit).
 	 * Called with the engine's lock held: only queue work. */
 	void (*on_closed)(void *arg, const struct op_record *r);
+	/* A file's link count as shown changed behind the kernel's back (a
+	 * hard link left trash by undo, or was purged).  Called with the
+	 * engine's lock held: only queue work.  May be NULL. */
+	void (*on_relinked)(void *arg, dev_t dev, ino_t ino);
 	void *cb_arg;
 };
 

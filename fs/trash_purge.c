@@ -19,6 +19,7 @@
 
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -111,9 +112,18 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 }
 
 /* Remove up to *budget entries below dirfd, deepest first.  Never follows
- * symlinks; a directory on another filesystem stops it with -EXDEV. */
+ * symlinks; a directory on another filesystem stops it with -EXDEV.
+ * ix: the index while the op holds counted names (else NULL): a purged
+ * name of a multi-link file is uncounted (1 key, 2 unlink, 3 count -1;
+ * see tlink.c) and rl->fn told. */
+struct relinked {
+	const char *op;
+	void (*fn)(void *arg, dev_t dev, ino_t ino);
+	void *arg;
+};
+
 static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
-		      uint64_t *removed)
+		      uint64_t *removed, struct index *ix, const struct relinked *relinked)
 {
 	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
@@ -128,9 +138,12 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 			continue;
 		/* the entry type saves a stat per file; directories need one
 		 * (their device), and so does a filesystem without d_type */
-		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN || ix) &&
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		struct tlink_key k;
+		bool counted = ix && !S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+			       tlink_key_at(dirfd, de->d_name, &k) == 0;
 		if (S_ISDIR(st.st_mode)) {
 			int sub;
 
@@ -142,7 +155,7 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 				r = sub;   /* -EXDEV for a bind mount of this fs */
 				break;
 			}
-			r = purge_some(sub, dev, depth + 1, budget, removed);
+			r = purge_some(sub, dev, depth + 1, budget, removed, ix, relinked);
 			close(sub);
 			if (r || !*budget)
 				break;
@@ -150,6 +163,11 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 		if (unlinkat(dirfd, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
 			r = -errno;
 			break;
+		}
+		if (counted) {
+			tlink_purged(ix, relinked->op, &k);
+			if (relinked->fn)
+				relinked->fn(relinked->arg, st.st_dev, st.st_ino);
 		}
 		(*budget)--;
 		(*removed)++;
@@ -178,7 +196,9 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		close(tfd);
 		goto out;
 	}
-	r = purge_some(ofd, t->dev, 0, &budget, removed);
+	struct relinked rl = { name, t->conf.on_relinked, t->conf.cb_arg };
+	r = purge_some(ofd, t->dev, 0, &budget, removed,
+		       tlink_op_holds(t->ix, name) ? t->ix : NULL, &rl);
 	close(ofd);
 	if (!r && budget) {   /* the tree is empty: the op goes */
 		if (unlinkat(tfd, name, AT_REMOVEDIR) < 0) {
@@ -186,6 +206,7 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		} else {
 			*done = true;
 			t->counters.purged++;
+			index_tlop_add(t->ix, name, -(int32_t)INT32_MAX);   /* none left */
 			r = index_del(t->ix, scope, name);
 			if (r == -ENOENT)
 				r = 0;

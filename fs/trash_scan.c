@@ -19,6 +19,7 @@
 
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -257,6 +258,7 @@ int trash_reconcile(struct trash *t, struct trash_stats *st)
 				st->dropped++;
 		}
 	}
+	tlink_prune(t->ix, t->backing_fd, NULL);   /* counts of inodes that are gone */
 	r = index_sync(t->ix);
 out:
 	free(l.v);
