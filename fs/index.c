@@ -2,7 +2,8 @@
  * index — LMDB index of trash operations (see index.h for the contract).
  *
  * Layout: "ops" maps "<scope>/<name>" to the oprec encoding.  "expiry" is an
- * MDB_DUPSORT database: key be64(expiry_s with the sign bit flipped, so
+ * MDB_DUPSORT database: key be64(expiry_s = oprec_due(), seconds of the
+ * trusted elapsed clock, with the sign bit flipped, so
  * negative values sort first), one duplicate per op holding its op key.
  * That is the same order as the header's be64(expiry)"<scope>/<name>" key,
  * but keeps keys within LMDB's 511-byte limit (an op key alone can be 511).
@@ -172,7 +173,7 @@ int index_put(struct index *ix, const struct op_record *r)
 	unsigned char enc[OPREC_ENC_MAX], ek[8];
 	char key[INDEX_KEY_MAX];
 	struct op_record old;
-	int64_t e = oprec_expiry(r);
+	int64_t e = oprec_due(r);
 	int elen, klen, rc;
 	MDB_val k, v, ev = { sizeof(ek), ek }, ov;
 	MDB_txn *t;
@@ -191,8 +192,8 @@ int index_put(struct index *ix, const struct op_record *r)
 
 	/* 1. drop the old expiry entry if the expiry moved */
 	rc = mdb_get(t, ix->ops, &k, &ov);
-	if (!rc && !load(&ov, &old) && oprec_expiry(&old) != e) {
-		exp_key(oprec_expiry(&old), ek);
+	if (!rc && !load(&ov, &old) && oprec_due(&old) != e) {
+		exp_key(oprec_due(&old), ek);
 		rc = mdb_del(t, ix->exp, &ev, &k);
 	}
 	if (rc == MDB_NOTFOUND)
@@ -243,7 +244,7 @@ int index_del(struct index *ix, const char *scope, const char *name)
 		return index_errno(rc);
 	rc = mdb_get(t, ix->ops, &k, &v);
 	if (!rc && !load(&v, &old)) {
-		exp_key(oprec_expiry(&old), ek);
+		exp_key(oprec_due(&old), ek);
 		rc = mdb_del(t, ix->exp, &ev, &k);
 		if (rc == MDB_NOTFOUND)
 			rc = 0;
@@ -315,7 +316,7 @@ int index_foreach_expired(struct index *ix, int64_t until_s, index_fn fn, void *
 		if (rc == MDB_NOTFOUND)
 			continue;                        /* stale entry */
 		if (rc || (ret = load(&ov, &r)) ||
-		    (oprec_expiry(&r) == e && (ret = fn(&r, arg))))
+		    (oprec_due(&r) == e && (ret = fn(&r, arg))))
 			break;
 	}
 	if (!ret && rc != MDB_NOTFOUND)
@@ -325,7 +326,7 @@ int index_foreach_expired(struct index *ix, int64_t until_s, index_fn fn, void *
 
 static int first_expiry(const struct op_record *r, void *arg)
 {
-	*(int64_t *)arg = oprec_expiry(r);
+	*(int64_t *)arg = oprec_due(r);
 	return 1;
 }
 

@@ -4,6 +4,7 @@
  * Three databases in one environment under the state directory:
  *   "ops"    key "<scope>/<name>"              -> oprec encoding
  *   "expiry" key be64(expiry_s, sign bit flipped)  -> "<scope>/<name>"
+ *            (expiry_s is oprec_due(): trusted elapsed clock, clock.h)
  *            (MDB_DUPSORT: one key per second, the op keys as its values;
  *            a full op key could pass LMDB's 511-byte key limit)
  *   "tlinks" key an inode's file handle (tlink.h) -> be32 count of its

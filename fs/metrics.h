@@ -20,7 +20,7 @@
  *   gracefs_audit_errors_total, gracefs_overwrite_cloned_total,
  *   gracefs_overwrite_copied_total,
  *   gracefs_overwrite_unpreserved_total                               counter
- *   gracefs_sweeper_lag_seconds, gracefs_interlock_paused             gauge
+ *   gracefs_sweeper_lag_seconds, gracefs_clock_skew_seconds           gauge
  */
 #ifndef GRACEFS_METRICS_H
 #define GRACEFS_METRICS_H
@@ -51,7 +51,7 @@ struct metrics {
 	uint64_t overwrite_cloned, overwrite_copied;  /* truncations preserved (overwrite.h) */
 	uint64_t overwrite_unpreserved;               /* truncated over preserve_max */
 	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
-	int interlock_paused;    /* nonzero: purging paused by the clock-jump interlock */
+	int64_t clock_skew_s;    /* wall-clock advance minus elapsed time since start */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 };

@@ -822,7 +822,9 @@ static void relinked_now(struct gfs *g, dev_t dev, ino_t ino)
 		fuse_lowlevel_notify_inval_inode(g->se, inode_nodeid(n), -1, 0);
 }
 
-/* Restoring out of trash: root, the deleting uid, or the item's owner. */
+/* Restoring out of trash: root, the deleting uid, or the item's owner;
+ * never out of a held op or site, nor out of a half-purged op.  (The
+ * engine checks both again under its lock in trash_rename.) */
 static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 		       const char *name, const struct stat *st)
 {
@@ -830,8 +832,18 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 	struct op_record rec;
 	const char *op = ws->zone == Z_TRASHDIR ? name : ws->op;
 
-	int r = trash_op_get(g->trash, ws->scope, op, &rec);
+	int r = trash_op_get(g->trash, ws->scope, op, &rec), frozen;
 
+	if ((frozen = trash_may_leave(g->trash, ws->scope, op)) == -EPERM) {
+		struct caller who;   /* legal hold: a copy restores, mv does not */
+
+		who_of(req, &who);
+		control_audit(g->ctl, AUDIT_EV_DENIED, &who, ws->scope, op, name, "legal hold");
+		log_msg(LOG_NOTICE, "refused restore of %s from held op %s%s%s (pid %u, %s)", name,
+			ws->scope, *ws->scope ? "/" : "", op, who.pid, who.cmd);
+	}
+	if (frozen < 0)
+		return frozen;   /* held (EPERM) or half purged (EBUSY) */
 	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
 		return -EBUSY;   /* still collecting deletions: its dir is in use */
 	if (ctx->uid == 0 || ctx->uid == st->st_uid)
@@ -1395,7 +1407,7 @@ out:
 	free(out);
 }
 
-/* A hold, release, retention or clock confirmation set through the mount
+/* A hold, release or retention set through the mount
  * is on the record like the same act through gracectl. */
 static void audit_vattr(fuse_req_t req, const struct vattr_at *at, const char *name,
 			const char *value, size_t size)
@@ -1599,7 +1611,7 @@ static void write_metrics(struct gfs *g)
 	struct overwrite_counters oc = {0};
 	if (g->ow)
 		overwrite_get_counters(g->ow, &oc);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused +
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s +
 	      oc.cloned + oc.copied + oc.unpreserved;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;

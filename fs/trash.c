@@ -27,6 +27,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sitepolicy.h"
 #include "sys.h"
 #include "tlink.h"
@@ -227,6 +228,7 @@ static int op_create(struct trash *t, const struct caller *who,
 	op->rec.pid = who->pid;
 	op->rec.pid_start = who->pid_start;
 	op->rec.first_ns = op->rec.last_ns = now;
+	op->rec.last_el_ns = clock_elapsed_ns();
 	op->rec.retention_s = t->conf.retention_s;
 	if (*scope) {   /* a site's own retention overrides the mount's */
 		struct site_policy sp;
@@ -467,6 +469,7 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 	op->rec.items++;
 	op->rec.bytes += (uint64_t)st->st_blocks * 512;
 	op->rec.last_ns = sys.wall_ns();
+	op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
 	op->dirty = true;
 	t->counters.deletions++;
 	return 0;
@@ -577,6 +580,8 @@ int trash_rename(struct trash *t, const struct caller *who,
 	int r = -EAGAIN;
 
 	pthread_mutex_lock(&t->lock);
+	if (src->from_op && (r = trash_may_leave_locked(t, src->from_scope, src->from_op)) == 0)
+		r = -EAGAIN;   /* not held, not half purged: go on */
 	for (int tries = 0; tries < 3 && r == -EAGAIN; tries++) {
 		if ((flags & RENAME_EXCHANGE) ||
 		    fstatat(dst->dirfd, dst->name, &dst_st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -617,12 +622,11 @@ int trash_rename(struct trash *t, const struct caller *who,
 	return r == -EAGAIN ? -EBUSY : r;
 }
 
-int trash_op_get(struct trash *t, const char *scope, const char *name,
-		 struct op_record *out)
+int trash_op_lookup(struct trash *t, const char *scope, const char *name,
+		    struct op_record *out)
 {
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&t->lock);
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
 			*out = op->rec;
@@ -642,6 +646,16 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 		if (tfd >= 0)
 			close(tfd);
 	}
+	return r;
+}
+
+int trash_op_get(struct trash *t, const char *scope, const char *name,
+		 struct op_record *out)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = trash_op_lookup(t, scope, name, out);
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }

@@ -76,6 +76,38 @@ int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool
 	return r;
 }
 
+/* Legal hold on an op record or on its site.  Root-scope ops (deleted
+ * sites) carry their sites' holds in their own record (trash_scope_drop). */
+static bool held(struct trash *t, const struct op_record *r, const char *scope)
+{
+	struct site_policy p;
+
+	return (r && r->hold) ||
+	       (*scope && sitepolicy_get(t->backing_fd, scope, &p) == 0 && p.hold);
+}
+
+int trash_may_leave_locked(struct trash *t, const char *scope, const char *name)
+{
+	struct op_record rec;
+	bool known = trash_op_lookup(t, scope, name, &rec) == 0;
+
+	if (held(t, known ? &rec : NULL, scope))
+		return -EPERM;   /* legal hold freezes: restore is a copy */
+	if (known && rec.state == OP_PURGING)
+		return -EBUSY;   /* half gone: never restored as if complete */
+	return 0;
+}
+
+int trash_may_leave(struct trash *t, const char *scope, const char *name)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = trash_may_leave_locked(t, scope, name);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 static int begin_purge(struct op_record *r, void *arg)
 {
 	if (r->hold)
@@ -91,7 +123,11 @@ static int begin_purge(struct op_record *r, void *arg)
  * still PURGING in its xattr; reconcile keeps that state and the sweeper
  * resumes.  After 3: reconcile drops the record.  Each step restarts from
  * the op directory and holds no fd across steps, so an item restored
- * (moved out) between steps is never touched.
+ * (moved out) between steps is never touched -- though nothing can be:
+ * a PURGING op refuses every restore (trash_may_leave).  Each step first
+ * re-reads the op's and the site's hold: a hold placed meanwhile stops the
+ * purge, leaving the op PURGING and held (nothing leaves it, nothing more
+ * is removed; after a release the sweeper finishes it).
  */
 int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 {
@@ -105,6 +141,8 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 		if (t->undoing[i].used && !strcmp(t->undoing[i].scope, scope) &&
 		    !strcmp(t->undoing[i].name, name))
 			r = -EBUSY;   /* being restored right now */
+	if (!r && held(t, NULL, scope))
+		r = -EPERM;   /* the site is under legal hold */
 	if (!r)
 		r = op_update(t, scope, name, begin_purge, NULL);
 	pthread_mutex_unlock(&t->lock);
@@ -179,10 +217,16 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		     unsigned budget, bool *done, uint64_t *removed)
 {
+	struct op_record rec;
 	int tfd, ofd, r;
 
 	*done = false;
 	pthread_mutex_lock(&t->lock);
+	/* a hold placed since the last step stops the purge here */
+	if (held(t, index_get(t->ix, scope, name, &rec) == 0 ? &rec : NULL, scope)) {
+		r = -EPERM;
+		goto out;
+	}
 	if ((tfd = trash_scope_open(t, scope, false)) < 0) {
 		r = tfd == -ENOENT ? 0 : tfd;
 		*done = tfd == -ENOENT;

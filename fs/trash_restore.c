@@ -206,6 +206,9 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 		pthread_mutex_unlock(&w->t->lock);
 		sched_yield();
 		pthread_mutex_lock(&w->t->lock);
+		/* a hold placed meanwhile stops the undo here */
+		if (trash_may_leave_locked(w->t, w->scope, w->name) == -EPERM)
+			return -EPERM;
 	}
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
@@ -214,7 +217,6 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
-	struct op_record rec;
 	int r, slot = -1;
 
 	pthread_mutex_lock(&t->lock);
@@ -236,13 +238,12 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 			break;
 		}
 	}
-	r = index_get(t->ix, scope, name, &rec);
-	if (r == 0 && rec.state == OP_PURGING)
-		r = -EBUSY;   /* half gone: never restored as if complete */
-	if (r == 0 || r == -ENOENT)
+	/* held: frozen (-EPERM); purging: half gone (-EBUSY) */
+	if ((r = trash_may_leave_locked(t, scope, name)) == 0) {
 		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
-	if (r != -ENOENT)
-		trash_note_restore_locked(t, scope, name);
+		if (r != -ENOENT)
+			trash_note_restore_locked(t, scope, name);
+	}
 	t->undoing[slot].used = false;
 	pthread_mutex_unlock(&t->lock);
 	return r;

@@ -46,7 +46,7 @@ void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into
 		into->bytes += r->bytes;
 		if (r->hold)
 			into->hold = 1;
-		int64_t need = oprec_expiry(r) - into->last_ns / NS;
+		int64_t need = oprec_due(r) - into->last_el_ns / NS;   /* trusted clock */
 		if (need > into->retention_s)
 			into->retention_s = need;
 	}

@@ -71,7 +71,8 @@ static struct op_record mk(const char *scope, const char *name, int64_t expiry)
 	snprintf(r.scope, sizeof(r.scope), "%s", scope);
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.cmdline, sizeof(r.cmdline), "rm -r %s", name);
-	r.last_ns = (expiry - 1000) * 1000000000;
+	r.last_ns = (expiry - 1000) * 1000000000;   /* wall: display only */
+	r.last_el_ns = r.last_ns;                   /* the expiry index uses this */
 	r.first_ns = r.last_ns - 5;
 	return r;
 }
@@ -96,7 +97,7 @@ static int collect(const struct op_record *r, void *arg)
 
 	if (s->n < 16) {
 		oprec_key(r->scope, r->name, s->key[s->n], sizeof(s->key[0]));
-		s->exp[s->n] = oprec_expiry(r);
+		s->exp[s->n] = oprec_due(r);
 	}
 	return ++s->n == s->stop_at ? s->stop_val : 0;
 }
