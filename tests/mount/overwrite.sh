@@ -159,7 +159,8 @@ check_eq "mv: metadata as before" "1000:1001 640" "$(stat -c '%u:%g %a' "$S/colo
 out=$(gctl undo "op:s1/$op_twice" 2>&1)
 check_match "undo dry run says the live file is replaced" "replace" "$out"
 check_eq "the dry run changed nothing" "third" "$(cat "$S/twice")"
-out=$(gctl undo "op:s1/$op_twice" --execute 2>&1)
+token=$(printf '%s\n' "$out" | sed -n 's/^plan token: //p')
+out=$(gctl undo "op:s1/$op_twice" --execute "$token" 2>&1)
 check_eq "undo --execute succeeds" 0 "$?"
 diag "$out"
 check_eq "undo: the first state is back (mount)" "orig twice" "$(cat "$S/twice")"

@@ -77,7 +77,8 @@ check_eq "cp: the live file is new" "new" "$(cat "$S/p")"
 # undo of the punch op: the file as it was before the punch.
 check "the ops close" wait_until 20 eval \
 	'! gctl --json ls s1 | grep -q "\"state\": *\"open\""'
-check "undo op --execute" gctl undo "op:s1/$op_p" --execute
+token=$(gctl undo "op:s1/$op_p" 2>&1 | sed -n 's/^plan token: //p')
+check "undo op --execute TOKEN" gctl undo "op:s1/$op_p" --execute "$token"
 check_eq "undo: the whole file is back" "$psum" "$(sha256sum <"$S/p")"
 
 check "unmount" gfs_umount
