@@ -42,6 +42,8 @@
 #define AUDIT_EV_EVICT      "evict"       /* the sweeper purged an op for space (detail: reason) */
 #define AUDIT_EV_EXCLUDE    "exclude"     /* items removed directly by an exclusion pattern:
                                             one row per process and site, with counts */
+#define AUDIT_EV_OVERWRITE  "overwrite"   /* a file's content preserved before a truncation */
+#define AUDIT_EV_UNPRESERVED "unpreserved" /* truncated without a copy: over preserve_max */
 
 struct audit;
 

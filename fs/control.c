@@ -22,6 +22,7 @@
 #include "exclusions.h"
 #include "log.h"
 #include "metrics.h"
+#include "overwrite.h"
 #include "sitepolicy.h"
 #include "sys.h"
 
@@ -426,6 +427,14 @@ int control_write_metrics(struct control *c, const char *path)
 		.evicted_bytes = sp.evicted_bytes, .excluded_items = et.items,
 		.excluded_bytes = et.bytes,
 	};
+	if (c->conf.ow) {
+		struct overwrite_counters oc;
+
+		overwrite_get_counters(c->conf.ow, &oc);
+		m.overwrite_cloned = oc.cloned;
+		m.overwrite_copied = oc.copied;
+		m.overwrite_unpreserved = oc.unpreserved;
+	}
 	r = metrics_write(path, &m);
 out:
 	free(acc.v);

@@ -18,11 +18,13 @@
 #include "trash.h"
 
 struct control;
+struct overwrite;
 
 struct control_conf {
 	int backing_fd, state_fd;
 	struct trash *trash;
 	struct index *ix;
+	struct overwrite *ow;               /* its counters go to metrics; may be NULL */
 	const char *backing, *mountpoint;   /* for status */
 	int64_t retention_floor_s;
 	int64_t op_gap_ns;                  /* groups direct (excluded) removals */

@@ -22,6 +22,7 @@
 #include "evict.h"
 #include "exclude.h"
 #include "procinfo.h"
+#include "overwrite.h"
 #include "sitepolicy.h"
 #include "sys.h"
 #include "util.h"
@@ -212,6 +213,10 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
 	} else if (s->kind == UNDO_MKDIR) {
 		ctl_emitf(rq->out, "mkdir", to, NULL);
+	} else if (s->kind == UNDO_REPLACE) {
+		ctl_emitf(rq->out, "replaced", s->from, to, NULL);
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from,
+		      "replaced the truncated live version (kept in the op)");
 	} else if (renamed) {
 		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
 		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);
@@ -247,8 +252,10 @@ static int v_undo(struct req *rq)
 	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
 	ctl_emitf(rq->out, "done", "moved", n[0], "renamed", n[1], "mkdirs", n[2],
 		  "failed", n[3], NULL);
-	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu%s",
-		 res->moved, res->renamed, res->mkdirs, res->failed, r < 0 ? " (incomplete)" : "");
+	snprintf(n[3], sizeof(n[3]), " replaced=%zu", res->replaced);
+	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu%s%s",
+		 res->moved, res->renamed, res->mkdirs, res->failed,
+		 res->replaced ? n[3] : "", r < 0 ? " (incomplete)" : "");
 	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
 	if (r < 0)
 		return fail(rq, r, "%zu item(s) of %s/%s not restored (first error: %s)",
@@ -397,7 +404,7 @@ static int space_apply(struct req *rq, const char *site, const struct space_set 
 static int v_site_set(struct req *rq)
 {
 	const char *site = rq->argv[1], *kind = NULL;
-	int64_t ret = -1;
+	int64_t ret = -1, pmax = -2;   /* -2: not given; -1: back to the mount's */
 	int hold = -1, r;
 	struct catalog_site s;
 	struct space_set sp = { .trash_max = -1 };
@@ -429,12 +436,16 @@ static int v_site_set(struct req *rq)
 			if (!catalog_kind_valid(v))
 				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 					    v, CATALOG_KIND_MAX);
+		} else if (!strcmp(k, "preserve_max")) {
+			if (strcmp(v, "default") ? overwrite_parse_size(v, &pmax) < 0 : (pmax = -1, 0))
+				return fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
+					    "64M, 1G, or default)", v);
 		} else if ((r = space_key(rq, k, v, &sp)) <= 0) {
 			if (r < 0)
 				return r;
 		} else {
 			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
-				    "trash_max, exclude)", k);
+				    "preserve_max, trash_max, exclude)", k);
 		}
 	}
 	if ((r = catalog_row(rq, site, &s)) < 0)
@@ -456,6 +467,14 @@ static int v_site_set(struct req *rq)
 		audit(rq, hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
 		if ((r = catalog_site_set_hold(rq->c->cat, site, hold)) < 0)
 			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
+	}
+	if (pmax >= -1) {
+		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, pmax)) < 0)
+			return fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
+		if (pmax >= 0)
+			overwrite_format_size(pmax, dur, sizeof(dur));
+		snprintf(detail, sizeof(detail), "preserve_max=%s", pmax >= 0 ? dur : "default");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	if (kind) {
 		snprintf(s.kind, sizeof(s.kind), "%s", kind);

@@ -635,12 +635,14 @@ static int c_ls(struct gctl *x, int argc, char **argv)
 static const char *const plan_cols[] = { "op", "action", "from", "to" };
 
 static const char *const action_names[] = {
-	[UNDO_MKDIR] = "mkdir", [UNDO_MOVE] = "move", [UNDO_RENAME] = "rename" };
+	[UNDO_MKDIR] = "mkdir", [UNDO_MOVE] = "move", [UNDO_RENAME] = "rename",
+	[UNDO_REPLACE] = "replace" };
 
 static void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only)
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (!conflicts_only || p->steps[i].kind == UNDO_RENAME)
+		if (!conflicts_only || p->steps[i].kind == UNDO_RENAME ||
+		    p->steps[i].kind == UNDO_REPLACE)
 			table_add(t, op_id(p->scope, p->op), action_names[p->steps[i].kind],
 				  p->steps[i].from, p->steps[i].to);
 }
@@ -1284,7 +1286,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 				    strerror(-pr));
 		op_sites(x, r, sbuf, sizeof(sbuf));
 		table_add(&t, op_id(r->scope, r->name), sbuf, utc(r->last_ns / NS), num(r->uid),
-			  r->cmdline, num(r->items), num(r->bytes), num(p.moves + p.renames),
+			  r->cmdline, num(r->items), num(r->bytes), num(p.moves + p.renames + p.replaces),
 			  num(p.renames), num(p.mkdirs));
 		for (char *save, *w = strtok_r(sbuf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 			size_t k;
@@ -1318,7 +1320,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		table_plain(&t);
 		if (ct.nrows) {
 			printf("\nthe original names of these are taken; they would be restored "
-			       "next to them:\n");
+			       "next to them (rename), or, for files the op truncated, replace "
+			       "the live version, which stays in trash (replace):\n");
 			table_plain(&ct);
 		}
 		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
@@ -1804,8 +1807,8 @@ static int site_set(struct gctl *x, int argc, char **argv)
 
 	if (argc < 2 || argc > CTL_ARGC_MAX / 2)
 		return fail(EXIT_USAGE, "usage: site set site:ID retention=DURATION|default "
-			    "hold=on|off kind=KIND trash_max=SIZE|none exclude=GLOB,…|none… "
-			    "[--execute]");
+			    "hold=on|off kind=KIND preserve_max=SIZE|default trash_max=SIZE|none "
+			    "exclude=GLOB,…|none… [--execute]");
 	if ((r = site_id(x, argv[0], site)))
 		return r;
 	v[1] = site;
@@ -1877,7 +1880,8 @@ static const struct cmd site_cmds[] = {
 	{ "ls",        site_ls,      "site ls" },
 	{ "add",       site_add,     "site add site:ID [KIND]" },
 	{ "set",       site_set,     "site set site:ID retention=DURATION|default hold=on|off "
-				     "kind=KIND trash_max=SIZE|none exclude=GLOB,…|none [--execute]" },
+				     "kind=KIND preserve_max=SIZE trash_max=SIZE|none exclude=GLOB,…|none "
+				     "[--execute]" },
 	{ "protect",   site_protect, "site protect site:ID PATH" },
 	{ "unprotect", site_protect, "site unprotect site:ID PATH" },
 };

@@ -33,6 +33,7 @@
 #include "index.h"
 #include "inode.h"
 #include "log.h"
+#include "overwrite.h"
 #include "options.h"
 #include "ops.h"
 #include "sweep.h"
@@ -218,6 +219,9 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		log_msg(LOG_ERR, "trash: cannot open: %s", strerror(-r));
 		return r;
 	}
+	struct overwrite_conf oc = { g->backing_fd, g->trash, o->preserve_max };
+	if ((r = overwrite_new(&g->ow, &oc)) < 0)
+		return r;
 	g->va = (struct vattr_ctx){ .trash = g->trash, .backing_fd = g->backing_fd,
 				    .retention_s = o->retention_s,
 				    .min_retention_s = o->min_retention_s };
@@ -260,7 +264,7 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 {
 	struct control_conf cc = {
 		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .trash = g->trash,
-		.ix = g->ix, .backing = backing, .mountpoint = mountpoint,
+		.ix = g->ix, .ow = g->ow, .backing = backing, .mountpoint = mountpoint,
 		.retention_floor_s = o->min_retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 	};
@@ -278,6 +282,8 @@ static void close_engine(struct gfs *g)
 	space_free(g->space);
 	g->space = NULL;
 	g->va.sweep = NULL;
+	overwrite_free(g->ow);
+	g->ow = NULL;
 	trash_close(g->trash);
 	g->trash = NULL;
 	index_close(g->ix);

@@ -17,7 +17,9 @@
  *   gracefs_trash_next_expiry_timestamp_seconds                       gauge
  *   gracefs_ops_created_total, gracefs_ops_restored_total,
  *   gracefs_ops_purged_total, gracefs_index_errors_total,
- *   gracefs_audit_errors_total                                        counter
+ *   gracefs_audit_errors_total, gracefs_overwrite_cloned_total,
+ *   gracefs_overwrite_copied_total,
+ *   gracefs_overwrite_unpreserved_total                               counter
  *   gracefs_sweeper_lag_seconds, gracefs_clock_skew_seconds           gauge
  *   gracefs_evicted_ops_total, gracefs_evicted_bytes_total,
  *   gracefs_excluded_items_total, gracefs_excluded_bytes_total        counter
@@ -52,6 +54,8 @@ struct metrics {
 	uint64_t ops_purged;
 	uint64_t index_errors;   /* failed index writes/syncs */
 	uint64_t audit_errors;   /* failed audit log writes */
+	uint64_t overwrite_cloned, overwrite_copied;  /* truncations preserved (overwrite.h) */
+	uint64_t overwrite_unpreserved;               /* truncated over preserve_max */
 	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
 	int64_t clock_skew_s;    /* wall-clock advance minus elapsed time since start */
 	/* space (space.h): the gauges only once space_known */

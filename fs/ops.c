@@ -173,6 +173,11 @@ static void who_of(fuse_req_t req, struct caller *c)
 	procinfo_get(ctx->pid, ctx->uid, ctx->gid, c);
 }
 
+static int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep);
+static int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
+		       int srcfd, off_t keep);
+static void note_created(fuse_req_t req, struct inode *parent, int fd);
+
 /* ---- lookups --------------------------------------------------------------- */
 
 static void fill_entry(struct gfs *g, struct fuse_entry_param *e, struct inode *n,
@@ -411,6 +416,8 @@ static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	 * may_modify tells them from path calls by the caller's open files */
 	int r = may_modify(req, I(ino), fi ? REACH_FD : REACH_PATH, fi);
 
+	if (!r && (to_set & FUSE_SET_ATTR_SIZE))
+		r = preserve_ino(req, I(ino), attr->st_size);
 	if (!r)
 		r = do_setattr(I(ino), attr, to_set, fi);
 	if (r < 0)
@@ -630,6 +637,134 @@ static int check_protected(struct gfs *g, const struct caller *who, const struct
 	log_msg(LOG_NOTICE, "refused removal of protected %s/%s (pid %u, %s)", site, rel,
 		who->pid, who->cmd);
 	return -EPERM;
+}
+
+/* ---- overwrite protection (overwrite.h) ------------------------------------------- */
+
+/* Say what a preservation did: audit and log what the module reports.  An
+ * unpreserved truncation of a protected path is refused instead (EPERM). */
+static int report_preserve(struct gfs *g, const struct caller *who, const struct trash_loc *loc,
+			   const struct overwrite_result *res, int r)
+{
+	char rel[RELPATH_MAX_BYTES], detail[96], lim[32];
+
+	if (!r && res->how != OW_CLONED && res->how != OW_COPIED && res->how != OW_UNPRESERVED)
+		return 0;
+	rel_string(loc->rel, loc->name, rel, sizeof(rel));
+	if (r < 0) {
+		log_msg(LOG_ERR, "cannot preserve %s/%s before truncation, refused: %s", loc->site,
+			rel, strerror(-r));
+		return r;
+	}
+	if (res->how != OW_UNPRESERVED) {
+		snprintf(detail, sizeof(detail), "bytes=%llu %s", (unsigned long long)res->bytes,
+			 res->how == OW_CLONED ? "clone" : "copy");
+		control_audit(g->ctl, AUDIT_EV_OVERWRITE, who, loc->site, res->op, rel, detail);
+		return 0;
+	}
+	overwrite_format_size(res->limit, lim, sizeof(lim));
+	snprintf(detail, sizeof(detail), "bytes=%llu preserve_max=%s",
+		 (unsigned long long)res->bytes, lim);
+	if (control_protected(g->ctl, loc->site, rel)) {
+		control_audit(g->ctl, AUDIT_EV_DENIED, who, loc->site, NULL, rel,
+			      "protected path: truncation over preserve_max");
+		log_msg(LOG_NOTICE, "refused unpreserved truncation of protected %s/%s (pid %u, %s)",
+			loc->site, rel, who->pid, who->cmd);
+		return -EPERM;
+	}
+	control_audit(g->ctl, AUDIT_EV_UNPRESERVED, who, loc->site, NULL, rel, detail);
+	log_msg(LOG_WARNING, "truncated %s/%s unpreserved (%s, no clone) by pid %u (%s)",
+		loc->site, rel, detail, who->pid, who->cmd);
+	return 0;
+}
+
+/* name in parent (pfd) is about to lose its bytes from keep on: preserve
+ * them in the caller's op first.  srcfd: the file, open for reading, or -1
+ * (opened here).  0: go ahead; -errno: the truncation fails with it. */
+static int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
+		       int srcfd, off_t keep)
+{
+	struct overwrite_result res;
+	struct relpath *rp = NULL;
+	struct trash_loc loc;
+	struct caller who;
+	struct stat st;
+	struct where w;
+	int fd = srcfd, r;
+
+	inode_where(parent, &w);
+	if (w.zone != Z_LIVE)
+		return 0;
+	/* the type first: never open a device or FIFO just to look at it */
+	if (fd < 0 && (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		       !S_ISREG(st.st_mode) || st.st_size <= keep))
+		return 0;   /* nothing to lose (a missing name: the caller reports it) */
+	if (fd < 0 && (fd = openat(pfd, name, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size <= keep)
+		r = 0;
+	else if ((r = loc_of(parent, &w, pfd, name, &rp, &loc)) == 0) {
+		who_of(req, &who);
+		r = overwrite_preserve(G(req)->ow, &who, &loc, fd, &st, keep, &res);
+		r = report_preserve(G(req), &who, &loc, &res, r);
+	}
+	free(rp);
+	if (fd != srcfd)
+		close(fd);
+	return r;
+}
+
+/* The same for an inode, through its last known name. */
+static int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
+{
+	char name[NAME_MAX + 1], proc[64];
+	struct inode *parent = NULL;
+	struct stat st;
+	struct where w;
+	int fd, rfd = -1, pfd, r = 0;
+
+	inode_where(ino, &w);
+	if (w.zone != Z_LIVE || inode_is_dir(ino) || inode_is_symlink(ino))
+		return 0;   /* in trash or detached (an fd opened before rm): not live data */
+	if ((fd = inode_open(ino, O_PATH)) < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= keep)
+		goto out;   /* the type first: never open a device or FIFO to read it */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((rfd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (inode_parent_name(ino, &parent, name, sizeof(name)) == 0 && parent) {
+		if ((pfd = inode_open(parent, O_PATH)) < 0) {
+			r = pfd;
+		} else {
+			r = preserve_at(req, parent, pfd, name, rfd, keep);
+			close(pfd);
+		}
+	}
+	inode_unpin(parent);
+out:
+	close_fd(&rfd);
+	close(fd);
+	return r;
+}
+
+/* A file was created: if its creator's op is collecting, a truncation of
+ * it in that op keeps nothing (the op made it). */
+static void note_created(fuse_req_t req, struct inode *parent, int fd)
+{
+	struct caller who;
+	struct stat st;
+	struct where w;
+
+	inode_where(parent, &w);
+	if (w.zone != Z_LIVE || fstat(fd, &st) < 0)
+		return;
+	who_of(req, &who);
+	trash_note_created(G(req)->trash, &who, w.site, st.st_dev, st.st_ino);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
@@ -878,6 +1013,8 @@ static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int r = wants_write(fi->flags) ? may_modify(req, I(ino), REACH_NEW, NULL) : 0, fd;
 
+	if (!r && (fi->flags & O_TRUNC))
+		r = preserve_ino(req, I(ino), 0);
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -905,6 +1042,9 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = pfd;
 		goto out;
 	}
+	if ((fi->flags & O_TRUNC) && !(fi->flags & O_EXCL) &&
+	    (r = preserve_at(req, I(parent), pfd, name, -1, 0)) < 0)
+		goto out;   /* it exists after all (made meanwhile) and holds data */
 	fd = openat(pfd, name, backing_flags(G(req), fi->flags) | O_CREAT | (fi->flags & O_EXCL),
 		    mode & 07777);
 	if (fd < 0) {
@@ -918,6 +1058,7 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		inode_forget(I(e.ino), 1);
 		goto out;
 	}
+	note_created(req, I(parent), fd);
 	set_open_flags(G(req), fi, fd);
 	fd = -1;
 out:
@@ -983,7 +1124,10 @@ static void gfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			  off_t len, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
+	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
+		? preserve_ino(req, I(ino), off) : 0;
+
+	fuse_reply_err(req, r < 0 ? -r : fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
 }
 
 static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -1336,7 +1480,8 @@ static void gfs_init(void *userdata, struct fuse_conn_info *conn)
 	struct gfs *g = userdata;
 	unsigned want = FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK |
-			FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_DIO;
+			FUSE_CAP_READDIRPLUS | FUSE_CAP_ASYNC_DIO |
+			FUSE_CAP_ATOMIC_O_TRUNC;   /* O_TRUNC reaches gfs_open: preserved first */
 
 	if (g->writeback)
 		want |= FUSE_CAP_WRITEBACK_CACHE;
@@ -1471,9 +1616,13 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
+	struct overwrite_counters oc = {0};
 	if (g->space)
 		space_get_status(g->space, &sp);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure;
+	if (g->ow)
+		overwrite_get_counters(g->ow, &oc);
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure +
+	      oc.cloned + oc.copied + oc.unpreserved;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);

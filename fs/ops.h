@@ -17,6 +17,7 @@
 #include "control.h"
 #include "index.h"
 #include "space.h"
+#include "overwrite.h"
 #include "sweep.h"
 #include "trash.h"
 #include "vattr.h"
@@ -28,6 +29,7 @@ struct gfs {
 	int state_fd;              /* BACKING/.gracefs */
 	struct index *ix;
 	struct trash *trash;
+	struct overwrite *ow;      /* truncations preserve first (overwrite.h) */
 	struct sweep *sweep;
 	struct space *space;       /* eviction for space (the sweeper's) */
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */

@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "options.h"
+#include "overwrite.h"
 #include "util.h"
 
 struct raw {
 	struct gfs_opts *o;
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
 	char *min_free;
+	char *preserve_max;
 	int trash_visible, writeback;
 };
 
@@ -27,6 +29,7 @@ static const struct fuse_opt specs[] = {
 	{ "sweep_interval=%s", offsetof(struct raw, sweep), 0 },
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
 	{ "min_free=%s", offsetof(struct raw, min_free), 0 },
+	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	OPT("trash_visible", trash_visible),
@@ -104,7 +107,8 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
 				.min_retention_s = 86400, .clock_jump_s = 3600, .sweep_s = 60,
 				.tick_ms = 200, .timeout = 3600,
-				.min_free = { .pct = true, .value = 10 } };
+				.min_free = { .pct = true, .value = 10 },
+				.preserve_max = OVERWRITE_DEFAULT_MAX };
 	if (fuse_opt_parse(args, &r, specs, proc) < 0)
 		goto out;
 	if (duration("retention", r.retention, &o->retention_s) < 0 ||
@@ -122,6 +126,11 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 		util_format_duration(o->min_retention_s, b, sizeof(b));
 		fprintf(stderr, "gracefs: error: retention %s is below min_retention %s (lower the "
 			"floor explicitly with -o min_retention=DURATION)\n", a, b);
+		goto out;
+	}
+	if (r.preserve_max && overwrite_parse_size(r.preserve_max, &o->preserve_max) < 0) {
+		fprintf(stderr, "gracefs: error: bad preserve_max '%s' (a size: 0, 4096, 64M, 1G)\n",
+			r.preserve_max);
 		goto out;
 	}
 	o->tick_ms = (int64_t)tick;
@@ -149,6 +158,7 @@ out:
 	free(r.sweep);
 	free(r.metrics);
 	free(r.min_free);
+	free(r.preserve_max);
 	return rc;
 }
 
@@ -167,6 +177,8 @@ void options_usage(const char *prog)
 	       "    -o min_free=PCT|SIZE   free-space floor: below it the sweeper evicts the oldest\n"
 	       "                           unheld ops past min_retention (default 10%%; 0%% disables)\n"
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
+	       "    -o preserve_max=SIZE   largest file a truncation copies into trash where the\n"
+	       "                           backing store cannot clone (default 64M; 0: clones only)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"

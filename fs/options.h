@@ -21,6 +21,7 @@ struct gfs_opts {
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
 	struct evict_floor min_free; /* -o min_free= free-space floor (default 10%) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
+	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* -o writeback (default off) */
 };

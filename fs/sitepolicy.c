@@ -33,13 +33,13 @@ static int site_trash(int backing_fd, const char *site, bool create)
 	return fd;
 }
 
-static int64_t read_num(int fd, const char *name)
+static int64_t read_num_or(int fd, const char *name, int64_t unset)
 {
 	char buf[32];
 	ssize_t n = fgetxattr(fd, name, buf, sizeof(buf) - 1);
 
 	if (n <= 0)
-		return 0;
+		return unset;
 	buf[n] = '\0';
 	return strtoll(buf, NULL, 10);
 }
@@ -51,26 +51,32 @@ int sitepolicy_get(int backing_fd, const char *site, struct site_policy *p)
 	p->retention_s = 0;
 	p->hold = false;
 	p->trash_max = 0;
+	p->preserve_max = -1;
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return fd;
-	p->retention_s = read_num(fd, SITEPOLICY_RETENTION_XATTR);
-	p->hold = read_num(fd, SITEPOLICY_HOLD_XATTR) != 0;
-	int64_t max = read_num(fd, SITEPOLICY_TRASH_MAX_XATTR);
+	p->retention_s = read_num_or(fd, SITEPOLICY_RETENTION_XATTR, 0);
+	p->hold = read_num_or(fd, SITEPOLICY_HOLD_XATTR, 0) != 0;
+	int64_t max = read_num_or(fd, SITEPOLICY_TRASH_MAX_XATTR, 0);
 	p->trash_max = max > 0 ? (uint64_t)max : 0;
+	p->preserve_max = read_num_or(fd, SITEPOLICY_PRESERVE_XATTR, -1);
+	if (p->preserve_max < -1)
+		p->preserve_max = -1;
 	close(fd);
 	return 0;
 }
 
-static int set_num(int backing_fd, const char *site, const char *name, int64_t v)
+/* v == clear removes the xattr. */
+static int set_num(int backing_fd, const char *site, const char *name, int64_t v,
+		   int64_t clear)
 {
 	char buf[32];
 	int fd = site_trash(backing_fd, site, true), r = 0;
 
 	if (fd < 0)
 		return fd;
-	if (v == 0) {
+	if (v == clear) {
 		if (fremovexattr(fd, name) < 0 && errno != ENODATA)
 			r = -errno;
 	} else {
@@ -88,19 +94,26 @@ int sitepolicy_set_retention(int backing_fd, const char *site, int64_t retention
 {
 	if (retention_s < 0 || (retention_s > 0 && retention_s < floor_s))
 		return -EINVAL;
-	return set_num(backing_fd, site, SITEPOLICY_RETENTION_XATTR, retention_s);
+	return set_num(backing_fd, site, SITEPOLICY_RETENTION_XATTR, retention_s, 0);
 }
 
 int sitepolicy_set_hold(int backing_fd, const char *site, bool hold)
 {
-	return set_num(backing_fd, site, SITEPOLICY_HOLD_XATTR, hold ? 1 : 0);
+	return set_num(backing_fd, site, SITEPOLICY_HOLD_XATTR, hold ? 1 : 0, 0);
+}
+
+int sitepolicy_set_preserve_max(int backing_fd, const char *site, int64_t bytes)
+{
+	if (bytes < -1)
+		return -EINVAL;
+	return set_num(backing_fd, site, SITEPOLICY_PRESERVE_XATTR, bytes, -1);
 }
 
 int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes)
 {
 	if (bytes > INT64_MAX)
 		return -EINVAL;
-	return set_num(backing_fd, site, SITEPOLICY_TRASH_MAX_XATTR, (int64_t)bytes);
+	return set_num(backing_fd, site, SITEPOLICY_TRASH_MAX_XATTR, (int64_t)bytes, 0);
 }
 
 int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap)

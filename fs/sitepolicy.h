@@ -18,15 +18,17 @@
 #define SITEPOLICY_HOLD_XATTR      "trusted.gracefs.hold"
 #define SITEPOLICY_TRASH_MAX_XATTR "trusted.gracefs.trash_max"  /* bytes (space.h) */
 #define SITEPOLICY_EXCLUDE_XATTR   "trusted.gracefs.exclude"    /* GLOB,… (exclude.h) */
+#define SITEPOLICY_PRESERVE_XATTR  "trusted.gracefs.preserve_max"
 
 struct site_policy {
 	int64_t retention_s;   /* 0: the mount's default */
 	bool hold;
 	uint64_t trash_max;    /* bytes of trash the site may hold; 0: no cap */
+	int64_t preserve_max;  /* bytes a truncation may copy (overwrite.h); -1: the mount's */
 };
 
 /* Read the policy of site (a top-level directory of backing_fd).  A site
- * without settings (or without a .trash yet) gets {0, false}.  0 or -errno. */
+ * without settings (or without a .trash yet) gets {0, false, -1}.  0 or -errno. */
 int sitepolicy_get(int backing_fd, const char *site, struct site_policy *p);
 
 /* Set the retention; 0 clears it.  A value below floor_s is refused with
@@ -44,5 +46,8 @@ int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes);
 int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap);
 /* Store list ("" clears).  Callers validate it first.  0 or -errno. */
 int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list);
+/* Set the copy limit for truncations (0: no copies); -1 clears it (the
+ * mount's applies).  Other negatives: -EINVAL.  0 or -errno. */
+int sitepolicy_set_preserve_max(int backing_fd, const char *site, int64_t bytes);
 
 #endif

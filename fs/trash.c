@@ -171,6 +171,7 @@ void trash_op_free(struct op *op)
 	close_fd(&op->dirfd);
 	close_fd(&op->cache_fd);
 	free(op->cache_key);
+	free(op->born);
 	free(op);
 }
 

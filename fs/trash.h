@@ -28,6 +28,8 @@
 
 #define TRASH_COLLAPSE_XATTR "trusted.gracefs.collapse"
 #define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
+/* on a file preserved before a truncation (value: its op's name) */
+#define TRASH_PRESERVED_XATTR "trusted.gracefs.preserved"
 #define RELPATH_MAX_DEPTH 2048
 #define RELPATH_MAX_BYTES 16384
 
@@ -160,6 +162,7 @@ int trash_usage_all(struct trash *t,
 
 struct trash_counters {
 	uint64_t ops_created, deletions, restores, purged, record_errors;
+	uint64_t preserved;   /* files preserved before a truncation */
 };
 void trash_get_counters(struct trash *t, struct trash_counters *c);
 
@@ -174,6 +177,31 @@ void trash_close_all(struct trash *t);
  * without dirs dropped, ops left open by a crash recounted and closed,
  * interrupted site collapses finished. 0 or -errno. */
 int trash_reconcile(struct trash *t, struct trash_stats *st);
+
+/* ---- overwrite protection (trash_preserve.c; overwrite.h drives it) ---- */
+
+/* Does who's open op in loc's site (never created here) already hold
+ * loc's path — its state from before the op touched it — or was the file
+ * (st: its stat) created while that op collects?  Then a truncation keeps
+ * nothing.  1 yes, 0 no, or -errno. */
+int trash_preserve_held(struct trash *t, const struct caller *who,
+			const struct trash_loc *loc, const struct stat *st);
+
+/* Name tmpfd — an O_TMPFILE on loc's filesystem holding the content of
+ * srcfd, the live file loc (stat st) about to be truncated — as an item of
+ * who's op at loc's site-relative path, with srcfd's owner, mode, xattrs
+ * and times and TRASH_PRESERVED_XATTR; counted in the op like a deleted
+ * item.  The op's name goes to opname.  0 preserved, 1 the op already held
+ * that path (tmpfd left unnamed), or -errno (nothing named). */
+int trash_preserve_commit(struct trash *t, const struct caller *who,
+			  const struct trash_loc *loc, int tmpfd, int srcfd,
+			  const struct stat *st, char *opname, size_t cap);
+
+/* who created file (dev, ino) in scope: if who has an op collecting there,
+ * a truncation of that file in the op needs no preservation (bounded;
+ * a file not remembered is preserved). */
+void trash_note_created(struct trash *t, const struct caller *who, const char *scope,
+			dev_t dev, ino_t ino);
 
 /* Count the deleted entries (mirror-only parents excepted) and their
  * allocated bytes below dirfd (not following

@@ -35,6 +35,9 @@ struct op {
 	int cache_fd;
 	size_t cache_len;
 	char *cache_key;  /* components joined by '\0' */
+	/* files created while the op collects (trash_note_created) */
+	struct { dev_t dev; ino_t ino; } *born;
+	unsigned nborn, capborn;
 };
 
 struct pending {

@@ -160,10 +160,36 @@ struct undo_wrap {
  * a rename with RENAME_NOREPLACE: whatever happened meanwhile, nothing is
  * overwritten; at worst an item lands where a concurrent mv put its
  * parent.) */
+/* A live name now holds another file (UNDO_REPLACE): the kernel's cached
+ * entry must go.  `to` is below the scope's site directory. */
+static void undo_replaced(struct trash *t, const char *scope, const char *to)
+{
+	char buf[RELPATH_MAX_BYTES], *save, *comp, *next;
+	int fd = *scope ? open_dir(t->backing_fd, scope) : -1;
+
+	if (fd < 0 || !t->conf.on_removed || snprintf(buf, sizeof(buf), "%s", to) >= (int)sizeof(buf))
+		goto out;
+	for (comp = strtok_r(buf, "/", &save); comp && fd >= 0; comp = next) {
+		if (!(next = strtok_r(NULL, "/", &save))) {
+			t->conf.on_removed(t->conf.cb_arg, fd, comp);
+			break;
+		}
+		int sub = open_dir(fd, comp);
+		close(fd);
+		fd = sub;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 static int undo_step_done(void *arg, const struct undo_step *step, const char *to,
 			  bool renamed, int err)
 {
 	struct undo_wrap *w = arg;
+
+	if (!err && step->kind == UNDO_REPLACE)
+		undo_replaced(w->t, w->scope, to);
 
 	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		trash_scope_scan(w->t, to, NULL);

@@ -139,7 +139,56 @@ static int add_step(struct undo_plan *p, enum undo_kind kind, const char *from, 
 		return -ENOMEM;
 	}
 	p->n++;
-	*(kind == UNDO_MKDIR ? &p->mkdirs : kind == UNDO_MOVE ? &p->moves : &p->renames) += 1;
+	*(kind == UNDO_MKDIR ? &p->mkdirs : kind == UNDO_MOVE ? &p->moves :
+	  kind == UNDO_REPLACE ? &p->replaces : &p->renames) += 1;
+	return 0;
+}
+
+/* ---- the replace rule (overwrite protection) ---- */
+
+/* Does odir/name carry the preserved-before-truncation marker of op? */
+static bool preserved_by(int odir, const char *name, const char *op)
+{
+	char path[64 + NAME_MAX], val[NAME_MAX + 1];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", odir, name);
+	n = lgetxattr(path, TRASH_PRESERVED_XATTR, val, sizeof(val) - 1);
+	if (n < 0)
+		return false;
+	val[n] = '\0';
+	return !strcmp(val, op);
+}
+
+/* Planning: a non-directory of the op whose name is taken in live replaces
+ * the live entry when it is the op's preserved copy of a truncated file and
+ * the live entry is not a directory.  Everything else keeps the rename
+ * rule (an item never overwrites what is there). */
+static bool replaces_live(int odir, int live, const char *name, unsigned type, const char *op)
+{
+	struct stat lst;
+
+	if (type != DT_REG && type != DT_UNKNOWN)
+		return false;
+	if (fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(lst.st_mode))
+		return false;
+	return preserved_by(odir, name, op);
+}
+
+/* Execution: swap src/sname (the preserved file) with dst/dname (the live
+ * one); the marker leaves the restored file.  The live name gone meanwhile:
+ * a plain move.  One renameat2 either way: a crash leaves each version
+ * whole in one place (a marker left on the restored file is inert: its
+ * value names this op, which no longer holds that file).  0 or -errno. */
+static int do_replace(int src, const char *sname, int dst, const char *dname)
+{
+	char path[64 + NAME_MAX];
+
+	if (sys.renameat2(src, sname, dst, dname, RENAME_EXCHANGE) < 0 &&
+	    (errno != ENOENT || sys.renameat2(src, sname, dst, dname, RENAME_NOREPLACE) < 0))
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dst, dname);
+	lremovexattr(path, TRASH_PRESERVED_XATTR);
 	return 0;
 }
 
@@ -241,7 +290,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	const char *tname = name;
 	struct stat st = { .st_mode = DTTOIF(type), .st_dev = w->dev }, lst;
 	int sub = -1, nf, nt, r;
-	bool mirror = false, present, taken;
+	bool mirror = false, present, taken, replace = false;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
 	if ((type == DT_DIR || type == DT_UNKNOWN) &&
@@ -255,6 +304,8 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	present = live >= 0 && (lv ? list_has(lv, name) : exists_at(live, name));
 	taken = present && (!mirror || fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
 			    !S_ISDIR(lst.st_mode));
+	if (taken && !mirror && replaces_live(odir, live, name, type, w->p->op))
+		taken = false, replace = true;
 	if (taken && (r = free_name(live, name, w->p->op, alt, sizeof(alt))) < 0)
 		goto out;
 	if (taken)
@@ -264,7 +315,8 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 		goto out;
 	}
 	if (!mirror) {
-		r = add_step(w->p, taken ? UNDO_RENAME : UNDO_MOVE, w->from, w->to, &st);
+		r = add_step(w->p, replace ? UNDO_REPLACE : taken ? UNDO_RENAME : UNDO_MOVE,
+			     w->from, w->to, &st);
 	} else if (present && !taken) {   /* the live twin exists: descend into both */
 		int lsub = open_dir(live, name, O_PATH);
 
@@ -464,6 +516,8 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			r = do_mkdir(dfd, dleaf, s);
 		} else if ((sfd = parent_of(src, opdir, s->from, &sleaf)) < 0) {
 			r = sfd;
+		} else if (s->kind == UNDO_REPLACE) {
+			r = do_replace(sfd, sleaf, dfd, dleaf);
 		} else {
 			r = do_move(sfd, sleaf, dfd, dleaf, p->op, name, sizeof(name), &renamed);
 			/* the directory part of final is s->to's */
@@ -476,6 +530,7 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 		} else {
 			*(s->kind == UNDO_MKDIR ? &res->mkdirs : renamed ? &res->renamed
 								       : &res->moved) += 1;
+			res->replaced += s->kind == UNDO_REPLACE;
 		}
 		if (fn && (r = fn(arg, s, final, renamed, r)) != 0) {
 			first = r;

@@ -12,6 +12,12 @@
  * overwritten: the item goes next to it as NAME.restored-<op>, then
  * NAME.restored-<op>-2, -3, …  Nothing is ever copied.
  *
+ * One exception (docs/overwrite.md): a file the op preserved before
+ * truncating it (TRASH_PRESERVED_XATTR naming the op) is the path's state
+ * before the op, so it takes the path back from the live non-directory
+ * there (UNDO_REPLACE): the two are swapped and the live version stays in
+ * the op, in trash like any replaced target.
+ *
  * Threading: no shared state.  The daemon runs undo_execute under its
  * trash lock (the op must not change underneath) and then lets the engine
  * drop or recount the emptied op (trash_note_restore).
@@ -31,6 +37,9 @@ enum undo_kind {
 	UNDO_MKDIR,     /* recreate a missing live parent (its mirror's mode/owner) */
 	UNDO_MOVE,      /* rename an item back to its original path */
 	UNDO_RENAME,    /* the original name is taken: next to it, renamed */
+	UNDO_REPLACE,   /* a file preserved before a truncation takes its path back
+			 * from the live (truncated or rewritten) non-directory there,
+			 * which stays in the op in its place (one RENAME_EXCHANGE) */
 };
 
 struct undo_step {
@@ -48,7 +57,7 @@ struct undo_plan {
 	char op[NAME_MAX + 1];
 	struct undo_step *steps;  /* in order: a parent's mkdir before its children */
 	size_t n, cap;
-	size_t moves, renames, mkdirs;
+	size_t moves, renames, mkdirs, replaces;
 };
 
 /* Plan the restore of op `op` of `scope` ("" = deleted sites) under
@@ -66,6 +75,7 @@ typedef int (*undo_progress_fn)(void *arg, const struct undo_step *step, const c
 
 struct undo_result {
 	size_t moved, renamed, mkdirs, failed;
+	size_t replaced;   /* of moved: UNDO_REPLACE steps */
 };
 
 /* Carry out the plan with renameat2(RENAME_NOREPLACE), never following a

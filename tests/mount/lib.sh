@@ -568,6 +568,16 @@ content_hashes() {
 	find "$@" -type f -print0 2>/dev/null | xargs -0 -r sha256sum | cut -c1-64 | sort
 }
 
+# pyj EXPR — evaluate EXPR on the JSON document on stdin (as d); strings
+# are printed as they are, anything else as JSON (needs python3).
+pyj() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = eval(sys.argv[1])
+print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
+}
+
 # ino PATH — inode number (use on BACKING paths: inode numbers through the
 # mount are the daemon's choice).
 ino() { stat -c %i -- "$1"; }

@@ -283,14 +283,15 @@ static const char *const families[] = {
 	"gracefs_trash_next_expiry_timestamp_seconds",
 	"gracefs_ops_created_total", "gracefs_ops_restored_total",
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
-	"gracefs_audit_errors_total", "gracefs_sweeper_lag_seconds",
-	"gracefs_clock_skew_seconds",
+	"gracefs_audit_errors_total", "gracefs_overwrite_cloned_total",
+	"gracefs_overwrite_copied_total", "gracefs_overwrite_unpreserved_total",
+	"gracefs_sweeper_lag_seconds", "gracefs_clock_skew_seconds",
 	/* space (always there) */
 	"gracefs_evicted_ops_total", "gracefs_evicted_bytes_total",
 	"gracefs_excluded_items_total", "gracefs_excluded_bytes_total",
 	"gracefs_space_pressure",
 };
-#define SCALARS 12   /* samples without a site label when space is not known */
+#define SCALARS 15   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -302,6 +303,7 @@ static void test_all_families(void **state)
 		.ops_created = 12, .ops_restored = 3, .ops_purged = 7,
 		.index_errors = 1, .audit_errors = 0, .sweeper_lag_s = 42,
 		.clock_skew_s = -5, .nsites = 3, .sites = sites,
+		.overwrite_cloned = 4, .overwrite_copied = 5, .overwrite_unpreserved = 6,
 	};
 	struct parsed ps;
 
@@ -337,6 +339,9 @@ static void test_all_families(void **state)
 	assert_string_equal(value(&ps, "gracefs_ops_purged_total", NULL), "7");
 	assert_string_equal(value(&ps, "gracefs_index_errors_total", NULL), "1");
 	assert_string_equal(value(&ps, "gracefs_audit_errors_total", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_overwrite_cloned_total", NULL), "4");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copied_total", NULL), "5");
+	assert_string_equal(value(&ps, "gracefs_overwrite_unpreserved_total", NULL), "6");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
 	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "-5");
 	/* 3 sites x 3 + 2 timestamps x 2 + the scalars */

@@ -184,20 +184,7 @@ static int teardown(void **state)
 /* ---- helpers ------------------------------------------------------------ */
 
 /* BACKING-relative path, printf-style (rotating static buffers). */
-__attribute__((format(printf, 2, 3)))
-static const char *bp(struct fx *f, const char *fmt, ...)
-{
-	static char bufs[8][PATH_MAX];
-	static int i;
-	char *b = bufs[i++ % 8], rel[PATH_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(rel, sizeof(rel), fmt, ap);
-	va_end(ap);
-	snprintf(b, PATH_MAX, "%s/%s", f->b, rel);
-	return b;
-}
+#define bp(f, ...) tu_pathf((f)->b, __VA_ARGS__)
 
 static struct caller who_pid(uint32_t pid)
 {

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,6 +58,48 @@ static inline ino_t ino_of(const char *path)
 static inline int rm_tree(const char *path)
 {
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* base/<printf fmt> in one of 8 rotating static buffers (so a few can be
+ * used in one expression). */
+__attribute__((format(printf, 2, 3)))
+static inline const char *tu_pathf(const char *base, const char *fmt, ...)
+{
+	static char bufs[8][PATH_MAX];
+	static int i;
+	char *b = bufs[i++ % 8], rel[PATH_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (snprintf(b, PATH_MAX, "%s/%s", base, rel) >= PATH_MAX)
+		fail_msg("path too long: %s/%s", base, rel);
+	return b;
+}
+
+/* A fresh temp directory tmp (from the template "/tmp/gracefs-<tag>-XXXXXX")
+ * holding BACKING = tmp/b with the given top-level directories (sites,
+ * NULL-terminated); idx gets tmp/idx (not created).  Buffers are
+ * PATH_MAX-safe for their size.  Returns BACKING's O_RDONLY fd. */
+static inline int tu_backing(char *tmp, size_t tcap, char *b, size_t bcap, char *idx,
+			     size_t icap, const char *tag, const char *const *sites)
+{
+	char p[PATH_MAX];
+	int fd;
+
+	snprintf(tmp, tcap, "/tmp/gracefs-%s-XXXXXX", tag);
+	assert_non_null(mkdtemp(tmp));
+	snprintf(b, bcap, "%s/b", tmp);
+	snprintf(idx, icap, "%s/idx", tmp);
+	assert_int_equal(mkdir(b, 0755), 0);
+	for (; sites && *sites; sites++) {
+		snprintf(p, sizeof(p), "%s/%s", b, *sites);
+		assert_int_equal(mkdir(p, 0755), 0);
+	}
+	fd = open(b, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
 }
 
 #endif
