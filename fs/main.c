@@ -23,7 +23,9 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -63,6 +65,87 @@ static bool is_below(const char *p, const char *q)
 	return !strncmp(p, q, n) && p[n] == '/';
 }
 
+/* The mountinfo line of the mount at exactly `path` (the last, topmost
+ * one): its filesystem type into fstype.  true when found. */
+static bool mount_at(const char *path, char *fstype, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mp[PATH_MAX], type[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		/* id parent maj:min root mountpoint ... - fstype source opts */
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(dash + 3, "%255s", type) != 1)
+			continue;
+		/* mountinfo escapes space, tab, newline and backslash as \ooo */
+		char *w = mp;
+		for (const char *r = mp; *r; w++) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+				*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+				r += 4;
+			} else {
+				*w = *r++;
+			}
+		}
+		*w = '\0';
+		if (!strcmp(mp, path)) {
+			snprintf(fstype, cap, "%s", type);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * A gracefs killed with -9 leaves its mount behind, dead: every access
+ * gives ENOTCONN.  Mounting over it would stack a second mount on a
+ * mountpoint nothing can reach; a dead gracefs mount is detached lazily
+ * (logged), anything else dead there is refused.
+ */
+static int clear_dead_mount(const char *mnt)
+{
+	char *abs = NULL, type[256];
+	struct statfs sf;
+	int r = 0;
+
+	/* statfs always asks the daemon (stat may be answered from the
+	 * kernel's attribute cache) */
+	if (statfs(mnt, &sf) == 0 || errno != ENOTCONN)
+		return 0;
+	/* the mountpoint itself cannot be resolved: resolve its parent */
+	char *copy = strdup(mnt), *slash, *parent;
+	if (!copy)
+		return fail(ENOMEM, "mountpoint '%s'", mnt);
+	while ((slash = strrchr(copy, '/')) && slash != copy && !slash[1])
+		*slash = '\0';   /* trailing slashes */
+	slash = strrchr(copy, '/');
+	parent = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+	char *rp = realpath(parent, NULL);
+	const char *base = slash ? slash + 1 : copy;
+	if (rp && asprintf(&abs, "%s%s%s", rp, strcmp(rp, "/") ? "/" : "", base) < 0)
+		abs = NULL;
+	free(rp);
+	if (!abs || !mount_at(abs, type, sizeof(type)))
+		r = fail(ENOTCONN, "mountpoint '%s'", mnt);
+	else if (strcmp(type, "fuse.gracefs"))
+		r = fail(0, "mountpoint '%s' is a dead %s mount; unmount it first", mnt, type);
+	else if (umount2(abs, MNT_DETACH) < 0)
+		r = fail(errno, "mountpoint '%s' is a dead gracefs mount and cannot be "
+			 "unmounted", mnt);
+	else
+		fprintf(stderr, "gracefs: notice: lazily unmounted a dead gracefs mount at "
+			"'%s' (its daemon had died)\n", abs);
+	free(abs);
+	free(copy);
+	return r;
+}
+
 static int check_paths(const char *backing, const char *mnt, char **rb)
 {
 	char *rm;
@@ -79,8 +162,18 @@ static int check_paths(const char *backing, const char *mnt, char **rb)
 		return fail(0, "backing '%s' is on a read-only filesystem", backing);
 	if (!(rm = realpath(mnt, NULL)))
 		return fail(errno, "mountpoint '%s'", mnt);
-	int bad = is_below(rm, *rb) ? 1 : is_below(*rb, rm) ? 2 : 0;
+	/* the same directory, or one inside the other: serving it would make
+	 * the daemon's own accesses to BACKING go through its own mount and
+	 * deadlock (and unmount hang in D state) */
+	int bad = !strcmp(rm, *rb) ? 3 : is_below(rm, *rb) ? 1 : is_below(*rb, rm) ? 2 : 0;
+	char type[256];
+	if (!bad && mount_at(rm, type, sizeof(type)) && !strcmp(type, "fuse.gracefs"))
+		bad = 4;
 	free(rm);
+	if (bad == 3)
+		return fail(0, "mountpoint '%s' is the backing store itself", mnt);
+	if (bad == 4)
+		return fail(0, "mountpoint '%s' is already a gracefs mount", mnt);
 	if (bad == 1)
 		return fail(0, "mountpoint '%s' is inside the backing store", mnt);
 	if (bad == 2)
@@ -315,7 +408,7 @@ int main(int argc, char *argv[])
 			"user and opens them by file handle)\n");
 		goto out;
 	}
-	if (check_paths(o.backing, co.mountpoint, &rb) < 0)
+	if (clear_dead_mount(co.mountpoint) < 0 || check_paths(o.backing, co.mountpoint, &rb) < 0)
 		goto out;
 	umask(0);   /* each request applies the caller's own umask */
 	if ((g.backing_fd = open(rb, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {

@@ -623,9 +623,23 @@ static void gfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	do_remove(req, parent, name, true);
 }
 
-/* Restoring out of trash: root, the deleting uid, or the item's owner. */
+/* A container (an op directory, or a parent made only to hold victims)
+ * moves only for those who may restore everything inside it. */
+static int may_move_container(int sfd, const char *name, const char *op, uid_t uid)
+{
+	int fd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = trash_container_owned(fd, op, uid);
+	close(fd);
+	return r < 0 ? r : r ? 0 : -EPERM;
+}
+
+/* Restoring out of trash: root, the deleting uid, or the item's owner; out
+ * of the root trash (whole sites) root alone (docs/isolation.md). */
 static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
-		       const char *name, const struct stat *st)
+		       int sfd, const char *name, const struct stat *st)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct op_record rec;
@@ -635,9 +649,15 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 
 	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
 		return -EBUSY;   /* still collecting deletions: its dir is in use */
-	if (ctx->uid == 0 || ctx->uid == st->st_uid)
+	if (ctx->uid == 0)
 		return 0;
-	return r == 0 && rec.uid == ctx->uid ? 0 : -EPERM;
+	if (!*ws->scope)
+		return -EPERM;
+	if (r == 0 && rec.uid == ctx->uid)
+		return 0;   /* everything in an op is its deleter's to restore */
+	if (S_ISDIR(st->st_mode) && (r = may_move_container(sfd, name, op, ctx->uid)) != -ENOTDIR)
+		return r;
+	return ctx->uid == st->st_uid ? 0 : -EPERM;
 }
 
 static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -679,7 +699,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (ws.zone == Z_INTRASH && !ws.op[0])
 		r = -EPERM;   /* detached: its trash name is not known here */
 	else if (in_trash(ws.zone))
-		r = may_restore(g, req, &ws, name, &sst);
+		r = may_restore(g, req, &ws, sfd, name, &sst);
 	if (r)
 		goto out;
 	had_dst = fstatat(dfd, newname, &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -1102,6 +1122,11 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 		return;
 	}
 	vattr_at_of(I(ino), &w, &at);
+	if (at.target != VA_NONE && !strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)) &&
+	    !vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	if (at.target != VA_NONE) {
 		char buf[OPREC_CMD_MAX + 512];
 
@@ -1134,6 +1159,8 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t extra;
 
 	vattr_at_of(I(ino), &w, &at);
+	if (!vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid))
+		at.target = VA_NONE;   /* names not shown either */
 	extra = vattr_list(&G(req)->va, &at, NULL, 0);
 	if ((len = pathref_get(I(ino), &pr)) < 0) {
 		fuse_reply_err(req, (int)-len);

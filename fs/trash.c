@@ -201,8 +201,29 @@ bool trash_same_process(const struct op_record *r, const struct caller *who)
 }
 
 /*
+ * The op directory stands for the site root its items came from: it takes
+ * the root's owner, group, mode, ACLs and xattrs (so a 0711 site's trash is
+ * as unlistable as the site, and only those who could move an item at its
+ * live place can move it out; gracefs's may_restore narrows that further).
+ * Ops of the root trash (whole sites) are root's alone: 0700.
+ */
+static int op_dir_meta(struct trash *t, const char *scope, int ofd)
+{
+	int sfd, r;
+
+	if (!*scope)
+		return fchown(ofd, 0, 0) < 0 || fchmod(ofd, 0700) < 0 ? -errno : 0;
+	if ((sfd = open_dir(t->backing_fd, scope)) < 0)
+		return sfd;
+	r = trash_copy_meta(sfd, ofd);
+	close(sfd);
+	return r;
+}
+
+/*
  * Create a new op directory for `who` in `scope`.
- * Steps: 1 mkdir .tmp-<name>; 2 chown + record xattr (state OPEN);
+ * Steps: 1 mkdir .tmp-<name> (0700); 2 owner/mode/ACL of the site root
+ *        (op_dir_meta) + record xattr (state OPEN);
  *        3 rename to <name>; 4 index_put.
  * Crash after 1 or 2: a .tmp-* directory, removed by reconcile (it holds
  * nothing: items are only moved in after step 3).  After 3: the op exists
@@ -244,18 +265,16 @@ static int op_create(struct trash *t, const struct caller *who,
 				      sizeof(op->rec.name))) < 0)
 			break;
 		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", op->rec.name);
-		if (sys.mkdirat(tfd, tmp, 0755) < 0) {
+		if (sys.mkdirat(tfd, tmp, 0700) < 0) {
 			r = -errno;
 			continue;
 		}
 		op->dirfd = open_dir(tfd, tmp);
 		len = oprec_encode(&op->rec, buf, sizeof(buf));
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
-		/* 1777: the kernel lets the deleter (owner) and each item's
-		 * owner move items out; gracefs refuses everything else */
-		if (!r && (fchown(op->dirfd, who->uid, who->gid) < 0 ||
-			   fchmod(op->dirfd, 01777) < 0 ||
-			   fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
+		if (!r)
+			r = op_dir_meta(t, scope, op->dirfd);
+		if (!r && (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;
 		if (r) {
@@ -706,9 +725,15 @@ int trash_open(struct trash **out, int backing_fd, struct index *ix,
 	if ((r = mkdir_open(backing_fd, TRASH_STATE_DIR, 0700, NULL)) < 0)
 		goto fail;
 	t->state_fd = r;
-	if ((r = mkdir_open(t->state_fd, "trash", 0755, NULL)) < 0)
+	if ((r = mkdir_open(t->state_fd, "trash", 0700, NULL)) < 0)
 		goto fail;
 	t->root_trash_fd = r;
+	/* deleted whole sites are the operator's: root only, also when an
+	 * older gracefs made it 0755 */
+	if (fchown(r, 0, 0) < 0 || fchmod(r, 0700) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (fstat(backing_fd, &st) < 0) {
 		r = -errno;
 		goto fail;

@@ -169,4 +169,11 @@ int trash_reconcile(struct trash *t, struct trash_stats *st);
 int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
 		     int64_t *max_ctime_ns);
 
+/* Is every deleted item inside the container dirfd (an op directory, or a
+ * parent made only to hold victims of op `opname`, TRASH_MIRROR_XATTR)
+ * owned by uid?  Mirror-only parents are looked through, not judged.
+ * Read-only, takes no lock.  1 yes, 0 no, -ENOTDIR when dirfd is not a
+ * container (a deleted directory itself), or -errno. */
+int trash_container_owned(int dirfd, const char *opname, uid_t uid);
+
 #endif
