@@ -149,7 +149,9 @@ wait "$GFS_PID" 2>/dev/null
 GFS_PID=
 check_match "the mount is dead (statfs fails)" 'not connected' "$(stat -f "$MNT" 2>&1)"
 check "... and still in the mount table" gfs_mounted
-gfs_mount op_gap=1s
+served=$(grep -c 'gracefs: serving' "$GFS_LOG")
+gfs_mount op_gap=1s   # (its mountpoint check may see the dead mount's cached root)
+check "the new daemon serves" wait_until 20 eval '[ "$(grep -c "gracefs: serving" "$GFS_LOG")" -gt "$served" ]'
 check_eq "restarting over the dead mount leaves exactly one mount at MNT" 1 \
 	"$(awk -v m="$MNT" '$2 == m' /proc/self/mounts | wc -l)"
 check_match "... and says it detached the dead one" 'lazily unmounted a dead gracefs mount' "$(cat "$GFS_LOG")"
