@@ -23,6 +23,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -364,6 +365,32 @@ static int reconcile(struct gfs *g)
 	return 0;
 }
 
+/* Open files per uid (fdcap.h): the soft RLIMIT_NOFILE is raised to the
+ * hard one (bounded), tenants share it less the reserve. */
+static int start_fdcap(struct gfs *g, const struct gfs_opts *o)
+{
+	struct fdcap_limits lim;
+	struct rlimit rl;
+	int r;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < FDCAP_NOFILE_MAX) {
+		rl.rlim_cur = rl.rlim_max < FDCAP_NOFILE_MAX ? rl.rlim_max : FDCAP_NOFILE_MAX;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fdcap_limits(rl.rlim_cur < FDCAP_NOFILE_MAX ? (unsigned)rl.rlim_cur : FDCAP_NOFILE_MAX,
+		     o->max_open_per_uid, &lim);
+	if ((r = fdcap_new(&g->fdcap, &lim)) < 0) {
+		log_msg(LOG_ERR, "fd caps: %s", strerror(-r));
+		return r;
+	}
+	log_msg(LOG_INFO, "open files: %u per uid, %u for all tenants, %u of %u kept for root "
+		"and gracefs", lim.per_uid, lim.pool, lim.reserve, lim.nofile);
+	return 0;
+}
+
 static void on_hup(int sig)
 {
 	(void)sig;   /* nothing to reread yet; must not end the daemon */
@@ -452,7 +479,8 @@ int main(int argc, char *argv[])
 	fuse_daemonize(co.foreground);
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
-	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
+	if (start_fdcap(&g, &o) < 0 ||
+	    open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
 		goto out_unmount;
@@ -485,6 +513,7 @@ out:
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	inode_table_free();
+	fdcap_free(g.fdcap);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	if (g.state_fd >= 0)

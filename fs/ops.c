@@ -799,13 +799,16 @@ static bool wants_write(int flags)
 
 static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int r = wants_write(fi->flags) ? check_modify(I(ino)) : 0, fd;
 
-	if (r < 0) {
+	if (r < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if ((fd = inode_open(I(ino), backing_flags(G(req), fi->flags))) < 0) {
+	fd = inode_open(I(ino), backing_flags(G(req), fi->flags));
+	fdcap_bind(G(req)->fdcap, uid, fd);
+	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
@@ -817,14 +820,16 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1;
 
-	if (pfd < 0) {
-		r = pfd;
+	if (pfd < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
+		r = pfd < 0 ? pfd : r;
 		goto out;
 	}
 	fd = openat(pfd, name, backing_flags(G(req), fi->flags) | O_CREAT | (fi->flags & O_EXCL),
 		    mode & 07777);
+	fdcap_bind(G(req)->fdcap, uid, fd < 0 ? -1 : fd);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -836,6 +841,7 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fd = -1;
 out:
 	close_fd(&pfd);
+	fdcap_release(G(req)->fdcap, fd);
 	close_fd(&fd);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -880,6 +886,7 @@ static void gfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fdcap_release(G(req)->fdcap, (int)fi->fh);
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -935,12 +942,17 @@ struct dirh {
 
 static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = calloc(1, sizeof(*d));
-	int fd = inode_open(I(ino), O_RDONLY | O_DIRECTORY);
+	uid_t uid = fuse_req_ctx(req)->uid;
+	int r = fdcap_take(G(req)->fdcap, uid);
+	struct dirh *d = r < 0 ? NULL : calloc(1, sizeof(*d));
+	int fd = d ? inode_open(I(ino), O_RDONLY | O_DIRECTORY) : -1;
 
+	if (r == 0)
+		fdcap_bind(G(req)->fdcap, uid, d ? fd : -1);
 	if (!d || fd < 0 || !(d->dp = fdopendir(fd))) {
-		int e = !d ? ENOMEM : fd < 0 ? -fd : errno;
+		int e = r < 0 ? -r : !d ? ENOMEM : fd < 0 ? -fd : errno;
 
+		fdcap_release(G(req)->fdcap, fd);
 		if (fd >= 0)
 			close(fd);
 		free(d);
@@ -1050,6 +1062,7 @@ static void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
+	fdcap_release(G(req)->fdcap, dirfd(d->dp));
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);

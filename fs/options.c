@@ -14,6 +14,7 @@
 struct raw {
 	struct gfs_opts *o;
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
+	char *max_open;
 	int trash_visible, writeback;
 };
 
@@ -27,6 +28,7 @@ static const struct fuse_opt specs[] = {
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
+	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
 	OPT("trash_visible", trash_visible),
 	OPT("writeback", writeback),
 	FUSE_OPT_END
@@ -95,7 +97,7 @@ static int number(const char *name, const char *val, double min, double max, dou
 int options_parse(struct fuse_args *args, struct gfs_opts *o)
 {
 	struct raw r = { .o = o };
-	double tick = 200;
+	double tick = 200, max_open = 0;
 	int rc = -1;
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
@@ -109,9 +111,16 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    duration("clock_jump", r.clock_jump, &o->clock_jump_s) < 0 ||
 	    duration("sweep_interval", r.sweep, &o->sweep_s) < 0 ||
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
-	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
+	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0 ||
+	    number("max_open_per_uid", r.max_open, 1, 1 << 30, &max_open) < 0)
 		goto out;
+	if (max_open != (unsigned)max_open) {
+		fprintf(stderr, "gracefs: error: invalid max_open_per_uid '%s' (a whole number)\n",
+			r.max_open);
+		goto out;
+	}
 	o->tick_ms = (int64_t)tick;
+	o->max_open_per_uid = (unsigned)max_open;
 	if (r.metrics && r.metrics[0] != '/') {
 		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
 		goto out;
@@ -130,6 +139,7 @@ out:
 	free(r.clock_jump);
 	free(r.sweep);
 	free(r.metrics);
+	free(r.max_open);
 	return rc;
 }
 
@@ -149,5 +159,8 @@ void options_usage(const char *prog)
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"
 	       "                           then kept by the kernel and reaches BACKING late)\n"
-	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n\n", prog);
+	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n"
+	       "    -o max_open_per_uid=N  files one non-root uid may hold open through the mount\n"
+	       "                           (default: a quarter of RLIMIT_NOFILE less a reserve)\n\n",
+	       prog);
 }

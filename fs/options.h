@@ -21,6 +21,7 @@ struct gfs_opts {
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* -o writeback (default off) */
+	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */
 };
 
 /* Parse gracefs options out of args (leaving libfuse's in place).
