@@ -12,8 +12,10 @@
  *     foreground, so errors reach the operator's terminal and the mount is
  *     only offered once the index is right;
  *   3 close the index (LMDB must not cross fork), mount, daemonize;
- *   4 reopen the index through /proc/self/fd (MOUNTPOINT may cover
- *     BACKING), start the maintenance thread, serve.
+ *   4 drop every capability the daemon does not use (privs.h; before any
+ *     thread starts: capabilities are per thread), reopen the index
+ *     through /proc/self/fd (MOUNTPOINT may cover BACKING), start the
+ *     maintenance thread, serve.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -37,6 +39,7 @@
 #include "log.h"
 #include "options.h"
 #include "ops.h"
+#include "privs.h"
 #include "sweep.h"
 #include "trash.h"
 
@@ -479,6 +482,11 @@ int main(int argc, char *argv[])
 	fuse_daemonize(co.foreground);
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
+	int pr = privs_drop();
+	if (pr < 0) {
+		log_msg(LOG_ERR, "cannot drop capabilities: %s", strerror(-pr));
+		goto out_unmount;
+	}
 	if (start_fdcap(&g, &o) < 0 ||
 	    open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "opattr.h"
 #include "ops.h"
+#include "privs.h"
 #include "procinfo.h"
 #include "vattr.h"
 
@@ -869,7 +870,9 @@ static void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);   /* no root reserve */
 	n = fuse_buf_copy(&out, in, 0);
+	privs_fsuid_leave(fs);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -903,7 +906,11 @@ static void gfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 static void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 			  off_t len, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);
+	int r = fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0;
+
+	privs_fsuid_leave(fs);
+	fuse_reply_err(req, r);
 }
 
 static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -911,8 +918,13 @@ static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				off_t off_out, struct fuse_file_info *fi_out,
 				size_t len, int flags)
 {
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);
 	ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
 				    len, (unsigned)flags);
+	int e = errno;
+
+	privs_fsuid_leave(fs);
+	errno = e;
 
 	if (n < 0)
 		fuse_reply_err(req, errno);
