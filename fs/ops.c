@@ -666,7 +666,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct gfs *g = G(req);
 	struct inode *sp = I(parent), *dp = I(newparent);
-	struct relpath *srp = NULL, *drp = NULL;
+	struct relpath *srp = NULL, *drp = NULL, *frp = NULL;
 	struct trash_loc src, dst;
 	struct stat sst, dst_st;
 	struct where ws, wd;
@@ -711,6 +711,9 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		src.site = "";   /* not at the root: no site moves */
 		src.from_scope = ws.scope;
 		src.from_op = ws.zone == Z_TRASHDIR ? name : ws.op;
+		/* where in the op: the engine settles only what moved */
+		if ((frp = malloc(sizeof(*frp))) && inode_relpath(sp, frp) == 0)
+			src.rel = frp;
 	}
 	who_of(req, &who);
 	/* a protected path may not leave its place: not by mv, not by a swap,
@@ -723,14 +726,12 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (in_trash(ws.zone)) {
 		char to[RELPATH_MAX_BYTES + 4] = "to=", from[RELPATH_MAX_BYTES];
-		struct relpath *frp = malloc(sizeof(*frp));
 
 		/* the source as the site sees it: .trash/<op>/<path> */
-		if (frp && inode_relpath(sp, frp) == 0)
-			rel_string(frp, name, from, sizeof(from));
+		if (src.rel)
+			rel_string(src.rel, name, from, sizeof(from));
 		else
 			snprintf(from, sizeof(from), "%s", name);
-		free(frp);
 		rel_string(dst.rel, newname, to + 3, sizeof(to) - 3);
 		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, from,
 			      to);
@@ -763,6 +764,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	free(srp);
 	free(drp);
+	free(frp);
 	close_fd(&sfd);
 	close_fd(&dfd);
 	fuse_reply_err(req, -r);

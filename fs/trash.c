@@ -576,8 +576,13 @@ int trash_rename(struct trash *t, const struct caller *who,
 		 unsigned flags)
 {
 	struct stat sst, dst_st;
+	struct restore_note *note = NULL;
 	int r = -EAGAIN;
 
+	/* a restore: measure what leaves the op now, outside the lock (trash
+	 * content never changes), so settling it is O(what moved) */
+	if (src->from_op && (note = malloc(sizeof(*note))))
+		trash_restore_measure(src, note);
 	pthread_mutex_lock(&t->lock);
 	for (int tries = 0; tries < 3 && r == -EAGAIN; tries++) {
 		if ((flags & RENAME_EXCHANGE) ||
@@ -611,8 +616,9 @@ int trash_rename(struct trash *t, const struct caller *who,
 	if (r == 0 && (!src->site || !dst->site))
 		trash_rename_rescope(t, src, dst, flags);
 	if (r == 0 && src->from_op)
-		trash_note_restore_locked(t, src->from_scope, src->from_op);
+		trash_note_restore_locked(t, src->from_scope, src->from_op, note);
 	pthread_mutex_unlock(&t->lock);
+	free(note);
 	return r == -EAGAIN ? -EBUSY : r;
 }
 

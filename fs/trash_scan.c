@@ -148,6 +148,30 @@ int trash_container_owned(int dirfd, const char *opname, uid_t uid)
 	return owned_walk(dirfd, st.st_dev, opname, uid, 0);
 }
 
+/* The items and bytes one entry of an op counts for: itself unless it is a
+ * mirror-only parent, and everything deleted below it. */
+int trash_count_entry(int dirfd, const char *name, uint64_t *items, uint64_t *bytes)
+{
+	struct stat st;
+	int64_t ct = 0;
+	int sub, r = 0;
+	bool mirror = false;
+
+	*items = *bytes = 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode) && (sub = open_dir_here(dirfd, name)) >= 0) {
+		mirror = trash_is_mirror(sub, NULL);
+		r = count_tree(sub, st.st_dev, NULL, 1, items, bytes, &ct);
+		close(sub);
+	}
+	if (!mirror) {
+		(*items)++;
+		*bytes += (uint64_t)st.st_blocks * 512;
+	}
+	return r;
+}
+
 int trash_recount(struct op_record *rec, int ofd)
 {
 	int64_t max_ct;
