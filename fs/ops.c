@@ -531,14 +531,24 @@ out:
 
 /* ---- deleting and renaming ------------------------------------------------------ */
 
-/* The trash location of name in parent (a Z_ROOT or Z_LIVE directory). */
+static int deep_piece(void *arg, unsigned from, struct relpath *rp, bool *more)
+{
+	return inode_relpath_piece(arg, from, rp, more);
+}
+
+/* The trash location of name in parent (a Z_ROOT or Z_LIVE directory).
+ * A parent too deep for a relpath gets its path in pieces (loc->deep). */
 static int loc_of(struct inode *parent, const struct where *w, int pfd,
 		  const char *name, struct relpath **rp, struct trash_loc *loc)
 {
+	int r;
+
 	loc->dirfd = pfd;
 	loc->name = name;
 	loc->rel = NULL;
 	loc->from_scope = loc->from_op = NULL;
+	loc->deep = NULL;
+	loc->deep_arg = NULL;
 	loc->site = w->zone == Z_ROOT ? NULL : w->site;
 	*rp = NULL;
 	if (w->zone != Z_LIVE)
@@ -546,7 +556,13 @@ static int loc_of(struct inode *parent, const struct where *w, int pfd,
 	if (!(*rp = malloc(sizeof(**rp))))
 		return -ENOMEM;
 	loc->rel = *rp;
-	return inode_relpath(parent, *rp);
+	if ((r = inode_relpath(parent, *rp)) == -ENAMETOOLONG) {
+		loc->rel = NULL;
+		loc->deep = deep_piece;
+		loc->deep_arg = parent;
+		r = 0;
+	}
+	return r;
 }
 
 /* "a/b/name" from a relpath and a name ("" + name at the site root). */
@@ -568,6 +584,8 @@ static int check_protected(struct gfs *g, const struct caller *who, const struct
 	char rel[RELPATH_MAX_BYTES];
 	const char *site = loc->site ? loc->site : loc->name;
 
+	if (loc->deep)
+		return 0;   /* deeper than any path the catalog can protect */
 	if (loc->site)
 		rel_string(loc->rel, loc->name, rel, sizeof(rel));
 	else

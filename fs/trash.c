@@ -375,21 +375,11 @@ static void cache_set(struct op *op, const struct relpath *rel, int fd)
  * non-directory (the caller starts a fresh op), or -errno.
  * Crash: a half-built mirror is empty directories inside the op, harmless.
  */
-int trash_op_mirror(struct trash *t, struct op *op, const char *site,
-		     const struct relpath *rel)
+/* Walk live and twin down rel's levels, creating missing twins. */
+static int mirror_levels(struct op *op, const struct relpath *rel, int *livep, int *twinp)
 {
-	int live = -1, twin = -1, r = 0;
+	int live = *livep, twin = *twinp, r = 0;
 
-	if (!rel || !rel->n)
-		return op->dirfd;
-	if (cache_matches(op, rel))
-		return op->cache_fd;
-	if ((live = open_dir(t->backing_fd, site)) < 0)
-		return live;
-	if ((twin = dup(op->dirfd)) < 0) {
-		r = -errno;
-		goto out;
-	}
 	for (unsigned i = 0; i < rel->n && !r; i++) {
 		int nlive = open_dir(live, rel->comp[i]), ntwin;
 		bool created;
@@ -415,6 +405,27 @@ int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 		live = nlive;
 		twin = ntwin;
 	}
+	*livep = live;
+	*twinp = twin;
+	return r;
+}
+
+int trash_op_mirror(struct trash *t, struct op *op, const char *site,
+		     const struct relpath *rel)
+{
+	int live = -1, twin = -1, r = 0;
+
+	if (!rel || !rel->n)
+		return op->dirfd;
+	if (cache_matches(op, rel))
+		return op->cache_fd;
+	if ((live = open_dir(t->backing_fd, site)) < 0)
+		return live;
+	if ((twin = dup(op->dirfd)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = mirror_levels(op, rel, &live, &twin);
 	if (!r) {
 		cache_set(op, rel, twin);
 		twin = -1;
@@ -424,6 +435,55 @@ out:
 	close_fd(&live);
 	close_fd(&twin);
 	return r;
+}
+
+/*
+ * The mirror of a parent deeper than one relpath holds: walked in pieces
+ * of at most RELPATH_MAX_DEPTH levels (loc->deep hands them out), so any
+ * depth a tenant can create can be deleted.  The fd goes into the op
+ * cache under a key that never matches (deep deletions are rare; each
+ * walks its chain again).  Crash: as trash_op_mirror.
+ */
+static int op_mirror_deep(struct trash *t, struct op *op, const char *site,
+			  const struct trash_loc *loc)
+{
+	struct relpath *rp = malloc(sizeof(*rp));
+	int live = -1, twin = -1, r = 0;
+	unsigned from = 0;
+	bool more = true;
+
+	if (!rp)
+		return -ENOMEM;
+	if ((live = open_dir(t->backing_fd, site)) < 0 || (twin = dup(op->dirfd)) < 0) {
+		r = live < 0 ? live : -errno;
+		goto out;
+	}
+	while (!r && more && (r = loc->deep(loc->deep_arg, from, rp, &more)) == 0) {
+		r = mirror_levels(op, rp, &live, &twin);
+		from += rp->n;
+	}
+	if (!r) {
+		close_fd(&op->cache_fd);
+		free(op->cache_key);
+		op->cache_key = NULL;
+		op->cache_len = 0;
+		op->cache_fd = twin;
+		twin = -1;
+		r = op->cache_fd;
+	}
+out:
+	close_fd(&live);
+	close_fd(&twin);
+	free(rp);
+	return r;
+}
+
+/* The directory inside op where loc's entry goes. */
+static int loc_mirror(struct trash *t, struct op *op, const struct trash_loc *loc)
+{
+	const char *site = loc->site ? loc->site : "";
+
+	return loc->deep ? op_mirror_deep(t, op, site, loc) : trash_op_mirror(t, op, site, loc->rel);
 }
 
 /*
@@ -437,8 +497,7 @@ out:
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		   const struct stat *st, enum move_how how)
 {
-	const char *site = loc->site ? loc->site : "";
-	int tfd = trash_op_mirror(t, op, site, loc->rel), r;
+	int tfd = loc_mirror(t, op, loc), r;
 	struct stat tst;
 
 	if (tfd < 0)
@@ -548,8 +607,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 			if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) == 0)
 				return 0;
 			r = -errno;
-			unlinkat(trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel),
-				 dst->name, 0);
+			unlinkat(loc_mirror(t, op, dst), dst->name, 0);
 			op->rec.items--;
 			op->rec.bytes -= (uint64_t)dst_st->st_blocks * 512;
 			return r;
@@ -563,7 +621,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 		return 0;
 	}
 	r = -errno;
-	int tfd = trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel);
+	int tfd = loc_mirror(t, op, dst);
 	if (tfd >= 0)
 		sys.renameat2(tfd, dst->name, dst->dirfd, dst->name, RENAME_NOREPLACE);
 	op->rec.items--;

@@ -54,6 +54,10 @@ struct trash_loc {
 	/* a rename source inside an op (a restore): that op, so the engine
 	 * settles it under the same lock as the move */
 	const char *from_scope, *from_op;
+	/* dirfd deeper than a relpath holds (rel is NULL then): its path in
+	 * pieces, from level `from` on (docs/isolation.md); NULL otherwise */
+	int (*deep)(void *arg, unsigned from, struct relpath *rp, bool *more);
+	void *deep_arg;
 };
 
 struct trash_conf {

@@ -5,7 +5,8 @@
 #   4 open files are capped per uid (-o max_open_per_uid): the tenant at its
 #     cap gets EMFILE for open, create and opendir, nothing is created, and
 #     root and other tenants keep working; closing gives the fds back.
-#   7 a tree deeper than the engine's relpath limit is deleted and restored.
+#   7 a tree deeper than one relpath (2,048 levels) is deleted with rm -rf
+#     and restored with one mv.
 # Tenants are numeric uids without passwd entries (setpriv): bob 2002,
 # carol 2003.
 
@@ -70,6 +71,26 @@ kill -KILL "$HOG"
 check "bob's fds come back once his files are closed" \
 	wait_until 30 eval '[ "$(et_as $BOB open "$S/files/f99" r)" == OK ]'
 check_errno "bob creates again" OK et_as $BOB open "$S/bobnew" w,creat
+
+# ---- 7: a tree deeper than one relpath (2,048 levels) ------------------
+DEPTH=2100
+walk() {   # walk DIR — levels of d/ below DIR, and the content of the bottom file
+	perl -e 'my ($top) = @ARGV; chdir $top or die "$top: $!"; my $n = 0;
+		while (chdir "d") { $n++ } open(my $f, "<", "bottom") or die "bottom: $!";
+		my $c = <$f>; chomp $c; print "$n $c\n"' "$1"
+}
+before=$(trash_op_dirs site1)
+check "bob builds a tree $DEPTH levels deep" as_uid $BOB perl -e '
+	my ($top, $n) = @ARGV; mkdir $top or die; chdir $top or die;
+	for (1 .. $n) { mkdir "d" or die "mkdir $_: $!"; chdir "d" or die "chdir $_: $!" }
+	open(my $f, ">", "bottom") or die; print $f "deep\n"; close $f' "$S/deep" $DEPTH
+check "bob deletes it with rm -rf" as_uid $BOB rm -rf "$S/deep"
+check_absent "gone from the live tree" "$BACKING/site1/deep"
+op=$(new_op site1 "$before")
+check_eq "the whole chain is in the op, the file at the bottom" "$DEPTH deep" \
+	"$(walk "$(bk_op site1 "$op")/deep")"
+check "bob restores it with one mv" as_uid $BOB mv "$(mnt_op site1 "$op")/deep" "$S/deep"
+check_eq "back complete" "$DEPTH deep" "$(walk "$BACKING/site1/deep")"
 
 check "clean unmount" gfs_umount
 out=$("$GRACEFS" -f -o max_open_per_uid=lots "$BACKING" "$MNT" 2>&1 </dev/null)
