@@ -16,21 +16,6 @@ gfs_require setpriv perl
 BOB=2002 CAROL=2003
 CAP=40
 
-as_uid() {   # as_uid UID CMD...
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
-}
-
-et_as() {    # et_as UID OP ARGS... — errnotool as UID
-	local u=$1
-	shift
-	if [ ! -x "$GFS_TMP/bin/errnotool" ]; then
-		install -D -m 0755 "$ERRNOTOOL" "$GFS_TMP/bin/errnotool" || return 2
-	fi
-	as_uid "$u" "$GFS_TMP/bin/errnotool" "$@"
-}
-
 gfs_site site1
 chmod 0777 "$BACKING/site1"
 gfs_mount "max_open_per_uid=$CAP"

@@ -19,21 +19,6 @@ gfs_require setpriv setfacl getfacl
 
 ALICE=2001 BOB=2002 CAROL=2003 DAVE=2004
 
-as_uid() {   # as_uid UID CMD...
-	local u=$1
-	shift
-	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
-}
-
-et_as() {    # et_as UID OP ARGS... — errnotool as UID
-	local u=$1
-	shift
-	if [ ! -x "$GFS_TMP/bin/errnotool" ]; then
-		install -D -m 0755 "$ERRNOTOOL" "$GFS_TMP/bin/errnotool" || return 2
-	fi
-	as_uid "$u" "$GFS_TMP/bin/errnotool" "$@"
-}
-
 # Sites: alice's private site (0711: traverse, no listing), a shared site.
 gfs_site alice shared s3
 chown "$ALICE:$ALICE" "$BACKING/alice" "$BACKING/s3"
@@ -48,25 +33,26 @@ A=$MNT/alice
 check "alice writes a private file" as_uid $ALICE sh -c "echo secret > $A/wp-config-backup.php && chmod 0600 $A/wp-config-backup.php"
 check "alice deletes it" as_uid $ALICE rm "$A/wp-config-backup.php"
 op=$(only_op alice)
+O=$(mnt_op alice "$op")
 # (the ACL's mask shows as the group bits: 0711 + u:carol:r-x is 0751)
 check_eq "op dir has the site root's owner and mode (mount)" "751 $ALICE:$ALICE" \
-	"$(stat -c '%a %u:%g' "$(mnt_op alice "$op")")"
+	"$(stat -c '%a %u:%g' "$O")"
 check_eq "op dir has the site root's owner and mode (backing)" "751 $ALICE:$ALICE" \
 	"$(stat -c '%a %u:%g' "$(bk_op alice "$op")")"
 check_match "op dir has the site root's ACL" "user:$CAROL:r-x" \
 	"$(getfacl -n -p "$(bk_op alice "$op")" 2>/dev/null)"
-check_errno "bob cannot list alice's op" EACCES et_as $BOB ls "$(mnt_op alice "$op")"
-check_errno "bob cannot read the deleted file" EACCES et_as $BOB read "$(mnt_op alice "$op")/wp-config-backup.php"
+check_errno "bob cannot list alice's op" EACCES et_as $BOB ls "$O"
+check_errno "bob cannot read the deleted file" EACCES et_as $BOB read "$O/wp-config-backup.php"
 check_errno "bob cannot read the op's command line" EACCES \
-	et_as $BOB getxattr "$(mnt_op alice "$op")" user.gracefs.command
+	et_as $BOB getxattr "$O" user.gracefs.command
 check_match "bob's listing of the op's xattrs shows no gracefs names" '^OK' \
-	"$(et_as $BOB listxattr "$(mnt_op alice "$op")" user.gracefs)"
+	"$(et_as $BOB listxattr "$O" user.gracefs)"
 check_eq "... and really none" "" \
-	"$(et_as $BOB listxattr "$(mnt_op alice "$op")" user.gracefs | grep -o 'user\.gracefs\.[a-z_]*')"
+	"$(et_as $BOB listxattr "$O" user.gracefs | grep -o 'user\.gracefs\.[a-z_]*')"
 check_match "alice (the deleter) reads the op's command line" '^OK .*rm' \
-	"$(et_as $ALICE getxattr "$(mnt_op alice "$op")" user.gracefs.command)"
+	"$(et_as $ALICE getxattr "$O" user.gracefs.command)"
 check_match "root reads it too" '^OK .*rm' \
-	"$(et getxattr "$(mnt_op alice "$op")" user.gracefs.command)"
+	"$(et getxattr "$O" user.gracefs.command)"
 check_errno "bob cannot move the file out" EACCES \
 	et_as $BOB rename "$(mnt_op alice "$op")/wp-config-backup.php" "$MNT/shared/stolen"
 check "alice (deleter and owner) restores it" as_uid $ALICE mv "$(mnt_op alice "$op")/wp-config-backup.php" "$A/"
