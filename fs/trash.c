@@ -207,7 +207,7 @@ bool trash_same_process(const struct op_record *r, const struct caller *who)
  * live place can move it out; gracefs's may_restore narrows that further).
  * Ops of the root trash (whole sites) are root's alone: 0700.
  */
-static int op_dir_meta(struct trash *t, const char *scope, int ofd)
+int trash_op_dir_meta(struct trash *t, const char *scope, int ofd)
 {
 	int sfd, r;
 
@@ -223,7 +223,7 @@ static int op_dir_meta(struct trash *t, const char *scope, int ofd)
 /*
  * Create a new op directory for `who` in `scope`.
  * Steps: 1 mkdir .tmp-<name> (0700); 2 owner/mode/ACL of the site root
- *        (op_dir_meta) + record xattr (state OPEN);
+ *        (trash_op_dir_meta) + record xattr (state OPEN);
  *        3 rename to <name>; 4 index_put.
  * Crash after 1 or 2: a .tmp-* directory, removed by reconcile (it holds
  * nothing: items are only moved in after step 3).  After 3: the op exists
@@ -273,7 +273,7 @@ static int op_create(struct trash *t, const struct caller *who,
 		len = oprec_encode(&op->rec, buf, sizeof(buf));
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
 		if (!r)
-			r = op_dir_meta(t, scope, op->dirfd);
+			r = trash_op_dir_meta(t, scope, op->dirfd);
 		if (!r && (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;

@@ -148,6 +148,7 @@ static inline int mkdir_open(int dirfd, const char *name, mode_t mode, bool *cre
 
 /* trash.c */
 int trash_scope_open(struct trash *t, const char *scope, bool create);
+int trash_op_dir_meta(struct trash *t, const char *scope, int ofd);
 int trash_dir_check_empty(int dirfd, const char *name, bool allow_trash);
 int trash_copy_meta(int src, int dst);
 int trash_op_store(struct trash *t, struct op *op);

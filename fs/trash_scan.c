@@ -222,6 +222,12 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 	snprintf(rec.scope, sizeof(rec.scope), "%s", scope);
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
 
+	/* an op dir made before op dirs took their site root's metadata
+	 * (01777: any tenant could list it) gets it now (docs/isolation.md) */
+	struct stat ost;
+	if (fstat(ofd, &ost) == 0 && (ost.st_mode & 07777) == 01777)
+		trash_op_dir_meta(t, scope, ofd);
+
 	ml = fgetxattr(ofd, TRASH_COLLAPSE_XATTR, marker, sizeof(marker) - 1);
 	if (ml > 0) {
 		marker[ml] = '\0';

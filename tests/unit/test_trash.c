@@ -1375,6 +1375,38 @@ static void test_reconcile_open_recount(void **state)
 	assert_int_equal(r.state, OP_CLOSED);
 }
 
+/* An op dir from before op dirs took their site root's metadata (01777,
+ * listable by anyone) gets it at the next reconcile; its record is kept. */
+static void test_reconcile_fixes_legacy_op_mode(void **state)
+{
+	struct fx *f = *state;
+	const char *name = "20261127T120000Z-rm-77";
+	char p[PATH_MAX];
+	struct trash_stats st;
+	struct op_record r;
+	struct stat ost;
+
+	assert_int_equal(chown(bp(f, "site"), 1234, 1235), 0);
+	assert_int_equal(chmod(bp(f, "site"), 0711), 0);
+	assert_int_equal(mkdir(bp(f, "site/.trash"), 0755), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s", name);
+	assert_int_equal(mkdir(bp(f, p), 0755), 0);
+	assert_int_equal(chown(bp(f, p), 1000, 1001), 0);
+	assert_int_equal(chmod(bp(f, p), 01777), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s/x", name);
+	write_file(bp(f, p), "x");
+
+	assert_int_equal(trash_reconcile(f->t, &st), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s", name);
+	assert_int_equal(lstat(bp(f, p), &ost), 0);
+	assert_int_equal(ost.st_mode & 07777, 0711);
+	assert_int_equal(ost.st_uid, 1234);
+	assert_int_equal(ost.st_gid, 1235);
+	assert_int_equal(index_get(f->ix, "site", name, &r), 0);
+	assert_int_equal(r.uid, 1000);   /* the deleter, from the old owner */
+	assert_int_equal(r.items, 1);
+}
+
 /* ---- restore -------------------------------------------------------------- */
 
 /* trash_rename out of site/.trash/<op>/<in_op>/<name> to site/<to>, as the
@@ -1831,6 +1863,7 @@ int main(void)
 		T(test_reconcile_drop),
 		T(test_reconcile_tmp_and_foreign),
 		T(test_reconcile_open_recount),
+		T(test_reconcile_fixes_legacy_op_mode),
 		T(test_restore_counted_matches_recount),
 		T(test_restore_empties_op),
 		T(test_restore_partial),
