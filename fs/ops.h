@@ -17,6 +17,7 @@
 #include "control.h"
 #include "fdcap.h"
 #include "index.h"
+#include "space.h"
 #include "sweep.h"
 #include "trash.h"
 #include "vattr.h"
@@ -29,6 +30,7 @@ struct gfs {
 	struct index *ix;
 	struct trash *trash;
 	struct sweep *sweep;
+	struct space *space;       /* eviction for space (the sweeper's) */
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fdcap *fdcap;       /* per-uid open-file caps; NULL: none */

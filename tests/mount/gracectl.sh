@@ -23,16 +23,6 @@ CONFLICT=s7             # a deleted file recreated before the undo
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
 
-# pyj EXPR — evaluate EXPR on the JSON document on stdin (as d); strings
-# are printed as they are, anything else as JSON.
-pyj() {
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-r = eval(sys.argv[1])
-print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
-}
-
 # ---------------------------------------------------------------------------
 # Helpers in python: build a site's tree, and manifests.
 
@@ -80,11 +70,13 @@ cat >"$GFS_TMP/manifest.py" <<'EOF'
 #         files: size, mtime (ns), sha256, user.* xattrs; symlinks: target,
 #         mtime.  Directories without times (their entries changed).
 #  state: everything in a backing store — trash included, every xattr,
-#         every mtime — except the daemon's databases, lock and socket.
+#         every mtime — except the daemon's databases, lock, socket and
+#         trusted clock (saved each sweeper pass; .gracefs's mtime with it).
 import hashlib, os, stat, sys
 top, mode = sys.argv[1], sys.argv[2]
 skip_state = {".gracefs/catalog.db", ".gracefs/catalog.db-wal", ".gracefs/catalog.db-shm",
-              ".gracefs/index", ".gracefs/lock", ".gracefs/ctl.sock"}
+              ".gracefs/index", ".gracefs/lock", ".gracefs/ctl.sock",
+              ".gracefs/clock", ".gracefs/clock.tmp"}
 out = []
 def xattrs(p, only_user):
     try:
@@ -111,7 +103,7 @@ def walk(rel):
         line = "%r %o %d:%d" % (r, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
         if stat.S_ISDIR(st.st_mode):
             line += " dir"
-            if mode == "state":
+            if mode == "state" and r != ".gracefs":
                 line += " %d" % st.st_mtime_ns
         elif stat.S_ISLNK(st.st_mode):
             line += " lnk -> %r %d" % (os.readlink(q), st.st_mtime_ns)

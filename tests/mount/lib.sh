@@ -626,3 +626,17 @@ check_live() {
 	fi
 	[ -z "$want" ] || check_eq "$desc: metadata as before" "$want" "$s_bk"
 }
+
+# ---------------------------------------------------------------------------
+# JSON (gracectl --json)
+
+# pyj EXPR — evaluate the python EXPR on the JSON document on stdin (as d;
+# json and sys are imported); strings are printed as they are, anything
+# else as JSON.
+pyj() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+r = eval(sys.argv[1])
+print(r if isinstance(r, str) else json.dumps(r, sort_keys=True))' "$1"
+}
