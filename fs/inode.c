@@ -414,6 +414,40 @@ int inode_relpath(struct inode *dir, struct relpath *rp)
 	return r;
 }
 
+int inode_relpath_piece(struct inode *dir, unsigned from, struct relpath *rp, bool *more)
+{
+	const struct inode **chain = NULL;
+	unsigned depth = 0, i;
+	int r = 0;
+
+	rp->n = 0;
+	rp->used = 0;
+	*more = false;
+	pthread_mutex_lock(&table.lock);
+	for (const struct inode *n = dir; n && n->kind != K_SITE && n != &table.root; n = n->parent)
+		depth++;
+	if (!(chain = malloc((depth ? depth : 1) * sizeof(*chain)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	i = depth;
+	for (const struct inode *n = dir; i > 0; n = n->parent)
+		chain[--i] = n;   /* chain[0]: the level below the site root */
+	for (i = from; i < depth && !r; i++) {
+		if (!chain[i]->name)
+			r = -ENOENT;
+		else if (relpath_push(rp, chain[i]->name) < 0)
+			break;   /* full: the rest is the next piece */
+	}
+	if (!r && i < depth && rp->n == 0)
+		r = -ENAMETOOLONG;   /* cannot happen: one name always fits */
+	*more = !r && i < depth;
+out:
+	pthread_mutex_unlock(&table.lock);
+	free(chain);
+	return r;
+}
+
 int inode_parent_name(struct inode *ino, struct inode **parent, char *name, size_t cap)
 {
 	int r = 0;

@@ -102,6 +102,10 @@ bool inode_handle_held(struct inode *ino, pid_t tgid, pid_t (*tid_tgid)(pid_t ti
 
 /* Site-relative path of a Z_LIVE directory into *rp. 0 or -ENAMETOOLONG. */
 int inode_relpath(struct inode *dir, struct relpath *rp);
+/* A piece of the site-relative path of a Z_LIVE directory too deep for one
+ * relpath: the components from level `from` (0: below the site root) on,
+ * as many as fit; *more when levels remain after them.  0 or -errno. */
+int inode_relpath_piece(struct inode *dir, unsigned from, struct relpath *rp, bool *more);
 /* Copy the current parent and name of ino; the parent (NULL when
  * detached) is pinned until inode_unpin.  0 or -ENOENT (no name known). */
 int inode_parent_name(struct inode *ino, struct inode **parent, char *name, size_t cap);

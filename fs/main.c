@@ -12,8 +12,10 @@
  *     foreground, so errors reach the operator's terminal and the mount is
  *     only offered once the index is right;
  *   3 close the index (LMDB must not cross fork), mount, daemonize;
- *   4 reopen the index through /proc/self/fd (MOUNTPOINT may cover
- *     BACKING), start the maintenance thread, serve.
+ *   4 drop every capability the daemon does not use (privs.h; before any
+ *     thread starts: capabilities are per thread), reopen the index
+ *     through /proc/self/fd (MOUNTPOINT may cover BACKING), start the
+ *     maintenance thread, serve.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,7 +25,10 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -36,6 +41,7 @@
 #include "overwrite.h"
 #include "options.h"
 #include "ops.h"
+#include "privs.h"
 #include "sweep.h"
 #include "trash.h"
 
@@ -65,6 +71,87 @@ static bool is_below(const char *p, const char *q)
 	return !strncmp(p, q, n) && p[n] == '/';
 }
 
+/* The mountinfo line of the mount at exactly `path` (the last, topmost
+ * one): its filesystem type into fstype.  true when found. */
+static bool mount_at(const char *path, char *fstype, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096], mp[PATH_MAX], type[256];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		/* id parent maj:min root mountpoint ... - fstype source opts */
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(dash + 3, "%255s", type) != 1)
+			continue;
+		/* mountinfo escapes space, tab, newline and backslash as \ooo */
+		char *w = mp;
+		for (const char *r = mp; *r; w++) {
+			if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] && r[3]) {
+				*w = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+				r += 4;
+			} else {
+				*w = *r++;
+			}
+		}
+		*w = '\0';
+		if (!strcmp(mp, path)) {
+			snprintf(fstype, cap, "%s", type);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * A gracefs killed with -9 leaves its mount behind, dead: every access
+ * gives ENOTCONN.  Mounting over it would stack a second mount on a
+ * mountpoint nothing can reach; a dead gracefs mount is detached lazily
+ * (logged), anything else dead there is refused.
+ */
+static int clear_dead_mount(const char *mnt)
+{
+	char *abs = NULL, type[256];
+	struct statfs sf;
+	int r = 0;
+
+	/* statfs always asks the daemon (stat may be answered from the
+	 * kernel's attribute cache) */
+	if (statfs(mnt, &sf) == 0 || errno != ENOTCONN)
+		return 0;
+	/* the mountpoint itself cannot be resolved: resolve its parent */
+	char *copy = strdup(mnt), *slash, *parent;
+	if (!copy)
+		return fail(ENOMEM, "mountpoint '%s'", mnt);
+	while ((slash = strrchr(copy, '/')) && slash != copy && !slash[1])
+		*slash = '\0';   /* trailing slashes */
+	slash = strrchr(copy, '/');
+	parent = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+	char *rp = realpath(parent, NULL);
+	const char *base = slash ? slash + 1 : copy;
+	if (rp && asprintf(&abs, "%s%s%s", rp, strcmp(rp, "/") ? "/" : "", base) < 0)
+		abs = NULL;
+	free(rp);
+	if (!abs || !mount_at(abs, type, sizeof(type)))
+		r = fail(ENOTCONN, "mountpoint '%s'", mnt);
+	else if (strcmp(type, "fuse.gracefs"))
+		r = fail(0, "mountpoint '%s' is a dead %s mount; unmount it first", mnt, type);
+	else if (umount2(abs, MNT_DETACH) < 0)
+		r = fail(errno, "mountpoint '%s' is a dead gracefs mount and cannot be "
+			 "unmounted", mnt);
+	else
+		fprintf(stderr, "gracefs: notice: lazily unmounted a dead gracefs mount at "
+			"'%s' (its daemon had died)\n", abs);
+	free(abs);
+	free(copy);
+	return r;
+}
+
 static int check_paths(const char *backing, const char *mnt, char **rb)
 {
 	char *rm;
@@ -81,8 +168,18 @@ static int check_paths(const char *backing, const char *mnt, char **rb)
 		return fail(0, "backing '%s' is on a read-only filesystem", backing);
 	if (!(rm = realpath(mnt, NULL)))
 		return fail(errno, "mountpoint '%s'", mnt);
-	int bad = is_below(rm, *rb) ? 1 : is_below(*rb, rm) ? 2 : 0;
+	/* the same directory, or one inside the other: serving it would make
+	 * the daemon's own accesses to BACKING go through its own mount and
+	 * deadlock (and unmount hang in D state) */
+	int bad = !strcmp(rm, *rb) ? 3 : is_below(rm, *rb) ? 1 : is_below(*rb, rm) ? 2 : 0;
+	char type[256];
+	if (!bad && mount_at(rm, type, sizeof(type)) && !strcmp(type, "fuse.gracefs"))
+		bad = 4;
 	free(rm);
+	if (bad == 3)
+		return fail(0, "mountpoint '%s' is the backing store itself", mnt);
+	if (bad == 4)
+		return fail(0, "mountpoint '%s' is already a gracefs mount", mnt);
 	if (bad == 1)
 		return fail(0, "mountpoint '%s' is inside the backing store", mnt);
 	if (bad == 2)
@@ -346,6 +443,32 @@ static int reconcile(struct gfs *g)
 	return 0;
 }
 
+/* Open files per uid (fdcap.h): the soft RLIMIT_NOFILE is raised to the
+ * hard one (bounded), tenants share it less the reserve. */
+static int start_fdcap(struct gfs *g, const struct gfs_opts *o)
+{
+	struct fdcap_limits lim;
+	struct rlimit rl;
+	int r;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < FDCAP_NOFILE_MAX) {
+		rl.rlim_cur = rl.rlim_max < FDCAP_NOFILE_MAX ? rl.rlim_max : FDCAP_NOFILE_MAX;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	fdcap_limits(rl.rlim_cur < FDCAP_NOFILE_MAX ? (unsigned)rl.rlim_cur : FDCAP_NOFILE_MAX,
+		     o->max_open_per_uid, &lim);
+	if ((r = fdcap_new(&g->fdcap, &lim)) < 0) {
+		log_msg(LOG_ERR, "fd caps: %s", strerror(-r));
+		return r;
+	}
+	log_msg(LOG_INFO, "open files: %u per uid, %u for all tenants, %u of %u kept for root "
+		"and gracefs", lim.per_uid, lim.pool, lim.reserve, lim.nofile);
+	return 0;
+}
+
 static void on_hup(int sig)
 {
 	(void)sig;   /* nothing to reread yet; must not end the daemon */
@@ -390,7 +513,7 @@ int main(int argc, char *argv[])
 			"user and opens them by file handle)\n");
 		goto out;
 	}
-	if (check_paths(o.backing, co.mountpoint, &rb) < 0)
+	if (clear_dead_mount(co.mountpoint) < 0 || check_paths(o.backing, co.mountpoint, &rb) < 0)
 		goto out;
 	umask(0);   /* each request applies the caller's own umask */
 	if ((g.backing_fd = open(rb, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -434,7 +557,13 @@ int main(int argc, char *argv[])
 	fuse_daemonize(co.foreground);
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
-	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
+	int pr = privs_drop();
+	if (pr < 0) {
+		log_msg(LOG_ERR, "cannot drop capabilities: %s", strerror(-pr));
+		goto out_unmount;
+	}
+	if (start_fdcap(&g, &o) < 0 ||
+	    open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
 		goto out_unmount;
@@ -468,6 +597,7 @@ out:
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
 	inode_table_free();
+	fdcap_free(g.fdcap);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	if (g.state_fd >= 0)

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "opattr.h"
 #include "ops.h"
+#include "privs.h"
 #include "procinfo.h"
 #include "tlink.h"
 #include "vattr.h"
@@ -590,14 +591,24 @@ out:
 
 /* ---- deleting and renaming ------------------------------------------------------ */
 
-/* The trash location of name in parent (a Z_ROOT or Z_LIVE directory). */
+static int deep_piece(void *arg, unsigned from, struct relpath *rp, bool *more)
+{
+	return inode_relpath_piece(arg, from, rp, more);
+}
+
+/* The trash location of name in parent (a Z_ROOT or Z_LIVE directory).
+ * A parent too deep for a relpath gets its path in pieces (loc->deep). */
 static int loc_of(struct inode *parent, const struct where *w, int pfd,
 		  const char *name, struct relpath **rp, struct trash_loc *loc)
 {
+	int r;
+
 	loc->dirfd = pfd;
 	loc->name = name;
 	loc->rel = NULL;
 	loc->from_scope = loc->from_op = NULL;
+	loc->deep = NULL;
+	loc->deep_arg = NULL;
 	loc->site = w->zone == Z_ROOT ? NULL : w->site;
 	*rp = NULL;
 	if (w->zone != Z_LIVE)
@@ -605,7 +616,13 @@ static int loc_of(struct inode *parent, const struct where *w, int pfd,
 	if (!(*rp = malloc(sizeof(**rp))))
 		return -ENOMEM;
 	loc->rel = *rp;
-	return inode_relpath(parent, *rp);
+	if ((r = inode_relpath(parent, *rp)) == -ENAMETOOLONG) {
+		loc->rel = NULL;
+		loc->deep = deep_piece;
+		loc->deep_arg = parent;
+		r = 0;
+	}
+	return r;
 }
 
 /* "a/b/name" from a relpath and a name ("" + name at the site root). */
@@ -627,6 +644,8 @@ static int check_protected(struct gfs *g, const struct caller *who, const struct
 	char rel[RELPATH_MAX_BYTES];
 	const char *site = loc->site ? loc->site : loc->name;
 
+	if (loc->deep)
+		return 0;   /* deeper than any path the catalog can protect */
 	if (loc->site)
 		rel_string(loc->rel, loc->name, rel, sizeof(rel));
 	else
@@ -814,6 +833,19 @@ static void gfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	do_remove(req, parent, name, true);
 }
 
+/* A container (an op directory, or a parent made only to hold victims)
+ * moves only for those who may restore everything inside it. */
+static int may_move_container(int sfd, const char *name, const char *op, uid_t uid)
+{
+	int fd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	r = trash_container_owned(fd, op, uid);
+	close(fd);
+	return r < 0 ? r : r ? 0 : -EPERM;
+}
+
 /* A restored hard link counts again: the kernel's cached link count is
  * dropped now, not at the next tick (attributes only: this takes no lock
  * the pending rename holds). */
@@ -825,11 +857,12 @@ static void relinked_now(struct gfs *g, dev_t dev, ino_t ino)
 		fuse_lowlevel_notify_inval_inode(g->se, inode_nodeid(n), -1, 0);
 }
 
-/* Restoring out of trash: root, the deleting uid, or the item's owner;
- * never out of a held op or site, nor out of a half-purged op.  (The
- * engine checks both again under its lock in trash_rename.) */
+/* Restoring out of trash: root, the deleting uid, or the item's owner; out
+ * of the root trash (whole sites) root alone (docs/isolation.md); never out
+ * of a held op or site, nor out of a half-purged op.  (The engine checks
+ * both again under its lock in trash_rename.) */
 static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
-		       const char *name, const struct stat *st)
+		       int sfd, const char *name, const struct stat *st)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct op_record rec;
@@ -849,9 +882,15 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 		return frozen;   /* held (EPERM) or half purged (EBUSY) */
 	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
 		return -EBUSY;   /* still collecting deletions: its dir is in use */
-	if (ctx->uid == 0 || ctx->uid == st->st_uid)
+	if (ctx->uid == 0)
 		return 0;
-	return r == 0 && rec.uid == ctx->uid ? 0 : -EPERM;
+	if (!*ws->scope)
+		return -EPERM;
+	if (r == 0 && rec.uid == ctx->uid)
+		return 0;   /* everything in an op is its deleter's to restore */
+	if (S_ISDIR(st->st_mode) && (r = may_move_container(sfd, name, op, ctx->uid)) != -ENOTDIR)
+		return r;
+	return ctx->uid == st->st_uid ? 0 : -EPERM;
 }
 
 static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -859,7 +898,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	struct gfs *g = G(req);
 	struct inode *sp = I(parent), *dp = I(newparent);
-	struct relpath *srp = NULL, *drp = NULL;
+	struct relpath *srp = NULL, *drp = NULL, *frp = NULL;
 	struct trash_loc src, dst;
 	struct stat sst, dst_st;
 	struct where ws, wd;
@@ -893,7 +932,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	else if (ws.zone == Z_INTRASH && !ws.op[0])
 		r = -EPERM;   /* detached: its trash name is not known here */
 	else if (in_trash(ws.zone))
-		r = may_restore(g, req, &ws, name, &sst);
+		r = may_restore(g, req, &ws, sfd, name, &sst);
 	if (r)
 		goto out;
 	had_dst = fstatat(dfd, newname, &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -904,6 +943,9 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		src.site = "";   /* not at the root: no site moves */
 		src.from_scope = ws.scope;
 		src.from_op = ws.zone == Z_TRASHDIR ? name : ws.op;
+		/* where in the op: the engine settles only what moved */
+		if ((frp = malloc(sizeof(*frp))) && inode_relpath(sp, frp) == 0)
+			src.rel = frp;
 	}
 	who_of(req, &who);
 	/* a protected path may not leave its place: not by mv, not by a swap,
@@ -920,14 +962,12 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (in_trash(ws.zone)) {
 		char to[RELPATH_MAX_BYTES + 4] = "to=", from[RELPATH_MAX_BYTES];
-		struct relpath *frp = malloc(sizeof(*frp));
 
 		/* the source as the site sees it: .trash/<op>/<path> */
-		if (frp && inode_relpath(sp, frp) == 0)
-			rel_string(frp, name, from, sizeof(from));
+		if (src.rel)
+			rel_string(src.rel, name, from, sizeof(from));
 		else
 			snprintf(from, sizeof(from), "%s", name);
-		free(frp);
 		rel_string(dst.rel, newname, to + 3, sizeof(to) - 3);
 		control_audit(g->ctl, AUDIT_EV_RESTORE, &who, ws.scope, src.from_op, from,
 			      to);
@@ -962,6 +1002,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 out:
 	free(srp);
 	free(drp);
+	free(frp);
 	close_fd(&sfd);
 	close_fd(&dfd);
 	fuse_reply_err(req, -r);
@@ -1011,19 +1052,26 @@ static bool wants_write(int flags)
 
 static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int r = wants_write(fi->flags) ? may_modify(req, I(ino), REACH_NEW, NULL) : 0, fd;
 
-	if (!r && (fi->flags & O_TRUNC))
-		r = preserve_ino(req, I(ino), 0);
-	if (r < 0) {
+	if (r < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if ((fd = inode_open(I(ino), backing_flags(G(req), fi->flags))) < 0) {
+	if ((fi->flags & O_TRUNC) && (r = preserve_ino(req, I(ino), 0)) < 0) {
+		fdcap_bind(G(req)->fdcap, uid, -1);   /* give the reservation back */
+		fuse_reply_err(req, -r);
+		return;
+	}
+	fd = inode_open(I(ino), backing_flags(G(req), fi->flags));
+	fdcap_bind(G(req)->fdcap, uid, fd);
+	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
 	}
 	if ((r = track_open(req, I(ino), fd)) < 0) {
+		fdcap_release(G(req)->fdcap, fd);
 		close(fd);
 		fuse_reply_err(req, -r);
 		return;
@@ -1036,17 +1084,21 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
+	uid_t uid = fuse_req_ctx(req)->uid;
 	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1;
 
-	if (pfd < 0) {
-		r = pfd;
+	if (pfd < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
+		r = pfd < 0 ? pfd : r;
 		goto out;
 	}
 	if ((fi->flags & O_TRUNC) && !(fi->flags & O_EXCL) &&
-	    (r = preserve_at(req, I(parent), pfd, name, -1, 0)) < 0)
+	    (r = preserve_at(req, I(parent), pfd, name, -1, 0)) < 0) {
+		fdcap_bind(G(req)->fdcap, uid, -1);   /* give the reservation back */
 		goto out;   /* it exists after all (made meanwhile) and holds data */
+	}
 	fd = openat(pfd, name, backing_flags(G(req), fi->flags) | O_CREAT | (fi->flags & O_EXCL),
 		    mode & 07777);
+	fdcap_bind(G(req)->fdcap, uid, fd < 0 ? -1 : fd);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -1063,6 +1115,7 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fd = -1;
 out:
 	close_fd(&pfd);
+	fdcap_release(G(req)->fdcap, fd);
 	close_fd(&fd);
 	if (r < 0)
 		fuse_reply_err(req, -r);
@@ -1090,7 +1143,9 @@ static void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);   /* no root reserve */
 	n = fuse_buf_copy(&out, in, 0);
+	privs_fsuid_leave(fs);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -1107,6 +1162,7 @@ static void gfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	fdcap_release(G(req)->fdcap, (int)fi->fh);
 	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
@@ -1127,7 +1183,14 @@ static void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
 		? preserve_ino(req, I(ino), off) : 0;
 
-	fuse_reply_err(req, r < 0 ? -r : fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);
+	r = fallocate((int)fi->fh, mode, off, len) < 0 ? errno : 0;
+	privs_fsuid_leave(fs);
+	fuse_reply_err(req, r);
 }
 
 static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -1135,8 +1198,13 @@ static void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				off_t off_out, struct fuse_file_info *fi_out,
 				size_t len, int flags)
 {
+	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);
 	ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
 				    len, (unsigned)flags);
+	int e = errno;
+
+	privs_fsuid_leave(fs);
+	errno = e;
 
 	if (n < 0)
 		fuse_reply_err(req, errno);
@@ -1166,12 +1234,17 @@ struct dirh {
 
 static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *d = calloc(1, sizeof(*d));
-	int fd = inode_open(I(ino), O_RDONLY | O_DIRECTORY);
+	uid_t uid = fuse_req_ctx(req)->uid;
+	int r = fdcap_take(G(req)->fdcap, uid);
+	struct dirh *d = r < 0 ? NULL : calloc(1, sizeof(*d));
+	int fd = d ? inode_open(I(ino), O_RDONLY | O_DIRECTORY) : -1;
 
+	if (r == 0)
+		fdcap_bind(G(req)->fdcap, uid, d ? fd : -1);
 	if (!d || fd < 0 || !(d->dp = fdopendir(fd))) {
-		int e = !d ? ENOMEM : fd < 0 ? -fd : errno;
+		int e = r < 0 ? -r : !d ? ENOMEM : fd < 0 ? -fd : errno;
 
+		fdcap_release(G(req)->fdcap, fd);
 		if (fd >= 0)
 			close(fd);
 		free(d);
@@ -1281,6 +1354,7 @@ static void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
+	fdcap_release(G(req)->fdcap, dirfd(d->dp));
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -1353,6 +1427,11 @@ static void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_
 		return;
 	}
 	vattr_at_of(I(ino), &w, &at);
+	if (at.target != VA_NONE && !strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)) &&
+	    !vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
 	if (at.target != VA_NONE) {
 		char buf[OPREC_CMD_MAX + 512];
 
@@ -1385,6 +1464,8 @@ static void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t extra;
 
 	vattr_at_of(I(ino), &w, &at);
+	if (!vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid))
+		at.target = VA_NONE;   /* names not shown either */
 	extra = vattr_list(&G(req)->va, &at, NULL, 0);
 	if ((len = pathref_get(I(ino), &pr)) < 0) {
 		fuse_reply_err(req, (int)-len);

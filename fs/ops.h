@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include "control.h"
+#include "fdcap.h"
 #include "index.h"
 #include "space.h"
 #include "overwrite.h"
@@ -34,6 +35,7 @@ struct gfs {
 	struct space *space;       /* eviction for space (the sweeper's) */
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
+	struct fdcap *fdcap;       /* per-uid open-file caps; NULL: none */
 	struct fuse_session *se;
 	double timeout;            /* entry/attr cache seconds */
 	bool trash_visible;

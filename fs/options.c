@@ -15,6 +15,7 @@
 struct raw {
 	struct gfs_opts *o;
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
+	char *max_open;
 	char *min_free;
 	char *preserve_max;
 	int trash_visible, writeback;
@@ -32,6 +33,7 @@ static const struct fuse_opt specs[] = {
 	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
+	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
 	OPT("trash_visible", trash_visible),
 	OPT("writeback", writeback),
 	FUSE_OPT_END
@@ -101,7 +103,7 @@ static int number(const char *name, const char *val, double min, double max, dou
 int options_parse(struct fuse_args *args, struct gfs_opts *o)
 {
 	struct raw r = { .o = o };
-	double tick = 200;
+	double tick = 200, max_open = 0;
 	int rc = -1;
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
@@ -117,8 +119,14 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    duration("clock_jump", r.clock_jump, &o->clock_jump_s) < 0 ||
 	    duration("sweep_interval", r.sweep, &o->sweep_s) < 0 ||
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
-	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
+	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0 ||
+	    number("max_open_per_uid", r.max_open, 1, 1 << 30, &max_open) < 0)
 		goto out;
+	if (max_open != (unsigned)max_open) {
+		fprintf(stderr, "gracefs: error: invalid max_open_per_uid '%s' (a whole number)\n",
+			r.max_open);
+		goto out;
+	}
 	if (o->retention_s < o->min_retention_s) {
 		char a[32], b[32];
 
@@ -134,6 +142,7 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 		goto out;
 	}
 	o->tick_ms = (int64_t)tick;
+	o->max_open_per_uid = (unsigned)max_open;
 	if (r.min_free && evict_parse_floor(r.min_free, &o->min_free) < 0) {
 		fprintf(stderr, "gracefs: error: invalid min_free '%s' (a percentage below 100 "
 			"or a size: 10%%, 0%%, 512M, 20G)\n", r.min_free);
@@ -157,6 +166,7 @@ out:
 	free(r.clock_jump);
 	free(r.sweep);
 	free(r.metrics);
+	free(r.max_open);
 	free(r.min_free);
 	free(r.preserve_max);
 	return rc;
@@ -183,5 +193,8 @@ void options_usage(const char *prog)
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"
 	       "                           then kept by the kernel and reaches BACKING late)\n"
-	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n\n", prog);
+	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n"
+	       "    -o max_open_per_uid=N  files one non-root uid may hold open through the mount\n"
+	       "                           (default: a quarter of RLIMIT_NOFILE less a reserve)\n\n",
+	       prog);
 }

@@ -24,6 +24,7 @@ struct gfs_opts {
 	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* -o writeback (default off) */
+	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */
 };
 
 /* Parse gracefs options out of args (leaving libfuse's in place).

@@ -204,8 +204,29 @@ bool trash_same_process(const struct op_record *r, const struct caller *who)
 }
 
 /*
+ * The op directory stands for the site root its items came from: it takes
+ * the root's owner, group, mode, ACLs and xattrs (so a 0711 site's trash is
+ * as unlistable as the site, and only those who could move an item at its
+ * live place can move it out; gracefs's may_restore narrows that further).
+ * Ops of the root trash (whole sites) are root's alone: 0700.
+ */
+int trash_op_dir_meta(struct trash *t, const char *scope, int ofd)
+{
+	int sfd, r;
+
+	if (!*scope)
+		return fchown(ofd, 0, 0) < 0 || fchmod(ofd, 0700) < 0 ? -errno : 0;
+	if ((sfd = open_dir(t->backing_fd, scope)) < 0)
+		return sfd;
+	r = trash_copy_meta(sfd, ofd);
+	close(sfd);
+	return r;
+}
+
+/*
  * Create a new op directory for `who` in `scope`.
- * Steps: 1 mkdir .tmp-<name>; 2 chown + record xattr (state OPEN);
+ * Steps: 1 mkdir .tmp-<name> (0700); 2 owner/mode/ACL of the site root
+ *        (trash_op_dir_meta) + record xattr (state OPEN);
  *        3 rename to <name>; 4 index_put.
  * Crash after 1 or 2: a .tmp-* directory, removed by reconcile (it holds
  * nothing: items are only moved in after step 3).  After 3: the op exists
@@ -248,18 +269,16 @@ static int op_create(struct trash *t, const struct caller *who,
 				      sizeof(op->rec.name))) < 0)
 			break;
 		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", op->rec.name);
-		if (sys.mkdirat(tfd, tmp, 0755) < 0) {
+		if (sys.mkdirat(tfd, tmp, 0700) < 0) {
 			r = -errno;
 			continue;
 		}
 		op->dirfd = open_dir(tfd, tmp);
 		len = oprec_encode(&op->rec, buf, sizeof(buf));
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
-		/* 1777: the kernel lets the deleter (owner) and each item's
-		 * owner move items out; gracefs refuses everything else */
-		if (!r && (fchown(op->dirfd, who->uid, who->gid) < 0 ||
-			   fchmod(op->dirfd, 01777) < 0 ||
-			   fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
+		if (!r)
+			r = trash_op_dir_meta(t, scope, op->dirfd);
+		if (!r && (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;
 		if (r) {
@@ -360,21 +379,11 @@ static void cache_set(struct op *op, const struct relpath *rel, int fd)
  * non-directory (the caller starts a fresh op), or -errno.
  * Crash: a half-built mirror is empty directories inside the op, harmless.
  */
-int trash_op_mirror(struct trash *t, struct op *op, const char *site,
-		     const struct relpath *rel)
+/* Walk live and twin down rel's levels, creating missing twins. */
+static int mirror_levels(struct op *op, const struct relpath *rel, int *livep, int *twinp)
 {
-	int live = -1, twin = -1, r = 0;
+	int live = *livep, twin = *twinp, r = 0;
 
-	if (!rel || !rel->n)
-		return op->dirfd;
-	if (cache_matches(op, rel))
-		return op->cache_fd;
-	if ((live = open_dir(t->backing_fd, site)) < 0)
-		return live;
-	if ((twin = dup(op->dirfd)) < 0) {
-		r = -errno;
-		goto out;
-	}
 	for (unsigned i = 0; i < rel->n && !r; i++) {
 		int nlive = open_dir(live, rel->comp[i]), ntwin;
 		bool created;
@@ -400,6 +409,27 @@ int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 		live = nlive;
 		twin = ntwin;
 	}
+	*livep = live;
+	*twinp = twin;
+	return r;
+}
+
+int trash_op_mirror(struct trash *t, struct op *op, const char *site,
+		     const struct relpath *rel)
+{
+	int live = -1, twin = -1, r = 0;
+
+	if (!rel || !rel->n)
+		return op->dirfd;
+	if (cache_matches(op, rel))
+		return op->cache_fd;
+	if ((live = open_dir(t->backing_fd, site)) < 0)
+		return live;
+	if ((twin = dup(op->dirfd)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = mirror_levels(op, rel, &live, &twin);
 	if (!r) {
 		cache_set(op, rel, twin);
 		twin = -1;
@@ -409,6 +439,55 @@ out:
 	close_fd(&live);
 	close_fd(&twin);
 	return r;
+}
+
+/*
+ * The mirror of a parent deeper than one relpath holds: walked in pieces
+ * of at most RELPATH_MAX_DEPTH levels (loc->deep hands them out), so any
+ * depth a tenant can create can be deleted.  The fd goes into the op
+ * cache under a key that never matches (deep deletions are rare; each
+ * walks its chain again).  Crash: as trash_op_mirror.
+ */
+static int op_mirror_deep(struct trash *t, struct op *op, const char *site,
+			  const struct trash_loc *loc)
+{
+	struct relpath *rp = malloc(sizeof(*rp));
+	int live = -1, twin = -1, r = 0;
+	unsigned from = 0;
+	bool more = true;
+
+	if (!rp)
+		return -ENOMEM;
+	if ((live = open_dir(t->backing_fd, site)) < 0 || (twin = dup(op->dirfd)) < 0) {
+		r = live < 0 ? live : -errno;
+		goto out;
+	}
+	while (!r && more && (r = loc->deep(loc->deep_arg, from, rp, &more)) == 0) {
+		r = mirror_levels(op, rp, &live, &twin);
+		from += rp->n;
+	}
+	if (!r) {
+		close_fd(&op->cache_fd);
+		free(op->cache_key);
+		op->cache_key = NULL;
+		op->cache_len = 0;
+		op->cache_fd = twin;
+		twin = -1;
+		r = op->cache_fd;
+	}
+out:
+	close_fd(&live);
+	close_fd(&twin);
+	free(rp);
+	return r;
+}
+
+/* The directory inside op where loc's entry goes. */
+static int loc_mirror(struct trash *t, struct op *op, const struct trash_loc *loc)
+{
+	const char *site = loc->site ? loc->site : "";
+
+	return loc->deep ? op_mirror_deep(t, op, site, loc) : trash_op_mirror(t, op, site, loc->rel);
 }
 
 /*
@@ -425,8 +504,7 @@ out:
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		   const struct stat *st, enum move_how how)
 {
-	const char *site = loc->site ? loc->site : "";
-	int tfd = trash_op_mirror(t, op, site, loc->rel), r;
+	int tfd = loc_mirror(t, op, loc), r;
 	bool counted = false;
 	struct stat tst;
 
@@ -547,8 +625,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 			struct tlink_key k;
 			bool counted = dst_st->st_nlink > 1 &&
 				       tlink_key_at(dst->dirfd, dst->name, &k) == 0;
-			unlinkat(trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel),
-				 dst->name, 0);
+			unlinkat(loc_mirror(t, op, dst), dst->name, 0);
 			if (counted)
 				tlink_purged(t->ix, op->rec.name, &k);
 			op->rec.items--;
@@ -564,7 +641,7 @@ static int rename_over(struct trash *t, const struct caller *who,
 		return 0;
 	}
 	r = -errno;
-	int tfd = trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel);
+	int tfd = loc_mirror(t, op, dst);
 	if (tfd >= 0)
 		sys.renameat2(tfd, dst->name, dst->dirfd, dst->name, RENAME_NOREPLACE);
 	op->rec.items--;
@@ -577,8 +654,13 @@ int trash_rename(struct trash *t, const struct caller *who,
 		 unsigned flags)
 {
 	struct stat sst, dst_st;
+	struct restore_note *note = NULL;
 	int r = -EAGAIN;
 
+	/* a restore: measure what leaves the op now, outside the lock (trash
+	 * content never changes), so settling it is O(what moved) */
+	if (src->from_op && (note = malloc(sizeof(*note))))
+		trash_restore_measure(src, note);
 	pthread_mutex_lock(&t->lock);
 	if (src->from_op && (r = trash_may_leave_locked(t, src->from_scope, src->from_op)) == 0)
 		r = -EAGAIN;   /* not held, not half purged: go on */
@@ -616,9 +698,10 @@ int trash_rename(struct trash *t, const struct caller *who,
 	if (r == 0 && src->from_op) {
 		tlink_leave(t->ix, src->from_op, dst->dirfd, dst->name, t->conf.on_relinked,
 			    t->conf.cb_arg);   /* after the move: see tlink.c */
-		trash_note_restore_locked(t, src->from_scope, src->from_op);
+		trash_note_restore_locked(t, src->from_scope, src->from_op, note);
 	}
 	pthread_mutex_unlock(&t->lock);
+	free(note);
 	return r == -EAGAIN ? -EBUSY : r;
 }
 
@@ -740,9 +823,15 @@ int trash_open(struct trash **out, int backing_fd, struct index *ix,
 	if ((r = mkdir_open(backing_fd, TRASH_STATE_DIR, 0700, NULL)) < 0)
 		goto fail;
 	t->state_fd = r;
-	if ((r = mkdir_open(t->state_fd, "trash", 0755, NULL)) < 0)
+	if ((r = mkdir_open(t->state_fd, "trash", 0700, NULL)) < 0)
 		goto fail;
 	t->root_trash_fd = r;
+	/* deleted whole sites are the operator's: root only, also when an
+	 * older gracefs made it 0755 */
+	if (fchown(r, 0, 0) < 0 || fchmod(r, 0700) < 0) {
+		r = -errno;
+		goto fail;
+	}
 	if (fstat(backing_fd, &st) < 0) {
 		r = -errno;
 		goto fail;

@@ -56,6 +56,10 @@ struct trash_loc {
 	/* a rename source inside an op (a restore): that op, so the engine
 	 * settles it under the same lock as the move */
 	const char *from_scope, *from_op;
+	/* dirfd deeper than a relpath holds (rel is NULL then): its path in
+	 * pieces, from level `from` on (docs/isolation.md); NULL otherwise */
+	int (*deep)(void *arg, unsigned from, struct relpath *rp, bool *more);
+	void *deep_arg;
 };
 
 struct trash_conf {
@@ -209,5 +213,12 @@ void trash_note_created(struct trash *t, const struct caller *who, const char *s
  * 0 or -errno. */
 int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
 		     int64_t *max_ctime_ns);
+
+/* Is every deleted item inside the container dirfd (an op directory, or a
+ * parent made only to hold victims of op `opname`, TRASH_MIRROR_XATTR)
+ * owned by uid?  Mirror-only parents are looked through, not judged.
+ * Read-only, takes no lock.  1 yes, 0 no, -ENOTDIR when dirfd is not a
+ * container (a deleted directory itself), or -errno. */
+int trash_container_owned(int dirfd, const char *opname, uid_t uid);
 
 #endif

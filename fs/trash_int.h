@@ -44,6 +44,21 @@ struct pending {
 	struct pending *next;
 	char scope[NAME_MAX + 1];
 	char name[NAME_MAX + 1];
+	/* counted: what left (measured before the move) and where it was in
+	 * the op (path of its parent: components joined by '\0'), so settling
+	 * subtracts and prunes that chain only; else a full recount */
+	bool counted;
+	uint64_t items, bytes;
+	size_t path_len;
+	char path[];
+};
+
+/* What a restore took out of an op (trash_restore_measure). */
+struct restore_note {
+	bool counted;
+	uint64_t items, bytes;
+	size_t path_len;
+	char path[RELPATH_MAX_BYTES];
 };
 
 struct trash {
@@ -136,6 +151,7 @@ static inline int mkdir_open(int dirfd, const char *name, mode_t mode, bool *cre
 
 /* trash.c */
 int trash_scope_open(struct trash *t, const char *scope, bool create);
+int trash_op_dir_meta(struct trash *t, const char *scope, int ofd);
 int trash_dir_check_empty(int dirfd, const char *name, bool allow_trash);
 int trash_copy_meta(int src, int dst);
 int trash_op_store(struct trash *t, struct op *op);
@@ -165,12 +181,15 @@ void trash_rename_rescope(struct trash *t, const struct trash_loc *src,
 int trash_may_leave_locked(struct trash *t, const char *scope, const char *name);
 
 /* trash_restore.c */
-void trash_note_restore_locked(struct trash *t, const char *scope, const char *name);
+void trash_note_restore_locked(struct trash *t, const char *scope, const char *name,
+			       const struct restore_note *note);
+void trash_restore_measure(const struct trash_loc *src, struct restore_note *note);
 int trash_settle_restore(struct trash *t, const struct pending *p);
 
 /* trash_scan.c */
 bool trash_is_mirror(int dirfd, const char *opname);
 int trash_recount(struct op_record *rec, int ofd);
+int trash_count_entry(int dirfd, const char *name, uint64_t *items, uint64_t *bytes);
 int trash_scope_scan(struct trash *t, const char *scope, struct trash_stats *st);
 
 #endif

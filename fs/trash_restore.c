@@ -30,9 +30,29 @@
  * whose directory is no longer in the trash without writing to it.  The
  * recount (or removal when empty) waits for the next tick.
  */
-void trash_note_restore_locked(struct trash *t, const char *scope, const char *name)
+void trash_restore_measure(const struct trash_loc *src, struct restore_note *note)
 {
-	struct pending *p = calloc(1, sizeof(*p));
+	const struct relpath *rel = src->rel;   /* .trash/<op>/<path in op> */
+
+	note->counted = false;
+	note->path_len = 0;
+	if (!rel || rel->n < 2 || strcmp(rel->comp[1], src->from_op) ||
+	    trash_count_entry(src->dirfd, src->name, &note->items, &note->bytes) < 0)
+		return;   /* settled by a full recount */
+	for (unsigned i = 2; i < rel->n; i++) {
+		size_t len = strlen(rel->comp[i]) + 1;
+
+		memcpy(note->path + note->path_len, rel->comp[i], len);
+		note->path_len += len;
+	}
+	note->counted = true;
+}
+
+void trash_note_restore_locked(struct trash *t, const char *scope, const char *name,
+			       const struct restore_note *note)
+{
+	size_t plen = note && note->counted ? note->path_len : 0;
+	struct pending *p = calloc(1, sizeof(*p) + plen);
 
 	for (struct op *op = t->ops; op; op = op->next) {
 		struct stat a, b;
@@ -62,6 +82,13 @@ void trash_note_restore_locked(struct trash *t, const char *scope, const char *n
 		return;   /* counts stay high until the next mount's reconcile */
 	snprintf(p->scope, sizeof(p->scope), "%s", scope);
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (note && note->counted) {
+		p->counted = true;
+		p->items = note->items;
+		p->bytes = note->bytes;
+		p->path_len = plen;
+		memcpy(p->path, note->path, plen);
+	}
 	p->next = t->pending;
 	t->pending = p;
 }
@@ -69,7 +96,7 @@ void trash_note_restore_locked(struct trash *t, const char *scope, const char *n
 void trash_note_restore(struct trash *t, const char *scope, const char *name)
 {
 	pthread_mutex_lock(&t->lock);
-	trash_note_restore_locked(t, scope, name);
+	trash_note_restore_locked(t, scope, name, NULL);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -101,7 +128,44 @@ static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned dep
 	closedir(d);
 }
 
-/* An op lost items to a restore: drop it if empty, else recount it. */
+/* The mirror-only parents along p's path (where the restored item was)
+ * that it left empty, deepest first; stops at the first that stays.
+ * Re-walks from the op dir for each level, so at most depth fds are open
+ * at once, one at a time. */
+static void prune_chain(int ofd, const struct pending *p)
+{
+	const char *comp[RELPATH_MAX_DEPTH];
+	unsigned n = 0;
+
+	for (size_t off = 0; off < p->path_len && n < RELPATH_MAX_DEPTH;
+	     off += strlen(p->path + off) + 1)
+		comp[n++] = p->path + off;
+	while (n > 0) {
+		int dfd = dup(ofd), child, r;
+
+		for (unsigned i = 0; dfd >= 0 && i + 1 < n; i++) {
+			int next = open_dir_here(dfd, comp[i]);
+
+			close(dfd);
+			dfd = next;
+		}
+		if (dfd < 0)
+			return;
+		child = open_dir_here(dfd, comp[n - 1]);
+		r = child >= 0 && trash_is_mirror(child, p->name) ? 0 : -1;
+		close_fd(&child);
+		if (r == 0)
+			r = unlinkat(dfd, comp[n - 1], AT_REMOVEDIR);   /* fails unless empty */
+		close(dfd);
+		if (r < 0)
+			return;
+		n--;
+	}
+}
+
+/* An op lost items to a restore: drop it if empty, else recount it (or,
+ * when the restore was measured, subtract what left: no walk of the op,
+ * so a restore from a huge op never holds the lock for long). */
 int trash_settle_restore(struct trash *t, const struct pending *p)
 {
 	struct op_record rec;
@@ -119,7 +183,10 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 		index_del(t->ix, p->scope, p->name);
 		goto out;
 	}
-	prune_mirrors(ofd, t->dev, p->name, 0);
+	if (p->counted)
+		prune_chain(ofd, p);
+	else
+		prune_mirrors(ofd, t->dev, p->name, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
 		index_del(t->ix, p->scope, p->name);
 		index_tlop_add(t->ix, p->name, -INT32_MAX);   /* it holds nothing now */
@@ -129,7 +196,12 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 		snprintf(rec.scope, sizeof(rec.scope), "%s", p->scope);
 		snprintf(rec.name, sizeof(rec.name), "%s", p->name);
 		int64_t keep_last = rec.last_ns;
-		trash_recount(&rec, ofd);
+		if (p->counted) {
+			rec.items -= p->items < rec.items ? p->items : rec.items;
+			rec.bytes -= p->bytes < rec.bytes ? p->bytes : rec.bytes;
+		} else {
+			trash_recount(&rec, ofd);
+		}
 		rec.last_ns = keep_last;   /* a restore is not a deletion */
 		char buf[OPREC_ENC_MAX];
 		int len = oprec_encode(&rec, buf, sizeof(buf));
@@ -242,7 +314,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	if ((r = trash_may_leave_locked(t, scope, name)) == 0) {
 		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
 		if (r != -ENOENT)
-			trash_note_restore_locked(t, scope, name);
+			trash_note_restore_locked(t, scope, name, NULL);
 	}
 	t->undoing[slot].used = false;
 	pthread_mutex_unlock(&t->lock);

@@ -101,6 +101,79 @@ int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
 	return count_op(dirfd, named ? rec.name : NULL, items, bytes, max_ctime_ns);
 }
 
+/* Walk the container dirfd: descend into mirror-only parents of op
+ * `opname`, and check the owner of everything else (a deleted item). */
+static int owned_walk(int dirfd, dev_t dev, const char *opname, uid_t uid, unsigned depth)
+{
+	DIR *d = dir_stream(dirfd);
+	struct dirent *de;
+	int r = 1;
+
+	if (!d)
+		return -errno;
+	while (r == 1 && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (S_ISDIR(st.st_mode) && st.st_dev == dev &&
+		    (sub = open_dir_here(dirfd, de->d_name)) >= 0) {
+			bool mirror = trash_is_mirror(sub, opname);
+
+			if (mirror)
+				r = depth >= RELPATH_MAX_DEPTH ? 0
+					: owned_walk(sub, dev, opname, uid, depth + 1);
+			close(sub);
+			if (mirror)
+				continue;
+		}
+		if (st.st_uid != uid)
+			r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+int trash_container_owned(int dirfd, const char *opname, uid_t uid)
+{
+	struct stat st;
+
+	if (fgetxattr(dirfd, OPREC_XATTR, NULL, 0) < 0 && !trash_is_mirror(dirfd, opname))
+		return -ENOTDIR;   /* a deleted directory: judged by its own owner */
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	return owned_walk(dirfd, st.st_dev, opname, uid, 0);
+}
+
+/* The items and bytes one entry of an op counts for: itself unless it is a
+ * mirror-only parent, and everything deleted below it. */
+int trash_count_entry(int dirfd, const char *name, uint64_t *items, uint64_t *bytes)
+{
+	struct stat st;
+	int64_t ct = 0;
+	int sub, r = 0;
+	bool mirror = false;
+
+	*items = *bytes = 0;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode) && (sub = open_dir_here(dirfd, name)) >= 0) {
+		mirror = trash_is_mirror(sub, NULL);
+		r = count_tree(sub, st.st_dev, NULL, 1, items, bytes, &ct);
+		close(sub);
+	}
+	if (!mirror) {
+		(*items)++;
+		*bytes += (uint64_t)st.st_blocks * 512;
+	}
+	return r;
+}
+
 int trash_recount(struct op_record *rec, int ofd)
 {
 	int64_t max_ct;
@@ -150,6 +223,12 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 	}
 	snprintf(rec.scope, sizeof(rec.scope), "%s", scope);
 	snprintf(rec.name, sizeof(rec.name), "%s", name);
+
+	/* an op dir made before op dirs took their site root's metadata
+	 * (01777: any tenant could list it) gets it now (docs/isolation.md) */
+	struct stat ost;
+	if (fstat(ofd, &ost) == 0 && (ost.st_mode & 07777) == 01777)
+		trash_op_dir_meta(t, scope, ofd);
 
 	ml = fgetxattr(ofd, TRASH_COLLAPSE_XATTR, marker, sizeof(marker) - 1);
 	if (ml > 0) {

@@ -95,6 +95,19 @@ static int render(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 	return 0;
 }
 
+bool vattr_may_read(const struct vattr_ctx *c, const struct vattr_at *at, uid_t uid)
+{
+	struct op_record rec;
+
+	if (uid == 0)
+		return true;
+	if (at->target == VA_ROOT_TRASH || (at->target == VA_OPDIR && !*at->scope))
+		return false;
+	if (at->target != VA_OPDIR)
+		return true;
+	return trash_op_get(c->trash, at->scope, at->op, &rec) == 0 && rec.uid == uid;
+}
+
 ssize_t vattr_get(const struct vattr_ctx *c, const struct vattr_at *at, const char *name,
 		  char *buf, size_t cap)
 {

@@ -12,6 +12,7 @@
 #ifndef GRACEFS_VATTR_H
 #define GRACEFS_VATTR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "sweep.h"
@@ -41,6 +42,11 @@ size_t vattr_list(const struct vattr_ctx *c, const struct vattr_at *at, char *bu
  * (cap 0 asks for the length). */
 ssize_t vattr_get(const struct vattr_ctx *c, const struct vattr_at *at, const char *name,
 		  char *buf, size_t cap);
+/* May uid read the virtual attributes of at?  An op's record (command
+ * line, uids, counts) is its deleter's and root's; the root trash (whole
+ * deleted sites) root's alone; the rest is anyone's.  Others get EACCES on
+ * a read and do not see the names in a listing (docs/isolation.md). */
+bool vattr_may_read(const struct vattr_ctx *c, const struct vattr_at *at, uid_t uid);
 /* Set one: 0, -ENODATA (not virtual), -EPERM (not root, or read-only),
  * -EINVAL (bad value, retention below the floor). */
 int vattr_set(const struct vattr_ctx *c, const struct vattr_at *at, const char *name,

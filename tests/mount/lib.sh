@@ -264,6 +264,24 @@ et_nobody() {
 	as_nobody "$GFS_TMP/bin/errnotool" "$@"
 }
 
+# as_uid UID CMD... — run CMD as uid and gid UID (numeric: no passwd entry
+# needed), no supplementary groups.  For tenant tests.
+as_uid() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid="$u" --clear-groups -- "$@"
+}
+
+# et_as UID OP ARGS... — errnotool as UID (a copy in GFS_TMP, like et_nobody).
+et_as() {
+	local u=$1
+	shift
+	if [ ! -x "$GFS_TMP/bin/errnotool" ]; then
+		install -D -m 0755 "$ERRNOTOOL" "$GFS_TMP/bin/errnotool" || return 2
+	fi
+	as_uid "$u" "$GFS_TMP/bin/errnotool" "$@"
+}
+
 # ---------------------------------------------------------------------------
 # Daemon lifecycle
 

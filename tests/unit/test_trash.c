@@ -741,6 +741,8 @@ static void test_record_tick(void **state)
 
 	f->who.uid = 1000;
 	f->who.gid = 1001;
+	assert_int_equal(chown(bp(f, "site"), 1234, 1235), 0);
+	assert_int_equal(chmod(bp(f, "site"), 0711), 0);
 	write_big(bp(f, "site/f"), 10000);
 	write_file(bp(f, "site/g"), "g");
 	bytes = alloc_of(bp(f, "site/f")) + alloc_of(bp(f, "site/g"));
@@ -753,9 +755,14 @@ static void test_record_tick(void **state)
 	/* the op dir never exists without its record */
 	read_rec(bp(f, p), &r);
 	assert_int_equal(r.state, OP_OPEN);
+	/* it stands for the site root: the root's owner and mode, not the
+	 * deleter's (docs/isolation.md); the record says who deleted */
 	assert_int_equal(lstat(bp(f, p), &st), 0);
-	assert_int_equal(st.st_uid, 1000);
-	assert_int_equal(st.st_gid, 1001);
+	assert_int_equal(st.st_uid, 1234);
+	assert_int_equal(st.st_gid, 1235);
+	assert_int_equal(st.st_mode & 07777, 0711);
+	assert_int_equal(r.uid, 1000);
+	assert_int_equal(r.gid, 1001);
 
 	/* a tick inside the gap writes the counts, op stays open */
 	assert_int_equal(trash_tick(f->t), 0);
@@ -1369,7 +1376,138 @@ static void test_reconcile_open_recount(void **state)
 	assert_int_equal(r.state, OP_CLOSED);
 }
 
+/* An op dir from before op dirs took their site root's metadata (01777,
+ * listable by anyone) gets it at the next reconcile; its record is kept. */
+static void test_reconcile_fixes_legacy_op_mode(void **state)
+{
+	struct fx *f = *state;
+	const char *name = "20261127T120000Z-rm-77";
+	char p[PATH_MAX];
+	struct trash_stats st;
+	struct op_record r;
+	struct stat ost;
+
+	assert_int_equal(chown(bp(f, "site"), 1234, 1235), 0);
+	assert_int_equal(chmod(bp(f, "site"), 0711), 0);
+	assert_int_equal(mkdir(bp(f, "site/.trash"), 0755), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s", name);
+	assert_int_equal(mkdir(bp(f, p), 0755), 0);
+	assert_int_equal(chown(bp(f, p), 1000, 1001), 0);
+	assert_int_equal(chmod(bp(f, p), 01777), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s/x", name);
+	write_file(bp(f, p), "x");
+
+	assert_int_equal(trash_reconcile(f->t, &st), 0);
+	snprintf(p, sizeof(p), "site/.trash/%s", name);
+	assert_int_equal(lstat(bp(f, p), &ost), 0);
+	assert_int_equal(ost.st_mode & 07777, 0711);
+	assert_int_equal(ost.st_uid, 1234);
+	assert_int_equal(ost.st_gid, 1235);
+	assert_int_equal(index_get(f->ix, "site", name, &r), 0);
+	assert_int_equal(r.uid, 1000);   /* the deleter, from the old owner */
+	assert_int_equal(r.items, 1);
+}
+
 /* ---- restore -------------------------------------------------------------- */
+
+/* trash_rename out of site/.trash/<op>/<in_op>/<name> to site/<to>, as the
+ * FUSE layer does it: from_op set, rel the source dir's site path. */
+static int restore_from(struct fx *f, const char *op, const char *in_op, const char *name,
+			const char *to)
+{
+	static struct relpath srel, drel;
+	char p[PATH_MAX], rp[PATH_MAX];
+	struct trash_loc s, d;
+	int sfd, dfd, r;
+
+	snprintf(rp, sizeof(rp), ".trash/%s%s%s", op, *in_op ? "/" : "", in_op);
+	snprintf(p, sizeof(p), "%s/site/%s", f->b, rp);
+	sfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = open(bp(f, "site"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sfd >= 0 && dfd >= 0);
+	set_rel(f, rp);
+	srel = f->rel;
+	memset(&drel, 0, sizeof(drel));
+	s = (struct trash_loc){ .site = "", .rel = &srel, .dirfd = sfd, .name = name,
+				.from_scope = "site", .from_op = op };
+	d = (struct trash_loc){ .site = "site", .rel = &drel, .dirfd = dfd, .name = to };
+	r = trash_rename(f->t, &f->who, &s, &d, 0);
+	close(sfd);
+	close(dfd);
+	return r;
+}
+
+/* A measured restore settles by subtraction: the record ends up exactly
+ * what a full recount gives, the emptied mirror chain goes, and the op
+ * dir goes with its last item. */
+static void test_restore_counted_matches_recount(void **state)
+{
+	struct fx *f = *state;
+	char op[NAME_MAX + 1], p[PATH_MAX], name[16];
+	struct op_record r;
+	uint64_t items, bytes;
+	int64_t ct;
+	int ofd;
+
+	assert_int_equal(mkdir(bp(f, "site/d"), 0755), 0);
+	assert_int_equal(mkdir(bp(f, "site/d/e"), 0755), 0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(p, sizeof(p), "site/d/e/f%d", i);
+		write_file(bp(f, p), "data");
+	}
+	write_big(bp(f, "site/d/e/big"), 65536);
+	write_file(bp(f, "site/x"), "x");
+	assert_int_equal(mkdir(bp(f, "site/d/e/sub"), 0755), 0);
+	write_file(bp(f, "site/d/e/sub/in"), "in");
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(del(f, "d/e", name, false), 0);
+	}
+	assert_int_equal(del(f, "d/e", "big", false), 0);
+	assert_int_equal(del(f, "d/e/sub", "in", false), 0);
+	assert_int_equal(del(f, "d/e", "sub", true), 0);
+	assert_int_equal(del(f, "", "x", false), 0);
+	opname(op, T0, 4242, 1);
+
+	snprintf(p, sizeof(p), "site/.trash/%s", op);
+	for (int step = 0; step < 4; step++) {
+		if (step == 0) {
+			assert_int_equal(restore_from(f, op, "d/e", "big", "big"), 0);
+		} else if (step == 1) {
+			assert_int_equal(restore_from(f, op, "d/e", "sub", "sub"), 0);
+		} else if (step == 2) {
+			for (int i = 0; i < 5; i++) {
+				snprintf(name, sizeof(name), "f%d", i);
+				assert_int_equal(restore_from(f, op, "d/e", name, name), 0);
+			}
+		} else {
+			assert_int_equal(restore_from(f, op, "", "x", "x"), 0);
+		}
+		assert_int_equal(trash_tick(f->t), 0);
+		if (step == 3)
+			break;
+		read_rec(bp(f, p), &r);
+		ofd = open(bp(f, p), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(ofd >= 0);
+		assert_int_equal(trash_count_tree(ofd, &items, &bytes, &ct), 0);
+		close(ofd);
+		assert_int_equal(r.items, items);
+		assert_int_equal(r.bytes, bytes);
+		assert_int_equal(index_get(f->ix, "site", op, &r), 0);
+		assert_int_equal(r.items, items);
+		if (step == 2) {
+			/* d/e emptied: the mirror chain is gone, only x is left */
+			assert_int_equal(r.items, 1);
+			char q[PATH_MAX];
+			snprintf(q, sizeof(q), "%s/d", p);
+			assert_false(exists(bp(f, q)));
+		}
+	}
+	assert_false(exists(bp(f, p)));   /* the last item took the op dir */
+	assert_int_equal(index_get(f->ix, "site", op, &r), -ENOENT);
+	assert_true(exists(bp(f, "site/sub/in")));
+	assert_true(exists(bp(f, "site/f4")));
+}
 
 static void test_restore_empties_op(void **state)
 {
@@ -1822,6 +1960,8 @@ int main(void)
 		T(test_reconcile_drop),
 		T(test_reconcile_tmp_and_foreign),
 		T(test_reconcile_open_recount),
+		T(test_reconcile_fixes_legacy_op_mode),
+		T(test_restore_counted_matches_recount),
 		T(test_restore_empties_op),
 		T(test_restore_partial),
 		T(test_restore_prunes_mirrors),

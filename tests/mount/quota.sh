@@ -1,0 +1,57 @@
+#!/bin/bash
+#
+# quota.sh — a tenant writing through the mount cannot use the backing
+# filesystem's reserved blocks (issue 10, item 6; docs/isolation.md).
+#
+# BACKING is a small ext4 image made here (mkfs.ext4 -m 5) on a loop
+# device.  The daemon keeps no CAP_SYS_RESOURCE after start-up and writes a
+# tenant's data with the tenant's fsuid (ext4 gives its reserve to fsuid 0
+# as well as to CAP_SYS_RESOURCE), so a tenant filling the disk gets ENOSPC
+# with the reserve intact, while root through the mount still has it.
+
+. "$(dirname "$0")/lib.sh"
+gfs_require setpriv mkfs.ext4 losetup tune2fs dd
+
+BOB=2002
+[ -e /dev/loop-control ] || skip_all "no loop devices (/dev/loop-control missing)"
+truncate -s 48M "$GFS_TMP/ext4.img" || skip_all "cannot create an image file"
+mkfs.ext4 -q -F -m 5 "$GFS_TMP/ext4.img" || skip_all "mkfs.ext4 failed"
+mount -o loop "$GFS_TMP/ext4.img" "$BACKING" 2>/dev/null ||
+	skip_all "cannot mount a loop device here"
+loop_cleanup() {
+	local rc=$?
+	[ -n "$GFS_PID" ] && gfs_umount
+	mountpoint -q "$BACKING" && umount "$BACKING"
+	(exit "$rc")
+	_gfs_cleanup
+}
+trap loop_cleanup EXIT
+
+reserved=$(tune2fs -l "$GFS_TMP/ext4.img" | awk -F: '/^Reserved block count/ { print $2 + 0 }')
+bsize=$(tune2fs -l "$GFS_TMP/ext4.img" | awk -F: '/^Block size/ { print $2 + 0 }')
+check "the image reserves blocks for root ($reserved of $bsize bytes)" test "${reserved:-0}" -gt 100
+
+gfs_site site1
+chown "$BOB:$BOB" "$BACKING/site1"
+gfs_mount
+caps=$(awk '/^CapEff/ { print $2 }' "/proc/$GFS_PID/status")
+bnd=$(awk '/^CapBnd/ { print $2 }' "/proc/$GFS_PID/status")
+check "the daemon has no CAP_SYS_RESOURCE (CapEff $caps)" test $(( 0x$caps >> 24 & 1 )) -eq 0
+check "... nor can it get it back (CapBnd $bnd)" test $(( 0x$bnd >> 24 & 1 )) -eq 0
+check "... nor CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_SYS_MODULE" \
+	test $(( 0x$bnd >> 19 & 1 )) -eq 0 -a $(( 0x$bnd >> 12 & 1 )) -eq 0 -a $(( 0x$bnd >> 16 & 1 )) -eq 0
+
+out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
+	dd if=/dev/zero of="$MNT/site1/fill" bs=64k 2>&1)
+check_match "bob writes until the disk is full: ENOSPC" 'No space left on device' "$out"
+sync
+free=$(stat -f -c %f "$BACKING")
+avail=$(stat -f -c %a "$BACKING")
+diag "after bob's fill: $free blocks free, $avail available to users, $reserved reserved"
+check "next to nothing left for users ($avail blocks: ext4's own slack)" test "$avail" -lt $((reserved / 10))
+check "the reserve is intact (free $free >= 95% of $reserved)" test $((free * 100)) -ge $((reserved * 95))
+check "root through the mount can still write into the reserve" \
+	dd if=/dev/zero of="$MNT/site1/root-emergency" bs=64k count=4 status=none
+check_eq "... and it is there" 262144 "$(stat -c %s "$BACKING/site1/root-emergency")"
+check "clean unmount" gfs_umount
+done_testing
