@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dircache.h"
 #include "inode.h"
 
 #define HANDLE_MAX 128
@@ -105,6 +106,7 @@ static void release_if_unused(struct inode *n)
 		struct inode *p = n->parent;
 
 		hash_remove(n);
+		dircache_forget(n);
 		free(n->name);
 		free(n->fh);
 		free(n);
@@ -421,4 +423,23 @@ void inode_unpin(struct inode *parent)
 	parent->children--;
 	release_if_unused(parent);
 	pthread_mutex_unlock(&table.lock);
+}
+
+ssize_t inode_dir_nodeids(uint64_t **out)
+{
+	size_t n = 0;
+	uint64_t *ids;
+
+	pthread_mutex_lock(&table.lock);
+	if (!(ids = malloc((table.count + 1) * sizeof(*ids)))) {
+		pthread_mutex_unlock(&table.lock);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < table.nbuckets; b++)
+		for (struct inode *i = table.buckets[b]; i; i = i->hnext)
+			if (S_ISDIR(i->type))
+				ids[n++] = inode_nodeid(i);
+	pthread_mutex_unlock(&table.lock);
+	*out = ids;
+	return (ssize_t)n;
 }

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dircache.h"
 #include "index.h"
 #include "inode.h"
 #include "log.h"
@@ -172,6 +173,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.on_removed = ops_on_removed,
 		.on_closed = on_closed,
+		.on_undone = ops_on_undone,
 		.cb_arg = g,
 	};
 	int r;
@@ -359,6 +361,7 @@ int main(int argc, char *argv[])
 	fuse_daemonize(co.foreground);
 	log_init("gracefs", co.foreground, co.debug);
 	write_pid(lock_fd);
+	dircache_init(256);   /* and RLIMIT_NOFILE / 16: dircache.h */
 	if (open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
@@ -391,6 +394,7 @@ out_session:
 out:
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
+	dircache_free();
 	inode_table_free();
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -20,7 +20,7 @@ struct gfs_opts {
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	bool trash_visible;     /* -o trash_visible */
-	bool writeback;         /* -o writeback (default off) */
+	bool writeback;         /* kernel writeback cache (default on; -o no_writeback) */
 };
 
 /* Parse gracefs options out of args (leaving libfuse's in place).

@@ -65,6 +65,10 @@ struct trash_conf {
 	/* An op stopped collecting deletions: its final record (audit).
 	 * Called with the engine's lock held: only queue work. */
 	void (*on_closed)(void *arg, const struct op_record *r);
+	/* An undo moved names back into live directories behind the kernel's
+	 * back.  Called after the engine's lock is released, in the thread
+	 * that ran trash_undo (never a FUSE request): it may notify the kernel. */
+	void (*on_undone)(void *arg);
 	void *cb_arg;
 };
 
