@@ -55,6 +55,10 @@ void ops_on_removed(void *arg, int dirfd, const char *name);
  * dropped (see dir_cacheable in ops.c). */
 void ops_on_undone(void *arg);
 
+/* The trash engine's on_relinked callback: the kernel's attributes of
+ * that inode (if it knows it) are dropped by the maintenance thread. */
+void ops_on_relinked(void *arg, dev_t dev, ino_t ino);
+
 /* Start / stop the maintenance thread.  0 or -errno. */
 int ops_maint_start(struct gfs *g);
 void ops_maint_stop(struct gfs *g);

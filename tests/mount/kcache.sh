@@ -122,7 +122,9 @@ ls "$D" >/dev/null
 check_eq "listing after the rm, from the cache" "a d" "$(ls "$D" | xargs)"
 check_errno "stat of a deleted name" ENOENT et lstat "$D/b"
 op3=op:s2/$(new_op s2 "$ops_before")
-check "gracectl undo $op3 --execute" gctl undo "$op3" --execute
+# the dry run prints the plan token --execute needs
+tok=$(gctl undo "$op3" | sed -n 's/^plan token: \([0-9a-f]\{12\}\)$/\1/p')
+check "gracectl undo $op3 --execute TOKEN" gctl undo "$op3" --execute "$tok"
 check_eq "the undone names show in the very next listing" "a b c d" "$(ls "$D" | xargs)"
 check_eq "... and can be read" "b" "$(cat "$D/b")"
 
