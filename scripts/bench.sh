@@ -661,7 +661,7 @@ row_defs() {
 	statw|stat $NTOTAL files, warm|time|rel
 	rm|rm -rf the tree|time|rel
 	restore|restore the tree from .trash (mv)|ms|<=50
-	tarx|tar xf /usr/include ($TAR_MIB MiB, $TAR_ENTRIES entries)|time|rel
+	tarx|tar -x -m of /usr/include ($TAR_MIB MiB, $TAR_ENTRIES entries)|time|rel
 	write|seq write $sz + fsync|tput|rel
 	read|seq read $sz, cold|tput|rel
 	EOF
@@ -855,7 +855,7 @@ generated_block() {
 	- Repo revision: $GIT_REV$( ((${#FAILURES[@]} == 0)) || printf '\n- **Failed workloads:** %s' "$(failure_summary)")
 	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f -o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "$GRACEFS_OPTS"; fi)
 	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$WORK"), $(findmnt -n -o FSTYPE -T "$(dirname "$WORK")" 2>/dev/null || echo '?') underneath), the same for all configurations
-	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example \`passthrough_hp SRC MNT\` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
+	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example `passthrough_hp SRC MNT` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
 	- Method: $RUNS round$( ((RUNS == 1)) || printf s) of every workload per configuration, all in the same invocation
 	  (configuration order rotated per round; the table shows the median); timed
 	  with CLOCK_MONOTONIC by scripts/benchtool.c (no fork per file). Cold steps: FUSE
