@@ -17,7 +17,9 @@
  *   purge     SCOPE OP REASON      line: purged ITEMS BYTES
  *   site-add  SITE KIND
  *   site-set  SITE KEY VALUE [KEY VALUE]…  keys: retention (duration or
- *                                          "default"), hold (on/off), kind
+ *                                          "default"), hold (on/off), kind,
+ *                                          trash_max (size or "none"),
+ *                                          exclude (GLOB,… or "none")
  *   protect   SITE PATH            (unprotect: the same)
  * SCOPE "" is the root scope (deleted whole sites).  Every verb that
  * changes something appends an audit row naming the peer (uid, pid,
@@ -83,6 +85,8 @@ struct ctlcmd_ops {
 	int (*purge)(void *arg, const char *scope, const char *op, struct op_record *rec);
 	/* The catalog's protected paths changed: reload the in-memory copy. */
 	void (*protected_changed)(void *arg);
+	/* A site's exclusion list changed: drop the daemon's cached copy. */
+	void (*policy_changed)(void *arg, const char *site);
 	/* Emit "KEY VALUE" lines: mountpoint, sweeper state, interlocks, … */
 	int (*status)(void *arg, struct ctl_out *out);
 };
