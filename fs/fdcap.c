@@ -130,6 +130,18 @@ void fdcap_bind(struct fdcap *c, uid_t uid, int fd)
 	pthread_mutex_unlock(&c->lock);
 }
 
+uid_t fdcap_owner(struct fdcap *c, int fd, uid_t fallback)
+{
+	uid_t u;
+
+	if (!c || fd < 0 || (unsigned)fd >= c->lim.nofile)
+		return fallback;
+	pthread_mutex_lock(&c->lock);
+	u = c->owner[fd];
+	pthread_mutex_unlock(&c->lock);
+	return u == NOBODY ? fallback : u;
+}
+
 void fdcap_release(struct fdcap *c, int fd)
 {
 	if (!c || fd < 0 || (unsigned)fd >= c->lim.nofile)

@@ -48,6 +48,9 @@ int fdcap_take(struct fdcap *c, uid_t uid);
 /* The open that fdcap_take reserved for finished: fd >= 0 is charged to
  * uid until fdcap_release(fd); fd < 0 gives the reservation back. */
 void fdcap_bind(struct fdcap *c, uid_t uid, int fd);
+/* The uid fd is charged to, or fallback when it is charged to none (root's
+ * fds, or no caps). */
+uid_t fdcap_owner(struct fdcap *c, int fd, uid_t fallback);
 /* fd is being closed: uncharge whoever it was charged to (none: no-op). */
 void fdcap_release(struct fdcap *c, int fd);
 

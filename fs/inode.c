@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dircache.h"
 #include "inode.h"
 
 #define HANDLE_MAX 128
@@ -127,6 +128,7 @@ static void release_if_unused(struct inode *n)
 		struct inode *p = n->parent;
 
 		hash_remove(n);
+		dircache_forget(n);
 		free_entry(n);
 		if (p)
 			p->children--;
@@ -544,4 +546,23 @@ bool inode_handle_held(struct inode *ino, pid_t tgid, pid_t (*tid_tgid)(pid_t ti
 		if (tids[i] == tgid || tid_tgid(tids[i]) == tgid)
 			return true;
 	return false;
+}
+
+ssize_t inode_dir_nodeids(uint64_t **out)
+{
+	size_t n = 0;
+	uint64_t *ids;
+
+	pthread_mutex_lock(&table.lock);
+	if (!(ids = malloc((table.count + 1) * sizeof(*ids)))) {
+		pthread_mutex_unlock(&table.lock);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < table.nbuckets; b++)
+		for (struct inode *i = table.buckets[b]; i; i = i->hnext)
+			if (S_ISDIR(i->type))
+				ids[n++] = inode_nodeid(i);
+	pthread_mutex_unlock(&table.lock);
+	*out = ids;
+	return (ssize_t)n;
 }

@@ -111,4 +111,9 @@ int inode_relpath_piece(struct inode *dir, unsigned from, struct relpath *rp, bo
 int inode_parent_name(struct inode *ino, struct inode **parent, char *name, size_t cap);
 void inode_unpin(struct inode *parent);
 
+/* Node ids of every directory the kernel knows, for a bulk invalidation
+ * (a node id the kernel has forgotten meanwhile is harmless to it).
+ * *out is malloc'ed.  The count, or -errno. */
+ssize_t inode_dir_nodeids(uint64_t **out);
+
 #endif

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "dircache.h"
 #include "index.h"
 #include "inode.h"
 #include "log.h"
@@ -292,6 +293,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.on_removed = ops_on_removed,
 		.on_closed = on_closed,
 		.on_relinked = ops_on_relinked,
+		.on_undone = ops_on_undone,
 		.cb_arg = g,
 	};
 	int r;
@@ -562,6 +564,7 @@ int main(int argc, char *argv[])
 		log_msg(LOG_ERR, "cannot drop capabilities: %s", strerror(-pr));
 		goto out_unmount;
 	}
+	dircache_init(256);   /* and RLIMIT_NOFILE / 16: dircache.h */
 	if (start_fdcap(&g, &o) < 0 ||
 	    open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
@@ -596,6 +599,7 @@ out_session:
 out:
 	if (lc)
 		fuse_loop_cfg_destroy(lc);
+	dircache_free();
 	inode_table_free();
 	fdcap_free(g.fdcap);
 	if (lock_fd >= 0)

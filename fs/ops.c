@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dircache.h"
 #include "inode.h"
 #include "log.h"
 #include "opattr.h"
@@ -31,6 +32,7 @@
 #include "procinfo.h"
 #include "tlink.h"
 #include "vattr.h"
+#include "wbtimes.h"
 
 #define OWN_XATTR_PREFIX "trusted.gracefs."
 
@@ -240,14 +242,14 @@ static int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *n
 static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int pfd = inode_open(I(parent), O_PATH), r;
+	int pfd = dircache_get(I(parent)), r;
 
 	if (pfd < 0) {
 		fuse_reply_err(req, -pfd);
 		return;
 	}
 	r = do_lookup(G(req), I(parent), pfd, name, &e);
-	close(pfd);
+	dircache_put(I(parent), pfd);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -275,10 +277,10 @@ static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat 
 
 	if (fi && fi->fh)
 		return fstat((int)fi->fh, st) < 0 ? -errno : 0;
-	if ((fd = inode_open(ino, O_PATH)) < 0)
+	if ((fd = dircache_get(ino)) < 0)
 		return fd;
 	r = fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(fd);
+	dircache_put(ino, fd);
 	return r;
 }
 
@@ -361,8 +363,8 @@ static int set_times(struct inode *ino, const struct stat *attr, int to_set,
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		ts[1] = attr->st_mtim;
-	if (fi && fi->fh)
-		return futimens((int)fi->fh, ts) < 0 ? -errno : 0;
+	if (fi && fi->fh)   /* the writeback cache's times: wbtimes.h */
+		return wbtimes_futimens((int)fi->fh, ts);
 	if ((r = pathref_get(ino, &pr)) < 0)
 		return r;
 	r = utimensat(AT_FDCWD, pr.path, ts, pr.nofollow ? AT_SYMLINK_NOFOLLOW : 0) < 0
@@ -454,10 +456,15 @@ static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)
 static void thread_umask(fuse_req_t req)
 {
 	static __thread bool unshared;
+	static __thread mode_t last = (mode_t)-1;   /* this thread's umask */
+	mode_t m;
 
 	if (!unshared)
 		unshared = unshare(CLONE_FS) == 0;
-	umask(unshared ? fuse_req_ctx(req)->umask : 022);
+	m = unshared ? fuse_req_ctx(req)->umask : 022;
+	if (m != last)   /* a syscall per creation only when it changes */
+		umask(m);
+	last = unshared ? m : (mode_t)-1;
 }
 
 /* Hand a new name to its creator: the caller's uid, and gid unless the
@@ -481,15 +488,16 @@ static int give_to_caller(fuse_req_t req, int pfd, const char *name, mode_t mode
 	return 0;
 }
 
-/* The start of every creation: policy, the parent's fd, the caller's
- * umask in this thread.  Returns the parent fd or -errno. */
+/* The start of every creation: policy, the parent's fd (from dircache:
+ * give it back with dircache_put), the caller's umask in this thread.
+ * Returns the parent fd or -errno. */
 static int creation_dir(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 {
 	int r = may_create(I(parent), name, is_dir);
 
 	if (r < 0)
 		return r;
-	if ((r = inode_open(I(parent), O_PATH)) >= 0)
+	if ((r = dircache_get(I(parent))) >= 0)
 		thread_umask(req);
 	return r;
 }
@@ -521,7 +529,7 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 out:
-	close_fd(&pfd);
+	dircache_put(I(parent), pfd);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -800,7 +808,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	inode_where(p, &w);
 	if (is_reserved(p, name) || in_trash(w.zone) || (w.zone == Z_ROOT && !dir))
 		r = -EPERM;
-	else if ((pfd = inode_open(p, O_PATH)) < 0)
+	else if ((pfd = dircache_get(p)) < 0)
 		r = pfd;
 	else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
@@ -819,7 +827,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		}
 	}
 	free(rp);
-	close_fd(&pfd);
+	dircache_put(p, pfd);
 	fuse_reply_err(req, -r);
 }
 
@@ -1025,12 +1033,13 @@ static int backing_flags(struct gfs *g, int flags)
 /* The backing fd lives in the file handle: an open file keeps working
  * after rm moved it into trash.  Nothing else changes a file's data behind
  * the kernel, so its page cache is kept across opens, and close() needs no
- * FLUSH round trip (locks are the kernel's; writeback flushes itself). */
+ * FLUSH round trip (locks are the kernel's; see gfs_ops). */
 static void set_open_flags(struct gfs *g, struct fuse_file_info *fi, int fd)
 {
+	(void)g;
 	fi->fh = (uint64_t)fd;
 	fi->keep_cache = 1;
-	fi->noflush = !g->writeback;
+	fi->noflush = 1;
 }
 
 /* Register an open file with its inode (see may_modify). 0 or -errno. */
@@ -1048,6 +1057,21 @@ static int track_open(fuse_req_t req, struct inode *ino, int fd)
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* With the writeback cache the kernel keeps the mtime it knew at open (st:
+ * the backing file's lstat if the caller has it) until it sends its own:
+ * WRITEs through fd must not move it (wbtimes.h). */
+static void own_times(struct gfs *g, struct fuse_file_info *fi, int fd, const struct stat *st)
+{
+	struct stat own;
+
+	if (!g->writeback || !wants_write(fi->flags))
+		return;
+	if (!st && fstat(fd, &own) == 0)
+		st = &own;
+	if (st)
+		wbtimes_open(fd, &st->st_mtim);
 }
 
 static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1077,6 +1101,7 @@ static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	set_open_flags(G(req), fi, fd);
+	own_times(G(req), fi, fd, NULL);
 	fuse_reply_open(req, fi);
 }
 
@@ -1112,9 +1137,10 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	note_created(req, I(parent), fd);
 	set_open_flags(G(req), fi, fd);
+	own_times(G(req), fi, fd, &e.attr);
 	fd = -1;
 out:
-	close_fd(&pfd);
+	dircache_put(I(parent), pfd);
 	fdcap_release(G(req)->fdcap, fd);
 	close_fd(&fd);
 	if (r < 0)
@@ -1143,26 +1169,24 @@ static void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
-	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);   /* no root reserve */
+	/* as the uid that opened it (writeback requests may come as root): no
+	 * tenant reaches the root reserve */
+	uid_t fs = privs_fsuid_enter(fdcap_owner(G(req)->fdcap, (int)fi->fh,
+						 fuse_req_ctx(req)->uid));
 	n = fuse_buf_copy(&out, in, 0);
 	privs_fsuid_leave(fs);
+	if (n >= 0)
+		wbtimes_after_write((int)fi->fh);   /* the kernel's mtime stays */
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void gfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	/* close a duplicate: the backing fs sees close() as a local one would */
-	int r = close(dup((int)fi->fh));
-
-	fuse_reply_err(req, r < 0 ? errno : 0);
-}
-
 static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fdcap_release(G(req)->fdcap, (int)fi->fh);
+	wbtimes_forget((int)fi->fh);
 	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
@@ -1226,29 +1250,67 @@ static void gfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* ---- directories ---------------------------------------------------------------------- */
 
 struct dirh {
-	DIR *dp;
+	DIR *dp;                 /* NULL until the first readdir (dir_stream) */
 	struct dirent *entry;
 	off_t offset;
 	enum inode_kind kind;
 };
 
-static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* May the kernel keep this directory's listing (FOPEN_CACHE_DIR)?  Live
+ * directories change only through the kernel, which then drops the cache
+ * itself, or by an undo, after which ops_on_undone invalidates them.  The
+ * root (sites come and go with gracectl), the trash (ops appear and vanish
+ * behind the kernel) and a site root that lists .trash (created on first
+ * use) are read afresh on every open. */
+static bool dir_cacheable(struct gfs *g, struct inode *ino)
+{
+	struct where w;
+
+	if (g->timeout <= 0)
+		return false;
+	inode_where(ino, &w);
+	return w.zone == Z_LIVE && !(inode_kind(ino) == K_SITE && g->trash_visible);
+}
+
+/* The directory stream, opened on first use: a cached listing is served
+ * by the kernel without any READDIR, so its OPENDIR costs no syscall. */
+static int dir_stream(fuse_req_t req, fuse_ino_t ino, struct dirh *d)
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
-	int r = fdcap_take(G(req)->fdcap, uid);
-	struct dirh *d = r < 0 ? NULL : calloc(1, sizeof(*d));
-	int fd = d ? inode_open(I(ino), O_RDONLY | O_DIRECTORY) : -1;
+	int fd, r;
 
-	if (r == 0)
-		fdcap_bind(G(req)->fdcap, uid, d ? fd : -1);
-	if (!d || fd < 0 || !(d->dp = fdopendir(fd))) {
-		int e = r < 0 ? -r : !d ? ENOMEM : fd < 0 ? -fd : errno;
+	if (d->dp)
+		return 0;
+	if ((r = fdcap_take(G(req)->fdcap, uid)) < 0)
+		return r;   /* this uid holds its share of the daemon's fds */
+	fd = inode_open(I(ino), O_RDONLY | O_DIRECTORY);
+	fdcap_bind(G(req)->fdcap, uid, fd < 0 ? -1 : fd);
+	if (fd < 0)
+		return fd;
+	if (!(d->dp = fdopendir(fd))) {
+		int e = errno;
 
 		fdcap_release(G(req)->fdcap, fd);
-		if (fd >= 0)
-			close(fd);
+		close(fd);
+		return -e;
+	}
+	return 0;
+}
+
+static void gfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct dirh *d = calloc(1, sizeof(*d));
+	int r = d ? 0 : -ENOMEM;
+
+	if (d && dir_cacheable(G(req), I(ino))) {
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	} else if (d) {
+		r = dir_stream(req, ino, d);   /* errors at opendir(3), as before */
+	}
+	if (r < 0) {
 		free(d);
-		fuse_reply_err(req, e);
+		fuse_reply_err(req, -r);
 		return;
 	}
 	d->kind = inode_kind(I(ino));
@@ -1277,8 +1339,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t rem = size;
 	int err = 0;
 
-	if (!buf) {
-		fuse_reply_err(req, ENOMEM);
+	if (!buf || (err = -dir_stream(req, ino, d)) != 0) {
+		fuse_reply_err(req, buf ? err : ENOMEM);
+		free(buf);
 		return;
 	}
 	if (off != d->offset) {
@@ -1354,8 +1417,10 @@ static void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
 
-	fdcap_release(G(req)->fdcap, dirfd(d->dp));
-	closedir(d->dp);
+	if (d->dp) {
+		fdcap_release(G(req)->fdcap, dirfd(d->dp));
+		closedir(d->dp);
+	}
 	free(d);
 	fuse_reply_err(req, 0);
 }
@@ -1363,10 +1428,14 @@ static void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 static void gfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			 struct fuse_file_info *fi)
 {
-	int fd = dirfd(((struct dirh *)(uintptr_t)fi->fh)->dp);
-	int r = datasync ? fdatasync(fd) : fsync(fd);
+	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+	int r = dir_stream(req, ino, d), fd;
 
-	fuse_reply_err(req, r < 0 ? errno : 0);
+	if (r == 0) {
+		fd = dirfd(d->dp);
+		r = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+	}
+	fuse_reply_err(req, -r);
 }
 
 static void gfs_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -1592,7 +1661,10 @@ const struct fuse_lowlevel_ops gfs_ops = {
 	.create = gfs_create,
 	.read = gfs_read,
 	.write_buf = gfs_write_buf,
-	.flush = gfs_flush,
+	/* no .flush: its ENOSYS makes the kernel stop sending FLUSH, a round
+	 * trip per close(2) that has nothing to do here (locks are the kernel's,
+	 * RELEASE closes the backing fd); with the writeback cache the kernel
+	 * still writes dirty pages and times back before close(2) returns */
 	.release = gfs_release,
 	.fsync = gfs_fsync,
 	.fallocate = gfs_fallocate,
@@ -1654,6 +1726,22 @@ void ops_on_removed(void *arg, int dirfd, const char *name)
 	iv->ino = st.st_ino;
 	snprintf(iv->name, sizeof(iv->name), "%s", name);
 	queue_inval(g, iv);
+}
+
+/* An undo put names back into live directories whose listings the kernel
+ * may hold (dir_cacheable): drop every directory's cached listing and
+ * attributes.  Undo is rare; the list is the directories the kernel knows. */
+void ops_on_undone(void *arg)
+{
+	struct gfs *g = arg;
+	uint64_t *ids = NULL;
+	ssize_t n;
+
+	if (!g->se || (n = inode_dir_nodeids(&ids)) < 0)
+		return;
+	for (ssize_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(g->se, ids[i], 0, 0);
+	free(ids);
 }
 
 static void send_invalidations(struct gfs *g)

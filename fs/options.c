@@ -36,6 +36,7 @@ static const struct fuse_opt specs[] = {
 	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
 	OPT("trash_visible", trash_visible),
 	OPT("writeback", writeback),
+	{ "no_writeback", offsetof(struct raw, writeback), 0 },
 	FUSE_OPT_END
 };
 
@@ -102,7 +103,7 @@ static int number(const char *name, const char *val, double min, double max, dou
 
 int options_parse(struct fuse_args *args, struct gfs_opts *o)
 {
-	struct raw r = { .o = o };
+	struct raw r = { .o = o, .writeback = 1 };
 	double tick = 200, max_open = 0;
 	int rc = -1;
 
@@ -191,8 +192,8 @@ void options_usage(const char *prog)
 	       "                           backing store cannot clone (default 64M; 0: clones only)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
-	       "    -o writeback           kernel writeback cache (faster small writes; mtime is\n"
-	       "                           then kept by the kernel and reaches BACKING late)\n"
+	       "    -o no_writeback        no kernel writeback cache: every write(2) is a round\n"
+	       "                           trip (default: cached; times reach BACKING at close)\n"
 	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n"
 	       "    -o max_open_per_uid=N  files one non-root uid may hold open through the mount\n"
 	       "                           (default: a quarter of RLIMIT_NOFILE less a reserve)\n\n",

@@ -75,6 +75,10 @@ struct trash_conf {
 	 * hard link left trash by undo, or was purged).  Called with the
 	 * engine's lock held: only queue work.  May be NULL. */
 	void (*on_relinked)(void *arg, dev_t dev, ino_t ino);
+	/* An undo moved names back into live directories behind the kernel's
+	 * back.  Called after the engine's lock is released, in the thread
+	 * that ran trash_undo (never a FUSE request): it may notify the kernel. */
+	void (*on_undone)(void *arg);
 	void *cb_arg;
 };
 

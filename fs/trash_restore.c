@@ -318,5 +318,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	}
 	t->undoing[slot].used = false;
 	pthread_mutex_unlock(&t->lock);
+	if (r != -ENOENT && t->conf.on_undone)
+		t->conf.on_undone(t->conf.cb_arg);
 	return r;
 }
