@@ -218,6 +218,30 @@ static void write_pid(int lock_fd)
 		log_msg(LOG_WARNING, "cannot write pid to lock file: %s", strerror(errno));
 }
 
+/* The finest timestamp the backing store keeps, in ns (1 for ext4 with
+ * large inodes, xfs, btrfs; 1e9 for ext4 with 128-byte inodes): told to the
+ * kernel, which then stamps cached writes (writeback) no finer than what
+ * reaches the backing store.  1 when it cannot be probed. */
+static unsigned probe_time_gran(int state_fd)
+{
+	static const char name[] = "timegran.probe";
+	struct timespec ts[2] = { { 1, 123456789 }, { 1, 123456789 } };
+	struct stat st;
+	unsigned gran = 1;
+	int fd = openat(state_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return gran;
+	if (futimens(fd, ts) == 0 && fstat(fd, &st) == 0) {
+		/* the smallest power of ten that rounds 123456789 down to what stuck */
+		while (gran < 1000000000u && 123456789L - 123456789L % (long)gran != st.st_mtim.tv_nsec)
+			gran *= 10;
+	}
+	close(fd);
+	unlinkat(state_fd, name, 0);
+	return gran;
+}
+
 /* The backing store must give us file handles and trusted xattrs. */
 static int check_backing_features(int backing_fd, int state_fd, const char *backing)
 {
@@ -531,6 +555,7 @@ int main(int argc, char *argv[])
 		fail(errno, "cannot open state directory in '%s'", o.backing);
 		goto out;
 	}
+	g.time_gran = probe_time_gran(g.state_fd);
 	if (check_backing_features(g.backing_fd, g.state_fd, o.backing) < 0 ||
 	    (lock_fd = take_lock(g.state_fd, o.backing)) < 0 || open_clock(&g, o.backing) < 0)
 		goto out;

@@ -1638,6 +1638,7 @@ static void gfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= want & conn->capable;
 	if (g->writeback && !(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		g->writeback = false;
+	conn->time_gran = g->time_gran ? g->time_gran : 1;   /* cached mtimes as BACKING keeps them */
 	/* readdirplus only where it pays: the kernel asks when it will stat */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 }

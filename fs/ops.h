@@ -40,6 +40,7 @@ struct gfs {
 	double timeout;            /* entry/attr cache seconds */
 	bool trash_visible;
 	bool writeback;
+	unsigned time_gran;          /* ns: the backing store's timestamp granularity */
 	/* maintenance thread */
 	pthread_t maint;
 	bool maint_running;
