@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -589,12 +590,12 @@ int trash_delete(struct trash *t, const struct caller *who,
 		return want_dir ? -ENOTDIR : -EISDIR;
 	if (want_dir && (r = trash_dir_check_empty(loc->dirfd, loc->name, !loc->site)) < 0)
 		return r;
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	if (!loc->site)
 		r = trash_delete_site(t, who, loc, &st);
 	else
 		r = move_to_trash(t, who, loc, &st, MOVE_DELETE, NULL);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -661,7 +662,7 @@ int trash_rename(struct trash *t, const struct caller *who,
 	 * content never changes), so settling it is O(what moved) */
 	if (src->from_op && (note = malloc(sizeof(*note))))
 		trash_restore_measure(src, note);
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	if (src->from_op && (r = trash_may_leave_locked(t, src->from_scope, src->from_op)) == 0)
 		r = -EAGAIN;   /* not held, not half purged: go on */
 	for (int tries = 0; tries < 3 && r == -EAGAIN; tries++) {
@@ -700,7 +701,7 @@ int trash_rename(struct trash *t, const struct caller *who,
 			    t->conf.cb_arg);   /* after the move: see tlink.c */
 		trash_note_restore_locked(t, src->from_scope, src->from_op, note);
 	}
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	free(note);
 	return r == -EAGAIN ? -EBUSY : r;
 }
@@ -737,9 +738,9 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 {
 	int r;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	r = trash_op_lookup(t, scope, name, out);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -749,7 +750,7 @@ int trash_tick(struct trash *t)
 	int first = 0, r;
 	struct pending *p;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (struct op *op = t->ops, *next; op; op = next) {
 		next = op->next;
 		if (now - op->rec.last_ns >= t->conf.op_gap_ns)
@@ -768,7 +769,7 @@ int trash_tick(struct trash *t)
 	}
 	if (first)
 		t->counters.record_errors++;
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	if (mono - t->last_sync_ns >= SYNC_EVERY_NS) {
 		t->last_sync_ns = mono;
 		r = index_sync(t->ix);
@@ -780,10 +781,10 @@ int trash_tick(struct trash *t)
 
 void trash_close_all(struct trash *t)
 {
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	while (t->ops)
 		trash_op_close(t, t->ops);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	index_sync(t->ix);
 }
 
@@ -802,6 +803,14 @@ int trash_collect(const struct op_record *r, void *arg)
 	}
 	l->v[l->n++] = *r;
 	return 0;
+}
+
+void trash_let_waiters_in(struct trash *t)
+{
+	struct timespec ts = { 0, 100000 };
+
+	for (int i = 0; i < 20 && atomic_load(&t->waiters); i++)
+		nanosleep(&ts, NULL);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -63,6 +64,7 @@ struct restore_note {
 
 struct trash {
 	pthread_mutex_t lock;
+	atomic_uint waiters;  /* threads blocked in trash_lock (fairness, not guarded) */
 	int backing_fd;     /* borrowed */
 	int state_fd;       /* BACKING/.gracefs */
 	int root_trash_fd;  /* BACKING/.gracefs/trash */
@@ -149,7 +151,26 @@ static inline int mkdir_open(int dirfd, const char *name, mode_t mode, bool *cre
 	return open_dir(dirfd, name);
 }
 
+/* The engine lock.  pthread mutexes are not fair: a thread that unlocks
+ * and locks again in a loop (purge and undo steps) would starve the FUSE
+ * threads waiting for it on a fast machine.  trash_lock counts waiters, and
+ * long maintenance calls trash_let_waiters_in between its steps, unlocked,
+ * so they go first. */
+static inline void trash_lock(struct trash *t)
+{
+	atomic_fetch_add(&t->waiters, 1);
+	pthread_mutex_lock(&t->lock);
+	atomic_fetch_sub(&t->waiters, 1);
+}
+
+static inline void trash_unlock(struct trash *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
 /* trash.c */
+/* Unlocked: wait (at most ~2 ms) while other threads wait for the lock. */
+void trash_let_waiters_in(struct trash *t);
 int trash_scope_open(struct trash *t, const char *scope, bool create);
 int trash_op_dir_meta(struct trash *t, const char *scope, int ofd);
 int trash_dir_check_empty(int dirfd, const char *name, bool allow_trash);

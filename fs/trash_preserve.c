@@ -63,14 +63,14 @@ int trash_preserve_held(struct trash *t, const struct caller *who,
 	struct op *op;
 	int r = 0;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	if ((op = open_op_of(t, who, loc->site))) {
 		if (born_in(op, st->st_dev, st->st_ino))
 			r = 1;
 		else if ((r = op_holds(t, op, loc)) == -EEXIST)
 			r = 0;   /* a non-directory where a parent belongs: commit starts a new op */
 	}
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -79,7 +79,7 @@ void trash_note_created(struct trash *t, const struct caller *who, const char *s
 {
 	struct op *op;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	if ((op = open_op_of(t, who, scope)) && op->nborn < BORN_MAX) {
 		if (op->nborn == op->capborn) {
 			unsigned cap = op->capborn ? 2 * op->capborn : 16;
@@ -94,7 +94,7 @@ void trash_note_created(struct trash *t, const struct caller *who, const char *s
 		op->born[op->nborn++].ino = ino;
 	}
 out:
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 }
 
 /* Give tmpfd its name in op: metadata and marker first, then the link. */
@@ -139,7 +139,7 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 	struct op *op;
 	int r = -EEXIST;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (int attempt = 0; attempt < 2 && r == -EEXIST; attempt++) {
 		if ((r = trash_op_for(t, who, loc->site, attempt > 0, &op)) < 0)
 			break;
@@ -154,6 +154,6 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 		if (r >= 0)
 			snprintf(opname, cap, "%s", op->rec.name);
 	}
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }

@@ -70,9 +70,9 @@ int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool
 {
 	int r;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	r = op_update(t, scope, name, set_hold, &hold);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -102,9 +102,9 @@ int trash_may_leave(struct trash *t, const char *scope, const char *name)
 {
 	int r;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	r = trash_may_leave_locked(t, scope, name);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -133,7 +133,7 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 {
 	int r = 0;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (struct op *op = t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name))
 			r = -EBUSY;   /* still collecting deletions */
@@ -145,7 +145,7 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 		r = -EPERM;   /* the site is under legal hold */
 	if (!r)
 		r = op_update(t, scope, name, begin_purge, NULL);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }
 
@@ -221,7 +221,7 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 	int tfd, ofd, r;
 
 	*done = false;
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	/* a hold placed since the last step stops the purge here */
 	if (held(t, index_get(t->ix, scope, name, &rec) == 0 ? &rec : NULL, scope)) {
 		r = -EPERM;
@@ -260,7 +260,8 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 	}
 	close(tfd);
 out:
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
+	trash_let_waiters_in(t);   /* callers loop: FUSE threads and holds go first */
 	return r;
 }
 
@@ -327,12 +328,12 @@ int trash_usage_all(struct trash *t,
 	struct usage_all a = { .t = t, .fn = fn, .arg = arg };
 	int r;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (struct op *op = t->ops; op; op = op->next)
 		if (op->dirty)
 			trash_op_store(t, op);   /* the index is current for this walk */
 	r = index_foreach(t->ix, NULL, usage_all_step, &a);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	if (r == 0 && a.have)
 		r = fn(arg, a.scope, &a.u);
 	return r;
@@ -340,9 +341,9 @@ int trash_usage_all(struct trash *t,
 
 void trash_get_counters(struct trash *t, struct trash_counters *c)
 {
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	*c = t->counters;
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 }
 
 int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
@@ -351,11 +352,11 @@ int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
 	int r;
 
 	memset(u, 0, sizeof(*u));
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (struct op *op = t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, scope))
 			add_usage(u, &op->rec);
 	r = index_foreach(t->ix, scope, usage_of_closed, &w);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r < 0 ? r : 0;
 }

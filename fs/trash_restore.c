@@ -95,9 +95,9 @@ void trash_note_restore_locked(struct trash *t, const char *scope, const char *n
 
 void trash_note_restore(struct trash *t, const char *scope, const char *name)
 {
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	trash_note_restore_locked(t, scope, name, NULL);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 }
 
 /* ---- maintenance ---------------------------------------------------------- */
@@ -275,9 +275,9 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 		close_fd(&root);
 	}
 	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
-		pthread_mutex_unlock(&w->t->lock);
-		sched_yield();
-		pthread_mutex_lock(&w->t->lock);
+		trash_unlock(w->t);
+		trash_let_waiters_in(w->t);
+		trash_lock(w->t);
 		/* a hold placed meanwhile stops the undo here */
 		if (trash_may_leave_locked(w->t, w->scope, w->name) == -EPERM)
 			return -EPERM;
@@ -291,7 +291,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
 	int r, slot = -1;
 
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	for (int i = 0; i < 8 && slot < 0; i++) {
 		if (!t->undoing[i].used) {
 			slot = i;
@@ -301,7 +301,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 		}
 	}
 	if (slot < 0) {
-		pthread_mutex_unlock(&t->lock);
+		trash_unlock(t);
 		return -EBUSY;   /* more concurrent undos than gracectl ever runs */
 	}
 	for (struct op *op = t->ops; op; op = op->next) {
@@ -317,7 +317,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 			trash_note_restore_locked(t, scope, name, NULL);
 	}
 	t->undoing[slot].used = false;
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	if (r != -ENOENT && t->conf.on_undone)
 		t->conf.on_undone(t->conf.cb_arg);
 	return r;

@@ -309,7 +309,7 @@ int trash_reconcile(struct trash *t, struct trash_stats *st)
 
 	if (st)
 		memset(st, 0, sizeof(*st));
-	pthread_mutex_lock(&t->lock);
+	trash_lock(t);
 	if ((fd = openat(t->backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    !(d = fdopendir(fd))) {
 		r = -errno;
@@ -347,6 +347,6 @@ int trash_reconcile(struct trash *t, struct trash_stats *st)
 	r = index_sync(t->ix);
 out:
 	free(l.v);
-	pthread_mutex_unlock(&t->lock);
+	trash_unlock(t);
 	return r;
 }

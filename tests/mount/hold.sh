@@ -123,8 +123,26 @@ tok=$(token_of "$(gctl purge "op:s2/$BIG_OP" --reason "hold test")")
 gfs_bg sh -c 'exec "$@" >"$0" 2>&1' "$GFS_TMP/purge.out" \
 	"$GRACECTL" -b "$BACKING" purge "op:s2/$BIG_OP" --reason "hold test" --execute "$tok"
 purger=$GFS_BG_PID
-check "the purge has begun" wait_until 60 eval '[ "$(ndirs)" -lt '"$BIG_DIRS"' ]'
-check "gracectl hold while it runs" gctl hold "op:s2/$BIG_OP"
+# The hold must land between two purge steps whatever the machine's speed
+# (idle, 100,000 entries go in about a second): as soon as the first
+# directory is gone, the daemon is frozen, gracectl hold connects, and the
+# daemon resumes with ~99% of the purge still to do.
+began=0
+for _ in $(seq 600000); do
+	[ "$(ndirs)" -lt "$BIG_DIRS" ] && { began=1; break; }
+	kill -0 "$purger" 2>/dev/null || break
+done
+kill -STOP "$GFS_PID"
+check_eq "the purge has begun" 1 "$began"
+gfs_bg sh -c 'exec "$@" >"$0" 2>&1' "$GFS_TMP/hold.out" \
+	"$GRACECTL" -b "$BACKING" hold "op:s2/$BIG_OP"
+holder=$GFS_BG_PID
+# until its request is on the daemon's socket (or it gave up)
+wait_until 30 eval 'ls -l /proc/'"$holder"'/fd 2>/dev/null | grep -q socket: || ! kill -0 '"$holder"' 2>/dev/null'
+kill -CONT "$GFS_PID"
+wait "$holder"
+hrc=$?
+check_eq "gracectl hold while it runs" 0 "$hrc"
 wait "$purger"
 prc=$?
 check_not "the purge command failed" test "$prc" -eq 0
