@@ -116,6 +116,7 @@ struct req {
 	size_t cap;
 	struct caller who;     /* the peer process, for the audit */
 	struct undo_result res;
+	size_t steps;          /* undo: steps done, for the progress lines */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -217,6 +218,12 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 	} else if (!*rq->argv[1]) {
 		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
 	}
+	if (++rq->steps % CTLCMD_PROGRESS_STEPS == 0) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", rq->steps);
+		ctl_emitf(rq->out, "progress", n, NULL);
+	}
 	return 0;   /* never stop half-way because the client went away */
 }
 
@@ -225,24 +232,27 @@ static int v_undo(struct req *rq)
 	const struct ctlcmd_ops *o = rq->c->ops;
 	const char *scope = rq->argv[1], *op = rq->argv[2];
 	struct undo_result *res = &rq->res;
-	char n[4][24], detail[128];
+	char n[5][24], detail[160];
 	int r;
 
 	if ((r = check_op(rq, scope, op)) < 0)
 		return r;
 	if (!o || !o->undo_op)
 		return need_daemon(rq);
-	r = o->undo_op(rq->c->arg, scope, op, undo_step_line, rq, res);
+	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
+		       rq, res);
 	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
 		return fail(rq, r, "no op %s/%s in trash", scope, op);
 	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
 	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
 	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
 	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
+	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
 	ctl_emitf(rq->out, "done", "moved", n[0], "renamed", n[1], "mkdirs", n[2],
-		  "failed", n[3], NULL);
-	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu%s",
-		 res->moved, res->renamed, res->mkdirs, res->failed, r < 0 ? " (incomplete)" : "");
+		  "failed", n[3], "merged", n[4], NULL);
+	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
+		 "merged=%zu%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
+		 r < 0 ? " (incomplete)" : "");
 	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
 	if (r < 0)
 		return fail(rq, r, "%zu item(s) of %s/%s not restored (first error: %s)",
@@ -430,7 +440,7 @@ static const struct verb {
 	int (*fn)(struct req *rq);
 } verbs[] = {
 	{ "status",    1, 1,            v_status },
-	{ "undo",      3, 3,            v_undo },
+	{ "undo",      3, 4,            v_undo },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },
 	{ "purge",     4, 4,            v_purge },

@@ -47,6 +47,7 @@ struct gctl {
 	struct catalog *cat;
 	bool cat_rw;
 	int lock_fd;                 /* held while acting without a daemon */
+	int progress;                /* 1 --progress, -1 --no-progress, 0 on a tty */
 };
 
 /* ---- small helpers (gracectl.c) ---- */
@@ -64,6 +65,8 @@ const char *yes(bool b);
 int64_t now_s(void);
 const char *op_id(const char *scope, const char *name);
 int parse_time(const char *s, int64_t *ns);
+int parse_uid(const char *s, int64_t *uid);
+#define TIME_FORMS "2026-11-30T09:00:00+01:00, 2026-11-30 09:00 (local), @EPOCH, or -2h"
 const char *op_cmd(const char *name);
 int open_in(int dirfd, const char *name);
 DIR *dir_at(int dirfd);
@@ -90,11 +93,21 @@ struct cmd {
 int dispatch(struct gctl *x, const struct cmd *cmds, size_t n, const char *what,
 	     int argc, char **argv);
 
+/* ---- which store (gctl_store.c) ---- */
+
+/* Open the backing store named by -b DIR (a store or a gracefs
+ * mountpoint), --state DIR (is_state), or found (dir NULL).  Fills
+ * x->backing, x->state, x->backing_fd.  0 or an exit status (printed). */
+int store_open(struct gctl *x, const char *dir, bool is_state);
+
 /* ---- tables (gctl_table.c) ---- */
 
 struct table {
 	const char *const *cols;     /* JSON keys; plain headers are upper case */
-	const char *types;           /* per column: s text, n number, b yes/no */
+	const char *types;           /* per column, as JSON: s text, S text or null
+				      * (empty), n number or null (empty), b yes/no
+				      * as a boolean, E a time or null (empty, or
+				      * "never …"), a a comma list as an array */
 	int ncols;
 	size_t nrows;
 	char **cells;
@@ -118,11 +131,18 @@ void table_print(const struct table *t, bool json);
 
 extern const char *const op_cols[];
 #define OP_NCOLS 14
-#define OP_TYPES "ssssnsnnbsssnn"
+#define OP_TYPES "sssEnsnnbsssnn"
 #define OP_LS_COLS 10   /* ls shows the first ten */
 extern const char *const plan_cols[];   /* op, action, from, to */
 const char *state_name(uint32_t s);
-int op_row(const struct op_record *r, void *arg);
+#define HELD_NEVER "never (held)"   /* the expiry of a held op or site */
+bool site_held(int backing_fd, const char *scope);
+const char *expiry_text(const struct op_record *r, bool held);
+struct op_rows {
+	struct table *t;
+	int backing_fd;
+};
+int op_row(const struct op_record *r, void *arg);   /* arg: struct op_rows */
 void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only);
 int root_trash_open(int backing_fd);
 int c_ls(struct gctl *x, int argc, char **argv);
@@ -172,7 +192,8 @@ int c_purge(struct gctl *x, int argc, char **argv);
 struct usage {
 	char scope[NAME_MAX + 1];
 	uint64_t ops, items, bytes;
-	int64_t oldest_s, next_expiry_s;
+	int64_t oldest_s, next_expiry_s;   /* 0: none (next_expiry: all held) */
+	bool held;                         /* the site is on legal hold */
 };
 
 struct usages {
@@ -184,9 +205,20 @@ extern const char *const usage_cols[];
 int load_usage(struct gctl *x, struct usages *u);
 const struct usage *usage_of(const struct usages *u, const char *scope);
 void usage_rows(struct table *t, const struct usages *u);
+const char *usage_expiry(const struct usage *us);   /* HELD_NEVER, a time, "" */
 extern const struct cmd site_cmds[];
 extern const size_t n_site_cmds;
 int c_site(struct gctl *x, int argc, char **argv);
+
+/* ---- progress on stderr (gctl_progress.c) ---- */
+
+/* NULL (and every call a no-op) unless mode > 0 or stderr is a terminal
+ * (mode 0). */
+struct progress *progress_new(const char *what, uint64_t total, int mode);
+void progress_add(struct progress *pg, uint64_t n);   /* redraws now and then */
+void progress_show(struct progress *pg, bool force);
+void progress_clear(struct progress *pg);   /* before printing other lines */
+void progress_free(struct progress *pg);    /* the final line */
 
 /* ---- audit log (gctl_log.c) ---- */
 

@@ -27,7 +27,7 @@ int c_log(struct gctl *x, int argc, char **argv)
 {
 	static const char *const cols[] = { "seq", "time", "event", "site", "op", "path", "uid",
 		"pid", "command", "detail" };
-	struct table t = TABLE(cols, "nsssssnnss");
+	struct table t = TABLE(cols, "nssSSSnnSS");
 	struct catalog_audit_filter f = {0};
 	char site[NAME_MAX + 1];
 	struct ctl_id id;
@@ -42,7 +42,7 @@ int c_log(struct gctl *x, int argc, char **argv)
 				    "[--op ID] [--event E] [--limit N]");
 		if (!strcmp(a, "--since") || !strcmp(a, "--until")) {
 			if (parse_time(v, a[2] == 's' ? &f.since_ns : &f.until_ns) < 0)
-				return fail(EXIT_USAGE, "bad time '%s'", v);
+				return fail(EXIT_USAGE, "bad time '%s' (" TIME_FORMS ")", v);
 		} else if (!strcmp(a, "--site")) {
 			if ((r = site_arg(v, site)))
 				return r;

@@ -186,7 +186,7 @@ int c_purge(struct gctl *x, int argc, char **argv)
 			return r;
 		return mutate(x, v, 4, print_line, NULL) < 0 ? EXIT_FAILED : EXIT_DONE;
 	}
-	op_row(&rec, &t);
+	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
 	held = rec.hold || (*rec.scope && sitepolicy_get(x->backing_fd, rec.scope, &pol) == 0 &&
 			    pol.hold);
 	if (x->json) {

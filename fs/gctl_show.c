@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 
 #include "gctl.h"
+#include "sitepolicy.h"
 #include "sys.h"
 #include "trash.h"
 #include "util.h"
@@ -27,14 +28,40 @@ const char *state_name(uint32_t s)
 	return s == OP_OPEN ? "open" : s == OP_CLOSED ? "closed" : s == OP_PURGING ? "purging" : "?";
 }
 
+/* Is site `scope` on legal hold?  The last answer is kept: index order
+ * keeps a site's ops together. */
+bool site_held(int backing_fd, const char *scope)
+{
+	static char last[NAME_MAX + 1] = "\1";
+	static bool held;
+	struct site_policy pol;
+
+	if (!*scope)
+		return false;
+	if (strcmp(last, scope)) {
+		held = sitepolicy_get(backing_fd, scope, &pol) == 0 && pol.hold;
+		snprintf(last, sizeof(last), "%s", scope);
+	}
+	return held;
+}
+
+/* One truth for hold and expiry (ls, show, status, site ls, the xattrs
+ * and the metrics): an op held itself or through its site never expires. */
+const char *expiry_text(const struct op_record *r, bool held)
+{
+	return held ? HELD_NEVER : utc(oprec_expiry(r));
+}
+
 int op_row(const struct op_record *r, void *arg)
 {
+	struct op_rows *o = arg;
+	bool held = r->hold || site_held(o->backing_fd, r->scope);
 	char ret[32];
 
 	util_format_duration(r->retention_s > 0 ? r->retention_s : 1, ret, sizeof(ret));
-	table_add(arg, op_id(r->scope, r->name), *r->scope ? r->scope : "/",
-		  utc(r->last_ns / NS), utc(oprec_expiry(r)), num(r->uid), r->cmdline,
-		  num(r->items), num(r->bytes), yes(r->hold), state_name(r->state),
+	table_add(o->t, op_id(r->scope, r->name), *r->scope ? r->scope : "/",
+		  utc(r->last_ns / NS), expiry_text(r, held), num(r->uid), r->cmdline,
+		  num(r->items), num(r->bytes), yes(held), state_name(r->state),
 		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid));
 	return 0;
 }
@@ -49,7 +76,8 @@ int c_ls(struct gctl *x, int argc, char **argv)
 		return fail(EXIT_USAGE, "usage: ls [SITE]");
 	if ((argc == 1 && (r = site_arg(argv[0], site))) || (r = need_index(x)))
 		return r;
-	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row, &t)) < 0)
+	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row,
+			       &(struct op_rows){ &t, x->backing_fd })) < 0)
 		return fail(EXIT_FAILED, "index: %s", strerror(-r));
 	table_print(&t, x->json);
 	table_free(&t);
@@ -81,7 +109,7 @@ int c_show(struct gctl *x, int argc, char **argv)
 		return fail(EXIT_USAGE, "usage: show op:ID");
 	if ((r = resolve_op(x, argv[0], &rec)))
 		return r;
-	op_row(&rec, &t);
+	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
 	if ((pr = undo_plan(x->backing_fd, rec.scope, rec.name, &p)) == 0) {
 		plan_rows(&pt, &p, false);
 		undo_plan_release(&p);
@@ -264,8 +292,8 @@ int c_status(struct gctl *x, int argc, char **argv)
 	static const char *const kv_cols[] = { "key", "value" };
 	static const char *const tot_cols[] = { "daemon", "backing", "trash_ops", "trash_items",
 		"trash_bytes", "next_expiry" };
-	struct table kv = TABLE(kv_cols, "ss"), tot = TABLE(tot_cols, "ssnnns"),
-		     ut = { usage_cols, "snnnss", 6, 0, NULL };
+	struct table kv = TABLE(kv_cols, "ss"), tot = TABLE(tot_cols, "ssnnnE"),
+		     ut = { usage_cols, "snnnSE", 6, 0, NULL };
 	struct usages u;
 	uint64_t ops = 0, items = 0, bytes = 0;
 	int64_t next = 0;
@@ -289,7 +317,8 @@ int c_status(struct gctl *x, int argc, char **argv)
 	table_add(&tot, r == -ECONNREFUSED ? (daemon_holds_lock(x) ?
 		  "running, control socket not answering" : "not running") : r < 0 ?
 		  fmt("running (status: %s)", *msg ? msg : strerror(-r)) : "running",
-		  x->backing, num(ops), num(items), num(bytes), utc(next));
+		  x->backing, num(ops), num(items), num(bytes),
+		  ops && !next ? HELD_NEVER : utc(next));
 	usage_rows(&ut, &u);
 	if (x->json) {
 		fputs("{\"totals\":", stdout);
@@ -297,9 +326,13 @@ int c_status(struct gctl *x, int argc, char **argv)
 		fputs(",\"daemon\":{", stdout);
 		for (size_t i = 0; i < kv.nrows; i++) {
 			printf("%s", i ? "," : "");
+			const char *v = cell(&kv, i, 1);
+
 			json_str(cell(&kv, i, 0));
 			putchar(':');
-			json_str(cell(&kv, i, 1));
+			/* the daemon's counters are numbers */
+			json_value(v, *v && v[strspn(v, "0123456789")] == '\0' &&
+				   (v[0] != '0' || !v[1]) ? 'n' : 's');
 		}
 		fputs("},\"sites\":", stdout);
 		table_json(&ut);

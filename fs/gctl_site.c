@@ -53,6 +53,9 @@ int load_usage(struct gctl *x, struct usages *u)
 	}
 	if (u->n)
 		qsort(u->v, u->n, sizeof(*u->v), cmp_usage);
+	for (size_t i = 0; i < u->n; i++)
+		if ((u->v[i].held = site_held(x->backing_fd, u->v[i].scope)))
+			u->v[i].next_expiry_s = 0;   /* a held site expires nothing */
 	return r;
 }
 
@@ -67,12 +70,19 @@ const struct usage *usage_of(const struct usages *u, const char *scope)
 const char *const usage_cols[] = { "site", "ops", "items", "bytes", "oldest",
 	"next_expiry" };
 
+const char *usage_expiry(const struct usage *us)
+{
+	if (us->held || (us->ops && !us->next_expiry_s))
+		return HELD_NEVER;
+	return utc(us->next_expiry_s);
+}
+
 void usage_rows(struct table *t, const struct usages *u)
 {
 	for (size_t i = 0; i < u->n; i++)
 		table_add(t, *u->v[i].scope ? u->v[i].scope : "/", num(u->v[i].ops),
 			  num(u->v[i].items), num(u->v[i].bytes), utc(u->v[i].oldest_s),
-			  utc(u->v[i].next_expiry_s));
+			  usage_expiry(&u->v[i]));
 }
 
 struct names {
@@ -101,7 +111,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 {
 	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
 		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected" };
-	struct table t = TABLE(cols, "sssssbnnnsss");
+	struct table t = TABLE(cols, "sSsSsbnnnSEa");
 	struct catalog_protected *prot = NULL;
 	struct names names = {0};
 	struct usages u;
@@ -150,7 +160,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 			  in_cat ? catalog_state_name(cs.state) : "uncataloged",
 			  in_cat ? utc(cs.created_s) : "", ret, yes(pol.hold),
 			  num(us ? us->ops : 0), num(us ? us->items : 0), num(us ? us->bytes : 0),
-			  us ? utc(us->oldest_s) : "", us ? utc(us->next_expiry_s) : "", plist);
+			  us ? utc(us->oldest_s) : "", us ? usage_expiry(us) : pol.hold ? HELD_NEVER : "", plist);
 	}
 	table_print(&t, x->json);
 	table_free(&t);

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 
 #include "gctl.h"
+#include "jsonw.h"
 
 /* ---- tables: aligned text or JSON ---- */
 
@@ -66,55 +67,35 @@ void table_free(struct table *t)
 	t->nrows = 0;
 }
 
-/* Length of the valid UTF-8 sequence at p, 0 if there is none. */
-static size_t utf8_len(const unsigned char *p)
-{
-	size_t n = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2 :
-		   p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-
-	for (size_t i = 1; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0) ||
-	    (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))
-		return 0;   /* overlong, surrogate, beyond U+10FFFF */
-	return n;
-}
-
 /* A JSON string; bytes that are not UTF-8 become U+FFFD. */
 void json_str(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	putchar('"');
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", stdout);
-		else if (*p == '\t')
-			fputs("\\t", stdout);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else if (!n)
-			fputs("\\ufffd", stdout);
-		else
-			fwrite(p, 1, n, stdout);
-		p += n ? n : 1;
-	}
-	putchar('"');
+	jsonw_escape(stdout, s);
 }
 
+/* One cell as its column's type: n number (empty: null), b yes/no as a
+ * boolean, S text (empty: null, a value that is absent), a a comma list
+ * as an array of strings, s text. */
 void json_value(const char *v, char type)
 {
-	if (type == 'n')
+	if ((type == 'E' || type == 'S') && (!*v || (type == 'E' && !strncmp(v, "never", 5)))) {
+		fputs("null", stdout);
+	} else if (type == 'n') {
 		fputs(*v ? v : "null", stdout);
-	else if (type == 'b')
+	} else if (type == 'b') {
 		fputs(!strcmp(v, "yes") ? "true" : "false", stdout);
-	else
+	} else if (type == 'a') {
+		putchar('[');
+		for (const char *p = v; *p; ) {
+			size_t n = strcspn(p, ",");
+			printf("%s", p == v ? "" : ",");
+			json_str(fmt("%.*s", (int)n, p));
+			p += n + (p[n] == ',');
+		}
+		putchar(']');
+	} else {
 		json_str(v);
+	}
 }
 
 void table_json_obj(const struct table *t, size_t row)

@@ -149,17 +149,18 @@ static void sel_nested(struct selection *s)
 
 /* Plan a selected op; a nested op where it lies now, against its site as
  * it will be once restored. */
-static int sel_plan(const struct selection *s, const struct op_record *r, struct undo_plan *p)
+static int sel_plan(const struct selection *s, const struct op_record *r,
+		    const struct undo_overlay *ov, struct undo_plan *p)
 {
 	const struct nested *n = nested_of(s, r);
 	int tfd, ofd, rc;
 
 	if (!n)
-		return undo_plan(s->backing_fd, r->scope, r->name, p);
+		return undo_plan_over(s->backing_fd, r->scope, r->name, ov, p);
 	if ((tfd = root_trash_open(s->backing_fd)) < 0)
 		return -ENOENT;
 	ofd = open_in(tfd, n->root);
-	rc = ofd < 0 ? -errno : undo_plan(ofd, r->scope, r->name, p);
+	rc = ofd < 0 ? -errno : undo_plan_over(ofd, r->scope, r->name, ov, p);
 	close(tfd);
 	if (ofd >= 0)
 		close(ofd);
@@ -169,25 +170,56 @@ static int sel_plan(const struct selection *s, const struct op_record *r, struct
 
 /* ---- undo ---- */
 
-#define UNDO_WORKERS 4   /* ops restored at once (distinct ops never collide) */
+#define UNDO_WORKERS 4   /* sites restored at once (distinct sites never collide) */
+
+/* The order an undo runs in, dry or not: the ops of the root scope first
+ * (they bring whole sites back, and the ops inside those sites with them),
+ * then site by site; within a scope the newest op first, so that each
+ * older op finds the tree as it was when it deleted (undo.h, overlays). */
+static int cmp_exec(const void *a, const void *b)
+{
+	const struct op_record *x = *(const struct op_record *const *)a,
+			       *y = *(const struct op_record *const *)b;
+	int c = strcmp(x->scope, y->scope);
+
+	if (c)
+		return c;
+	if (x->last_ns != y->last_ns)
+		return x->last_ns > y->last_ns ? -1 : 1;
+	return -strcmp(x->name, y->name);
+}
+
+static const struct op_record **exec_order(const struct selection *s)
+{
+	const struct op_record **v = xrealloc(NULL, (s->n ? s->n : 1) * sizeof(*v));
+
+	for (size_t i = 0; i < s->n; i++)
+		v[i] = &s->v[i];
+	if (s->n)
+		qsort(v, s->n, sizeof(*v), cmp_exec);
+	return v;
+}
 
 /* Shared by the workers of one undo run; lock guards everything below it. */
 struct undo_run {
 	struct gctl *x;
 	struct selection *s;
+	const struct op_record **order;
+	const char *token;           /* the run's ID for the daemon */
+	struct progress *pg;
 	pthread_mutex_t lock;
 	struct table events;         /* op, event, from, to */
-	size_t next, end, done, moved, renamed, mkdirs, failed, failed_ops;
+	size_t next, end, done, moved, renamed, mkdirs, merged, failed, failed_ops;
 	bool stop;
 };
 
 struct undo_call {
 	struct undo_run *u;
 	char opid[2 * NAME_MAX + 8];
-	size_t moved, renamed;
+	size_t moved, renamed, steps;
 };
 
-/* Lines of one op's undo: renamed / failed steps, and the final counts. */
+/* Lines of one op's undo: renamed / failed steps, progress, the counts. */
 static int undo_line(void *arg, const char *const *f, int n)
 {
 	struct undo_call *c = arg;
@@ -201,11 +233,22 @@ static int undo_line(void *arg, const char *const *f, int n)
 		u->renamed += c->renamed;
 		u->mkdirs += strtoull(f[6], NULL, 10);
 		u->failed += strtoull(f[8], NULL, 10);
+		if (n >= 11)
+			u->merged += strtoull(f[10], NULL, 10);
+		progress_add(u->pg, c->moved + c->renamed - (c->steps < c->moved + c->renamed ?
+							    c->steps : c->moved + c->renamed));
+	} else if (n >= 2 && !strcmp(f[0], "progress")) {
+		size_t steps = strtoull(f[1], NULL, 10);
+
+		progress_add(u->pg, steps > c->steps ? steps - c->steps : 0);
+		c->steps = steps;
 	} else if (n >= 2 && strcmp(f[0], "mkdir")) {
 		table_add(&u->events, c->opid, f[0], f[1], n > 2 ? f[2] : "");
-		if (!u->x->json)
+		if (!u->x->json) {
+			progress_clear(u->pg);
 			printf("  %s: %s: %s%s%s\n", c->opid, f[0], f[1], n > 2 ? " -> " : "",
 			       n > 2 ? f[2] : "");
+		}
 	}
 	pthread_mutex_unlock(&u->lock);
 	return 0;
@@ -232,60 +275,83 @@ static int site_not_back(struct undo_run *u, const struct op_record *r, char *ms
 	return 0;
 }
 
+/* Undo one op through the daemon.  Called without u->lock. */
+static void undo_one(struct undo_run *u, const struct op_record *r)
+{
+	struct undo_call c = { .u = u };
+	char sock[PATH_MAX + 32], msg[600] = "";
+	int rc;
+
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", u->x->state);
+	snprintf(c.opid, sizeof(c.opid), "op:%s/%s", r->scope, r->name);
+	pthread_mutex_lock(&u->lock);
+	rc = u->stop ? -ECANCELED : site_not_back(u, r, msg, sizeof(msg));
+	pthread_mutex_unlock(&u->lock);
+	if (!rc)
+		rc = call_daemon(sock, (const char *[]){ "undo", r->scope, r->name, u->token }, 4,
+				 undo_line, &c, msg, sizeof(msg));
+	pthread_mutex_lock(&u->lock);
+	u->done++;
+	if (rc < 0 && rc != -ECANCELED) {
+		u->failed_ops++;
+		u->stop |= rc == -ECONNREFUSED;   /* the daemon went away */
+		progress_clear(u->pg);
+		fprintf(stderr, "gracectl: error: %s: %s\n", c.opid, *msg ? msg : strerror(-rc));
+	}
+	if (!u->x->json && rc != -ECANCELED) {
+		progress_clear(u->pg);
+		printf("[%zu/%zu] %s: %zu item(s) restored%s\n", u->done, u->s->n, c.opid,
+		       c.moved + c.renamed, rc < 0 ? " (incomplete)" : "");
+		fflush(stdout);
+	}
+	progress_show(u->pg, false);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Workers take a whole scope at a time and undo its ops in order. */
 static void *undo_worker(void *arg)
 {
 	struct undo_run *u = arg;
-	char sock[PATH_MAX + 32], msg[600];
 
-	snprintf(sock, sizeof(sock), "%s/ctl.sock", u->x->state);
 	for (;;) {
-		struct undo_call c = { .u = u };
-		const struct op_record *r;
-		int rc;
+		size_t i, j;
 
 		pthread_mutex_lock(&u->lock);
-		if (u->stop || u->next == u->end) {
+		if (u->stop || u->next >= u->end) {
 			pthread_mutex_unlock(&u->lock);
 			return NULL;
 		}
-		r = &u->s->v[u->next++];
-		snprintf(c.opid, sizeof(c.opid), "op:%s/%s", r->scope, r->name);
-		rc = site_not_back(u, r, msg, sizeof(msg));
+		i = j = u->next;
+		while (j < u->end && !strcmp(u->order[j]->scope, u->order[i]->scope))
+			j++;
+		u->next = j;
 		pthread_mutex_unlock(&u->lock);
-		if (!rc)
-			rc = call_daemon(sock, (const char *[]){ "undo", r->scope, r->name }, 3,
-					 undo_line, &c, msg, sizeof(msg));
-		pthread_mutex_lock(&u->lock);
-		u->done++;
-		if (rc < 0) {
-			u->failed_ops++;
-			u->stop |= rc == -ECONNREFUSED;   /* the daemon went away */
-			fprintf(stderr, "gracectl: error: %s: %s\n", c.opid, *msg ? msg : strerror(-rc));
-		}
-		if (!u->x->json)
-			printf("[%zu/%zu] %s: %zu item(s) restored%s\n", u->done, u->s->n, c.opid,
-			       c.moved + c.renamed, rc < 0 ? " (incomplete)" : "");
-		pthread_mutex_unlock(&u->lock);
+		for (; i < j; i++)
+			undo_one(u, u->order[i]);
 	}
 }
 
-static int undo_execute_all(struct gctl *x, struct selection *s)
+static int undo_execute_all(struct gctl *x, struct selection *s, const char *token)
 {
 	static const char *const ev_cols[] = { "op", "event", "from", "to" };
-	struct undo_run u = { .x = x, .s = s, .events = TABLE(ev_cols, "ssss") };
+	struct undo_run u = { .x = x, .s = s, .token = token, .events = TABLE(ev_cols, "ssss") };
 	pthread_t t[UNDO_WORKERS];
+	uint64_t items = 0;
 	size_t nroot = 0;
 
-	/* root ops (sorted first) bring deleted sites back, then the ops of
-	 * the sites follow: those inside a deleted site need it back first */
-	while (nroot < s->n && !*s->v[nroot].scope)
+	u.order = exec_order(s);
+	for (size_t i = 0; i < s->n; i++)
+		items += s->v[i].items;
+	u.pg = progress_new("undo", items, x->progress);
+	/* root ops first: those inside a deleted site need it back */
+	while (nroot < s->n && !*u.order[nroot]->scope)
 		nroot++;
 	pthread_mutex_init(&u.lock, NULL);
 	for (int phase = 0; phase < 2; phase++) {
 		size_t n = 0;
 
 		u.end = phase ? s->n : nroot;
-		while (n < UNDO_WORKERS && n < u.end - u.next &&
+		while (phase && n < UNDO_WORKERS && n < u.end - u.next &&
 		       pthread_create(&t[n], NULL, undo_worker, &u) == 0)
 			n++;
 		if (!n)
@@ -294,23 +360,28 @@ static int undo_execute_all(struct gctl *x, struct selection *s)
 			pthread_join(t[--n], NULL);
 	}
 	pthread_mutex_destroy(&u.lock);
+	progress_free(u.pg);
 	if (x->json) {
-		printf("{\"executed\":true,\"ops\":%zu,\"failed_ops\":%zu,\"moved\":%zu,"
-		       "\"renamed\":%zu,\"mkdirs\":%zu,\"failed\":%zu,\"events\":", s->n,
-		       u.failed_ops, u.moved, u.renamed, u.mkdirs, u.failed);
+		printf("{\"executed\":true,\"token\":\"%s\",\"ops\":%zu,\"failed_ops\":%zu,"
+		       "\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,\"merged\":%zu,\"mkdirs\":%zu,"
+		       "\"failed\":%zu,\"events\":", token, s->n, u.failed_ops, u.moved + u.renamed,
+		       u.moved, u.renamed, u.merged, u.mkdirs, u.failed);
 		table_json(&u.events);
 		puts("}");
 	} else {
 		printf("undo: %zu op(s): %zu item(s) restored to their original paths, %zu next "
-		       "to a taken name, %zu parent(s) recreated, %zu failed%s\n", s->n, u.moved,
-		       u.renamed, u.mkdirs, u.failed, u.failed_ops ? " (see the errors above)" : "");
+		       "to a taken name, %zu director%s merged into restored ones, %zu parent(s) "
+		       "recreated, %zu failed%s\n", s->n, u.moved, u.renamed, u.merged,
+		       u.merged == 1 ? "y" : "ies", u.mkdirs, u.failed,
+		       u.failed_ops ? " (see the errors above)" : "");
 	}
 	table_free(&u.events);
+	free(u.order);
 	return u.failed_ops || u.failed ? EXIT_FAILED : EXIT_DONE;
 }
 
 static const char *const dry_cols[] = { "op", "site", "deleted", "uid", "command", "items",
-	"bytes", "moves", "renamed", "mkdirs" };
+	"bytes", "moves", "renamed", "mkdirs", "merged" };
 
 /* The sites an op touches: its scope, or the deleted sites it holds. */
 static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_t cap)
@@ -328,26 +399,38 @@ static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_
 	undo_plan_release(&p);
 }
 
+/* The dry run plans every op in the order --execute runs them, each
+ * against what the ops before it would have put back (an overlay), so
+ * that its counts are what the execution then does. */
 static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, bool bulk,
 			const char *body)
 {
-	struct table t = TABLE(dry_cols, "sssnsnnnnn"), ct = { plan_cols, "ssss", 4, 0, NULL };
+	struct table t = TABLE(dry_cols, "sssnsnnnnnn"), ct = { plan_cols, "ssss", 4, 0, NULL };
+	const struct op_record **order = exec_order(s);
+	struct undo_overlay *ov = NULL;
 	uint64_t items = 0, bytes = 0;
-	size_t renamed = 0, mkdirs = 0, nsites = 0;
+	size_t moves = 0, renamed = 0, mkdirs = 0, merged = 0, nsites = 0;
 	char **sites = NULL, sbuf[4096];
+	int r = EXIT_DONE;
 
-	for (size_t i = 0; i < s->n; i++) {
-		const struct op_record *r = &s->v[i];
+	if (undo_overlay_new(&ov) < 0)
+		r = fail(EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < s->n && r == EXIT_DONE; i++) {
+		const struct op_record *rec = order[i];
 		struct undo_plan p;
-		int pr = sel_plan(s, r, &p);
+		int pr = sel_plan(s, rec, ov, &p);
 
-		if (pr < 0)
-			return fail(EXIT_FAILED, "%s: cannot plan: %s", op_id(r->scope, r->name),
-				    strerror(-pr));
-		op_sites(x, r, sbuf, sizeof(sbuf));
-		table_add(&t, op_id(r->scope, r->name), sbuf, utc(r->last_ns / NS), num(r->uid),
-			  r->cmdline, num(r->items), num(r->bytes), num(p.moves + p.renames),
-			  num(p.renames), num(p.mkdirs));
+		if (pr < 0) {
+			r = fail(EXIT_FAILED, "%s: cannot plan: %s", op_id(rec->scope, rec->name),
+				 strerror(-pr));
+			break;
+		}
+		if (undo_overlay_note_plan(ov, &p) < 0)
+			r = fail(EXIT_FAILED, "out of memory");
+		op_sites(x, rec, sbuf, sizeof(sbuf));
+		table_add(&t, op_id(rec->scope, rec->name), sbuf, utc(rec->last_ns / NS),
+			  num(rec->uid), rec->cmdline, num(rec->items), num(rec->bytes),
+			  num(p.moves + p.renames), num(p.renames), num(p.mkdirs), num(p.merges));
 		for (char *save, *w = strtok_r(sbuf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 			size_t k;
 
@@ -359,21 +442,27 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 			}
 		}
 		plan_rows(&ct, &p, true);
-		items += r->items;
-		bytes += r->bytes;
+		items += rec->items;
+		bytes += rec->bytes;
+		moves += p.moves;
 		renamed += p.renames;
 		mkdirs += p.mkdirs;
+		merged += p.merges;
 		undo_plan_release(&p);
 	}
-	if (bulk)
+	undo_overlay_free(ov);
+	free(order);
+	if (r == EXIT_DONE && bulk)
 		store_plan(x, token, body);
-	if (x->json) {
+	if (r != EXIT_DONE) {
+	} else if (x->json) {
 		printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"sites\":%zu,\"items\":%"
-		       PRIu64 ",\"bytes\":%" PRIu64 ",\"renamed\":%zu,\"mkdirs\":%zu,"
-		       "\"skipped_purging\":%zu,\"plan\":", token, s->n, nsites, items, bytes,
-		       renamed, mkdirs, s->skipped_purging);
+		       PRIu64 ",\"bytes\":%" PRIu64 ",\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,"
+		       "\"merged\":%zu,\"mkdirs\":%zu,\"conflicts\":%zu,\"skipped_purging\":%zu,"
+		       "\"plan\":", token, s->n, nsites, items, bytes, moves + renamed, moves,
+		       renamed, merged, mkdirs, ct.nrows, s->skipped_purging);
 		table_json(&t);
-		fputs(",\"conflicts\":", stdout);
+		fputs(",\"conflict_list\":", stdout);
 		table_json(&ct);
 		puts("}");
 	} else {
@@ -384,9 +473,10 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 			table_plain(&ct);
 		}
 		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
-		       " item(s), %" PRIu64 " byte(s); %zu under a new name, %zu parent "
-		       "director%s recreated", s->n, nsites, items, bytes, renamed, mkdirs,
-		       mkdirs == 1 ? "y" : "ies");
+		       " item(s), %" PRIu64 " byte(s); %zu to their original paths, %zu under a "
+		       "new name, %zu director%s merged into restored ones, %zu parent "
+		       "director%s recreated", s->n, nsites, items, bytes, moves, renamed, merged,
+		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
 		if (s->skipped_purging)
 			printf("; %zu op(s) being purged left out", s->skipped_purging);
 		printf("\nplan token: %s\nto act, run the same command with --execute%s%s\n",
@@ -397,7 +487,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	free(sites);
 	table_free(&t);
 	table_free(&ct);
-	return EXIT_DONE;
+	return r;
 }
 
 int c_undo(struct gctl *x, int argc, char **argv)
@@ -412,7 +502,6 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		return r;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		char *end;
 
 		if (a[0] != '-') {
 			struct op_record rec;
@@ -431,14 +520,12 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		bulk = true;
 		if (!strcmp(a, "--since") || !strcmp(a, "--until")) {
 			if (parse_time(v, !strcmp(a, "--since") ? &s.since_ns : &s.until_ns) < 0) {
-				r = fail(EXIT_USAGE, "bad time '%s' (2026-11-27T13:05:12Z, 2026-11-27, "
-					 "or a duration ago like 2h)", v);
+				r = fail(EXIT_USAGE, "bad time '%s' (" TIME_FORMS ")", v);
 				goto out;
 			}
 		} else if (!strcmp(a, "--uid")) {
-			s.uid = strtoll(v, &end, 10);
-			if (*end || s.uid < 0 || s.uid > UINT32_MAX) {
-				r = fail(EXIT_USAGE, "bad uid '%s'", v);
+			if (parse_uid(v, &s.uid) < 0) {
+				r = fail(EXIT_USAGE, "bad uid '%s' (a number or a user name)", v);
 				goto out;
 			}
 		} else if (!strcmp(a, "--command")) {
@@ -474,7 +561,7 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	if (!execute)
 		r = undo_dry_run(x, &s, token, bulk, body);
 	else if (!(r = check_token(x, given, token, bulk)))
-		r = daemon_answers(x) ? undo_execute_all(x, &s) :
+		r = daemon_answers(x) ? undo_execute_all(x, &s, token) :
 		    fail(EXIT_FAILED, "undo needs the running daemon: mount %s first (nothing "
 			 "was changed)", x->backing);
 	free(body);

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 
 #include "audit.h"
 #include "gctl.h"
+#include "timearg.h"
 #include "catalog.h"
 #include "ctl.h"
 #include "ctlcmd.h"
@@ -110,14 +112,30 @@ const char *op_id(const char *scope, const char *name)
 	return fmt("op:%s/%s", scope, name);
 }
 
-/* "2026-11-27T13:05:12Z", "20261127T130512Z", "2026-11-27", or a duration
- * meaning that long ago ("2h").  0 or -EINVAL. */
+/* A command-line time (timearg.h: RFC 3339, local, @EPOCH, -2h) in ns.
+ * 0 or -EINVAL. */
 int parse_time(const char *s, int64_t *ns)
 {
 	int64_t v;
 
-	if (util_parse_utc(s, &v) == 0 || (util_parse_duration(s, &v) == 0 && (v = now_s() - v, 1))) {
-		*ns = v * NS;
+	if (timearg_parse(s, now_s(), &v) < 0)
+		return -EINVAL;
+	*ns = v * NS;
+	return 0;
+}
+
+/* A uid given as a number or a user name.  0 or -EINVAL. */
+int parse_uid(const char *s, int64_t *uid)
+{
+	struct passwd *pw;
+	char *end;
+
+	errno = 0;
+	*uid = strtoll(s, &end, 10);
+	if (*s && !*end && !errno && *uid >= 0 && *uid <= UINT32_MAX)
+		return 0;
+	if (*s && (pw = getpwnam(s))) {
+		*uid = pw->pw_uid;
 		return 0;
 	}
 	return -EINVAL;
@@ -393,8 +411,10 @@ static const struct cmd cmds[] = {
 
 static void usage(FILE *to)
 {
-	fputs("usage: gracectl (-b BACKING | --state BACKING/.gracefs) [--json] COMMAND …\n"
-	      "commands:\n", to);
+	fputs("usage: gracectl [-b BACKING|MOUNTPOINT | --state BACKING/.gracefs] [--json] "
+	      "[--progress] COMMAND …\n"
+	      "(options may also follow the command; without -b: the only gracefs mount, or "
+	      "the only /etc/gracefs/*.conf)\ncommands:\n", to);
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		fprintf(to, "  %s\n", cmds[i].usage);
 	for (size_t i = 0; i < n_site_cmds; i++)
@@ -414,58 +434,69 @@ int dispatch(struct gctl *x, const struct cmd *c, size_t n, const char *what,
 	return fail(EXIT_USAGE, "unknown %s command '%s' (see --help)", what, argv[0]);
 }
 
-/* -b BACKING or --state STATE (its parent is BACKING). */
-static int set_store(struct gctl *x, const char *dir, bool is_state)
+/* Take the global options out of argv, wherever they are (before or
+ * after the command: `gracectl ls --json`); "--" ends them.  Returns
+ * -1 to go on, else an exit status (help, version, a bad option). */
+static int global_options(struct gctl *x, int *argc, char **argv, const char **store,
+			  bool *is_state)
 {
-	char *real = realpath(dir, NULL);
-	struct stat st;
+	int j = 1;
+	bool verb = false, ended = false;
 
-	if (!real)
-		return fail(EXIT_USAGE, "'%s': %s", dir, strerror(errno));
-	if (is_state)
-		*strrchr(real, '/') = '\0';
-	snprintf(x->backing, sizeof(x->backing), "%s", *real ? real : "/");
-	free(real);
-	snprintf(x->state, sizeof(x->state), "%s/" TRASH_STATE_DIR,
-		 strcmp(x->backing, "/") ? x->backing : "");
-	if ((x->backing_fd = open(x->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return fail(EXIT_USAGE, "'%s': %s", x->backing, strerror(errno));
-	if (fstatat(x->backing_fd, TRASH_STATE_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    !S_ISDIR(st.st_mode))
-		return fail(EXIT_USAGE, "'%s' is not a gracefs backing store (no %s)", x->backing,
-			    TRASH_STATE_DIR);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	struct gctl x = { .backing_fd = -1, .lock_fd = -1 };
-	int i, r = 0;
-
-	for (i = 1; i < argc && argv[i][0] == '-' && !r; i++) {
+	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i];
 		bool state = !strcmp(a, "--state");
 
-		if (!strcmp(a, "--json")) {
-			x.json = true;
+		if (ended || a[0] != '-') {
+			verb = true;
+			argv[j++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			ended = true;
+		} else if (!strcmp(a, "--json")) {
+			x->json = true;
+		} else if (!strcmp(a, "--progress") || !strcmp(a, "--no-progress")) {
+			x->progress = a[2] == 'p' ? 1 : -1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return EXIT_DONE;
 		} else if (!strcmp(a, "--version")) {
 			printf("gracectl %s\n", GRACEFS_VERSION);
 			return EXIT_DONE;
-		} else if ((state || !strcmp(a, "-b") || !strcmp(a, "--backing")) && i + 1 < argc) {
-			r = set_store(&x, argv[++i], state);
+		} else if (state || !strcmp(a, "-b") || !strcmp(a, "--backing")) {
+			if (i + 1 >= *argc)
+				return fail(EXIT_USAGE, "%s needs a directory", a);
+			*store = argv[++i];
+			*is_state = state;
 		} else if (!strncmp(a, "--backing=", 10) || !strncmp(a, "--state=", 8)) {
-			r = set_store(&x, strchr(a, '=') + 1, a[2] == 's');
+			*store = strchr(a, '=') + 1;
+			*is_state = a[2] == 's';
+		} else if (!verb) {
+			return fail(EXIT_USAGE, "unknown option '%s' (see --help)", a);
 		} else {
-			r = fail(EXIT_USAGE, "unknown option '%s' (see --help)", a);
+			argv[j++] = argv[i];   /* the command's own option */
 		}
 	}
-	if (!r && x.backing_fd < 0)
-		r = fail(EXIT_USAGE, "which backing store? give -b BACKING (see --help)");
+	*argc = j;
+	argv[j] = NULL;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct gctl x = { .backing_fd = -1, .lock_fd = -1 };
+	const char *store = NULL;
+	bool is_state = false;
+	int r = global_options(&x, &argc, argv, &store, &is_state);
+
+	if (r >= 0)
+		return r;
+	if (argc < 2)
+		return fail(EXIT_USAGE, "which command? (see --help)");
+	if (!strcmp(argv[1], "help"))
+		return usage(stdout), EXIT_DONE;
+	r = store_open(&x, store, is_state);
 	if (!r)
-		r = dispatch(&x, cmds, ARRAY_SIZE(cmds), "gracectl", argc - i, argv + i);
+		r = dispatch(&x, cmds, ARRAY_SIZE(cmds), "gracectl", argc - 1, argv + 1);
 	fflush(stdout);
 	index_close(x.ix);
 	catalog_close(x.cat);
@@ -475,4 +506,3 @@ int main(int argc, char **argv)
 		close(x.backing_fd);
 	return r;
 }
-

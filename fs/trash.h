@@ -114,9 +114,11 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 
 /* Restore a whole op to its original paths (undo.h), under the engine's
  * lock, let go every 1024 steps: an open op is closed first; a purging one
- * is refused (-EBUSY).  The op is then settled like any restore.
+ * is refused (-EBUSY).  The op is then settled like any restore.  run
+ * (NULL or "": none) names the bulk undo this op belongs to: the op is
+ * planned against what the run's earlier ops put back (undo_runs_get).
  * 0 or -errno. */
-int trash_undo(struct trash *t, const char *scope, const char *name,
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res);
 
 /* Legal hold on one op (never purged while held).  0 or -errno. */

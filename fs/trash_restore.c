@@ -146,6 +146,7 @@ out:
 
 struct undo_wrap {
 	struct trash *t;
+	struct undo_overlay *ov;   /* the run's, or NULL */
 	const char *scope;
 	size_t steps;
 	undo_progress_fn fn;
@@ -165,6 +166,8 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 
 	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		trash_scope_scan(w->t, to, NULL);
+	if (w->ov && !err)   /* no memory: later ops restore next to it instead */
+		undo_overlay_note_step(w->ov, w->scope, step, to);
 	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
 		pthread_mutex_unlock(&w->t->lock);
 		sched_yield();
@@ -173,7 +176,7 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
-int trash_undo(struct trash *t, const char *scope, const char *name,
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
@@ -202,8 +205,11 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	r = index_get(t->ix, scope, name, &rec);
 	if (r == 0 && rec.state == OP_PURGING)
 		r = -EBUSY;   /* half gone: never restored as if complete */
+	if ((r == 0 || r == -ENOENT) && run && *run &&
+	    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
+		w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
 	if (r == 0 || r == -ENOENT)
-		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
+		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
 	if (r != -ENOENT)
 		trash_note_restore_locked(t, scope, name);
 	t->undoing[slot].used = false;

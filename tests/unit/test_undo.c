@@ -401,7 +401,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(undo_plan(f->fd, "..", OP, &p), -EINVAL);
 	assert_int_equal(undo_plan(f->fd, "a/b", OP, &p), -EINVAL);
 	assert_int_equal(undo_plan(f->fd, "www", "", &p), -EINVAL);
-	assert_int_equal(undo_op(f->fd, "www", OP, NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, NULL, NULL, NULL), -ENOENT);
 	/* an op dir that is a symlink is not followed */
 	dir(f, "elsewhere");
 	assert_int_equal(symlinkat("../../elsewhere", f->fd, SITE_TRASH), 0);
@@ -447,7 +447,7 @@ static void test_failure(void **state)
 	put(f, SITE_TRASH "/b", "B");
 	put(f, SITE_TRASH "/c", "C");
 	sys.renameat2 = fail_second;
-	assert_int_equal(undo_op(f->fd, "www", OP, progress, &l, &res), -EIO);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, progress, &l, &res), -EIO);
 	assert_int_equal(res.moved, 2);
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(l.failed, 1);
@@ -472,7 +472,7 @@ static void test_stop(void **state)
 	dir(f, "www");
 	put(f, SITE_TRASH "/a", "A");
 	put(f, SITE_TRASH "/b", "B");
-	assert_int_equal(undo_op(f->fd, "www", OP, stop_now, NULL, &res), -ECANCELED);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, stop_now, NULL, &res), -ECANCELED);
 	assert_int_equal(res.moved, 1);
 	assert_true(exists_at(f, SITE_TRASH "/b"));
 }
