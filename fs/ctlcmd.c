@@ -270,8 +270,15 @@ static int v_hold(struct req *rq)
 	int r;
 
 	if (site && rq->argc == 3) {
+		struct site_policy pol;
+
 		if ((r = check_site(rq, rq->argv[2])) < 0 || (r = catalog_row(rq, rq->argv[2], &s)) < 0)
 			return r;
+		if (sitepolicy_get(rq->c->backing_fd, rq->argv[2], &pol) == 0 && pol.hold == hold) {
+			/* nothing to do is done: no change, no audit row */
+			ctl_emitf(rq->out, "unchanged", hold ? "held" : "not held", NULL);
+			return 0;
+		}
 		if ((r = sitepolicy_set_hold(rq->c->backing_fd, rq->argv[2], hold)) < 0)
 			return fail(rq, r, "site '%s': cannot set hold: %s", rq->argv[2], strerror(-r));
 		audit(rq, ev, rq->argv[2], NULL, NULL, NULL);
@@ -330,8 +337,14 @@ static int v_site_add(struct req *rq)
 	if (!catalog_kind_valid(rq->argv[2]))
 		return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 			    rq->argv[2], CATALOG_KIND_MAX);
-	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0)
-		return fail(rq, -EEXIST, "site '%s' is already in the catalog", rq->argv[1]);
+	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0) {
+		if (strcmp(s.kind, rq->argv[2]))
+			return fail(rq, -EEXIST, "site '%s' is already in the catalog, of kind '%s' "
+				    "(change it with site set kind=%s)", rq->argv[1], s.kind,
+				    rq->argv[2]);
+		ctl_emitf(rq->out, "unchanged", "already in the catalog", NULL);
+		return 0;   /* as asked already: done */
+	}
 	snprintf(s.id, sizeof(s.id), "%s", rq->argv[1]);
 	snprintf(s.kind, sizeof(s.kind), "%s", rq->argv[2]);
 	s.created_s = sys.wall_ns() / 1000000000;
@@ -424,6 +437,10 @@ static int v_protect(struct req *rq)
 	if ((r = check_site(rq, site)) < 0 || (r = catalog_row(rq, site, &s)) < 0)
 		return r;
 	r = on ? catalog_protect(rq->c->cat, site, path) : catalog_unprotect(rq->c->cat, site, path);
+	if (r == (on ? -EEXIST : -ENOENT)) {   /* already as asked: done, no audit row */
+		ctl_emitf(rq->out, "unchanged", on ? "already protected" : "not protected", NULL);
+		return 0;
+	}
 	if (r < 0)
 		return fail(rq, r, "site '%s' path '/%s': %s", site, path,
 			    r == -EEXIST ? "already protected" : r == -ENOENT ? "not protected" :

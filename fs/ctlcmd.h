@@ -23,6 +23,9 @@
  *   site-set  SITE KEY VALUE [KEY VALUE]…  keys: retention (duration or
  *                                          "default"), hold (on/off), kind
  *   protect   SITE PATH            (unprotect: the same)
+ * A verb that finds things already as asked (hold of a held site, a
+ * second protect, site-add of a cataloged site of that kind) succeeds
+ * with the line "unchanged WHY" and appends no audit row.
  * SCOPE "" is the root scope (deleted whole sites).  Every verb that
  * changes something appends an audit row naming the peer (uid, pid,
  * command line).

@@ -79,6 +79,9 @@ bool daemon_holds_lock(struct gctl *x);
 bool daemon_answers(struct gctl *x);
 int resolve_op(struct gctl *x, const char *arg, struct op_record *rec);
 int site_arg(const char *s, char *out);
+/* site_arg, and the site must exist or have left a trace (trash, catalog,
+ * deleted sites): else a usage error (EXIT_USAGE). */
+int known_site(struct gctl *x, const char *s, char *out);
 int site_id(struct gctl *x, const char *s, char *out);
 int call_daemon(const char *sock, const char *const *argv, int argc, ctl_line_fn fn,
 		void *arg, char *msg, size_t cap);
@@ -126,6 +129,24 @@ int plain_cell(const char *s, int width);
 void table_plain(const struct table *t);
 void table_vertical(const struct table *t, size_t row);
 void table_print(const struct table *t, bool json);
+
+/* ---- mutations' output (gracectl.c) ---- */
+
+/* What a mutation did, for the output of hold, release and the site
+ * commands: "VERB: ID" lines, or with --json one object per command,
+ * {"command", "ok", "results": [{"id", "changed", "note"}]}. */
+extern const char *const change_cols[];
+struct changes {
+	const char *command;
+	struct table t;
+	bool json, unchanged;
+	char why[128];
+};
+void changes_init(struct changes *c, const char *command);
+/* mutate() argv for id; a row in c.  0 or -errno (the error printed). */
+int change(struct gctl *x, struct changes *c, const char *id, const char *const *argv,
+	   int argc);
+int changes_done(struct gctl *x, struct changes *c, int r);   /* prints; returns r */
 
 /* ---- listings (gctl_show.c) ---- */
 

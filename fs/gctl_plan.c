@@ -109,6 +109,7 @@ void store_plan(struct gctl *x, const char *token, const char *body)
 struct hold_req {
 	const char *v[4];
 	int n;
+	bool already;   /* an op already as asked (its record says so) */
 	char scope[NAME_MAX + 1], name[NAME_MAX + 1];
 };
 
@@ -116,6 +117,7 @@ int c_hold(struct gctl *x, int argc, char **argv)
 {
 	const char *verb = argv[-1];
 	struct hold_req *q = xrealloc(NULL, (size_t)(argc ? argc : 1) * sizeof(*q));
+	struct changes c;
 	int r = argc ? EXIT_DONE : fail(EXIT_USAGE, "usage: %s site:ID|op:ID…", verb);
 
 	/* resolve every ID before changing anything */
@@ -125,7 +127,7 @@ int c_hold(struct gctl *x, int argc, char **argv)
 		struct stat st;
 		char msg[600];
 
-		q[i] = (struct hold_req){ { verb, "site", q[i].scope, q[i].name }, 3 };
+		q[i] = (struct hold_req){ { verb, "site", q[i].scope, q[i].name }, 3, false };
 		if (ctlcmd_parse_id(argv[i], CTL_ID_SITE | CTL_ID_OP, &id, msg, sizeof(msg)) < 0) {
 			r = fail(EXIT_USAGE, "%s", msg);
 		} else if (id.kind == CTL_ID_SITE) {
@@ -138,16 +140,24 @@ int c_hold(struct gctl *x, int argc, char **argv)
 			strcpy(q[i].name, rec.name);
 			q[i].v[1] = "op";
 			q[i].n = 4;
+			q[i].already = rec.hold == !strcmp(verb, "hold");
 		}
 	}
+	if (r)
+		return free(q), r;
+	changes_init(&c, verb);
 	for (int i = 0; i < argc && !r; i++) {
-		if (mutate(x, q[i].v, q[i].n, print_line, NULL) < 0)
+		if (q[i].already) {   /* nothing to do is done: no audit row either */
+			table_add(&c.t, argv[i], "no", q[i].v[0][0] == 'h' ? "held" : "not held");
+			if (!x->json)
+				printf("%s: %s (unchanged: %s)\n", verb, argv[i],
+				       q[i].v[0][0] == 'h' ? "held" : "not held");
+		} else if (change(x, &c, argv[i], q[i].v, q[i].n) < 0) {
 			r = EXIT_FAILED;
-		else if (!x->json)
-			printf("%s: %s\n", verb, argv[i]);
+		}
 	}
 	free(q);
-	return r;
+	return changes_done(x, &c, r);
 }
 
 int c_purge(struct gctl *x, int argc, char **argv)

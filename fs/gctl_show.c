@@ -74,7 +74,7 @@ int c_ls(struct gctl *x, int argc, char **argv)
 
 	if (argc > 1)
 		return fail(EXIT_USAGE, "usage: ls [SITE]");
-	if ((argc == 1 && (r = site_arg(argv[0], site))) || (r = need_index(x)))
+	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_index(x)))
 		return r;
 	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row,
 			       &(struct op_rows){ &t, x->backing_fd })) < 0)
@@ -238,7 +238,7 @@ int c_find(struct gctl *x, int argc, char **argv)
 	DIR *d;
 
 	if (argc == 3 && !strcmp(argv[0], "--site")) {
-		if ((r = site_arg(argv[1], site)))
+		if ((r = known_site(x, argv[1], site)))
 			return r;
 		want = site;
 		argv += 2;

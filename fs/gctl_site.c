@@ -174,6 +174,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 
 static int site_add(struct gctl *x, int argc, char **argv)
 {
+	struct changes c;
 	char site[NAME_MAX + 1];
 	const char *kind = argc == 2 ? argv[1] : "site";
 	int r;
@@ -184,13 +185,15 @@ static int site_add(struct gctl *x, int argc, char **argv)
 		return r;
 	if (!strncmp(kind, "kind=", 5))
 		kind += 5;
-	return mutate(x, (const char *[]){ "site-add", site, kind }, 3, print_line, NULL) < 0 ?
-	       EXIT_FAILED : EXIT_DONE;
+	changes_init(&c, "site add");
+	r = change(x, &c, argv[0], (const char *[]){ "site-add", site, kind }, 3);
+	return changes_done(x, &c, r < 0 ? EXIT_FAILED : EXIT_DONE);
 }
 
 /* site set site:ID key=value…  (lowering retention is a dry run first) */
 static int site_set(struct gctl *x, int argc, char **argv)
 {
+	struct changes c;
 	const char *v[CTL_ARGC_MAX] = { "site-set" }, *given, *newret = NULL;
 	bool execute = take_execute(&argc, argv, &given), lowers = false;
 	char site[NAME_MAX + 1], cur[32] = "the mount's default", keys[CTL_ARGC_MAX / 2][16];
@@ -240,11 +243,14 @@ static int site_set(struct gctl *x, int argc, char **argv)
 		free(u.v);
 		return EXIT_DONE;
 	}
-	return mutate(x, v, n, print_line, NULL) < 0 ? EXIT_FAILED : EXIT_DONE;
+	changes_init(&c, "site set");
+	r = change(x, &c, argv[0], v, n);
+	return changes_done(x, &c, r < 0 ? EXIT_FAILED : EXIT_DONE);
 }
 
 static int site_protect(struct gctl *x, int argc, char **argv)
 {
+	struct changes c;
 	const char *verb = argv[-1];
 	char site[NAME_MAX + 1];
 	int r;
@@ -253,8 +259,10 @@ static int site_protect(struct gctl *x, int argc, char **argv)
 		return fail(EXIT_USAGE, "usage: site %s site:ID PATH", verb);
 	if ((r = site_id(x, argv[0], site)))
 		return r;
-	return mutate(x, (const char *[]){ verb, site, argv[1] }, 3, print_line, NULL) < 0 ?
-	       EXIT_FAILED : EXIT_DONE;
+	changes_init(&c, fmt("site %s", verb));
+	r = change(x, &c, fmt("%s %s", argv[0], argv[1]), (const char *[]){ verb, site, argv[1] },
+		   3);
+	return changes_done(x, &c, r < 0 ? EXIT_FAILED : EXIT_DONE);
 }
 
 const struct cmd site_cmds[] = {

@@ -531,7 +531,7 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		} else if (!strcmp(a, "--command")) {
 			s.command = v;
 		} else if (!strcmp(a, "--site")) {
-			if ((r = site_arg(v, site)))
+			if ((r = known_site(x, v, site)))
 				goto out;
 			s.site = site;
 		} else {

@@ -47,6 +47,8 @@
 #include "undo.h"
 #include "util.h"
 
+const char *const change_cols[] = { "id", "changed", "note" };
+
 /* ---- small helpers ---- */
 
 __attribute__((format(printf, 2, 3)))
@@ -298,6 +300,51 @@ int site_arg(const char *s, char *out)
 	return 0;
 }
 
+static int any_op(const struct op_record *r, void *arg)
+{
+	*(bool *)arg = true;
+	return 1;   /* one is enough */
+}
+
+/* Is there anything of site s: its directory, a catalog row, ops in its
+ * trash, or the site itself among the deleted ones? */
+static bool site_known(struct gctl *x, const char *s)
+{
+	struct catalog_site cs;
+	struct stat st;
+	struct dirent *de;
+	bool found = fstatat(x->backing_fd, s, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	int tfd;
+	DIR *d;
+
+	if (!found && need_catalog(x, false) == 0)
+		found = catalog_site_get(x->cat, s, &cs) == 0;
+	if (!found && need_index(x) == 0)
+		index_foreach(x->ix, s, any_op, &found);
+	if (!found && (tfd = root_trash_open(x->backing_fd)) >= 0) {
+		for (d = dir_at(tfd); d && !found && (de = readdir(d)); ) {
+			int o = de->d_name[0] != '.' ? open_in(tfd, de->d_name) : -1;
+
+			found = o >= 0 && fstatat(o, s, &st, AT_SYMLINK_NOFOLLOW) == 0;
+			if (o >= 0)
+				close(o);
+		}
+		if (d)
+			closedir(d);
+		close(tfd);
+	}
+	return found;
+}
+
+int known_site(struct gctl *x, const char *s, char *out)
+{
+	int r = site_arg(s, out);
+
+	if (!r && !site_known(x, out))
+		r = fail(EXIT_USAGE, "unknown site '%s'", s);
+	return r;
+}
+
 /* A typed "site:NAME" naming a site directory of the backing store (the
  * site commands): any other kind, or an unknown site, is a usage error. */
 int site_id(struct gctl *x, const char *s, char *out)
@@ -388,6 +435,57 @@ int mutate(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, vo
 		r = run_local(x, argv, argc, fn, arg, msg, sizeof(msg));
 	if (r < 0)
 		fail(EXIT_FAILED, "%s: %s", argv[0], *msg ? msg : strerror(-r));
+	return r;
+}
+
+/* ---- what a mutation did: text or one JSON object per command ---- */
+
+void changes_init(struct changes *c, const char *command)
+{
+	*c = (struct changes){ .command = command, .t = TABLE(change_cols, "sbS") };
+}
+
+/* A daemon line of a mutation: "unchanged WHY" is noted, others shown. */
+static int change_line(void *arg, const char *const *f, int n)
+{
+	struct changes *c = arg;
+
+	if (n >= 1 && !strcmp(f[0], "unchanged")) {
+		c->unchanged = true;
+		snprintf(c->why, sizeof(c->why), "%s", n > 1 ? f[1] : "");
+	} else if (!c->json) {
+		print_line(NULL, f, n);
+	}
+	return 0;
+}
+
+int change(struct gctl *x, struct changes *c, const char *id, const char *const *argv,
+	   int argc)
+{
+	int r;
+
+	c->json = x->json;
+	c->unchanged = false;
+	c->why[0] = '\0';
+	if ((r = mutate(x, argv, argc, change_line, c)) < 0)
+		return r;
+	table_add(&c->t, id, yes(!c->unchanged), c->unchanged ? c->why : "");
+	if (!x->json)
+		printf("%s: %s%s%s%s\n", c->command, id, c->unchanged ? " (unchanged: " : "",
+		       c->why, c->unchanged ? ")" : "");
+	return 0;
+}
+
+int changes_done(struct gctl *x, struct changes *c, int r)
+{
+	if (x->json) {
+		fputs("{\"command\":", stdout);
+		json_str(c->command);
+		printf(",\"ok\":%s,\"results\":", r == EXIT_DONE ? "true" : "false");
+		table_json(&c->t);
+		puts("}");
+	}
+	table_free(&c->t);
 	return r;
 }
 
