@@ -170,6 +170,7 @@ int c_ls(struct gctl *x, int argc, char **argv);
 int c_show(struct gctl *x, int argc, char **argv);
 int c_find(struct gctl *x, int argc, char **argv);
 int c_status(struct gctl *x, int argc, char **argv);
+int c_complete(struct gctl *x, int argc, char **argv);   /* hidden: __complete */
 
 /* ---- undo (gctl_undo.c) ---- */
 

@@ -350,3 +350,42 @@ int c_status(struct gctl *x, int argc, char **argv)
 	free(u.v);
 	return EXIT_DONE;
 }
+
+/* ---- completion (bash) ---- */
+
+static int op_id_line(const struct op_record *r, void *arg)
+{
+	printf("op:%s/%s\n", r->scope, r->name);
+	return 0;
+}
+
+/* gracectl __complete sites|ops: one ID per line, for the bash completion
+ * (scripts/completion/gracectl).  Quiet: errors print nothing. */
+int c_complete(struct gctl *x, int argc, char **argv)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (argc != 1)
+		return EXIT_USAGE;
+	if (!strcmp(argv[0], "sites")) {
+		for (d = dir_at(x->backing_fd); d && (de = readdir(d)); ) {
+			struct stat st;
+
+			if (catalog_site_id_valid(de->d_name) &&
+			    fstatat(x->backing_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode))
+				printf("site:%s\n", de->d_name);
+		}
+		if (d)
+			closedir(d);
+		return EXIT_DONE;
+	}
+	if (!strcmp(argv[0], "ops")) {
+		if (!x->ix && index_open(&x->ix, fmt("%s/index", x->state)) < 0)
+			return EXIT_FAILED;
+		index_foreach(x->ix, NULL, op_id_line, NULL);
+		return EXIT_DONE;
+	}
+	return EXIT_USAGE;
+}

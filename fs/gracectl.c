@@ -593,7 +593,9 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "help"))
 		return usage(stdout), EXIT_DONE;
 	r = store_open(&x, store, is_state);
-	if (!r)
+	if (!r && !strcmp(argv[1], "__complete"))
+		r = c_complete(&x, argc - 2, argv + 2);
+	else if (!r)
 		r = dispatch(&x, cmds, ARRAY_SIZE(cmds), "gracectl", argc - 1, argv + 1);
 	fflush(stdout);
 	index_close(x.ix);

@@ -142,5 +142,29 @@ check_eq "follow: seqs continue from --after" "$((last + 1))" "$(head -1 "$GFS_T
 kill -TERM "$fpid"
 check "follow: ends on SIGTERM" wait_until 10 eval '! _pid_alive "$fpid"'
 
+# ---- 10. bash completion ---------------------------------------------------
+. "$GFS_REPO/scripts/completion/gracectl"
+comp() {   # comp WORD... — the completions of the last word
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=()
+	_gracectl
+	printf '%s\n' "${COMPREPLY[@]}" | sort | xargs
+}
+check_eq "completion: verbs" "ls" "$(comp "$GRACECTL" l | tr ' ' '\n' | grep -x ls)"
+check_match "completion: site subverbs" "add ls protect set unprotect" "$(comp "$GRACECTL" site "")"
+check_eq "completion: site IDs from the store (-b on the line)" "site:s1 site:s2" \
+	"$(comp "$GRACECTL" -b "$BACKING" hold site:)"
+check_eq "completion: op IDs from the index" "$op" "$(comp "$GRACECTL" -b "$BACKING" show op:)"
+check_match "completion: log options" "--after .*--follow" "$(comp "$GRACECTL" log --)"
+check_eq "completion: --event names" "delete denied" "$(comp "$GRACECTL" log --event de)"
+builddir=$(cd "$(dirname "$GRACECTL")/.." && pwd)   # GRACECTL is BUILD/fs/gracectl
+if [ -f "$builddir/meson-info/intro-installed.json" ]; then
+	check_match "installed by meson" "share/bash-completion/completions/gracectl" \
+		"$(cat "$builddir/meson-info/intro-installed.json")"
+else
+	skip "installed by meson" "no meson-info in $builddir"
+fi
+
 gfs_umount
 done_testing
