@@ -504,7 +504,7 @@ static const struct cmd cmds[] = {
 	{ "site",    c_site,   "site ls|add|set|protect|unprotect …" },
 	{ "status",  c_status, "status" },
 	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--event E] "
-			       "[--limit N]" },
+			       "[--limit N] [--after SEQ] [--follow]" },
 };
 
 static void usage(FILE *to)
