@@ -12,12 +12,8 @@
 #   log --json --follow streams rows written while it runs; --after SEQ
 
 . "$(dirname "$0")/lib.sh"
-: "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
-gfs_require python3 getfattr
-[ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
-
-gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
-pyj() { python3 -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if isinstance(r,str) else json.dumps(r))' "$1"; }
+. "$(dirname "$0")/gctl_lib.sh"
+gfs_require getfattr
 
 # exit_is DESC CODE CMD... — CMD exits with CODE (stdout and stderr kept)
 exit_is() {
@@ -39,7 +35,6 @@ mkdir -p "$MNT/s1/a" "$MNT/s2/b"
 echo x >"$MNT/s1/a/f"
 echo y >"$MNT/s2/b/g"
 rm -rf "$MNT/s1/a"
-all_closed() { [ "$(gctl --json ls | pyj 'all(o["state"] == "closed" for o in d)')" == true ]; }
 check "the op closed" wait_until 60 all_closed
 
 # ---- 4. options after the verb; -b MOUNTPOINT; discovery ---------------

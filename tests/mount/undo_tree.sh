@@ -14,12 +14,8 @@
 # execute's, and the trees are compared file by file (mount and backing).
 
 . "$(dirname "$0")/lib.sh"
-: "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
-gfs_require python3 sha256sum
-[ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
-
-gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
-pyj() { python3 -c 'import json,sys; d=json.load(sys.stdin); r=eval(sys.argv[1]); print(r if isinstance(r,str) else json.dumps(r))' "$1"; }
+. "$(dirname "$0")/gctl_lib.sh"
+gfs_require sha256sum
 # tree DIR — "path sha256" of every file below DIR, and "path/" of dirs
 tree() {
 	python3 - "$1" <<'PY'
@@ -39,8 +35,6 @@ PY
 }
 now() { date -u +@%s; }
 
-# all_closed — no op is still collecting deletions (op_gap=1s ends them).
-all_closed() { [ "$(gctl --json ls | pyj 'all(o["state"] == "closed" for o in d)')" == true ]; }
 
 # undo_all NAME SINCE — dry run, execute, compare the counts.
 undo_all() {
