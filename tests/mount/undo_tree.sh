@@ -44,7 +44,9 @@ undo_all() {
 	token=$(pyj 'd["token"]' <<<"$dry")
 	check_match "$name: dry run gives a token" '^[0-9a-f]{12}$' "$token"
 	counts_dry=$(pyj '[d["moved"], d["renamed"], d["merged"], d["mkdirs"]]' <<<"$dry")
-	res=$(gctl undo --since "$since" --execute "$token" --json)
+	res=$(gctl undo --since "$since" --execute "$token" --json --progress 2>"$GFS_TMP/progress")
+	check_match "$name: --progress: items done/total, rate, ETA on stderr" \
+		'^undo: [0-9]+/[0-9]+ items \(100%\), [0-9]+/s, ETA ' "$(tail -n 1 "$GFS_TMP/progress")"
 	counts_exec=$(pyj '[d["moved"], d["renamed"], d["merged"], d["mkdirs"]]' <<<"$res")
 	check_eq "$name: the dry run's counts (moved, renamed, merged, mkdirs) are the execute's" \
 		"$counts_dry" "$counts_exec"
