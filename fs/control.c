@@ -91,6 +91,10 @@ static int do_purge(void *arg, const char *scope, const char *op, struct op_reco
 		return r;
 	while (!done && r == 0)
 		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+	if (r == -EPERM)
+		log_msg(LOG_NOTICE, "purge of op %s%s%s stopped by a legal hold after %llu entries; "
+			"it stays, half purged, until released", scope, *scope ? "/" : "", op,
+			(unsigned long long)removed);
 	if (done)
 		log_msg(LOG_NOTICE, "purged op %s%s%s on request: %llu entries", scope,
 			*scope ? "/" : "", op, (unsigned long long)removed);
@@ -131,9 +135,11 @@ static int do_status(void *arg, struct ctl_out *out)
 	ctl_emitf(out, "ops", (snprintf(n, sizeof(n), "%" PRIu64, count), n), (char *)NULL);
 	if (c->sweep) {
 		sweep_get_status(c->sweep, &st);
-		ctl_emitf(out, "sweeper", st.paused ? "paused" : "running", (char *)NULL);
-		snprintf(a, sizeof(a), "%" PRId64, st.paused ? st.jump_s : 0);
-		ctl_emitf(out, "clock_jump_s", a, (char *)NULL);
+		ctl_emitf(out, "sweeper", "running", (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRId64, st.elapsed_s);
+		ctl_emitf(out, "elapsed_s", a, (char *)NULL);   /* the trusted clock */
+		snprintf(a, sizeof(a), "%" PRId64, st.skew_s);
+		ctl_emitf(out, "clock_skew_s", a, (char *)NULL);
 		snprintf(a, sizeof(a), "%" PRIu64, st.purged_ops);
 		ctl_emitf(out, "purged_ops", a, (char *)NULL);
 		snprintf(a, sizeof(a), "%" PRId64, st.lag_s);
@@ -317,7 +323,7 @@ int control_write_metrics(struct control *c, const char *path)
 		.ops_created = tc.ops_created, .ops_restored = tc.restores,
 		.ops_purged = tc.purged, .index_errors = tc.record_errors,
 		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
-		.interlock_paused = st.paused, .nsites = acc.n, .sites = acc.v,
+		.clock_skew_s = st.skew_s, .nsites = acc.n, .sites = acc.v,
 	};
 	r = metrics_write(path, &m);
 out:

@@ -243,6 +243,10 @@ static int v_undo(struct req *rq)
 		       rq, res);
 	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
 		return fail(rq, r, "no op %s/%s in trash", scope, op);
+	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed)
+		return fail(rq, r, "op %s/%s %s: nothing was restored", scope, op, r == -EPERM ?
+			    "is under legal hold (a held item is restored by copying it)" :
+			    "is being purged");
 	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
 	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
 	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);

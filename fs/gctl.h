@@ -204,7 +204,8 @@ int cmp_rec(const void *a, const void *b);
 char *plan_body(const char *verb, struct selection *s, const char *extra,
 		char token[CTLCMD_TOKEN_LEN + 1]);
 int take_execute(int *argc, char **argv, const char **token);
-int check_token(struct gctl *x, const char *given, const char *now, bool bulk);
+int check_token(struct gctl *x, const char *given, const char *now, bool bulk, bool need);
+int refuse_frozen(struct gctl *x, const struct op_record *v, size_t n, const char *verb);
 void store_plan(struct gctl *x, const char *token, const char *body);
 int c_hold(struct gctl *x, int argc, char **argv);
 int c_purge(struct gctl *x, int argc, char **argv);

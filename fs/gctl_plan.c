@@ -68,18 +68,20 @@ int take_execute(int *argc, char **argv, const char **token)
 }
 
 /* A token given with --execute must name the plan as it is now; bulk runs
- * must give one, and it must come from a recent dry run. */
-int check_token(struct gctl *x, const char *given, const char *now, bool bulk)
+ * (and every purge: need) must give one, and a bulk one must come from a
+ * recent dry run.  The current token is never printed: it is only learnt
+ * from a dry run, which shows what it stands for. */
+int check_token(struct gctl *x, const char *given, const char *now, bool bulk, bool need)
 {
 	int64_t created;
 	char *body;
 
-	if (bulk && !given)
-		return fail(EXIT_USAGE, "a bulk command acts only with --execute TOKEN, the token "
-			    "its dry run printed");
+	if ((bulk || need) && !given)
+		return fail(EXIT_USAGE, "%s acts only with --execute TOKEN, the token its dry run "
+			    "printed", bulk ? "a bulk command" : "this command");
 	if (given && strcmp(given, now))
-		return fail(EXIT_FAILED, "the plan changed since the dry run (token %s, now %s): "
-			    "run the dry run again and review it", given, now);
+		return fail(EXIT_FAILED, "the plan changed since the dry run (token %s is not "
+			    "its token now): run the dry run again and review it", given);
 	if (!bulk)
 		return 0;
 	if (need_catalog(x, false) || catalog_plan_get(x->cat, given, &created, &body) < 0)
@@ -88,6 +90,28 @@ int check_token(struct gctl *x, const char *given, const char *now, bool bulk)
 	if (now_s() - created > PLAN_TTL_S)
 		return fail(EXIT_FAILED, "plan token %s is older than 24h: run the dry run again",
 			    given);
+	return 0;
+}
+
+/* A held op (or an op of a held site) is frozen, and a half-purged one is
+ * not restorable: refuse the whole command up front, in one line, before
+ * anything moves.  The daemon checks again under its lock. */
+int refuse_frozen(struct gctl *x, const struct op_record *v, size_t n, const char *verb)
+{
+	struct site_policy pol;
+
+	for (size_t i = 0; i < n; i++) {
+		bool site = *v[i].scope && sitepolicy_get(x->backing_fd, v[i].scope, &pol) == 0 &&
+			    pol.hold;
+
+		if (v[i].hold || site)
+			return fail(EXIT_FAILED, "%s: %s is under legal hold%s: nothing was changed "
+				    "(a held item is restored by copying it)", verb,
+				    op_id(v[i].scope, v[i].name), site ? " (its site)" : "");
+		if (v[i].state == OP_PURGING)
+			return fail(EXIT_FAILED, "%s: %s is being purged: nothing was changed", verb,
+				    op_id(v[i].scope, v[i].name));
+	}
 	return 0;
 }
 
@@ -177,10 +201,10 @@ int c_purge(struct gctl *x, int argc, char **argv)
 		else if (!id && argv[i][0] != '-')
 			id = argv[i];
 		else
-			return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute]");
+			return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute TOKEN]");
 	}
 	if (!id || !reason || !reason[strspn(reason, " \t")])
-		return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute] (the reason "
+		return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute TOKEN] (the reason "
 			    "is recorded in the audit log)");
 	if ((r = resolve_op(x, id, &rec)))
 		return r;
@@ -192,8 +216,9 @@ int c_purge(struct gctl *x, int argc, char **argv)
 	if (execute) {
 		const char *v[] = { "purge", rec.scope, rec.name, reason };
 
-		if ((r = check_token(x, given, token, false)))
-			return r;
+		if ((r = check_token(x, given, token, false, true)) ||
+		    (r = refuse_frozen(x, &rec, 1, "purge")))
+			return r;   /* purge: only with the dry run's token, never held */
 		return mutate(x, v, 4, print_line, NULL) < 0 ? EXIT_FAILED : EXIT_DONE;
 	}
 	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
@@ -208,10 +233,10 @@ int c_purge(struct gctl *x, int argc, char **argv)
 		table_vertical(&t, 0);
 		printf("\ndry run: would permanently delete %s: %" PRIu64 " item(s), %" PRIu64
 		       " byte(s); reason: %s\n%splan token: %s\nto act, run the same command "
-		       "with --execute\n", op_id(rec.scope, rec.name), rec.items, rec.bytes, reason,
+		       "with --execute %s\n", op_id(rec.scope, rec.name), rec.items, rec.bytes, reason,
 		       held ? "note: the op or its site is under legal hold; the purge will be "
 		       "refused\n" : "",
-		       token);
+		       token, token);
 	}
 	table_free(&t);
 	return EXIT_DONE;

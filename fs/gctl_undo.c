@@ -479,8 +479,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
 		if (s->skipped_purging)
 			printf("; %zu op(s) being purged left out", s->skipped_purging);
-		printf("\nplan token: %s\nto act, run the same command with --execute%s%s\n",
-		       token, bulk ? " " : "", bulk ? token : "");
+		printf("\nplan token: %s\nto act, run the same command with --execute %s\n",
+		       token, token);
 	}
 	while (nsites)
 		free(sites[--nsites]);
@@ -560,7 +560,8 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	}
 	if (!execute)
 		r = undo_dry_run(x, &s, token, bulk, body);
-	else if (!(r = check_token(x, given, token, bulk)))
+	else if (!(r = check_token(x, given, token, bulk, true)) &&
+		 !(r = refuse_frozen(x, s.v, s.n, "undo")))
 		r = daemon_answers(x) ? undo_execute_all(x, &s, token) :
 		    fail(EXIT_FAILED, "undo needs the running daemon: mount %s first (nothing "
 			 "was changed)", x->backing);

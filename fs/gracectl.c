@@ -500,7 +500,7 @@ static const struct cmd cmds[] = {
 			       "[--site S]   [--execute [TOKEN]]" },
 	{ "hold",    c_hold,   "hold site:ID|op:ID…" },
 	{ "release", c_hold,   "release site:ID|op:ID…" },
-	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute]" },
+	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },
 	{ "site",    c_site,   "site ls|add|set|protect|unprotect …" },
 	{ "status",  c_status, "status" },
 	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--event E] "

@@ -2,7 +2,8 @@
  * index — LMDB index of trash operations (see index.h for the contract).
  *
  * Layout: "ops" maps "<scope>/<name>" to the oprec encoding.  "expiry" is an
- * MDB_DUPSORT database: key be64(expiry_s with the sign bit flipped, so
+ * MDB_DUPSORT database: key be64(expiry_s = oprec_due(), seconds of the
+ * trusted elapsed clock, with the sign bit flipped, so
  * negative values sort first), one duplicate per op holding its op key.
  * That is the same order as the header's be64(expiry)"<scope>/<name>" key,
  * but keeps keys within LMDB's 511-byte limit (an op key alone can be 511).
@@ -18,6 +19,7 @@
  * An environment must not be used in a fork()ed child.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <lmdb.h>
 #include <stdlib.h>
@@ -34,7 +36,7 @@
 
 struct index {
 	MDB_env *env;
-	MDB_dbi ops, exp;
+	MDB_dbi ops, exp, tl, tlop;
 };
 
 int index_errno(int rc)
@@ -122,7 +124,7 @@ int index_open(struct index **out, const char *dir)
 		free(ix);
 		return index_errno(rc);
 	}
-	if ((rc = mdb_env_set_maxdbs(ix->env, 4)) ||
+	if ((rc = mdb_env_set_maxdbs(ix->env, 8)) ||
 	    (rc = mdb_env_set_mapsize(ix->env, INDEX_MAPSIZE)) ||
 	    (rc = mdb_env_set_maxreaders(ix->env, INDEX_READERS)) ||
 	    (rc = mdb_env_open(ix->env, dir,
@@ -135,6 +137,10 @@ int index_open(struct index **out, const char *dir)
 	rc = mdb_dbi_open(t, "ops", MDB_CREATE, &ix->ops);
 	if (!rc)
 		rc = mdb_dbi_open(t, "expiry", MDB_CREATE | MDB_DUPSORT, &ix->exp);
+	if (!rc)
+		rc = mdb_dbi_open(t, "tlinks", MDB_CREATE, &ix->tl);
+	if (!rc)
+		rc = mdb_dbi_open(t, "tlops", MDB_CREATE, &ix->tlop);
 	if ((rc = finish(t, rc)))
 		goto close_env_errno;
 	*out = ix;
@@ -167,7 +173,7 @@ int index_put(struct index *ix, const struct op_record *r)
 	unsigned char enc[OPREC_ENC_MAX], ek[8];
 	char key[INDEX_KEY_MAX];
 	struct op_record old;
-	int64_t e = oprec_expiry(r);
+	int64_t e = oprec_due(r);
 	int elen, klen, rc;
 	MDB_val k, v, ev = { sizeof(ek), ek }, ov;
 	MDB_txn *t;
@@ -186,8 +192,8 @@ int index_put(struct index *ix, const struct op_record *r)
 
 	/* 1. drop the old expiry entry if the expiry moved */
 	rc = mdb_get(t, ix->ops, &k, &ov);
-	if (!rc && !load(&ov, &old) && oprec_expiry(&old) != e) {
-		exp_key(oprec_expiry(&old), ek);
+	if (!rc && !load(&ov, &old) && oprec_due(&old) != e) {
+		exp_key(oprec_due(&old), ek);
 		rc = mdb_del(t, ix->exp, &ev, &k);
 	}
 	if (rc == MDB_NOTFOUND)
@@ -238,7 +244,7 @@ int index_del(struct index *ix, const char *scope, const char *name)
 		return index_errno(rc);
 	rc = mdb_get(t, ix->ops, &k, &v);
 	if (!rc && !load(&v, &old)) {
-		exp_key(oprec_expiry(&old), ek);
+		exp_key(oprec_due(&old), ek);
 		rc = mdb_del(t, ix->exp, &ev, &k);
 		if (rc == MDB_NOTFOUND)
 			rc = 0;
@@ -310,7 +316,7 @@ int index_foreach_expired(struct index *ix, int64_t until_s, index_fn fn, void *
 		if (rc == MDB_NOTFOUND)
 			continue;                        /* stale entry */
 		if (rc || (ret = load(&ov, &r)) ||
-		    (oprec_expiry(&r) == e && (ret = fn(&r, arg))))
+		    (oprec_due(&r) == e && (ret = fn(&r, arg))))
 			break;
 	}
 	if (!ret && rc != MDB_NOTFOUND)
@@ -320,7 +326,7 @@ int index_foreach_expired(struct index *ix, int64_t until_s, index_fn fn, void *
 
 static int first_expiry(const struct op_record *r, void *arg)
 {
-	*(int64_t *)arg = oprec_expiry(r);
+	*(int64_t *)arg = oprec_due(r);
 	return 1;
 }
 
@@ -331,7 +337,8 @@ int index_next_expiry(struct index *ix, int64_t *expiry_s)
 	return rc == 1 ? 0 : rc ? rc : -ENOENT;
 }
 
-int index_count(struct index *ix, uint64_t *n)
+/* Number of entries of one database. */
+static int db_entries(struct index *ix, MDB_dbi dbi, uint64_t *n)
 {
 	MDB_txn *t;
 	MDB_stat st;
@@ -340,9 +347,167 @@ int index_count(struct index *ix, uint64_t *n)
 	*n = 0;
 	if (rc)
 		return index_errno(rc);
-	rc = mdb_stat(t, ix->ops, &st);
+	rc = mdb_stat(t, dbi, &st);
 	if (!rc)
 		*n = st.ms_entries;
 	mdb_txn_abort(t);
 	return index_errno(rc);
+}
+
+int index_count(struct index *ix, uint64_t *n)
+{
+	return db_entries(ix, ix->ops, n);
+}
+
+/* ---- the trash-link table ------------------------------------------------ */
+
+static bool tlink_key_ok(size_t klen)
+{
+	return klen > 0 && klen <= INDEX_TLINK_KEY_MAX;
+}
+
+static int tlink_val(const MDB_val *v, uint32_t *n)
+{
+	const unsigned char *p = v->mv_data;
+
+	if (v->mv_size != 4)
+		return -EIO;
+	*n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return 0;
+}
+
+static int count_get(struct index *ix, MDB_dbi dbi, const void *key, size_t klen, uint32_t *n)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	MDB_txn *t;
+	int rc;
+
+	*n = 0;
+	if ((rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t)))
+		return index_errno(rc);
+	rc = mdb_get(t, dbi, &k, &v);
+	rc = rc ? index_errno(rc) : tlink_val(&v, n);
+	mdb_txn_abort(t);
+	return rc;
+}
+
+/* Add delta to a be32 count (created for delta > 0; removed at 0 unless
+ * keep_zero).  0 or -errno. */
+static int count_add(struct index *ix, MDB_dbi dbi, const void *key, size_t klen,
+		     int32_t delta, bool keep_zero, uint32_t *now)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	unsigned char b[4];
+	uint32_t n = 0;
+	int64_t sum;
+	MDB_txn *t;
+	int rc;
+
+	if (now)
+		*now = 0;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	rc = mdb_get(t, dbi, &k, &v);
+	if (rc == MDB_NOTFOUND && delta <= 0) {
+		mdb_txn_abort(t);
+		return 0;   /* nothing to take from */
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	else if (!rc && tlink_val(&v, &n) < 0)
+		n = 0;   /* undecodable: start again from this change */
+	if (rc)
+		return finish(t, rc);
+	sum = (int64_t)n + delta;
+	n = sum < 0 ? 0 : sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
+	if (n == 0 && !keep_zero) {
+		rc = mdb_del(t, dbi, &k, NULL);
+	} else {
+		b[0] = (unsigned char)(n >> 24);
+		b[1] = (unsigned char)(n >> 16);
+		b[2] = (unsigned char)(n >> 8);
+		b[3] = (unsigned char)n;
+		v = (MDB_val){ sizeof(b), b };
+		rc = mdb_put(t, dbi, &k, &v, 0);
+	}
+	if ((rc = finish(t, rc)) == 0 && now)
+		*now = n;
+	return rc;
+}
+
+int index_tlink_get(struct index *ix, const void *key, size_t klen, uint32_t *n)
+{
+	*n = 0;
+	return tlink_key_ok(klen) ? count_get(ix, ix->tl, key, klen, n) : -EINVAL;
+}
+
+int index_tlink_add(struct index *ix, const void *key, size_t klen, int32_t delta,
+		    uint32_t *now)
+{
+	if (now)
+		*now = 0;
+	return tlink_key_ok(klen) ? count_add(ix, ix->tl, key, klen, delta, true, now) : -EINVAL;
+}
+
+int index_tlop_get(struct index *ix, const char *op, uint32_t *n)
+{
+	size_t len = strlen(op);
+	int r;
+
+	*n = 0;
+	if (!len || len > NAME_MAX)
+		return -EINVAL;
+	r = count_get(ix, ix->tlop, op, len, n);
+	return r == -ENOENT ? 0 : r;
+}
+
+int index_tlop_add(struct index *ix, const char *op, int32_t delta)
+{
+	size_t len = strlen(op);
+
+	if (!len || len > NAME_MAX)
+		return -EINVAL;
+	return count_add(ix, ix->tlop, op, len, delta, false, NULL);
+}
+
+int index_tlink_del(struct index *ix, const void *key, size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	MDB_txn *t;
+	int rc;
+
+	if (!tlink_key_ok(klen))
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	return finish(t, mdb_del(t, ix->tl, &k, NULL));
+}
+
+int index_tlink_foreach(struct index *ix,
+			int (*fn)(const void *key, size_t klen, uint32_t n, void *arg),
+			void *arg)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	MDB_txn *t;
+	uint32_t n;
+	int ret, rc;
+
+	if ((ret = read_begin(ix, ix->tl, &t, &c)))
+		return ret;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (tlink_val(&v, &n) < 0)
+			n = 0;
+		if ((ret = fn(k.mv_data, k.mv_size, n, arg)))
+			break;
+	}
+	if (!ret && rc != MDB_NOTFOUND)
+		ret = index_errno(rc);
+	return read_end(t, c, ret);
+}
+
+int index_tlink_count(struct index *ix, uint64_t *n)
+{
+	return db_entries(ix, ix->tl, n);
 }

@@ -15,6 +15,14 @@
 
 #define HANDLE_MAX 128
 
+/* One open file of an inode (see inode_handle_open). */
+struct ohandle {
+	struct ohandle *next;
+	int fd;        /* the backing fd: unique among open files */
+	pid_t tid;     /* the thread that opened it */
+	bool live;     /* the inode had a live name then */
+};
+
 struct inode {
 	struct inode *hnext;
 	dev_t dev;
@@ -26,6 +34,7 @@ struct inode {
 	struct inode *parent;    /* NULL: root, or detached */
 	char *name;
 	struct file_handle *fh;  /* NULL for the root (uses the backing fd) */
+	struct ohandle *open;    /* open files (the kernel holds a reference) */
 };
 
 static struct {
@@ -98,6 +107,19 @@ static void hash_remove(struct inode *n)
 	}
 }
 
+static void free_entry(struct inode *n)
+{
+	while (n->open) {
+		struct ohandle *h = n->open;
+
+		n->open = h->next;
+		free(h);
+	}
+	free(n->name);
+	free(n->fh);
+	free(n);
+}
+
 /* Free entries nobody references any more, walking up the parents. */
 static void release_if_unused(struct inode *n)
 {
@@ -105,9 +127,7 @@ static void release_if_unused(struct inode *n)
 		struct inode *p = n->parent;
 
 		hash_remove(n);
-		free(n->name);
-		free(n->fh);
-		free(n);
+		free_entry(n);
 		if (p)
 			p->children--;
 		n = p;
@@ -174,11 +194,8 @@ void inode_table_free(void)
 	for (size_t i = 0; table.buckets && i < table.nbuckets; i++) {
 		for (struct inode *n = table.buckets[i], *next; n; n = next) {
 			next = n->hnext;
-			if (n != &table.root) {
-				free(n->name);
-				free(n->fh);
-				free(n);
-			}
+			if (n != &table.root)
+				free_entry(n);
 		}
 	}
 	free(table.buckets);
@@ -421,4 +438,76 @@ void inode_unpin(struct inode *parent)
 	parent->children--;
 	release_if_unused(parent);
 	pthread_mutex_unlock(&table.lock);
+}
+
+int inode_tlink_key(const struct inode *ino, struct tlink_key *k)
+{
+	return ino == &table.root ? -EINVAL : tlink_key_of(ino->fh, k);
+}
+
+int inode_handle_open(struct inode *ino, int fd, pid_t tid, bool live)
+{
+	struct ohandle *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	h->fd = fd;
+	h->tid = tid;
+	h->live = live;
+	pthread_mutex_lock(&table.lock);
+	h->next = ino->open;
+	ino->open = h;
+	pthread_mutex_unlock(&table.lock);
+	return 0;
+}
+
+void inode_handle_close(struct inode *ino, int fd)
+{
+	struct ohandle *h = NULL;
+
+	pthread_mutex_lock(&table.lock);
+	for (struct ohandle **pp = &ino->open; *pp; pp = &(*pp)->next) {
+		if ((*pp)->fd == fd) {
+			h = *pp;
+			*pp = h->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&table.lock);
+	free(h);
+}
+
+bool inode_handle_live(struct inode *ino, int fd)
+{
+	bool live = false;
+
+	pthread_mutex_lock(&table.lock);
+	for (const struct ohandle *h = ino->open; h; h = h->next)
+		if (h->fd == fd) {
+			live = h->live;
+			break;
+		}
+	pthread_mutex_unlock(&table.lock);
+	return live;
+}
+
+#define HELD_MAX 64   /* openers looked at per check (bounds the /proc reads) */
+
+bool inode_handle_held(struct inode *ino, pid_t tgid, pid_t (*tid_tgid)(pid_t tid))
+{
+	pid_t tids[HELD_MAX];
+	size_t n = 0;
+
+	if (tgid <= 0)
+		return false;
+	pthread_mutex_lock(&table.lock);
+	for (const struct ohandle *h = ino->open; h && n < HELD_MAX; h = h->next)
+		if (h->live)
+			tids[n++] = h->tid;
+	pthread_mutex_unlock(&table.lock);
+	/* resolved outside the lock: reading /proc may take a while */
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] == tgid || tid_tgid(tids[i]) == tgid)
+			return true;
+	return false;
 }

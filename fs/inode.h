@@ -8,7 +8,8 @@
  * which gives the zone (live site, trash, ...) and the site-relative path
  * needed to mirror a victim's parents in the trash.
  *
- * Threading: one mutex guards the hash, lookup counts, parent/name links.
+ * Threading: one mutex guards the hash, lookup counts, parent/name links
+ * and the open-file lists.
  * Entries are freed when the kernel forgot them and no child points at
  * them.  Handles and dev/ino/type never change after insertion.
  */
@@ -20,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include "tlink.h"
 #include "trash.h"
 
 enum inode_kind {
@@ -81,6 +83,23 @@ void inode_where(struct inode *ino, struct where *w);
 enum inode_kind inode_kind(const struct inode *ino);
 bool inode_is_dir(const struct inode *ino);
 bool inode_is_symlink(const struct inode *ino);
+/* Key of the inode in the trash-link table (tlink.h).  0 or -errno
+ * (-EINVAL for the root). */
+int inode_tlink_key(const struct inode *ino, struct tlink_key *k);
+
+/* Open files.  Every backing fd handed to the kernel as a file handle is
+ * registered with the thread that opened it (tid) and whether the inode
+ * still had a live name then (live); inode_handle_close forgets it.  The
+ * kernel sends fchmod, fchown, futimens and fsetxattr without the file
+ * handle: inode_handle_held tells whether tgid (a thread group id) has an
+ * fd of ino open that was opened while it had a live name, resolving each
+ * opener's tid with tid_tgid (which returns 0 when unknown).  -ENOMEM or 0. */
+int inode_handle_open(struct inode *ino, int fd, pid_t tid, bool live);
+void inode_handle_close(struct inode *ino, int fd);
+/* Was fd (an open file of ino) opened while ino had a live name? */
+bool inode_handle_live(struct inode *ino, int fd);
+bool inode_handle_held(struct inode *ino, pid_t tgid, pid_t (*tid_tgid)(pid_t tid));
+
 /* Site-relative path of a Z_LIVE directory into *rp. 0 or -ENAMETOOLONG. */
 int inode_relpath(struct inode *dir, struct relpath *rp);
 /* Copy the current parent and name of ino; the parent (NULL when

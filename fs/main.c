@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "index.h"
 #include "inode.h"
 #include "log.h"
@@ -176,6 +177,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.on_removed = ops_on_removed,
 		.on_closed = on_closed,
+		.on_relinked = ops_on_relinked,
 		.cb_arg = g,
 	};
 	int r;
@@ -251,6 +253,29 @@ static void close_engine(struct gfs *g)
 	g->ix = NULL;
 }
 
+static int max_stamp(const struct op_record *r, void *arg)
+{
+	if (r->last_el_ns > *(int64_t *)arg)
+		*(int64_t *)arg = r->last_el_ns;
+	return 0;
+}
+
+/* The trusted clock (clock.h) resumes from its saved value; if that was
+ * lost, from the largest stamp of any op, never ahead of elapsed time. */
+static bool clock_fresh;   /* main thread only, before serving */
+
+static int open_clock(struct gfs *g, const char *backing)
+{
+	bool fresh = false;
+	int r = clock_open(g->state_fd, &fresh);
+
+	if (r < 0)
+		return fail(-r, "cannot save the trusted clock in '%s/" TRASH_STATE_DIR "'",
+			    backing);
+	clock_fresh = fresh;
+	return 0;
+}
+
 /* Step 2: make the index match the backing store before serving. */
 static int reconcile(struct gfs *g)
 {
@@ -265,6 +290,15 @@ static int reconcile(struct gfs *g)
 	if (r < 0) {
 		log_msg(LOG_ERR, "index: reconcile failed: %s", strerror(-r));
 		return r;
+	}
+	if (clock_fresh) {
+		int64_t top = 0;
+
+		index_foreach(g->ix, NULL, max_stamp, &top);
+		clock_raise(top);
+		log_msg(LOG_NOTICE, "trusted clock: no saved value; resuming at %llds, the latest "
+			"deletion in the index", (long long)(top / 1000000000LL));
+		clock_fresh = false;
 	}
 	if (st.adopted || st.dropped || st.recounted || st.collapsed || st.foreign)
 		log_msg(LOG_NOTICE, "index reconciled: %llu adopted, %llu dropped, %llu recounted, "
@@ -336,7 +370,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (check_backing_features(g.backing_fd, g.state_fd, o.backing) < 0 ||
-	    (lock_fd = take_lock(g.state_fd, o.backing)) < 0)
+	    (lock_fd = take_lock(g.state_fd, o.backing)) < 0 || open_clock(&g, o.backing) < 0)
 		goto out;
 
 	log_init("gracefs", true, co.debug);
@@ -389,6 +423,7 @@ int main(int argc, char *argv[])
 out_unmount:
 	ops_maint_stop(&g);
 	close_engine(&g);   /* final op records, index synced */
+	clock_close();      /* the trusted clock as of now */
 	control_close(g.ctl);   /* after the engine: its last op records are audited */
 	g.ctl = NULL;
 	fuse_session_unmount(g.se);

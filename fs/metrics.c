@@ -212,9 +212,9 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_sweeper_lag_seconds", "gauge",
 		  "Age of the oldest overdue expiry (0 when the sweeper is up to date).",
 		  m->sweeper_lag_s },
-		{ "gracefs_interlock_paused", "gauge",
-		  "1 while purging is paused by the clock-jump interlock, awaiting an operator.",
-		  m->interlock_paused ? 1 : 0 },
+		{ "gracefs_clock_skew_seconds", "gauge",
+		  "Wall-clock advance minus elapsed time since the sweeper started "
+		  "(informational: expiry goes by elapsed time).", m->clock_skew_s },
 	};
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		family(t, scalars[i].name, scalars[i].type, scalars[i].help);

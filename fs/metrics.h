@@ -18,7 +18,7 @@
  *   gracefs_ops_created_total, gracefs_ops_restored_total,
  *   gracefs_ops_purged_total, gracefs_index_errors_total,
  *   gracefs_audit_errors_total                                        counter
- *   gracefs_sweeper_lag_seconds, gracefs_interlock_paused             gauge
+ *   gracefs_sweeper_lag_seconds, gracefs_clock_skew_seconds           gauge
  */
 #ifndef GRACEFS_METRICS_H
 #define GRACEFS_METRICS_H
@@ -47,7 +47,7 @@ struct metrics {
 	uint64_t index_errors;   /* failed index writes/syncs */
 	uint64_t audit_errors;   /* failed audit log writes */
 	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
-	int interlock_paused;    /* nonzero: purging paused by the clock-jump interlock */
+	int64_t clock_skew_s;    /* wall-clock advance minus elapsed time since start */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 };

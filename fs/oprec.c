@@ -4,10 +4,10 @@
  * Pure functions on caller-owned memory: no locking, no I/O, safe from any
  * thread.
  *
- * Encoding, version 1 (all integers little-endian, fixed width):
+ * Encoding, version 2 (all integers little-endian, fixed width):
  *
  *   off  size  field
- *     0     1  version (1)
+ *     0     1  version (2; 1 is still read, see below)
  *     1     1  state        (OP_OPEN..OP_PURGING)
  *     2     1  hold         (0..255)
  *     3     1  scope length (0..NAME_MAX)
@@ -16,11 +16,17 @@
  *     7    12  uid, gid, pid                          (u32 each)
  *    19    48  pid_start, first_ns, last_ns, retention_s, items, bytes
  *                                                     (u64/i64 each)
- *    67     -  scope, name, cmdline bytes (no NULs, no terminators)
+ *    67     8  last_el_ns (i64)                       (version 2 only)
+ *    75     -  scope, name, cmdline bytes (no NULs, no terminators)
  *
- * The total length must equal 67 + the three string lengths exactly, so a
- * truncated or extended buffer is rejected.  At maximum string lengths the
- * encoding is exactly OPREC_ENC_MAX (1600) bytes; that budget is why state,
+ * Version 1 is the same without last_el_ns (strings at 67); it decodes
+ * with last_el_ns 0, which makes an old op's retention count from the
+ * first start of a daemon with the trusted clock: late, never early.
+ *
+ * The total length must equal the fixed part + the three string lengths
+ * exactly, so a truncated or extended buffer is rejected.  At maximum
+ * string lengths the encoding is exactly OPREC_ENC_MAX (1608) bytes; that
+ * budget is why state,
  * hold and the name lengths are single bytes.  A record must satisfy the
  * same rules to be encoded as to be decoded: strings terminated within their
  * arrays, no '/' in scope or name, non-empty name, valid state, hold <= 255.
@@ -30,8 +36,9 @@
 
 #include "oprec.h"
 
-#define OPREC_VERSION  1
-#define OPREC_FIXED    67
+#define OPREC_VERSION  2
+#define OPREC_FIXED    75
+#define OPREC_FIXED_V1 67
 
 _Static_assert(OPREC_FIXED + 2 * NAME_MAX + OPREC_CMD_MAX - 1 <= OPREC_ENC_MAX,
 	       "oprec encoding must fit OPREC_ENC_MAX");
@@ -43,6 +50,17 @@ int64_t oprec_expiry(const struct op_record *r)
 
 	if (r->last_ns % 1000000000 < 0)
 		s--;            /* floor, also before 1970 */
+	if (__builtin_add_overflow(s, r->retention_s, &e))
+		e = r->retention_s > 0 ? INT64_MAX : INT64_MIN;
+	return e;
+}
+
+int64_t oprec_due(const struct op_record *r)
+{
+	int64_t s = r->last_el_ns / 1000000000, e;
+
+	if (r->last_el_ns % 1000000000 > 0)
+		s++;            /* round the stamp up: never a second early */
 	if (__builtin_add_overflow(s, r->retention_s, &e))
 		e = r->retention_s > 0 ? INT64_MAX : INT64_MIN;
 	return e;
@@ -112,6 +130,7 @@ int oprec_encode(const struct op_record *r, void *buf, size_t cap)
 	put_le(p + 15, r->pid, 4);
 	for (int i = 0; i < 6; i++)
 		put_le(p + 19 + 8 * i, wide[i], 8);
+	put_le(p + 67, (uint64_t)r->last_el_ns, 8);
 	p += OPREC_FIXED;
 	memcpy(p, r->scope, ls);
 	memcpy(p + ls, r->name, ln);
@@ -122,18 +141,19 @@ int oprec_encode(const struct op_record *r, void *buf, size_t cap)
 int oprec_decode(const void *buf, size_t len, struct op_record *r)
 {
 	const unsigned char *p = buf;
-	size_t ls, ln, lc;
+	size_t ls, ln, lc, fixed;
 
 	memset(r, 0, sizeof(*r));
-	if (!p || len < OPREC_FIXED || p[0] != OPREC_VERSION)
+	if (!p || len < OPREC_FIXED_V1 || (p[0] != OPREC_VERSION && p[0] != 1))
 		return -EINVAL;
+	fixed = p[0] == 1 ? OPREC_FIXED_V1 : OPREC_FIXED;
 	ls = p[3];
 	ln = p[4];
 	lc = get_le(p + 5, 2);
 	if (!fields_ok(p[1], p[2]) || ls > NAME_MAX || ln < 1 || ln > NAME_MAX ||
-	    lc >= OPREC_CMD_MAX || len != OPREC_FIXED + ls + ln + lc)
+	    lc >= OPREC_CMD_MAX || len != fixed + ls + ln + lc)
 		return -EINVAL;
-	p += OPREC_FIXED;
+	p += fixed;
 	if (!component_ok((const char *)p, ls) ||
 	    !component_ok((const char *)p + ls, ln) || memchr(p + ls + ln, '\0', lc))
 		return -EINVAL;
@@ -153,6 +173,8 @@ int oprec_decode(const void *buf, size_t len, struct op_record *r)
 	r->retention_s = (int64_t)get_le(p + 43, 8);
 	r->items = get_le(p + 51, 8);
 	r->bytes = get_le(p + 59, 8);
+	if (fixed == OPREC_FIXED)
+		r->last_el_ns = (int64_t)get_le(p + 67, 8);
 	return 0;
 }
 

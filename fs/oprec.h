@@ -18,7 +18,7 @@
 
 #define OPREC_XATTR    "trusted.gracefs.op"
 #define OPREC_CMD_MAX  1024   /* command line, printable, NUL-terminated */
-#define OPREC_ENC_MAX  (64 + 2 * (NAME_MAX + 1) + OPREC_CMD_MAX)
+#define OPREC_ENC_MAX  (72 + 2 * (NAME_MAX + 1) + OPREC_CMD_MAX)
 
 enum op_state {
 	OP_OPEN = 1,     /* still collecting deletions */
@@ -34,14 +34,22 @@ struct op_record {
 	uint64_t pid_start;        /* its start time, clock ticks since boot */
 	int64_t first_ns, last_ns; /* wall clock of first and last deletion */
 	int64_t retention_s;       /* retention in force when deleted */
+	int64_t last_el_ns;        /* trusted elapsed clock (clock.h) at the last
+				    * deletion: what expiry is measured from */
 	uint64_t items, bytes;     /* deleted names; bytes allocated (st_blocks*512) */
 	uint32_t state;            /* enum op_state */
 	uint32_t hold;             /* legal hold: never purged while nonzero */
 	char cmdline[OPREC_CMD_MAX];
 };
 
-/* Expiry in wall-clock seconds: last deletion plus retention. */
+/* Expiry in wall-clock seconds: last deletion plus retention.  For display
+ * only: a wrong wall clock makes it wrong; purging goes by oprec_due(). */
 int64_t oprec_expiry(const struct op_record *r);
+
+/* When the op is due, on the trusted elapsed clock (clock.h), in seconds:
+ * its stamp rounded up plus retention (saturating).  The op expires when
+ * clock_elapsed_ns() / 1e9 >= oprec_due(). */
+int64_t oprec_due(const struct op_record *r);
 
 /* Encode into buf (cap bytes, OPREC_ENC_MAX always suffices).
  * Returns the encoded length, or -ENOBUFS, or -EINVAL: unterminated
@@ -49,8 +57,10 @@ int64_t oprec_expiry(const struct op_record *r);
  * OP_OPEN..OP_PURGING (callers must always set it), hold > 255. */
 int oprec_encode(const struct op_record *r, void *buf, size_t cap);
 
-/* Decode len bytes.  Returns 0, or -EINVAL for a short, corrupt or unknown
- * version encoding (r is then zeroed). */
+/* Decode len bytes (version 2, or version 1 from before the elapsed stamp:
+ * it reads as last_el_ns 0, i.e. counted from the trusted clock's start).
+ * Returns 0, or -EINVAL for a short, corrupt or unknown version encoding
+ * (r is then zeroed). */
 int oprec_decode(const void *buf, size_t len, struct op_record *r);
 
 /* Index key of an op: "<scope>/<name>" (root scope gives "/<name>").

@@ -28,6 +28,7 @@
 #include "opattr.h"
 #include "ops.h"
 #include "procinfo.h"
+#include "tlink.h"
 #include "vattr.h"
 
 #define OWN_XATTR_PREFIX "trusted.gracefs."
@@ -81,48 +82,87 @@ static int may_create(struct inode *parent, const char *name, bool is_dir)
 	return 0;
 }
 
-/* A detached inode: one of its names was deleted and the kernel still
- * holds it through a dentry of another name (or an open file); it has no
- * known trash name of its own. */
-static bool detached(const struct where *w)
+static void who_of(fuse_req_t req, struct caller *c);
+
+/* Links of a non-directory that are not in trash (tlink.h); directories:
+ * st_nlink as it is.  shown: the count stat reports instead — the same,
+ * except that an item whose every name is in trash, reached through one
+ * of them, shows its names there (hard links intact in trash); only an
+ * open file of a deleted name sees 0, as on a local filesystem. */
+static nlink_t live_nlink(struct gfs *g, struct inode *ino, const struct where *w,
+			  const struct stat *st, bool shown)
 {
-	return w->zone == Z_INTRASH && !w->op[0];
+	struct tlink_key k;
+	uint32_t in_trash = 0, live;
+	bool tracked = false, named_live = w->zone == Z_LIVE || w->zone == Z_ROOT;
+
+	if (S_ISDIR(st->st_mode) || (named_live && st->st_nlink == 1))
+		return st->st_nlink;   /* no index read on the common path */
+	if (g->ix && inode_tlink_key(ino, &k) == 0)
+		tracked = index_tlink_get(g->ix, k.b, k.len, &in_trash) == 0;
+	live = tlink_live(st->st_nlink, in_trash, tracked, named_live);
+	return !live && shown && w->op[0] ? st->st_nlink : live;
 }
 
-/* May the contents or attributes of ino change?  Never through a name in
- * .trash.  A detached non-directory that still has other links may: the
- * kernel reached it through one of them (e.g. `ln a b; rm b; echo >> a`). */
-static int may_modify(struct inode *ino, nlink_t nlink)
-{
-	struct where w;
+static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat *st);
 
-	inode_where(ino, &w);
-	if (!in_trash(w.zone))
-		return 0;
-	return !inode_is_dir(ino) && nlink > 1 && detached(&w) ? 0 : -EPERM;
-}
-
-static int nlink_of(struct inode *ino)
+/* Does ino still have a live name?  Directories: only outside trash. */
+static int has_live_name(struct gfs *g, struct inode *ino, const struct where *w)
 {
 	struct stat st;
-	int fd = inode_open(ino, O_PATH);
+	int r;
 
-	if (fd < 0)
-		return fd;
-	int r = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
-	close(fd);
-	return r < 0 ? -errno : (int)(st.st_nlink > 1 ? 2 : 1);
+	if (!in_trash(w->zone))
+		return 1;
+	if (inode_is_dir(ino))
+		return 0;
+	if ((r = stat_inode(ino, NULL, &st)) < 0)
+		return r;
+	return live_nlink(g, ino, w, &st, false) > 0;
 }
 
-static int check_modify(struct inode *ino)
+static pid_t tid_tgid(pid_t tid)
+{
+	struct caller c;
+
+	procinfo_get(tid, 0, 0, &c);
+	return (pid_t)c.pid;
+}
+
+/* The ways a change reaches an inode (see may_modify). */
+enum reach {
+	REACH_NEW,    /* a new open for writing, a new link */
+	REACH_FD,     /* through the open file fi (ftruncate) */
+	REACH_PATH,   /* no file handle: chmod, fchmod, setxattr, fsetxattr... */
+};
+
+/* May the contents or attributes of ino change?  0 or -errno.
+ * Outside trash: yes.  A directory in trash: never.  A non-directory while
+ * it has a live link: yes, through any of its names (one inode: the trash
+ * cannot freeze data that a live name shares).  Once its every name is in
+ * trash, only what a file opened before that can do: writes and ftruncate
+ * through that file (fi), and the metadata calls the kernel sends without a
+ * file handle (fchmod, fchown, futimens, fsetxattr) when they come from a
+ * process that holds such a file open.  Never a new open, never a link. */
+static int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
+		      struct fuse_file_info *fi)
 {
 	struct where w;
+	int r;
 
 	inode_where(ino, &w);
-	if (!in_trash(w.zone))
-		return 0;
-	int n = nlink_of(ino);
-	return n < 0 ? n : may_modify(ino, (nlink_t)n);
+	if ((r = has_live_name(G(req), ino, &w)) != 0)
+		return r < 0 ? r : 0;
+	if (how == REACH_FD && fi)
+		return inode_handle_live(ino, (int)fi->fh) ? 0 : -EPERM;
+	if (how == REACH_PATH && !inode_is_dir(ino)) {
+		struct caller who;
+
+		who_of(req, &who);
+		if (inode_handle_held(ino, (pid_t)who.pid, tid_tgid))
+			return 0;
+	}
+	return -EPERM;
 }
 
 /* The caller of a request. */
@@ -141,6 +181,12 @@ static void fill_entry(struct gfs *g, struct fuse_entry_param *e, struct inode *
 	memset(e, 0, sizeof(*e));
 	e->ino = inode_nodeid(n);
 	e->attr = *st;
+	if (!S_ISDIR(st->st_mode)) {
+		struct where w;
+
+		inode_where(n, &w);
+		e->attr.st_nlink = live_nlink(g, n, &w, st, true);
+	}
 	e->attr_timeout = g->timeout;
 	e->entry_timeout = g->timeout;
 }
@@ -235,10 +281,17 @@ static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info 
 	struct stat st;
 	int r = stat_inode(ino, fi, &st);
 
-	if (r < 0)
+	if (r < 0) {
 		fuse_reply_err(req, -r);
-	else
-		fuse_reply_attr(req, &st, G(req)->timeout);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		struct where w;
+
+		inode_where(ino, &w);
+		st.st_nlink = live_nlink(G(req), ino, &w, &st, true);
+	}
+	fuse_reply_attr(req, &st, G(req)->timeout);
 }
 
 static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -354,9 +407,9 @@ static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
 static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
-	/* through an open file (ftruncate, fchmod...) it works as on a local
-	 * fs even after rm moved the file into trash: it was opened when live */
-	int r = fi ? 0 : check_modify(I(ino));
+	/* ftruncate comes with its file; fchmod, fchown, futimens without:
+	 * may_modify tells them from path calls by the caller's open files */
+	int r = may_modify(req, I(ino), fi ? REACH_FD : REACH_PATH, fi);
 
 	if (!r)
 		r = do_setattr(I(ino), attr, to_set, fi);
@@ -502,12 +555,12 @@ static void gfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		     const char *newname)
 {
 	struct fuse_entry_param e;
-	struct where w;
 	int r = may_create(I(newparent), newname, false), fd = -1, pfd = -1;
 
-	inode_where(I(ino), &w);
-	if (!r && in_trash(w.zone) && !detached(&w))
-		r = -EPERM;   /* restore with mv, which leaves no shared inode */
+	/* out of trash only while it has a live name (then it is that live
+	 * file); a deleted file is restored with mv, which shares no inode */
+	if (!r)
+		r = may_modify(req, I(ino), REACH_NEW, NULL);
 	if (r < 0)
 		goto out;
 	if ((fd = inode_open(I(ino), O_PATH)) < 0 ||
@@ -623,7 +676,20 @@ static void gfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	do_remove(req, parent, name, true);
 }
 
-/* Restoring out of trash: root, the deleting uid, or the item's owner. */
+/* A restored hard link counts again: the kernel's cached link count is
+ * dropped now, not at the next tick (attributes only: this takes no lock
+ * the pending rename holds). */
+static void relinked_now(struct gfs *g, dev_t dev, ino_t ino)
+{
+	struct inode *n = inode_find(dev, ino);
+
+	if (n && g->se)
+		fuse_lowlevel_notify_inval_inode(g->se, inode_nodeid(n), -1, 0);
+}
+
+/* Restoring out of trash: root, the deleting uid, or the item's owner;
+ * never out of a held op or site, nor out of a half-purged op.  (The
+ * engine checks both again under its lock in trash_rename.) */
 static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 		       const char *name, const struct stat *st)
 {
@@ -631,8 +697,18 @@ static int may_restore(struct gfs *g, fuse_req_t req, const struct where *ws,
 	struct op_record rec;
 	const char *op = ws->zone == Z_TRASHDIR ? name : ws->op;
 
-	int r = trash_op_get(g->trash, ws->scope, op, &rec);
+	int r = trash_op_get(g->trash, ws->scope, op, &rec), frozen;
 
+	if ((frozen = trash_may_leave(g->trash, ws->scope, op)) == -EPERM) {
+		struct caller who;   /* legal hold: a copy restores, mv does not */
+
+		who_of(req, &who);
+		control_audit(g->ctl, AUDIT_EV_DENIED, &who, ws->scope, op, name, "legal hold");
+		log_msg(LOG_NOTICE, "refused restore of %s from held op %s%s%s (pid %u, %s)", name,
+			ws->scope, *ws->scope ? "/" : "", op, who.pid, who.cmd);
+	}
+	if (frozen < 0)
+		return frozen;   /* held (EPERM) or half purged (EBUSY) */
 	if (ws->zone == Z_TRASHDIR && r == 0 && rec.state == OP_OPEN)
 		return -EBUSY;   /* still collecting deletions: its dir is in use */
 	if (ctx->uid == 0 || ctx->uid == st->st_uid)
@@ -723,6 +799,8 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		control_site_changed(g->ctl, name, true);
 
 	inode_moved(sst.st_dev, sst.st_ino, dp, newname);
+	if (in_trash(ws.zone) && !S_ISDIR(sst.st_mode) && sst.st_nlink > 1)
+		relinked_now(g, sst.st_dev, sst.st_ino);
 	if (had_dst && (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev)) {
 		if (flags & RENAME_EXCHANGE)
 			inode_moved(dst_st.st_dev, dst_st.st_ino, sp, name);
@@ -772,6 +850,18 @@ static void set_open_flags(struct gfs *g, struct fuse_file_info *fi, int fd)
 	fi->noflush = !g->writeback;
 }
 
+/* Register an open file with its inode (see may_modify). 0 or -errno. */
+static int track_open(fuse_req_t req, struct inode *ino, int fd)
+{
+	struct where w;
+	int live;
+
+	inode_where(ino, &w);
+	if ((live = has_live_name(G(req), ino, &w)) < 0)
+		return live;
+	return inode_handle_open(ino, fd, fuse_req_ctx(req)->pid, live > 0);
+}
+
 static bool wants_write(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -779,7 +869,7 @@ static bool wants_write(int flags)
 
 static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int r = wants_write(fi->flags) ? check_modify(I(ino)) : 0, fd;
+	int r = wants_write(fi->flags) ? may_modify(req, I(ino), REACH_NEW, NULL) : 0, fd;
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
@@ -787,6 +877,11 @@ static void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if ((fd = inode_open(I(ino), backing_flags(G(req), fi->flags))) < 0) {
 		fuse_reply_err(req, -fd);
+		return;
+	}
+	if ((r = track_open(req, I(ino), fd)) < 0) {
+		close(fd);
+		fuse_reply_err(req, -r);
 		return;
 	}
 	set_open_flags(G(req), fi, fd);
@@ -812,6 +907,10 @@ static void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((r = give_to_caller(req, pfd, name, S_IFREG | mode)) < 0 ||
 	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0)
 		goto out;
+	if ((r = track_open(req, I(e.ino), fd)) < 0) {
+		inode_forget(I(e.ino), 1);
+		goto out;
+	}
 	set_open_flags(G(req), fi, fd);
 	fd = -1;
 out:
@@ -860,6 +959,7 @@ static void gfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -1163,7 +1263,7 @@ out:
 	free(out);
 }
 
-/* A hold, release, retention or clock confirmation set through the mount
+/* A hold, release or retention set through the mount
  * is on the record like the same act through gracectl. */
 static void audit_vattr(fuse_req_t req, const struct vattr_at *at, const char *name,
 			const char *value, size_t size)
@@ -1199,7 +1299,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			return;
 		}
 	}
-	r = own_xattr(name) ? -EPERM : check_modify(I(ino));
+	r = own_xattr(name) ? -EPERM : may_modify(req, I(ino), REACH_PATH, NULL);
 	if (!r && (r = pathref_get(I(ino), &pr)) == 0) {
 		if (remove)
 			r = (pr.nofollow ? lremovexattr : removexattr)(pr.path, name);
@@ -1283,8 +1383,29 @@ struct inval {
 	struct inval *next;
 	dev_t dev;
 	ino_t ino;
+	bool attr_only;   /* the inode's attributes, not a name in it */
 	char name[NAME_MAX + 1];
 };
+
+static void queue_inval(struct gfs *g, struct inval *iv)
+{
+	pthread_mutex_lock(&g->inval_lock);
+	iv->next = g->inval;
+	g->inval = iv;
+	pthread_mutex_unlock(&g->inval_lock);
+}
+
+void ops_on_relinked(void *arg, dev_t dev, ino_t ino)
+{
+	struct inval *iv = calloc(1, sizeof(*iv));
+
+	if (!iv)
+		return;   /* the kernel's attributes expire by their timeout */
+	iv->dev = dev;
+	iv->ino = ino;
+	iv->attr_only = true;
+	queue_inval(arg, iv);
+}
 
 void ops_on_removed(void *arg, int dirfd, const char *name)
 {
@@ -1299,10 +1420,7 @@ void ops_on_removed(void *arg, int dirfd, const char *name)
 	iv->dev = st.st_dev;
 	iv->ino = st.st_ino;
 	snprintf(iv->name, sizeof(iv->name), "%s", name);
-	pthread_mutex_lock(&g->inval_lock);
-	iv->next = g->inval;
-	g->inval = iv;
-	pthread_mutex_unlock(&g->inval_lock);
+	queue_inval(g, iv);
 }
 
 static void send_invalidations(struct gfs *g)
@@ -1318,7 +1436,9 @@ static void send_invalidations(struct gfs *g)
 		struct inode *parent = inode_find(iv->dev, iv->ino);
 
 		list = iv->next;
-		if (parent && g->se)
+		if (parent && g->se && iv->attr_only)
+			fuse_lowlevel_notify_inval_inode(g->se, inode_nodeid(parent), -1, 0);
+		else if (parent && g->se)
 			fuse_lowlevel_notify_inval_entry(g->se, inode_nodeid(parent),
 							 iv->name, strlen(iv->name));
 		free(iv);
@@ -1343,7 +1463,7 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.paused;
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);

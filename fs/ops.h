@@ -52,6 +52,10 @@ extern const struct fuse_lowlevel_ops gfs_ops;
 /* The trash engine's on_removed callback (arg is the struct gfs). */
 void ops_on_removed(void *arg, int dirfd, const char *name);
 
+/* The trash engine's on_relinked callback: the kernel's attributes of
+ * that inode (if it knows it) are dropped by the maintenance thread. */
+void ops_on_relinked(void *arg, dev_t dev, ino_t ino);
+
 /* Start / stop the maintenance thread.  0 or -errno. */
 int ops_maint_start(struct gfs *g);
 void ops_maint_stop(struct gfs *g);

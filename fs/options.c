@@ -70,7 +70,8 @@ static int duration(const char *name, const char *val, int64_t *out)
 		return 0;
 	if ((r = util_parse_duration(val, out)) < 0) {
 		fprintf(stderr, "gracefs: error: invalid %s '%s': %s (use e.g. 90s, 12h, 30d)\n",
-			name, val, r == -ERANGE ? "too large" : "not a duration");
+			name, val, r == -ERANGE ? "too large" :
+			"not a duration with a unit (s, m, h, d, w)");
 		return -1;
 	}
 	return 0;
@@ -111,6 +112,15 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
 	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0)
 		goto out;
+	if (o->retention_s < o->min_retention_s) {
+		char a[32], b[32];
+
+		util_format_duration(o->retention_s, a, sizeof(a));
+		util_format_duration(o->min_retention_s, b, sizeof(b));
+		fprintf(stderr, "gracefs: error: retention %s is below min_retention %s (lower the "
+			"floor explicitly with -o min_retention=DURATION)\n", a, b);
+		goto out;
+	}
 	o->tick_ms = (int64_t)tick;
 	if (r.metrics && r.metrics[0] != '/') {
 		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
@@ -141,8 +151,9 @@ void options_usage(const char *prog)
 	       "gracefs options:\n"
 	       "    -o retention=DURATION  keep deleted data this long (default 30d; 90s, 12h, 2w)\n"
 	       "    -o op_gap=DURATION     idle time that ends a deleting operation (default 10s)\n"
-	       "    -o min_retention=DUR   lowest retention a site may be given at run time (24h)\n"
-	       "    -o clock_jump=DUR      a forward wall-clock jump this large pauses purging (1h)\n"
+	       "    -o min_retention=DUR   lowest retention, the mount's and every site's (24h)\n"
+	       "    -o clock_jump=DUR      wall-clock skew worth a log notice (1h; expiry always\n"
+	       "                           goes by elapsed time, never by the wall clock)\n"
 	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"

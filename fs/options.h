@@ -14,8 +14,8 @@ struct gfs_opts {
 	char *metrics;          /* -o metrics=PATH: Prometheus textfile */
 	int64_t retention_s;    /* -o retention= (default 30d) */
 	int64_t op_gap_s;       /* -o op_gap= (default 10s) */
-	int64_t min_retention_s;/* -o min_retention= floor for site settings (default 24h) */
-	int64_t clock_jump_s;   /* -o clock_jump= forward jump that pauses purging (1h) */
+	int64_t min_retention_s;/* -o min_retention= floor for every retention (default 24h) */
+	int64_t clock_jump_s;   /* -o clock_jump= wall-clock skew worth a notice (1h) */
 	int64_t sweep_s;        /* -o sweep_interval= longest sweeper sleep (default 60s) */
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */

@@ -1,7 +1,7 @@
 /*
- * sweep — the sweeper thread and its safety interlocks (see sweep.h).
- * Threading: s->lock guards status, the interlock state and the
- * stop/kick flags; passes run outside it.
+ * sweep — the sweeper thread (see sweep.h).
+ * Threading: s->lock guards status, the skew watch and the stop/kick
+ * flags; passes run outside it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sitepolicy.h"
 #include "sweep.h"
 #include "sys.h"
@@ -26,11 +27,11 @@ struct sweep {
 	struct index *ix;
 	struct sweep_conf c;
 	pthread_t thread;
-	bool running, stop, kick, first_pass_done, have_prev;
+	bool running, stop, kick, have_ref;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int64_t prev_wall, prev_mono;
-	int64_t trusted_ns;     /* while paused */
+	int64_t ref_wall, ref_el;   /* both clocks at the first pass */
+	int64_t noticed_skew;       /* skew at the last notice */
 	struct sweep_status st;
 };
 
@@ -38,7 +39,7 @@ struct sweep {
 
 struct due {
 	size_t n, cap;
-	bool skip_purging;   /* already collected by the first pass */
+	bool skip_purging;   /* already collected first */
 	struct op_record *v;
 };
 
@@ -122,53 +123,46 @@ static int purge_op(struct sweep *s, const struct op_record *r)
 	return rc;
 }
 
-/* Update the interlock from the two clocks; returns the wall time (ns)
- * up to which expiry may be honoured.  *engaged: it paused just now. */
-static int64_t purge_limit(struct sweep *s, bool *engaged)
+/* Watch the wall clock against the trusted one (it decides nothing) and
+ * save the trusted clock.  Returns the trusted clock now (ns). */
+static int64_t clock_watch(struct sweep *s)
 {
-	int64_t wall = sys.wall_ns(), mono = sys.mono_ns(), limit;
+	int64_t el = clock_elapsed_ns(), wall = sys.wall_ns(), skew, last;
+	int r = clock_save();
 
+	if (r < 0)
+		notice(s, "sweeper: cannot save the trusted clock: %s (a restart would "
+		       "count less elapsed time: purging later, never earlier)", strerror(-r));
 	pthread_mutex_lock(&s->lock);
-	if (s->have_prev) {
-		int64_t real = mono - s->prev_mono;
-		int64_t jump = (wall - s->prev_wall) - real;
-
-		if (s->st.paused) {
-			s->trusted_ns += real;
-		} else if (jump > s->c.jump_ns) {
-			*engaged = s->st.paused = true;
-			s->st.jump_s = jump / NS;
-			s->trusted_ns = s->prev_wall + real;
-		}
+	if (!s->have_ref) {
+		s->ref_wall = wall;
+		s->ref_el = el;
+		s->have_ref = true;
 	}
-	if (s->st.paused && wall <= s->trusted_ns) {
-		s->st.paused = false;   /* the clock came back: nothing to confirm */
-	}
-	s->prev_wall = wall;
-	s->prev_mono = mono;
-	s->have_prev = true;
-	limit = s->st.paused ? s->trusted_ns : wall;
-	s->st.trusted_s = s->st.paused ? s->trusted_ns / NS : 0;
+	skew = (wall - s->ref_wall) - (el - s->ref_el);
+	last = s->noticed_skew;
+	if (llabs(skew - last) > s->c.jump_ns)
+		s->noticed_skew = skew;
+	s->st.elapsed_s = el / NS;
+	s->st.skew_s = skew / NS;
 	pthread_mutex_unlock(&s->lock);
-	return limit;
+	if (llabs(skew - last) > s->c.jump_ns)
+		notice(s, "sweeper: the wall clock moved %+llds more than elapsed time since "
+		       "the sweeper started; expiry goes by elapsed time, so nothing is "
+		       "purged early", (long long)(skew / NS));
+	return el;
 }
 
 int64_t sweep_pass(struct sweep *s)
 {
 	struct due d = {0};
-	bool engaged = false;
-	int64_t limit = purge_limit(s, &engaged), next, lag = 0;
+	int64_t limit = clock_watch(s), next, lag = 0;
 	int rc;
 
-	if (engaged)
-		notice(s, "sweeper: wall clock jumped forward by %llds more than real time; "
-		       "purging only what real elapsed time makes due until an operator "
-		       "confirms the clock", (long long)s->st.jump_s);
-	if (!s->first_pass_done) {   /* ops a crash left half-purged come first */
-		index_foreach(s->ix, NULL, collect_purging, &d);
-		d.skip_purging = true;
-		s->first_pass_done = true;
-	}
+	/* ops a crash or a hold left half-purged come first (a purge once
+	 * begun is finished whatever its due time: it is not restorable) */
+	index_foreach(s->ix, NULL, collect_purging, &d);
+	d.skip_purging = true;
 	index_foreach_expired(s->ix, limit / NS, collect_due, &d);
 	bool full = d.n >= PASS_MAX;
 	for (size_t i = 0; i < d.n && !stopping(s); i++) {
@@ -177,10 +171,13 @@ int64_t sweep_pass(struct sweep *s)
 		if (r->hold || site_held(s, r->scope))
 			continue;
 		rc = purge_op(s, r);
+		if (rc == -EPERM)
+			notice(s, "sweeper: purge of op %s/%s stopped: legal hold placed during "
+			       "it (the op stays, half purged, until released)", r->scope, r->name);
 		if (rc == -EBUSY || rc == -EPERM)
 			continue;   /* still open / held meanwhile */
 		if (rc < 0) {
-			int64_t over = limit / NS - oprec_expiry(r);
+			int64_t over = limit / NS - oprec_due(r);
 
 			if (over > lag)
 				lag = over;
@@ -264,7 +261,7 @@ int sweep_new(struct sweep **out, struct trash *t, struct index *ix,
 	if (s->c.interval_ns <= 0)
 		s->c.interval_ns = 60 * NS;
 	if (s->c.jump_ns <= 0)
-		s->c.jump_ns = 3600 * NS;
+		s->c.jump_ns = 3600 * NS;   /* only for the skew notice */
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -312,17 +309,6 @@ void sweep_kick(struct sweep *s)
 	s->kick = true;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
-}
-
-void sweep_confirm_clock(struct sweep *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->st.paused = false;
-	s->st.jump_s = 0;
-	s->st.trusted_s = 0;
-	s->have_prev = false;   /* the current wall clock is the new reference */
-	pthread_mutex_unlock(&s->lock);
-	sweep_kick(s);
 }
 
 void sweep_get_status(struct sweep *s, struct sweep_status *st)

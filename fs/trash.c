@@ -27,8 +27,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -225,6 +227,7 @@ static int op_create(struct trash *t, const struct caller *who,
 	op->rec.pid = who->pid;
 	op->rec.pid_start = who->pid_start;
 	op->rec.first_ns = op->rec.last_ns = now;
+	op->rec.last_el_ns = clock_elapsed_ns();
 	op->rec.retention_s = t->conf.retention_s;
 	if (*scope) {   /* a site's own retention overrides the mount's */
 		struct site_policy sp;
@@ -414,16 +417,22 @@ out:
  * deleted first, as rm -r does): 1 copy its metadata onto the mirror;
  * 2 rmdir the now-empty live directory.  Crash between 1 and 2: the empty
  * live directory remains, its twin is in trash: nothing is lost.
+ * A non-directory with other links is first counted in the trash-link
+ * table (tlink.h: 1 count, 2 move; a crash between leaves the count one
+ * high, which only makes it look deleted sooner).
  */
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		   const struct stat *st, enum move_how how)
 {
 	const char *site = loc->site ? loc->site : "";
 	int tfd = trash_op_mirror(t, op, site, loc->rel), r;
+	bool counted = false;
 	struct stat tst;
 
 	if (tfd < 0)
 		return tfd;
+	if ((r = tlink_enter(t->ix, op->rec.name, loc->dirfd, loc->name, st, &counted)) < 0)
+		return r;   /* refused rather than leave a deleted link uncounted */
 	if (how == MOVE_LINK) {
 		r = sys.linkat(loc->dirfd, loc->name, tfd, loc->name, 0);
 	} else if (S_ISDIR(st->st_mode) &&
@@ -451,11 +460,15 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 			}
 		}
 	}
-	if (r < 0)
-		return -errno;
+	if (r < 0) {
+		r = -errno;
+		tlink_enter_undo(t->ix, op->rec.name, loc->dirfd, loc->name, counted);
+		return r;
+	}
 	op->rec.items++;
 	op->rec.bytes += (uint64_t)st->st_blocks * 512;
 	op->rec.last_ns = sys.wall_ns();
+	op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
 	op->dirty = true;
 	t->counters.deletions++;
 	return 0;
@@ -529,8 +542,14 @@ static int rename_over(struct trash *t, const struct caller *who,
 			if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) == 0)
 				return 0;
 			r = -errno;
+			/* the link made in step 1 goes again, then its count */
+			struct tlink_key k;
+			bool counted = dst_st->st_nlink > 1 &&
+				       tlink_key_at(dst->dirfd, dst->name, &k) == 0;
 			unlinkat(trash_op_mirror(t, op, dst->site ? dst->site : "", dst->rel),
 				 dst->name, 0);
+			if (counted)
+				tlink_purged(t->ix, op->rec.name, &k);
 			op->rec.items--;
 			op->rec.bytes -= (uint64_t)dst_st->st_blocks * 512;
 			return r;
@@ -560,6 +579,8 @@ int trash_rename(struct trash *t, const struct caller *who,
 	int r = -EAGAIN;
 
 	pthread_mutex_lock(&t->lock);
+	if (src->from_op && (r = trash_may_leave_locked(t, src->from_scope, src->from_op)) == 0)
+		r = -EAGAIN;   /* not held, not half purged: go on */
 	for (int tries = 0; tries < 3 && r == -EAGAIN; tries++) {
 		if ((flags & RENAME_EXCHANGE) ||
 		    fstatat(dst->dirfd, dst->name, &dst_st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -591,18 +612,20 @@ int trash_rename(struct trash *t, const struct caller *who,
 	}
 	if (r == 0 && (!src->site || !dst->site))
 		trash_rename_rescope(t, src, dst, flags);
-	if (r == 0 && src->from_op)
+	if (r == 0 && src->from_op) {
+		tlink_leave(t->ix, src->from_op, dst->dirfd, dst->name, t->conf.on_relinked,
+			    t->conf.cb_arg);   /* after the move: see tlink.c */
 		trash_note_restore_locked(t, src->from_scope, src->from_op);
+	}
 	pthread_mutex_unlock(&t->lock);
 	return r == -EAGAIN ? -EBUSY : r;
 }
 
-int trash_op_get(struct trash *t, const char *scope, const char *name,
-		 struct op_record *out)
+int trash_op_lookup(struct trash *t, const char *scope, const char *name,
+		    struct op_record *out)
 {
 	int r = -ENOENT;
 
-	pthread_mutex_lock(&t->lock);
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
 			*out = op->rec;
@@ -622,6 +645,16 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 		if (tfd >= 0)
 			close(tfd);
 	}
+	return r;
+}
+
+int trash_op_get(struct trash *t, const char *scope, const char *name,
+		 struct op_record *out)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = trash_op_lookup(t, scope, name, out);
 	pthread_mutex_unlock(&t->lock);
 	return r;
 }

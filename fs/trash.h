@@ -65,6 +65,10 @@ struct trash_conf {
 	/* An op stopped collecting deletions: its final record (audit).
 	 * Called with the engine's lock held: only queue work. */
 	void (*on_closed)(void *arg, const struct op_record *r);
+	/* A file's link count as shown changed behind the kernel's back (a
+	 * hard link left trash by undo, or was purged).  Called with the
+	 * engine's lock held: only queue work.  May be NULL. */
+	void (*on_relinked)(void *arg, dev_t dev, ino_t ino);
 	void *cb_arg;
 };
 
@@ -113,13 +117,20 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 		 struct op_record *out);
 
 /* Restore a whole op to its original paths (undo.h), under the engine's
- * lock, let go every 1024 steps: an open op is closed first; a purging one
- * is refused (-EBUSY).  The op is then settled like any restore.  run
- * (NULL or "": none) names the bulk undo this op belongs to: the op is
- * planned against what the run's earlier ops put back (undo_runs_get).
+ * lock, let go every 1024 steps: an open op is closed first; a held one is
+ * refused (-EPERM), a purging one too (-EBUSY).  The op is then settled like
+ * any restore.  run (NULL or "": none) names the bulk undo this op belongs
+ * to: the op is planned against what the run's earlier ops put back
+ * (undo_runs_get).
  * 0 or -errno. */
 int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res);
+
+/* May anything be moved out of op `name` of scope (restore by mv, undo)?
+ * 0; -EPERM while the op or its site is under legal hold (a held item is
+ * restored by copying it); -EBUSY while it is being purged (half gone).
+ * A missing op is 0 (the caller's rename then fails on its own). */
+int trash_may_leave(struct trash *t, const char *scope, const char *name);
 
 /* Legal hold on one op (never purged while held).  0 or -errno. */
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);
@@ -129,7 +140,10 @@ int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool
 int trash_purge_begin(struct trash *t, const char *scope, const char *name);
 /* Remove at most `budget` entries of a purging op (deepest first, never
  * following symlinks, -EXDEV on a mount inside it); *done when the op
- * directory and its record are gone.  *removed accumulates.  0 or -errno. */
+ * directory and its record are gone.  *removed accumulates.  Each step
+ * first re-checks the op's and its site's legal hold under the engine
+ * lock: a hold placed during a purge stops it there with -EPERM (the op
+ * stays PURGING and held; it resumes when released).  0 or -errno. */
 int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		     unsigned budget, bool *done, uint64_t *removed);
 

@@ -148,6 +148,8 @@ int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		  const struct stat *st, enum move_how how);
 int trash_collect(const struct op_record *r, void *arg);
+int trash_op_lookup(struct trash *t, const char *scope, const char *name,
+		    struct op_record *out);
 
 /* trash_site.c */
 void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into);
@@ -156,6 +158,9 @@ int trash_delete_site(struct trash *t, const struct caller *who,
 		      const struct trash_loc *loc, const struct stat *st);
 void trash_rename_rescope(struct trash *t, const struct trash_loc *src,
 			  const struct trash_loc *dst, unsigned flags);
+
+/* trash_purge.c */
+int trash_may_leave_locked(struct trash *t, const char *scope, const char *name);
 
 /* trash_restore.c */
 void trash_note_restore_locked(struct trash *t, const char *scope, const char *name);

@@ -19,6 +19,7 @@
 
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -75,6 +76,38 @@ int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool
 	return r;
 }
 
+/* Legal hold on an op record or on its site.  Root-scope ops (deleted
+ * sites) carry their sites' holds in their own record (trash_scope_drop). */
+static bool held(struct trash *t, const struct op_record *r, const char *scope)
+{
+	struct site_policy p;
+
+	return (r && r->hold) ||
+	       (*scope && sitepolicy_get(t->backing_fd, scope, &p) == 0 && p.hold);
+}
+
+int trash_may_leave_locked(struct trash *t, const char *scope, const char *name)
+{
+	struct op_record rec;
+	bool known = trash_op_lookup(t, scope, name, &rec) == 0;
+
+	if (held(t, known ? &rec : NULL, scope))
+		return -EPERM;   /* legal hold freezes: restore is a copy */
+	if (known && rec.state == OP_PURGING)
+		return -EBUSY;   /* half gone: never restored as if complete */
+	return 0;
+}
+
+int trash_may_leave(struct trash *t, const char *scope, const char *name)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = trash_may_leave_locked(t, scope, name);
+	pthread_mutex_unlock(&t->lock);
+	return r;
+}
+
 static int begin_purge(struct op_record *r, void *arg)
 {
 	if (r->hold)
@@ -90,7 +123,11 @@ static int begin_purge(struct op_record *r, void *arg)
  * still PURGING in its xattr; reconcile keeps that state and the sweeper
  * resumes.  After 3: reconcile drops the record.  Each step restarts from
  * the op directory and holds no fd across steps, so an item restored
- * (moved out) between steps is never touched.
+ * (moved out) between steps is never touched -- though nothing can be:
+ * a PURGING op refuses every restore (trash_may_leave).  Each step first
+ * re-reads the op's and the site's hold: a hold placed meanwhile stops the
+ * purge, leaving the op PURGING and held (nothing leaves it, nothing more
+ * is removed; after a release the sweeper finishes it).
  */
 int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 {
@@ -104,6 +141,8 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 		if (t->undoing[i].used && !strcmp(t->undoing[i].scope, scope) &&
 		    !strcmp(t->undoing[i].name, name))
 			r = -EBUSY;   /* being restored right now */
+	if (!r && held(t, NULL, scope))
+		r = -EPERM;   /* the site is under legal hold */
 	if (!r)
 		r = op_update(t, scope, name, begin_purge, NULL);
 	pthread_mutex_unlock(&t->lock);
@@ -111,9 +150,18 @@ int trash_purge_begin(struct trash *t, const char *scope, const char *name)
 }
 
 /* Remove up to *budget entries below dirfd, deepest first.  Never follows
- * symlinks; a directory on another filesystem stops it with -EXDEV. */
+ * symlinks; a directory on another filesystem stops it with -EXDEV.
+ * ix: the index while the op holds counted names (else NULL): a purged
+ * name of a multi-link file is uncounted (1 key, 2 unlink, 3 count -1;
+ * see tlink.c) and rl->fn told. */
+struct relinked {
+	const char *op;
+	void (*fn)(void *arg, dev_t dev, ino_t ino);
+	void *arg;
+};
+
 static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
-		      uint64_t *removed)
+		      uint64_t *removed, struct index *ix, const struct relinked *relinked)
 {
 	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
@@ -128,9 +176,12 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 			continue;
 		/* the entry type saves a stat per file; directories need one
 		 * (their device), and so does a filesystem without d_type */
-		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) &&
+		if ((de->d_type == DT_DIR || de->d_type == DT_UNKNOWN || ix) &&
 		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		struct tlink_key k;
+		bool counted = ix && !S_ISDIR(st.st_mode) && st.st_nlink > 1 &&
+			       tlink_key_at(dirfd, de->d_name, &k) == 0;
 		if (S_ISDIR(st.st_mode)) {
 			int sub;
 
@@ -142,7 +193,7 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 				r = sub;   /* -EXDEV for a bind mount of this fs */
 				break;
 			}
-			r = purge_some(sub, dev, depth + 1, budget, removed);
+			r = purge_some(sub, dev, depth + 1, budget, removed, ix, relinked);
 			close(sub);
 			if (r || !*budget)
 				break;
@@ -150,6 +201,11 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 		if (unlinkat(dirfd, de->d_name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
 			r = -errno;
 			break;
+		}
+		if (counted) {
+			tlink_purged(ix, relinked->op, &k);
+			if (relinked->fn)
+				relinked->fn(relinked->arg, st.st_dev, st.st_ino);
 		}
 		(*budget)--;
 		(*removed)++;
@@ -161,10 +217,16 @@ static int purge_some(int dirfd, dev_t dev, unsigned depth, unsigned *budget,
 int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		     unsigned budget, bool *done, uint64_t *removed)
 {
+	struct op_record rec;
 	int tfd, ofd, r;
 
 	*done = false;
 	pthread_mutex_lock(&t->lock);
+	/* a hold placed since the last step stops the purge here */
+	if (held(t, index_get(t->ix, scope, name, &rec) == 0 ? &rec : NULL, scope)) {
+		r = -EPERM;
+		goto out;
+	}
 	if ((tfd = trash_scope_open(t, scope, false)) < 0) {
 		r = tfd == -ENOENT ? 0 : tfd;
 		*done = tfd == -ENOENT;
@@ -178,7 +240,9 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		close(tfd);
 		goto out;
 	}
-	r = purge_some(ofd, t->dev, 0, &budget, removed);
+	struct relinked rl = { name, t->conf.on_relinked, t->conf.cb_arg };
+	r = purge_some(ofd, t->dev, 0, &budget, removed,
+		       tlink_op_holds(t->ix, name) ? t->ix : NULL, &rl);
 	close(ofd);
 	if (!r && budget) {   /* the tree is empty: the op goes */
 		if (unlinkat(tfd, name, AT_REMOVEDIR) < 0) {
@@ -186,6 +250,7 @@ int trash_purge_step(struct trash *t, const char *scope, const char *name,
 		} else {
 			*done = true;
 			t->counters.purged++;
+			index_tlop_add(t->ix, name, -(int32_t)INT32_MAX);   /* none left */
 			r = index_del(t->ix, scope, name);
 			if (r == -ENOENT)
 				r = 0;

@@ -19,6 +19,7 @@
 
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -121,6 +122,7 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 	prune_mirrors(ofd, t->dev, p->name, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
 		index_del(t->ix, p->scope, p->name);
+		index_tlop_add(t->ix, p->name, -INT32_MAX);   /* it holds nothing now */
 		if (t->conf.on_removed)
 			t->conf.on_removed(t->conf.cb_arg, tfd, p->name);
 	} else if (trash_rec_read(ofd, &rec) == 0) {
@@ -147,7 +149,7 @@ out:
 struct undo_wrap {
 	struct trash *t;
 	struct undo_overlay *ov;   /* the run's, or NULL */
-	const char *scope;
+	const char *scope, *name;
 	size_t steps;
 	undo_progress_fn fn;
 	void *arg;
@@ -168,10 +170,22 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 		trash_scope_scan(w->t, to, NULL);
 	if (w->ov && !err)   /* no memory: later ops restore next to it instead */
 		undo_overlay_note_step(w->ov, w->scope, step, to);
+	if (!err && step->kind != UNDO_MKDIR && tlink_op_holds(w->t->ix, w->name)) {
+		/* hard links it brought back are live again (tlink.h) */
+		int root = *w->scope ? open_dir(w->t->backing_fd, w->scope) : -1;
+
+		if (!*w->scope || root >= 0)
+			tlink_leave(w->t->ix, w->name, *w->scope ? root : w->t->backing_fd, to,
+				    w->t->conf.on_relinked, w->t->conf.cb_arg);
+		close_fd(&root);
+	}
 	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
 		pthread_mutex_unlock(&w->t->lock);
 		sched_yield();
 		pthread_mutex_lock(&w->t->lock);
+		/* a hold placed meanwhile stops the undo here */
+		if (trash_may_leave_locked(w->t, w->scope, w->name) == -EPERM)
+			return -EPERM;
 	}
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
@@ -179,8 +193,7 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
-	struct undo_wrap w = { .t = t, .scope = scope, .fn = fn, .arg = arg };
-	struct op_record rec;
+	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
 	int r, slot = -1;
 
 	pthread_mutex_lock(&t->lock);
@@ -202,16 +215,15 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 			break;
 		}
 	}
-	r = index_get(t->ix, scope, name, &rec);
-	if (r == 0 && rec.state == OP_PURGING)
-		r = -EBUSY;   /* half gone: never restored as if complete */
-	if ((r == 0 || r == -ENOENT) && run && *run &&
-	    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
-		w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
-	if (r == 0 || r == -ENOENT)
+	/* held: frozen (-EPERM); purging: half gone (-EBUSY) */
+	if ((r = trash_may_leave_locked(t, scope, name)) == 0) {
+		if (run && *run &&
+		    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
+			w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
 		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
-	if (r != -ENOENT)
-		trash_note_restore_locked(t, scope, name);
+		if (r != -ENOENT)
+			trash_note_restore_locked(t, scope, name);
+	}
 	t->undoing[slot].used = false;
 	pthread_mutex_unlock(&t->lock);
 	return r;

@@ -17,8 +17,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sitepolicy.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash_int.h"
 #include "util.h"
 
@@ -163,6 +165,11 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 			st->collapsed++;
 	}
 	if (rebuilt || rec.state == OP_OPEN) {
+		/* deletions after the record was last stored (or no record):
+		 * their time on the trusted clock is unknown, so count from now */
+		int64_t now = clock_elapsed_ns();
+		if (rec.last_el_ns < now)
+			rec.last_el_ns = now;
 		trash_recount(&rec, ofd);
 		if (rec.state != OP_PURGING)
 			rec.state = OP_CLOSED;
@@ -257,6 +264,7 @@ int trash_reconcile(struct trash *t, struct trash_stats *st)
 				st->dropped++;
 		}
 	}
+	tlink_prune(t->ix, t->backing_fd, NULL);   /* counts of inodes that are gone */
 	r = index_sync(t->ix);
 out:
 	free(l.v);

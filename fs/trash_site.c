@@ -46,7 +46,7 @@ void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into
 		into->bytes += r->bytes;
 		if (r->hold)
 			into->hold = 1;
-		int64_t need = oprec_expiry(r) - into->last_ns / NS;
+		int64_t need = oprec_due(r) - into->last_el_ns / NS;   /* trusted clock */
 		if (need > into->retention_s)
 			into->retention_s = need;
 	}
@@ -168,6 +168,12 @@ int trash_delete_site(struct trash *t, const struct caller *who,
 			}
 		}
 		trash_collapse_finish(root->dirfd, site, mine->rec.name);
+		/* the hard links it counted are in root's tree now */
+		uint32_t held;
+		if (index_tlop_get(t->ix, mine->rec.name, &held) == 0 && held) {
+			index_tlop_add(t->ix, root->rec.name, (int32_t)held);
+			index_tlop_add(t->ix, mine->rec.name, -(int32_t)held);
+		}
 		root->rec.items += mine->rec.items;   /* its items are in the site again */
 		root->rec.bytes += mine->rec.bytes;
 		index_del(t->ix, site, mine->rec.name);

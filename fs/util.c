@@ -33,7 +33,7 @@ int util_parse_duration(const char *s, int64_t *out_s)
 		return -EINVAL;
 	while (*s) {
 		char *end;
-		int64_t mult = 1;
+		int64_t mult;
 
 		if (!isdigit((unsigned char)*s))
 			return -EINVAL;
@@ -41,14 +41,12 @@ int util_parse_duration(const char *s, int64_t *out_s)
 		long long v = strtoll(s, &end, 10);
 		if (errno || v > MAX_DURATION_S)
 			return -ERANGE;
-		if (*end) {
-			mult = unit_seconds(*end);
-			if (!mult)
-				return -EINVAL;
-			end++;
-		} else if (total) {
-			return -EINVAL;   /* "1d5": a bare number only alone */
-		}
+		/* a unit is required: a bare "30" (seconds? days?) in an
+		 * fstab line must not make a 30-second purger */
+		mult = unit_seconds(*end);
+		if (!mult)
+			return -EINVAL;
+		end++;
 		if (v > (MAX_DURATION_S - total) / mult)
 			return -ERANGE;
 		total += v * mult;

@@ -11,8 +11,9 @@
 
 #define UTIL_CMD_MAX 32  /* bytes of sanitised command in an op name */
 
-/* "90s", "15m", "12h", "30d", "2w", or plain seconds; "1d12h" combines.
- * 0, -EINVAL (syntax, zero or negative), -ERANGE (over 100 years). */
+/* "90s", "15m", "12h", "30d", "2w"; "1d12h" combines.  Every number needs
+ * its unit: a bare "30" is -EINVAL (it once meant seconds).
+ * 0, -EINVAL (syntax, no unit, zero or negative), -ERANGE (over 100 years). */
 int util_parse_duration(const char *s, int64_t *out_s);
 /* Shortest exact form: "30d", "36h", "90s". */
 void util_format_duration(int64_t s, char *buf, size_t cap);

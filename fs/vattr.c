@@ -57,12 +57,10 @@ static int render(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 		if (!strcmp(key, "sweeper")) {
 			if (!c->sweep)
 				snprintf(v, cap, "off");
-			else if (st.paused)
-				snprintf(v, cap, "paused: wall clock jumped %" PRId64 "s ahead of real "
-					 "time; confirm with setfattr -n " OPATTR_PREFIX "confirm_clock "
-					 "-v 1 on the mount root", st.jump_s);
 			else
-				snprintf(v, cap, "running");
+				snprintf(v, cap, "running; elapsed %" PRId64 "s, wall clock skew %+"
+					 PRId64 "s (expiry goes by elapsed time)", st.elapsed_s,
+					 st.skew_s);
 		} else if (!strcmp(key, "purged_ops")) {
 			snprintf(v, cap, "%" PRIu64, st.purged_ops);
 		} else {
@@ -140,13 +138,6 @@ int vattr_set(const struct vattr_ctx *c, const struct vattr_at *at, const char *
 		return -ENODATA;
 	if (uid != 0)
 		return -EPERM;
-	if (at->target == VA_ROOT && !strcmp(key, "confirm_clock")) {
-		if (parse_bool(value, size, &on) < 0 || !on)
-			return -EINVAL;
-		if (c->sweep)
-			sweep_confirm_clock(c->sweep);
-		return 0;
-	}
 	if (!strcmp(key, "hold") && parse_bool(value, size, &on) < 0)
 		return -EINVAL;
 	if (at->target == VA_OPDIR && !strcmp(key, "hold"))

@@ -5,7 +5,7 @@
  *   site .trash trash_bytes, trash_items, ops, oldest, next_expiry,
  *               retention, hold; settable by root: retention, hold
  *   root .trash the same for deleted whole sites (read-only)
- *   mount root  sweeper, purged_ops; settable by root: confirm_clock
+ *   mount root  sweeper, purged_ops (read-only)
  * No FUSE here; the op layer says which kind of directory a request is on.
  * Threading: stateless; the trash engine and sweeper lock themselves.
  */

@@ -22,7 +22,7 @@
 #   1. benchtool writes the tree A into WORK/plain/, and into BACKING two more
 #      copies, s1/tree and s2/tree, plus a live tree of 2,000 files, live/tree
 #      (not timed).  gracefs is mounted with
-#      -o retention=1s,sweep_interval=1s,op_gap=1s,cache_timeout=0.
+#      -o retention=1s,min_retention=1s,sweep_interval=1s,op_gap=1s,cache_timeout=0.
 #   2. Sites s1 and s2 are held (setfattr user.gracefs.hold=1 on MNT/sN/.trash),
 #      then `rm -rf MNT/s1/tree` and `rm -rf MNT/s2/tree` through the mount (not
 #      part of any figure); wait until both ops are closed and expired.
@@ -67,7 +67,7 @@ IDLE_SECS=""
 REPORT=1
 GRACEFS=$REPO/build/fs/gracefs
 OUT=$REPO/docs/performance.md
-GRACEFS_OPTS="retention=1s,sweep_interval=1s,op_gap=1s,cache_timeout=0"
+GRACEFS_OPTS="retention=1s,min_retention=1s,sweep_interval=1s,op_gap=1s,cache_timeout=0"
 LIVE_DIRS=20 LIVE_FILES=100      # the live tree: 2,000 files
 FILE_SIZE=1024
 TARGET_RATE=0.8                  # purge rate >= 0.8 x plain rm -rf

@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libc6-dev python3
       libfuse3-dev fuse3 liblmdb-dev lmdb-utils libsqlite3-dev sqlite3 libcmocka-dev
-      attr acl util-linux bindfs)
+      attr acl util-linux bindfs faketime)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

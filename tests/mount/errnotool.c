@@ -93,7 +93,12 @@ static void usage_exit(const char *why)
 		"  fallocate PATH plain|keep|punch|zero OFF LEN\n"
 		"  stat PATH [FIELDS] | lstat PATH [FIELDS]\n"
 		"     FIELDS: comma list of mode,nlink,size,uid,gid,ino,blocks,rdev,atime,mtime\n"
-		"  ls PATH\n", prog);
+		"  ls PATH\n"
+		"  fd PATH FLAGS STEP...   one open file, then each STEP through it or this\n"
+		"     process; prints one word per STEP (OK, OK:nlink=N, or the errno):\n"
+		"     nlink | write:DATA | ftruncate:LEN | fchmod:MODE | fchown:UID:GID |\n"
+		"     futimens | fsetxattr:NAME:VALUE | unlink:PATH | chmod:PATH:MODE |\n"
+		"     open:PATH:FLAGS | hold:FILE (create FILE, wait <= 60 s until it is gone)\n", prog);
 	exit(2);
 }
 
@@ -400,6 +405,88 @@ static int do_fallocate(const char *path, const char *how, off_t off, off_t len)
 	return report(rc, e);
 }
 
+/* "a:b" -> a; *rest = "b" (NULL when there is no colon). */
+static char *split(char *s, char **rest)
+{
+	char *c = strchr(s, ':');
+
+	*rest = c ? c + 1 : NULL;
+	if (c)
+		*c = '\0';
+	return s;
+}
+
+/* One STEP of the fd op: its outcome as one word. */
+static void fd_step(int fd, char *step)
+{
+	char *arg, *arg2 = NULL, *name = split(step, &arg);
+	struct stat st;
+	int rc = 0;
+
+	if (arg && strcmp(name, "write") && (arg2 = strrchr(arg, ':')))
+		*arg2++ = '\0';
+	if (!strcmp(name, "nlink")) {
+		if ((rc = fstat(fd, &st)) == 0) {
+			printf("OK:nlink=%lu", (unsigned long)st.st_nlink);
+			return;
+		}
+	} else if (!strcmp(name, "write") && arg) {
+		rc = write(fd, arg, strlen(arg)) == (ssize_t)strlen(arg) ? 0 : -1;
+	} else if (!strcmp(name, "ftruncate") && arg) {
+		rc = ftruncate(fd, (off_t)parse_num(arg, 10, "length"));
+	} else if (!strcmp(name, "fchmod") && arg) {
+		rc = fchmod(fd, parse_mode(arg));
+	} else if (!strcmp(name, "fchown") && arg2) {
+		rc = fchown(fd, (uid_t)parse_num(arg, 10, "uid"), (gid_t)parse_num(arg2, 10, "gid"));
+	} else if (!strcmp(name, "futimens")) {
+		rc = futimens(fd, NULL);
+	} else if (!strcmp(name, "fsetxattr") && arg2) {
+		rc = fsetxattr(fd, arg, arg2, strlen(arg2), 0);
+	} else if (!strcmp(name, "unlink") && arg) {
+		rc = unlink(arg);
+	} else if (!strcmp(name, "chmod") && arg2) {
+		rc = chmod(arg, parse_mode(arg2));
+	} else if (!strcmp(name, "open") && arg2) {
+		int nfd = open(arg, parse_open_flags(arg2), 0644);
+
+		rc = nfd < 0 ? -1 : close(nfd);
+	} else if (!strcmp(name, "hold") && arg) {
+		int mfd = open(arg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+		if (mfd < 0 || close(mfd) < 0)
+			rc = -1;
+		for (int i = 0; !rc && i < 6000 && access(arg, F_OK) == 0; i++)
+			usleep(10000);
+		if (!rc && access(arg, F_OK) == 0) {
+			rc = -1;
+			errno = ETIMEDOUT;
+		}
+	} else {
+		usage_exit("unknown fd STEP");
+	}
+	printf("%s", rc < 0 ? errno_name(errno) : "OK");
+}
+
+static int do_fd(int argc, char **argv)
+{
+	int fd;
+
+	if (argc < 3)
+		usage_exit("fd PATH FLAGS STEP...");
+	fd = open(argv[1], parse_open_flags(argv[2]), 0644);
+	if (fd < 0)
+		return report(-1, errno);
+	printf("OK");
+	for (int i = 3; i < argc; i++) {
+		putchar(' ');
+		fd_step(fd, argv[i]);
+		fflush(stdout);
+	}
+	putchar('\n');
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *op;
@@ -558,6 +645,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(op, "ls")) {
 		need(argc, 2, op);
 		return do_ls(argv[1]);
+	} else if (!strcmp(op, "fd")) {
+		return do_fd(argc, argv);
 	} else {
 		usage_exit("unknown OP");
 		return 2;

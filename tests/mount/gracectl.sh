@@ -305,7 +305,9 @@ check "and is audited" wait_until 10 eval '[ "$(n_events delete s5)" -eq 3 ]'
 snap2=$(snapshot)
 out=$(gctl undo --since "$T" --execute "$token1" 2>&1)
 check_eq "the stale token is refused (exit 1)" 1 "$?"
-check_match "because the plan changed" "token $token1, now [0-9a-f]{12}" "$out"
+check_match "because the plan changed" "token $token1 is not its token now" "$out"
+check_eq "and it does not reveal the current token" "" \
+	"$(grep -oE '[0-9a-f]{12}' <<<"$out" | grep -v "^$token1\$")"
 check_same_text "nothing changed" "$snap2" "$(snapshot)"
 
 # ---------------------------------------------------------------------------
@@ -393,7 +395,8 @@ check "release site:s2" gctl release site:s2
 check_eq "site s2 released" false "$(gctl --json site ls | pyj '[r["hold"] for r in d if r["site"] == "s2"][0]')"
 check "hold $keep_op" gctl hold "$keep_op"
 check_eq "the op is held" true "$(gctl --json ls s1 | pyj 'd[0]["hold"]')"
-out=$(gctl purge "$keep_op" --reason test --execute 2>&1)
+tokH=$(gctl purge "$keep_op" --reason test | sed -n 's/^plan token: //p')
+out=$(gctl purge "$keep_op" --reason test --execute "$tokH" 2>&1)
 check_eq "a held op cannot be purged (exit 1)" 1 "$?"
 check_match "and the refusal says why" 'legal hold' "$out"
 check "it is still in trash" test -d "$BACKING/s1/.trash/${keep_op##*/}"
@@ -413,7 +416,15 @@ check_eq "purge dry run succeeds" 0 "$?"
 check_match "it says what it would delete" 'would permanently delete .*keep|would permanently delete' "$out"
 check_match "and prints a token" 'plan token: [0-9a-f]{12}' "$out"
 check_same_text "the dry run changed nothing" "$snap4" "$(snapshot)"
-check "purge --execute" gctl purge "$keep_op" --reason "erasure request 42" --execute
+tok4=$(sed -n 's/^plan token: //p' <<<"$out")
+refused "purge with a bare --execute (no token)" 'TOKEN' \
+	purge "$keep_op" --reason "erasure request 42" --execute
+out=$(gctl purge "$keep_op" --reason "erasure request 42" --execute 0123456789ab 2>&1)
+check_eq "purge with a wrong token is refused (exit 1)" 1 "$?"
+check_match "saying the plan changed" 'plan changed since the dry run' "$out"
+check_not "without revealing the token" grep -q "$tok4" <<<"$out"
+check_same_text "the refusals changed nothing" "$snap4" "$(snapshot)"
+check "purge --execute TOKEN" gctl purge "$keep_op" --reason "erasure request 42" --execute "$tok4"
 check_absent "the op is gone from the backing store" "$BACKING/s1/.trash/${keep_op##*/}"
 check_absent "and from the mount" "$MNT/s1/.trash/${keep_op##*/}"
 check_eq "and from the index" "[]" "$(gctl --json ls s1)"

@@ -10,7 +10,7 @@ PROM=$(dirname "$BACKING")/gracefs.prom
 gfs_site site1 site2
 mkdir -p "$BACKING/site1/d" "$BACKING/site2/e"
 for i in 1 2 3; do echo "$i" >"$BACKING/site1/d/f$i"; echo "$i" >"$BACKING/site2/e/g$i"; done
-gfs_mount "metrics=$PROM" retention=3s sweep_interval=1s op_gap=1s
+gfs_mount "metrics=$PROM" retention=3s min_retention=1s sweep_interval=1s op_gap=1s
 
 # value NAME [SITE] — one sample of the file, or "absent"
 value() {
@@ -45,10 +45,10 @@ wait_metric() {   # DESC NAME SITE EXPECTED
 }
 
 check "metrics file written at mount" wait_until 10 test -s "$PROM"
-check "site1 is held (its op must wait for the restore)" \
-	setfattr -n user.gracefs.hold -v 1 "$MNT/site1/.trash"
+check "site1 keeps ops 1h (its op must wait for the restore; a hold would forbid it)" \
+	setfattr -n user.gracefs.retention -v 1h "$MNT/site1/.trash"
 check_eq "well-formed, counters start at 0" "0" "$(value gracefs_ops_created_total)"
-check_eq "interlock not engaged" "0" "$(value gracefs_interlock_paused)"
+check_eq "clock skew gauge present" "0" "$(value gracefs_clock_skew_seconds)"
 
 rm -rf "$MNT/site1/d"
 wait_metric "a delete shows up as an op" gracefs_ops_created_total "" 1

@@ -71,7 +71,8 @@ static struct op_record mk(const char *scope, const char *name, int64_t expiry)
 	snprintf(r.scope, sizeof(r.scope), "%s", scope);
 	snprintf(r.name, sizeof(r.name), "%s", name);
 	snprintf(r.cmdline, sizeof(r.cmdline), "rm -r %s", name);
-	r.last_ns = (expiry - 1000) * 1000000000;
+	r.last_ns = (expiry - 1000) * 1000000000;   /* wall: display only */
+	r.last_el_ns = r.last_ns;                   /* the expiry index uses this */
 	r.first_ns = r.last_ns - 5;
 	return r;
 }
@@ -96,7 +97,7 @@ static int collect(const struct op_record *r, void *arg)
 
 	if (s->n < 16) {
 		oprec_key(r->scope, r->name, s->key[s->n], sizeof(s->key[0]));
-		s->exp[s->n] = oprec_expiry(r);
+		s->exp[s->n] = oprec_due(r);
 	}
 	return ++s->n == s->stop_at ? s->stop_val : 0;
 }
@@ -576,6 +577,148 @@ static void test_errno(void **state)
 	assert_int_equal(index_errno(ENOMEM), -ENOMEM);
 }
 
+
+/* ---- the trash-link table ---- */
+
+static void test_tlink_counts(void **state)
+{
+	struct fx *f = *state;
+	const char key[] = "handle-1";
+	uint32_t n = 99, now;
+
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), -ENOENT);
+	assert_int_equal(n, 0);
+	/* taking from nothing creates nothing */
+	assert_int_equal(index_tlink_add(f->ix, key, sizeof(key), -1, &now), 0);
+	assert_int_equal(now, 0);
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), -ENOENT);
+
+	assert_int_equal(index_tlink_add(f->ix, key, sizeof(key), 1, &now), 0);
+	assert_int_equal(now, 1);
+	assert_int_equal(index_tlink_add(f->ix, key, sizeof(key), 2, &now), 0);
+	assert_int_equal(now, 3);
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), 0);
+	assert_int_equal(n, 3);
+	/* never below 0, and a record at 0 stays: "known, all links live" */
+	assert_int_equal(index_tlink_add(f->ix, key, sizeof(key), -5, &now), 0);
+	assert_int_equal(now, 0);
+	n = 99;
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_tlink_add(f->ix, key, sizeof(key), 1, NULL), 0);
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), 0);
+	assert_int_equal(n, 1);
+	/* ... until deleted */
+	assert_int_equal(index_tlink_del(f->ix, key, sizeof(key)), 0);
+	assert_int_equal(index_tlink_get(f->ix, key, sizeof(key), &n), -ENOENT);
+	assert_int_equal(index_tlink_del(f->ix, key, sizeof(key)), -ENOENT);
+}
+
+static void test_tlink_bad_keys(void **state)
+{
+	struct fx *f = *state;
+	char big[INDEX_TLINK_KEY_MAX + 1] = {0};
+	uint32_t n;
+
+	assert_int_equal(index_tlink_get(f->ix, big, 0, &n), -EINVAL);
+	assert_int_equal(index_tlink_get(f->ix, big, sizeof(big), &n), -EINVAL);
+	assert_int_equal(index_tlink_add(f->ix, big, sizeof(big), 1, NULL), -EINVAL);
+	assert_int_equal(index_tlink_add(f->ix, big, 0, 1, NULL), -EINVAL);
+	assert_int_equal(index_tlink_del(f->ix, big, sizeof(big)), -EINVAL);
+	/* the longest key works */
+	assert_int_equal(index_tlink_add(f->ix, big, INDEX_TLINK_KEY_MAX, 1, NULL), 0);
+	assert_int_equal(index_tlink_get(f->ix, big, INDEX_TLINK_KEY_MAX, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+struct tl_seen {
+	char keys[8][16];
+	uint32_t counts[8];
+	int n;
+};
+
+static int tl_collect(const void *key, size_t klen, uint32_t n, void *arg)
+{
+	struct tl_seen *s = arg;
+
+	assert_true(s->n < 8 && klen < 16);
+	memcpy(s->keys[s->n], key, klen);
+	s->keys[s->n][klen] = '\0';
+	s->counts[s->n++] = n;
+	return 0;
+}
+
+static int tl_stop(const void *key, size_t klen, uint32_t n, void *arg)
+{
+	(void)key, (void)klen, (void)n;
+	return ++*(int *)arg == 2 ? 42 : 0;
+}
+
+static void test_tlink_foreach_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct tl_seen s = {0};
+	uint64_t count;
+	int calls = 0;
+
+	assert_int_equal(index_tlink_count(f->ix, &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(index_tlink_add(f->ix, "b", 1, 2, NULL), 0);
+	assert_int_equal(index_tlink_add(f->ix, "a", 1, 1, NULL), 0);
+	assert_int_equal(index_tlink_add(f->ix, "c", 1, 1, NULL), 0);
+	assert_int_equal(index_tlink_add(f->ix, "c", 1, -1, NULL), 0);
+	/* op records and tlinks are separate tables */
+	struct op_record r = mk("s", "op", 100);
+	assert_int_equal(index_put(f->ix, &r), 0);
+	reopen(f);   /* survives a restart */
+	assert_int_equal(index_tlink_count(f->ix, &count), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(index_tlink_foreach(f->ix, tl_collect, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.keys[0], "a");
+	assert_int_equal(s.counts[0], 1);
+	assert_string_equal(s.keys[1], "b");
+	assert_int_equal(s.counts[1], 2);
+	assert_string_equal(s.keys[2], "c");
+	assert_int_equal(s.counts[2], 0);
+	assert_int_equal(index_tlink_foreach(f->ix, tl_stop, &calls), 42);
+	assert_int_equal(calls, 2);
+	/* a rebuild of the op records keeps the counts (they cannot be rebuilt) */
+	assert_int_equal(index_clear(f->ix), 0);
+	assert_int_equal(index_tlink_count(f->ix, &count), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(index_count(f->ix, &count), 0);
+	assert_int_equal(count, 0);
+}
+
+static void test_tlop(void **state)
+{
+	struct fx *f = *state;
+	char longname[NAME_MAX + 2];
+	uint32_t n = 9;
+
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_tlop_add(f->ix, "op", -1), 0);
+	assert_int_equal(index_tlop_add(f->ix, "op", 2), 0);
+	assert_int_equal(index_tlop_add(f->ix, "other", 1), 0);
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 2);
+	reopen(f);
+	assert_int_equal(index_tlop_add(f->ix, "op", -INT32_MAX), 0);
+	assert_int_equal(index_tlop_get(f->ix, "op", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(index_tlop_get(f->ix, "other", &n), 0);
+	assert_int_equal(n, 1);
+	/* separate from the inode counts */
+	assert_int_equal(index_tlink_get(f->ix, "other", 5, &n), -ENOENT);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(index_tlop_add(f->ix, longname, 1), -EINVAL);
+	assert_int_equal(index_tlop_add(f->ix, "", 1), -EINVAL);
+	assert_int_equal(index_tlop_get(f->ix, "", &n), -EINVAL);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -597,6 +740,10 @@ int main(void)
 		T(test_corrupt_record),
 		T(test_nested_read),
 		T(test_threads),
+		T(test_tlink_counts),
+		T(test_tlink_bad_keys),
+		T(test_tlink_foreach_reopen),
+		T(test_tlop),
 		cmocka_unit_test(test_errno),
 	};
 

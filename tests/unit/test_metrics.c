@@ -284,7 +284,7 @@ static const char *const families[] = {
 	"gracefs_ops_created_total", "gracefs_ops_restored_total",
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
 	"gracefs_audit_errors_total", "gracefs_sweeper_lag_seconds",
-	"gracefs_interlock_paused",
+	"gracefs_clock_skew_seconds",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -296,7 +296,7 @@ static void test_all_families(void **state)
 	struct metrics m = {
 		.ops_created = 12, .ops_restored = 3, .ops_purged = 7,
 		.index_errors = 1, .audit_errors = 0, .sweeper_lag_s = 42,
-		.interlock_paused = 5, .nsites = 3, .sites = sites,
+		.clock_skew_s = -5, .nsites = 3, .sites = sites,
 	};
 	struct parsed ps;
 
@@ -333,7 +333,7 @@ static void test_all_families(void **state)
 	assert_string_equal(value(&ps, "gracefs_index_errors_total", NULL), "1");
 	assert_string_equal(value(&ps, "gracefs_audit_errors_total", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
-	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "1");
+	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "-5");
 	/* 3 sites x 3 + 2 timestamps x 2 + 7 scalars */
 	assert_int_equal(ps.nsamples, 9 + 4 + 7);
 	/* exact text of a few lines */
@@ -354,7 +354,7 @@ static void test_no_sites(void **state)
 	parse_file(fx->path, &ps);
 	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
 	assert_int_equal(ps.nsamples, 7);
-	assert_string_equal(value(&ps, "gracefs_interlock_paused", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "0");
 	parsed_free(&ps);
 }
@@ -471,7 +471,7 @@ static void test_atomic_replace(void **state)
 	assert_true(n > 0);
 	buf[n] = '\0';
 	assert_non_null(strstr(buf, "\ngracefs_ops_created_total 1\n"));
-	assert_non_null(strstr(buf, "\ngracefs_interlock_paused 0\n"));
+	assert_non_null(strstr(buf, "\ngracefs_clock_skew_seconds 0\n"));
 	close(fd);
 	parse_file(fx->path, &ps);
 	assert_string_equal(value(&ps, "gracefs_ops_created_total", NULL), "2");

@@ -82,32 +82,6 @@ static void test_roundtrip_max(void **state)
 	assert_int_equal(roundtrip(&r), OPREC_ENC_MAX);
 }
 
-/* The layout is a wire format: pin it byte for byte. */
-static void test_layout(void **state)
-{
-	(void)state;
-	static const unsigned char want[] = {
-		1, OP_OPEN, 7, 1, 2, 3, 0,               /* ver state hold lens */
-		4, 3, 2, 1, 8, 7, 6, 5, 0xff, 0, 0, 0,   /* uid gid pid */
-		1, 0, 0, 0, 0, 0, 0, 0,                  /* pid_start */
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  /* first_ns -1 */
-		0, 1, 0, 0, 0, 0, 0, 0x80,               /* last_ns */
-		2, 0, 0, 0, 0, 0, 0, 0,                  /* retention_s */
-		3, 0, 0, 0, 0, 0, 0, 0,                  /* items */
-		0, 0, 0, 0, 0, 0, 0, 1,                  /* bytes */
-		's', 'o', 'p', 'r', 'm', ' ',
-	};
-	struct op_record r = { .scope = "s", .name = "op", .cmdline = "rm ",
-		.uid = 0x01020304, .gid = 0x05060708, .pid = 255, .pid_start = 1,
-		.first_ns = -1, .last_ns = (int64_t)(UINT64_C(0x8000000000000100)),
-		.retention_s = 2, .items = 3, .bytes = UINT64_C(1) << 56,
-		.state = OP_OPEN, .hold = 7 };
-	unsigned char buf[OPREC_ENC_MAX];
-
-	assert_int_equal(oprec_encode(&r, buf, sizeof(buf)), sizeof(want));
-	assert_memory_equal(buf, want, sizeof(want));
-}
-
 static void test_encode_rejects(void **state)
 {
 	(void)state;
@@ -159,6 +133,60 @@ static void expect_reject(const void *buf, size_t len)
 	assert_memory_equal(&out, &zero, sizeof(out));
 }
 
+/* The layout is a wire format: pin it byte for byte. */
+static const unsigned char layout_v1[] = {
+		1, OP_OPEN, 7, 1, 2, 3, 0,               /* ver state hold lens */
+		4, 3, 2, 1, 8, 7, 6, 5, 0xff, 0, 0, 0,   /* uid gid pid */
+		1, 0, 0, 0, 0, 0, 0, 0,                  /* pid_start */
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,  /* first_ns -1 */
+		0, 1, 0, 0, 0, 0, 0, 0x80,               /* last_ns */
+		2, 0, 0, 0, 0, 0, 0, 0,                  /* retention_s */
+		3, 0, 0, 0, 0, 0, 0, 0,                  /* items */
+		0, 0, 0, 0, 0, 0, 0, 1,                  /* bytes */
+		's', 'o', 'p', 'r', 'm', ' ',
+};
+
+static const struct op_record layout_rec = { .scope = "s", .name = "op", .cmdline = "rm ",
+		.uid = 0x01020304, .gid = 0x05060708, .pid = 255, .pid_start = 1,
+		.first_ns = -1, .last_ns = (int64_t)(UINT64_C(0x8000000000000100)),
+		.retention_s = 2, .items = 3, .bytes = UINT64_C(1) << 56,
+		.state = OP_OPEN, .hold = 7 };
+
+/* Version 2 is version 1 with last_el_ns after bytes (offset 67). */
+static void test_layout(void **state)
+{
+	(void)state;
+	unsigned char want[sizeof(layout_v1) + 8], buf[OPREC_ENC_MAX];
+	static const unsigned char el[8] = { 0x10, 0x32, 0x54, 0x76, 0, 0, 0, 0x01 };
+	struct op_record r = layout_rec;
+
+	r.last_el_ns = (int64_t)UINT64_C(0x0100000076543210);
+	memcpy(want, layout_v1, 67);
+	want[0] = 2;
+	memcpy(want + 67, el, 8);
+	memcpy(want + 75, layout_v1 + 67, sizeof(layout_v1) - 67);
+	assert_int_equal(oprec_encode(&r, buf, sizeof(buf)), sizeof(want));
+	assert_memory_equal(buf, want, sizeof(want));
+}
+
+/* Records written before the stamp existed still decode: stamp 0, i.e.
+ * retention counted from the trusted clock's start (late, never early). */
+static void test_decode_v1(void **state)
+{
+	(void)state;
+	struct op_record r;
+	unsigned char bad[sizeof(layout_v1) + 8];
+
+	assert_int_equal(oprec_decode(layout_v1, sizeof(layout_v1), &r), 0);
+	assert_memory_equal(&r, &layout_rec, sizeof(r));
+	assert_int_equal(r.last_el_ns, 0);
+	assert_int_equal(oprec_due(&r), 2);
+	/* a v1 header with v2's length is rejected */
+	memcpy(bad, layout_v1, sizeof(layout_v1));
+	memset(bad + sizeof(layout_v1), 'x', 8);
+	expect_reject(bad, sizeof(bad));
+}
+
 static void test_decode_truncated(void **state)
 {
 	(void)state;
@@ -187,16 +215,16 @@ static void test_decode_corrupt(void **state)
 #define MUTATE(off, val) do { memcpy(bad, buf, n); bad[off] = (val); \
 		expect_reject(bad, n); } while (0)
 	MUTATE(0, 0);                 /* version */
-	MUTATE(0, 2);
+	MUTATE(0, 3);
 	MUTATE(1, 0);                 /* state */
 	MUTATE(1, OP_PURGING + 1);
 	MUTATE(3, buf[3] + 1);        /* scope length disagrees with total */
 	MUTATE(4, buf[4] - 1);
 	MUTATE(5, buf[5] + 1);        /* cmdline length */
 	MUTATE(6, 1);
-	MUTATE(67, '/');              /* '/' in scope */
-	MUTATE(67 + buf[3], '/');     /* '/' in name */
-	MUTATE(67 + buf[3], '\0');    /* NUL in name */
+	MUTATE(75, '/');              /* '/' in scope */
+	MUTATE(75 + buf[3], '/');     /* '/' in name */
+	MUTATE(75 + buf[3], '\0');    /* NUL in name */
 	MUTATE(n - 1, '\0');          /* NUL in cmdline */
 #undef MUTATE
 	/* empty name: move its byte to the scope */
@@ -206,12 +234,12 @@ static void test_decode_corrupt(void **state)
 	expect_reject(bad, n);
 	/* oversized lengths consistent with the total */
 	memset(bad, 'a', sizeof(bad));
-	memcpy(bad, buf, 67);
+	memcpy(bad, buf, 75);
 	bad[3] = 0;
 	bad[4] = 1;
 	bad[5] = OPREC_CMD_MAX & 0xff;
 	bad[6] = OPREC_CMD_MAX >> 8;
-	expect_reject(bad, 67 + 1 + OPREC_CMD_MAX);
+	expect_reject(bad, 75 + 1 + OPREC_CMD_MAX);
 }
 
 /* Any decodable buffer is canonical: it re-encodes to the same bytes, and its
@@ -230,6 +258,8 @@ static void check_any(const unsigned char *buf, size_t len)
 	assert_true(strnlen(out.scope, sizeof(out.scope)) < sizeof(out.scope));
 	assert_true(strnlen(out.name, sizeof(out.name)) < sizeof(out.name));
 	assert_true(strnlen(out.cmdline, sizeof(out.cmdline)) < sizeof(out.cmdline));
+	if (buf[0] == 1)
+		return;   /* version 1 re-encodes as version 2 */
 	assert_int_equal(oprec_encode(&out, again, sizeof(again)), (int)len);
 	assert_memory_equal(again, buf, len);
 }
@@ -283,6 +313,23 @@ static void test_expiry(void **state)
 	assert_true(oprec_expiry(&r) == INT64_MIN);
 }
 
+/* Due on the trusted clock: the stamp rounds up (never a second early),
+ * the wall clock plays no part. */
+static void test_due(void **state)
+{
+	(void)state;
+	struct op_record r = { .last_ns = INT64_C(1) << 62, .retention_s = 100 };
+
+	assert_int_equal(oprec_due(&r), 100);
+	r.last_el_ns = 5 * INT64_C(1000000000);
+	assert_int_equal(oprec_due(&r), 105);
+	r.last_el_ns++;
+	assert_int_equal(oprec_due(&r), 106);
+	r.last_el_ns = INT64_MAX;
+	r.retention_s = INT64_MAX;
+	assert_true(oprec_due(&r) == INT64_MAX);
+}
+
 static void test_key(void **state)
 {
 	(void)state;
@@ -314,11 +361,13 @@ int main(void)
 		cmocka_unit_test(test_roundtrip_basic),
 		cmocka_unit_test(test_roundtrip_max),
 		cmocka_unit_test(test_layout),
+		cmocka_unit_test(test_decode_v1),
 		cmocka_unit_test(test_encode_rejects),
 		cmocka_unit_test(test_decode_truncated),
 		cmocka_unit_test(test_decode_corrupt),
 		cmocka_unit_test(test_decode_fuzz),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_due),
 		cmocka_unit_test(test_key),
 	};
 

@@ -387,7 +387,6 @@ static void test_purge_at_expiry(void **state)
 	status(f, &st);
 	assert_int_equal(st.purged_ops, 1);
 	assert_int_equal(st.purged_entries, 7);
-	assert_false(st.paused);
 	assert_int_equal(st.last_error, 0);
 	assert_int_equal(st.lag_s, 0);
 
@@ -412,8 +411,8 @@ static void test_open_op_not_purged(void **state)
 	char op[NAME_MAX + 1];
 
 	make_op(f, "site", "tree", 3, 102, op);
-	/* only the wall clock moves: no tick ran, the op is still open */
-	advance((RETENTION + 10) * NS, 0);
+	/* past its expiry, but no tick ran: the op is still open */
+	advance((RETENTION + 10) * NS, (RETENTION + 10) * NS);
 	assert_int_equal(trash_op_get(f->t, "site", op, &r), 0);
 	assert_int_equal(r.state, OP_OPEN);
 	assert_int_equal(trash_purge_begin(f->t, "site", op), -EBUSY);
@@ -613,117 +612,196 @@ static void test_site_hold(void **state)
 	assert_int_equal(f->npurged, 3);
 }
 
-/* ---- clock interlock ---------------------------------------------------- */
+/* ---- clock safety --------------------------------------------------------- */
 
-/* Wall clock 2 h ahead after 1 s of real time: paused.  What real elapsed
- * time makes due still goes; what only the jump makes due waits for the
- * operator. */
-static void test_clock_jump(void **state)
-{
-	struct fx *f = *state;
-	char a[NAME_MAX + 1], b[NAME_MAX + 1];
-	struct sweep_status st;
-
-	make_op(f, "site", "a", 2, 601, a);      /* expires T0+100 */
-	advance_to(50);
-	make_op(f, "site", "b", 2, 602, b);      /* expires T0+150 */
-	advance_to(52);
-	tick(f);
-	advance(47 * NS + NS / 2, 47 * NS + NS / 2);   /* T0+99.5 */
-	sweep_pass(f->s);                              /* the reference */
-	assert_kept(f, "site", a);
-	status(f, &st);
-	assert_false(st.paused);
-
-	advance(2 * 3600 * NS, NS);   /* wall +2 h, boot clock +1 s */
-	sweep_pass(f->s);
-	status(f, &st);
-	assert_true(st.paused);
-	assert_true(st.jump_s >= 2 * 3600 - 2 && st.jump_s <= 2 * 3600);
-	assert_int_equal(st.trusted_s, T0S + 100);
-	assert_purged(f, "site", a);  /* due by real time: T0+100.5 */
-	assert_kept(f, "site", b);    /* only the jump makes it due */
-	assert_true(f->nnotice >= 1);
-	assert_non_null(strstr(f->notice, "jump"));
-
-	/* more passes with no real time passing: still paused, still kept */
-	sweep_pass(f->s);
-	sweep_pass(f->s);
-	status(f, &st);
-	assert_true(st.paused);
-	assert_kept(f, "site", b);
-	assert_int_equal(f->npurged, 1);
-
-	sweep_confirm_clock(f->s);
-	status(f, &st);
-	assert_false(st.paused);
-	assert_int_equal(st.jump_s, 0);
-	sweep_pass(f->s);
-	assert_purged(f, "site", b);
-	status(f, &st);
-	assert_false(st.paused);
-	assert_int_equal(f->npurged, 2);
-}
-
-/* While paused, real time still counts: an op that becomes due by the boot
- * clock goes without a confirmation. */
-static void test_clock_jump_real_time_counts(void **state)
-{
-	struct fx *f = *state;
-	char a[NAME_MAX + 1], b[NAME_MAX + 1];
-	struct sweep_status st;
-
-	make_op(f, "site", "a", 1, 611, a);      /* T0+100 */
-	advance_to(80);
-	make_op(f, "site", "b", 1, 612, b);      /* T0+180 */
-	advance_to(82);
-	tick(f);
-	sweep_pass(f->s);                        /* reference at T0+82 */
-	advance(3 * 3600 * NS, 10 * NS);         /* trusted T0+92 */
-	sweep_pass(f->s);
-	status(f, &st);
-	assert_true(st.paused);
-	assert_kept(f, "site", a);
-	assert_kept(f, "site", b);
-
-	advance(10 * NS, 10 * NS);               /* trusted T0+102 */
-	sweep_pass(f->s);
-	assert_purged(f, "site", a);
-	assert_kept(f, "site", b);
-	status(f, &st);
-	assert_true(st.paused);
-	assert_int_equal(st.trusted_s, T0S + 102);
-
-	advance(80 * NS, 80 * NS);               /* trusted T0+182 */
-	sweep_pass(f->s);
-	assert_purged(f, "site", b);
-}
-
-/* Jumps below the threshold and backward jumps do not pause. */
-static void test_clock_small_or_backward(void **state)
+/* Expiry goes by the trusted elapsed clock (here: the fake boot clock, as
+ * no clock file is open).  Wall clock 3 h ahead already when the op is
+ * made and when the sweeper starts: nothing goes before 100 s of elapsed
+ * time, then it does.  The wall clock only earns a notice. */
+static void test_clock_ahead_from_start(void **state)
 {
 	struct fx *f = *state;
 	char a[NAME_MAX + 1];
 	struct sweep_status st;
 
-	make_op(f, "site", "a", 1, 621, a);      /* T0+100 */
-	advance_to(2);
-	tick(f);
-	sweep_pass(f->s);
-	advance(3000 * NS, NS);                  /* 50 min ahead: under 1 h */
-	sweep_pass(f->s);
-	status(f, &st);
-	assert_false(st.paused);
-	assert_purged(f, "site", a);             /* honoured: not a jump */
-
-	make_op(f, "site", "b", 1, 622, a);
+	advance(3 * 3600 * NS, 0);               /* wrong before anything ran */
+	make_op(f, "site", "a", 2, 601, a);
 	advance(2 * NS, 2 * NS);
 	tick(f);
-	advance(-86400 * NS, NS);                /* a day back */
 	sweep_pass(f->s);
-	status(f, &st);
-	assert_false(st.paused);
+	advance(3 * 3600 * NS, NS);              /* and it jumps again */
+	sweep_pass(f->s);
 	assert_kept(f, "site", a);
+	status(f, &st);
+	assert_true(st.skew_s >= 3 * 3600 - 2 && st.skew_s <= 3 * 3600);
+	assert_int_equal(st.elapsed_s, (M0 + 3 * NS) / NS);
+	assert_true(f->nnotice >= 1);
+	assert_non_null(strstr(f->notice, "elapsed time"));
+
+	advance(96 * NS, 96 * NS);               /* 99 s elapsed */
+	sweep_pass(f->s);
+	assert_kept(f, "site", a);
+	advance(NS, NS);                         /* 100 s */
+	sweep_pass(f->s);
+	assert_purged(f, "site", a);
+}
+
+/* Op "a" of site, deleted now by pid and closed 2 s later. */
+static void make_closed_op(struct fx *f, uint32_t pid, char *op)
+{
+	make_op(f, "site", "a", 1, pid, op);
+	advance(2 * NS, 2 * NS);
+	tick(f);
+}
+
+/* Move the wall clock by dw and the boot clock by dm, run a pass, and
+ * check whether op is gone. */
+static void pass_after(struct fx *f, int64_t dw, int64_t dm, const char *op, bool gone)
+{
+	advance(dw, dm);
+	sweep_pass(f->s);
+	if (gone)
+		assert_purged(f, "site", op);
+	else
+		assert_kept(f, "site", op);
+}
+
+/* Creeping: +50 min of wall clock per second of real time, forever.  No
+ * single step is large; nothing is purged before 100 s elapsed anyway. */
+static void test_clock_creeping(void **state)
+{
+	struct fx *f = *state;
+	char a[NAME_MAX + 1];
+
+	make_closed_op(f, 611, a);
+	for (int i = 2; i < RETENTION - 1; i++)
+		pass_after(f, 3000 * NS, NS, a, false);
+	assert_int_equal(f->npurged, 0);         /* 99 s elapsed, ~3 days of wall */
+	pass_after(f, 3000 * NS, NS, a, true);
+}
+
+/* Deleted while the wall clock was 2 h behind, then the clock is set
+ * right (a +2 h step): still 100 s of elapsed time, not 0. */
+static void test_clock_behind_then_fixed(void **state)
+{
+	struct fx *f = *state;
+	char a[NAME_MAX + 1];
+
+	advance(-2 * 3600 * NS, 0);
+	make_closed_op(f, 621, a);
+	pass_after(f, 0, 0, a, false);
+	pass_after(f, 2 * 3600 * NS + 10 * NS, 10 * NS, a, false);   /* corrected */
+	pass_after(f, 88 * NS, 88 * NS, a, true);                    /* 100 s elapsed */
+}
+
+/* A backward jump (a day) delays nothing: elapsed time still counts. */
+static void test_clock_backward(void **state)
+{
+	struct fx *f = *state;
+	char a[NAME_MAX + 1];
+
+	make_closed_op(f, 631, a);
+	pass_after(f, -86400 * NS, NS, a, false);
+	pass_after(f, 97 * NS, 97 * NS, a, true);   /* 100 s elapsed */
+}
+
+/* Ops are stamped on the trusted clock; a deletion re-stamps its op. */
+static void test_clock_stamp(void **state)
+{
+	struct fx *f = *state;
+	char a[NAME_MAX + 1];
+	struct op_record r;
+
+	make_op(f, "site", "a", 1, 641, a);
+	advance(2 * NS, 2 * NS);
+	tick(f);
+	assert_int_equal(index_get(f->ix, "site", a, &r), 0);
+	assert_int_equal(r.last_el_ns, M0);
+	assert_int_equal(oprec_due(&r), M0 / NS + RETENTION);
+	assert_int_equal(oprec_expiry(&r), T0S + RETENTION);   /* for display */
+}
+
+/* ---- legal hold during a purge ------------------------------------------ */
+
+/* A hold placed on the op (or its site) while it is being purged stops the
+ * purge at the next step; the op stays PURGING and held, nothing leaves
+ * it, the sweeper leaves it alone; after the release it is finished. */
+static void hold_mid_purge(struct fx *f, bool site)
+{
+	char a[NAME_MAX + 1];
+	struct undo_result res = {0};
+	uint64_t removed = 0;
+	bool done = false;
+	struct op_record r;
+
+	make_op(f, "site", "a", 10, 651, a);     /* 11 entries */
+	advance_to(3);
+	tick(f);
+	advance_to(RETENTION + 5);
+	assert_int_equal(trash_may_leave(f->t, "site", a), 0);
+	assert_int_equal(trash_purge_begin(f->t, "site", a), 0);
+	assert_int_equal(trash_purge_step(f->t, "site", a, 3, &done, &removed), 0);
+	assert_int_equal(removed, 3);
+	/* half purged: not restorable */
+	assert_int_equal(trash_may_leave(f->t, "site", a), -EBUSY);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EBUSY);
+
+	if (site)
+		assert_int_equal(sitepolicy_set_hold(f->bfd, "site", true), 0);
+	else
+		assert_int_equal(trash_op_set_hold(f->t, "site", a, true), 0);
+	assert_int_equal(trash_purge_step(f->t, "site", a, 3, &done, &removed), -EPERM);
+	assert_false(done);
+	assert_int_equal(removed, 3);
+	assert_int_equal(tree_count(bp(f, "site/.trash/%s", a)), 8);
+	assert_int_equal(trash_may_leave(f->t, "site", a), -EPERM);   /* held wins */
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EPERM);
+	assert_int_equal(res.moved, 0);
+	sweep_pass(f->s);
+	sweep_pass(f->s);
+	assert_kept(f, "site", a);
+	assert_int_equal(tree_count(bp(f, "site/.trash/%s", a)), 8);
+	assert_int_equal(index_get(f->ix, "site", a, &r), 0);
+	assert_int_equal(r.state, OP_PURGING);
+	assert_int_equal(trash_purge_begin(f->t, "site", a), -EPERM);
+
+	if (site)
+		assert_int_equal(sitepolicy_set_hold(f->bfd, "site", false), 0);
+	else
+		assert_int_equal(trash_op_set_hold(f->t, "site", a, false), 0);
+	sweep_pass(f->s);
+	assert_purged(f, "site", a);
+	assert_int_equal(f->npurged, 1);
+}
+
+static void test_op_hold_stops_purge(void **state)
+{
+	hold_mid_purge(*state, false);
+}
+
+static void test_site_hold_stops_purge(void **state)
+{
+	hold_mid_purge(*state, true);
+}
+
+/* A held op refuses to be undone; a held site too. */
+static void test_hold_refuses_undo(void **state)
+{
+	struct fx *f = *state;
+	char a[NAME_MAX + 1];
+	struct undo_result res = {0};
+
+	make_op(f, "site", "a", 2, 661, a);
+	advance_to(3);
+	tick(f);
+	assert_int_equal(sitepolicy_set_hold(f->bfd, "site", true), 0);
+	assert_int_equal(trash_may_leave(f->t, "site", a), -EPERM);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EPERM);
+	assert_int_equal(res.moved, 0);
+	assert_false(exists(bp(f, "site/a")));
+	assert_int_equal(sitepolicy_set_hold(f->bfd, "site", false), 0);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), 0);
+	assert_true(exists(bp(f, "site/a/f1")));
 }
 
 /* ---- crash resume --------------------------------------------------------- */
@@ -1220,9 +1298,14 @@ int main(void)
 		T(test_op_hold),
 		T(test_op_hold_while_open),
 		T(test_site_hold),
-		T(test_clock_jump),
-		T(test_clock_jump_real_time_counts),
-		T(test_clock_small_or_backward),
+		T(test_clock_ahead_from_start),
+		T(test_clock_creeping),
+		T(test_clock_behind_then_fixed),
+		T(test_clock_backward),
+		T(test_clock_stamp),
+		T(test_op_hold_stops_purge),
+		T(test_site_hold_stops_purge),
+		T(test_hold_refuses_undo),
 		T(test_resume_after_crash),
 		T(test_resume_not_yet_due),
 		T(test_resume_dir_already_gone),

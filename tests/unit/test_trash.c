@@ -28,6 +28,7 @@
 #include "index.h"
 #include "oprec.h"
 #include "sys.h"
+#include "tlink.h"
 #include "trash.h"
 #include "util.h"
 #include "testutil.h"
@@ -1688,6 +1689,102 @@ static void test_count_tree(void **state)
 	close(fd);
 }
 
+/* ---- hard links in trash (tlink.h) ----------------------------------------- */
+
+/* Names of the inode at BACKING/rel held in trash; -1 without a record. */
+static int64_t tl_count(struct fx *f, const char *rel)
+{
+	struct tlink_key k;
+	uint32_t n;
+
+	assert_int_equal(tlink_key_at(f->bfd, rel, &k), 0);
+	return index_tlink_get(f->ix, k.b, k.len, &n) == 0 ? (int64_t)n : -1;
+}
+
+static void test_tlinks_delete_restore_purge(void **state)
+{
+	struct fx *f = *state;
+	char op[NAME_MAX + 1], p[PATH_MAX];
+	struct trash_loc src, dst;
+	struct relpath none = {0};
+	bool done = false;
+	uint64_t removed = 0;
+	uint32_t held;
+	int ofd, sfd;
+
+	write_file(bp(f, "site/one"), "1");
+	assert_int_equal(del(f, "", "one", false), 0);   /* one link: no record */
+	write_file(bp(f, "site/a"), "a");
+	assert_int_equal(link(bp(f, "site/a"), bp(f, "site/b")), 0);
+	assert_int_equal(del(f, "", "b", false), 0);
+	opname(op, T0, 4242, 1);
+	assert_int_equal(tl_count(f, "site/a"), 1);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 1);
+	snprintf(p, sizeof(p), "site/.trash/%s/one", op);
+	assert_int_equal(tl_count(f, p), -1);
+
+	/* mv .trash/<op>/b b: uncounted, the record stays at 0 */
+	snprintf(p, sizeof(p), "site/.trash/%s", op);
+	ofd = open(bp(f, p), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sfd = open(bp(f, "site"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(ofd >= 0 && sfd >= 0);
+	src = (struct trash_loc){ .site = "", .rel = &none, .dirfd = ofd, .name = "b",
+				  .from_scope = "site", .from_op = op };
+	dst = (struct trash_loc){ .site = "site", .rel = &none, .dirfd = sfd, .name = "b" };
+	assert_int_equal(trash_rename(f->t, &f->who, &src, &dst, 0), 0);
+	close(ofd);
+	close(sfd);
+	assert_int_equal(tl_count(f, "site/a"), 0);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 0);
+
+	/* deleted again, then purged: uncounted by the purge */
+	fake_now += GAP_NS * 2;
+	assert_int_equal(del(f, "", "b", false), 0);
+	assert_int_equal(tl_count(f, "site/a"), 1);
+	trash_close_all(f->t);
+	opname(op, fake_now, 4242, 1);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 1);
+	assert_int_equal(trash_purge_begin(f->t, "site", op), 0);
+	while (!done)
+		assert_int_equal(trash_purge_step(f->t, "site", op, 1, &done, &removed), 0);
+	assert_int_equal(tl_count(f, "site/a"), 0);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 0);
+	assert_content(bp(f, "site/a"), "a");
+}
+
+static void test_tlinks_rename_over(void **state)
+{
+	struct fx *f = *state;
+	char op[NAME_MAX + 1];
+	uint32_t held;
+
+	write_file(bp(f, "site/x"), "x");
+	assert_int_equal(del(f, "", "x", false), 0);   /* the op exists */
+	opname(op, T0, 4242, 1);
+	write_file(bp(f, "site/old"), "OLD");
+	assert_int_equal(link(bp(f, "site/old"), bp(f, "site/twin")), 0);
+	write_file(bp(f, "site/new"), "NEW");
+
+	/* the rename fails: the trash link goes, and so does its count */
+	fail_renames(0, -1, ENOSPC);
+	assert_int_equal(ren(f, "", "new", "old", 0), -ENOSPC);
+	assert_int_equal(tl_count(f, "site/twin"), 0);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 0);
+	sys_reset();
+	sys.wall_ns = fake_wall;
+	/* it succeeds: old's name is in trash, twin lives on */
+	assert_int_equal(ren(f, "", "new", "old", 0), 0);
+	assert_int_equal(tl_count(f, "site/twin"), 1);
+	assert_int_equal(index_tlop_get(f->ix, op, &held), 0);
+	assert_int_equal(held, 1);
+}
+
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1733,6 +1830,8 @@ int main(void)
 		T(test_restore_whole_op_then_delete),
 		T(test_restore_whole_op_record_not_rewritten),
 		T(test_count_tree),
+		T(test_tlinks_delete_restore_purge),
+		T(test_tlinks_rename_over),
 	};
 
 	if (geteuid() != 0) {
