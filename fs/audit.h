@@ -39,6 +39,9 @@
 #define AUDIT_EV_UNPROTECT  "unprotect"
 #define AUDIT_EV_DENIED     "denied"      /* removal of a protected path refused */
 #define AUDIT_EV_GAP        "gap"         /* rows lost while the log was unwritable */
+#define AUDIT_EV_EVICT      "evict"       /* the sweeper purged an op for space (detail: reason) */
+#define AUDIT_EV_EXCLUDE    "exclude"     /* items removed directly by an exclusion pattern:
+                                            one row per process and site, with counts */
 
 struct audit;
 

@@ -19,6 +19,7 @@
 #include "control.h"
 #include "ctl.h"
 #include "ctlcmd.h"
+#include "exclusions.h"
 #include "log.h"
 #include "metrics.h"
 #include "sitepolicy.h"
@@ -30,6 +31,8 @@ struct control {
 	struct audit *audit;
 	struct ctl_server *srv;
 	struct sweep *sweep;
+	struct space *space;
+	struct exclusions *excl;
 	pthread_rwlock_t prot_lock;
 	struct catalog_protected *prot;
 	struct ctlcmd_ctx ctx;
@@ -121,6 +124,47 @@ static void do_protected_changed(void *arg)
 	load_protected(arg);
 }
 
+/* Free space, the floor, what could be evicted now, and what exclusions
+ * removed directly: "KEY VALUE" lines, numbers in bytes. */
+static void space_status_lines(struct control *c, struct ctl_out *out)
+{
+	struct space_status sp = {0};
+	struct exclusions_totals et;
+	char n[32];
+
+	if (c->space)
+		space_get_status(c->space, &sp);
+	exclusions_get_totals(c->excl, &et);
+	const struct { const char *key; uint64_t v; bool have; } *l, lines[] = {
+		{ "space_total_bytes", sp.total, sp.known },
+		{ "space_free_bytes", sp.avail, sp.known },
+		{ "space_floor_bytes", sp.floor, sp.known },
+		{ "space_pressure", sp.pressure, sp.known },
+		{ "evictable_ops", sp.eligible_ops, sp.known },
+		{ "evictable_bytes", sp.eligible_bytes, sp.known },
+		{ "evicted_ops", sp.evicted_ops, true },
+		{ "evicted_bytes", sp.evicted_bytes, true },
+		{ "excluded_items", et.items, true },
+		{ "excluded_bytes", et.bytes, true },
+	};
+
+	if (c->space) {
+		evict_format_floor(&sp.min_free, n, sizeof(n));
+		ctl_emitf(out, "min_free", n, (char *)NULL);
+	}
+	for (l = lines; l < lines + sizeof(lines) / sizeof(lines[0]); l++) {
+		snprintf(n, sizeof(n), "%" PRIu64, l->v);
+		ctl_emitf(out, l->key, l->have ? n : "unknown", (char *)NULL);
+	}
+}
+
+static void do_policy_changed(void *arg, const char *site)
+{
+	struct control *c = arg;
+
+	exclusions_invalidate(c->excl, site);
+}
+
 static int do_status(void *arg, struct ctl_out *out)
 {
 	struct control *c = arg;
@@ -145,6 +189,7 @@ static int do_status(void *arg, struct ctl_out *out)
 		snprintf(a, sizeof(a), "%" PRId64, st.lag_s);
 		ctl_emitf(out, "sweeper_lag_s", a, (char *)NULL);
 	}
+	space_status_lines(c, out);
 	audit_get_stats(c->audit, &as);
 	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
 		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);
@@ -157,6 +202,7 @@ static const struct ctlcmd_ops engine_ops = {
 	.op_hold = do_hold,
 	.purge = do_purge,
 	.protected_changed = do_protected_changed,
+	.policy_changed = do_policy_changed,
 	.status = do_status,
 };
 
@@ -186,8 +232,58 @@ static void on_audit_event(void *arg, int err, uint64_t queued, uint64_t lost)
 
 void control_audit_op(struct control *c, const char *event, const struct op_record *r)
 {
+	control_audit_op_detail(c, event, r, NULL);
+}
+
+void control_audit_op_detail(struct control *c, const char *event, const struct op_record *r,
+			     const char *detail)
+{
 	if (c)
-		audit_log_op(c->audit, event, r, NULL);
+		audit_log_op(c->audit, event, r, detail);
+}
+
+/* One exclusion group went idle: one audit row and one log line for all
+ * it removed directly. */
+static void on_excluded(void *arg, const struct exclusions_group *g)
+{
+	struct control *c = arg;
+	struct audit_row row = AUDIT_ROW_INIT;
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "items=%" PRIu64 " bytes=%" PRIu64 " pattern=%s",
+		 g->items, g->bytes, g->pattern);
+	row.event = AUDIT_EV_EXCLUDE;
+	row.site = g->site;
+	row.uid = g->uid;
+	row.pid = g->pid;
+	row.cmdline = g->cmdline;
+	row.detail = detail;
+	audit_log(c->audit, &row);
+	log_msg(LOG_INFO, "removed %" PRIu64 " excluded item(s), %" PRIu64 " bytes, in site %s "
+		"directly (not to trash): uid %u pid %u (%s)", g->items, g->bytes, g->site,
+		g->uid, g->pid, g->cmdline);
+}
+
+int control_remove_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *loc, bool want_dir, const struct stat *st,
+			    bool *removed)
+{
+	*removed = false;
+	return c ? exclusions_remove(c->excl, who, loc, want_dir, st, removed) : 0;
+}
+
+int control_rename_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *src, const struct trash_loc *dst,
+			    const struct stat *dst_st, bool *done)
+{
+	*done = false;
+	return c ? exclusions_rename(c->excl, who, src, dst, dst_st, done) : 0;
+}
+
+void control_tick(struct control *c)
+{
+	if (c)
+		exclusions_tick(c->excl);
 }
 
 void control_audit(struct control *c, const char *event, const struct caller *who,
@@ -218,6 +314,7 @@ void control_site_changed(struct control *c, const char *site, bool trashed)
 
 	if (!c || !catalog_site_id_valid(site))
 		return;
+	exclusions_invalidate(c->excl, site);   /* a new site of the same name starts clean */
 	/* catalog writes are small and rare (site creation/deletion) */
 	if (catalog_site_get(c->cat, site, &s) < 0) {
 		snprintf(s.id, sizeof(s.id), "%s", site);
@@ -301,11 +398,16 @@ int control_write_metrics(struct control *c, const char *path)
 	struct trash_counters tc;
 	struct sweep_status st = {0};
 	struct audit_stats as = {0};
+	struct space_status sp = {0};
+	struct exclusions_totals et;
 	struct metrics m = {0};
 	int r;
 
 	if (!c || !path)
 		return 0;
+	if (c->space)
+		space_get_status(c->space, &sp);
+	exclusions_get_totals(c->excl, &et);
 	trash_get_counters(c->conf.trash, &tc);
 	if (c->sweep)
 		sweep_get_status(c->sweep, &st);
@@ -324,6 +426,12 @@ int control_write_metrics(struct control *c, const char *path)
 		.ops_purged = tc.purged, .index_errors = tc.record_errors,
 		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
 		.clock_skew_s = st.skew_s, .nsites = acc.n, .sites = acc.v,
+		.space_known = sp.known, .backing_size_bytes = sp.total,
+		.backing_free_bytes = sp.avail, .space_floor_bytes = sp.floor,
+		.space_pressure = sp.pressure, .evictable_ops = sp.eligible_ops,
+		.evictable_bytes = sp.eligible_bytes, .evicted_ops = sp.evicted_ops,
+		.evicted_bytes = sp.evicted_bytes, .excluded_items = et.items,
+		.excluded_bytes = et.bytes,
 	};
 	r = metrics_write(path, &m);
 out:
@@ -359,6 +467,10 @@ int control_open(struct control **out, const struct control_conf *conf)
 		log_msg(LOG_ERR, "audit: cannot start: %s", strerror(-r));
 		goto fail;
 	}
+	struct exclusions_conf xc = { .backing_fd = conf->backing_fd, .gap_ns = conf->op_gap_ns,
+				      .on_group = on_excluded, .cb_arg = c };
+	if ((r = exclusions_new(&c->excl, &xc)) < 0)
+		goto fail;
 	register_sites(c);
 	load_protected(c);
 	c->ctx = (struct ctlcmd_ctx){ .ops = &engine_ops, .arg = c, .backing_fd = conf->backing_fd,
@@ -382,6 +494,12 @@ void control_set_sweep(struct control *c, struct sweep *sw)
 		c->sweep = sw;
 }
 
+void control_set_space(struct control *c, struct space *sp)
+{
+	if (c)
+		c->space = sp;
+}
+
 void control_stop(struct control *c)
 {
 	if (c) {
@@ -395,6 +513,8 @@ void control_close(struct control *c)
 	if (!c)
 		return;
 	control_stop(c);
+	exclusions_free(c->excl);   /* its open groups are audited */
+	c->excl = NULL;
 	if (c->audit && audit_flush(c->audit) < 0)
 		log_msg(LOG_ERR, "audit: rows still queued at unmount could not be written");
 	audit_free(c->audit);

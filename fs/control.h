@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include "audit.h"
 #include "procinfo.h"
+#include "space.h"
 #include "sweep.h"
 #include "trash.h"
 
@@ -24,6 +25,7 @@ struct control_conf {
 	struct index *ix;
 	const char *backing, *mountpoint;   /* for status */
 	int64_t retention_floor_s;
+	int64_t op_gap_ns;                  /* groups direct (excluded) removals */
 };
 
 /* Open the catalog (BACKING/.gracefs/catalog.db), start the audit writer,
@@ -37,6 +39,8 @@ void control_stop(struct control *c);
 void control_close(struct control *c);
 /* The sweeper appears after the engine; status reports it. */
 void control_set_sweep(struct control *c, struct sweep *sw);
+/* The eviction pass (space.h), for status and metrics; NULL: gone. */
+void control_set_space(struct control *c, struct space *sp);
 
 /* Is removing (or renaming away) relpath of site refused because it is, or
  * contains, a protected path?  relpath "" is the whole site. */
@@ -44,10 +48,26 @@ bool control_protected(struct control *c, const char *site, const char *relpath)
 
 /* Audit rows for what the mount does (queued, never blocking). */
 void control_audit_op(struct control *c, const char *event, const struct op_record *r);
+void control_audit_op_detail(struct control *c, const char *event, const struct op_record *r,
+			     const char *detail);
 void control_audit(struct control *c, const char *event, const struct caller *who,
 		   const char *site, const char *op, const char *path, const char *detail);
 /* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
 int control_write_metrics(struct control *c, const char *path);
+
+/* Site exclusions (exclusions.h): remove loc's entry directly if its site
+ * excludes it (*removed), else leave it for the trash.  0 or -errno. */
+int control_remove_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *loc, bool want_dir, const struct stat *st,
+			    bool *removed);
+/* The same for a rename over an existing dst (plain renames within sites
+ * only): *done when dst was excluded and the rename made without
+ * preserving it.  0 or -errno. */
+int control_rename_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *src, const struct trash_loc *dst,
+			    const struct stat *dst_st, bool *done);
+/* Periodic work (maintenance thread): reports idle exclusion groups. */
+void control_tick(struct control *c);
 
 /* A site appeared (mkdir at the root, restore) or went to trash. */
 void control_site_changed(struct control *c, const char *site, bool trashed);

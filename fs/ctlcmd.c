@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 
 #include "ctlcmd.h"
+#include "evict.h"
+#include "exclude.h"
 #include "procinfo.h"
 #include "sitepolicy.h"
 #include "sys.h"
@@ -358,6 +360,62 @@ static int v_site_add(struct req *rq)
 	return 0;
 }
 
+/* The space settings of site-set (space.h, exclusions.h): parsed into sp
+ * by space_key, applied by space_apply once every key has been checked. */
+struct space_set {
+	int64_t trash_max;                   /* -1: unchanged; 0: no cap */
+	bool exclude;                        /* list given */
+	char list[EXCLUDE_LIST_MAX + 1];     /* canonical; "" clears */
+};
+
+/* 1: not a space key; 0: parsed; -EINVAL: bad value (message set). */
+static int space_key(struct req *rq, const char *k, const char *v, struct space_set *sp)
+{
+	struct exclude_set xs;
+	char msg[256];
+	uint64_t b;
+
+	if (!strcmp(k, "trash_max")) {
+		if (!strcmp(v, "none"))
+			b = 0;
+		else if (evict_parse_size(v, &b) < 0 || b > INT64_MAX)
+			return fail(rq, -EINVAL, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
+		sp->trash_max = (int64_t)b;
+		return 0;
+	}
+	if (!strcmp(k, "exclude")) {
+		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0)
+			return fail(rq, -EINVAL, "%s", msg);
+		exclude_format(&xs, sp->list, sizeof(sp->list));
+		sp->exclude = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int space_apply(struct req *rq, const char *site, const struct space_set *sp)
+{
+	char detail[EXCLUDE_LIST_MAX + 16], size[32];
+	int r;
+
+	if (sp->trash_max >= 0) {
+		if ((r = sitepolicy_set_trash_max(rq->c->backing_fd, site, (uint64_t)sp->trash_max)) < 0)
+			return fail(rq, r, "site '%s': cannot set trash_max: %s", site, strerror(-r));
+		evict_format_size((uint64_t)sp->trash_max, size, sizeof(size));
+		snprintf(detail, sizeof(detail), "trash_max=%s", sp->trash_max ? size : "none");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	if (sp->exclude) {
+		if ((r = sitepolicy_set_exclude(rq->c->backing_fd, site, sp->list)) < 0)
+			return fail(rq, r, "site '%s': cannot set exclude: %s", site, strerror(-r));
+		if (rq->c->ops && rq->c->ops->policy_changed)
+			rq->c->ops->policy_changed(rq->c->arg, site);
+		snprintf(detail, sizeof(detail), "exclude=%s", *sp->list ? sp->list : "none");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	return 0;
+}
+
 /* site-set SITE KEY VALUE…: everything is parsed before anything is set. */
 static int v_site_set(struct req *rq)
 {
@@ -365,6 +423,7 @@ static int v_site_set(struct req *rq)
 	int64_t ret = -1;
 	int hold = -1, r;
 	struct catalog_site s;
+	struct space_set sp = { .trash_max = -1 };
 	char detail[128], dur[32];
 
 	if ((rq->argc - 2) % 2)
@@ -393,8 +452,12 @@ static int v_site_set(struct req *rq)
 			if (!catalog_kind_valid(v))
 				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 					    v, CATALOG_KIND_MAX);
+		} else if ((r = space_key(rq, k, v, &sp)) <= 0) {
+			if (r < 0)
+				return r;
 		} else {
-			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind)", k);
+			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
+				    "trash_max, exclude)", k);
 		}
 	}
 	if ((r = catalog_row(rq, site, &s)) < 0)
@@ -424,7 +487,7 @@ static int v_site_set(struct req *rq)
 		snprintf(detail, sizeof(detail), "kind=%s", kind);
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
-	return 0;
+	return space_apply(rq, site, &sp);
 }
 
 static int v_protect(struct req *rq)

@@ -21,7 +21,9 @@
  *   purge     SCOPE OP REASON      line: purged ITEMS BYTES
  *   site-add  SITE KIND
  *   site-set  SITE KEY VALUE [KEY VALUE]…  keys: retention (duration or
- *                                          "default"), hold (on/off), kind
+ *                                          "default"), hold (on/off), kind,
+ *                                          trash_max (size or "none"),
+ *                                          exclude (GLOB,… or "none")
  *   protect   SITE PATH            (unprotect: the same)
  * A verb that finds things already as asked (hold of a held site, a
  * second protect, site-add of a cataloged site of that kind) succeeds
@@ -91,6 +93,8 @@ struct ctlcmd_ops {
 	int (*purge)(void *arg, const char *scope, const char *op, struct op_record *rec);
 	/* The catalog's protected paths changed: reload the in-memory copy. */
 	void (*protected_changed)(void *arg);
+	/* A site's exclusion list changed: drop the daemon's cached copy. */
+	void (*policy_changed)(void *arg, const char *site);
 	/* Emit "KEY VALUE" lines: mountpoint, sweeper state, interlocks, … */
 	int (*status)(void *arg, struct ctl_out *out);
 };

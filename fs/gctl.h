@@ -229,6 +229,7 @@ int load_usage(struct gctl *x, struct usages *u);
 const struct usage *usage_of(const struct usages *u, const char *scope);
 void usage_rows(struct table *t, const struct usages *u);
 const char *usage_expiry(const struct usage *us);   /* HELD_NEVER, a time, "" */
+void exclusion_rows(struct gctl *x, struct table *t);   /* site, exclude */
 extern const struct cmd site_cmds[];
 extern const size_t n_site_cmds;
 int c_site(struct gctl *x, int argc, char **argv);

@@ -290,10 +290,11 @@ static int kv_line(void *arg, const char *const *f, int n)
 int c_status(struct gctl *x, int argc, char **argv)
 {
 	static const char *const kv_cols[] = { "key", "value" };
+	static const char *const excl_cols[] = { "site", "exclude" };
 	static const char *const tot_cols[] = { "daemon", "backing", "trash_ops", "trash_items",
 		"trash_bytes", "next_expiry" };
 	struct table kv = TABLE(kv_cols, "ss"), tot = TABLE(tot_cols, "ssnnnE"),
-		     ut = { usage_cols, "snnnSE", 6, 0, NULL };
+		     ut = { usage_cols, "snnnSE", 6, 0, NULL }, xt = TABLE(excl_cols, "ss");
 	struct usages u;
 	uint64_t ops = 0, items = 0, bytes = 0;
 	int64_t next = 0;
@@ -320,6 +321,7 @@ int c_status(struct gctl *x, int argc, char **argv)
 		  x->backing, num(ops), num(items), num(bytes),
 		  ops && !next ? HELD_NEVER : utc(next));
 	usage_rows(&ut, &u);
+	exclusion_rows(x, &xt);
 	if (x->json) {
 		fputs("{\"totals\":", stdout);
 		table_json_obj(&tot, 0);
@@ -336,14 +338,26 @@ int c_status(struct gctl *x, int argc, char **argv)
 		}
 		fputs("},\"sites\":", stdout);
 		table_json(&ut);
+		fputs(",\"exclusions\":", stdout);
+		table_json(&xt);
 		puts("}");
 	} else {
+		int w = 15;   /* "key:" column: the widest key decides */
+
 		table_vertical(&tot, 0);
 		for (size_t i = 0; i < kv.nrows; i++)
-			printf("%-15s%s\n", fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
+			if ((int)strlen(cell(&kv, i, 0)) + 2 > w)
+				w = (int)strlen(cell(&kv, i, 0)) + 2;
+		for (size_t i = 0; i < kv.nrows; i++)
+			printf("%-*s%s\n", w, fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
 		putchar('\n');
 		table_plain(&ut);
+		if (xt.nrows) {
+			putchar('\n');
+			table_plain(&xt);
+		}
 	}
+	table_free(&xt);
 	table_free(&kv);
 	table_free(&tot);
 	table_free(&ut);

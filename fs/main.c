@@ -147,12 +147,32 @@ static void on_closed(void *arg, const struct op_record *r)
 		(unsigned long long)r->bytes, r->uid, r->pid, r->cmdline);
 }
 
+static void on_evicted(void *arg, const struct op_record *r, uint64_t removed,
+		       const char *detail)
+{
+	struct gfs *g = arg;
+
+	control_audit_op_detail(g->ctl, AUDIT_EV_EVICT, r, detail);
+	log_msg(LOG_NOTICE, "evicted op %s%s%s: %llu entries, %llu bytes (%s)", r->scope,
+		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
+		(unsigned long long)r->bytes, detail);
+}
+
+static int64_t after_sweep(void *arg, int64_t trusted_s)
+{
+	struct gfs *g = arg;
+
+	return g->space ? space_pass(g->space, trusted_s) : 0;
+}
+
 static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
 {
 	struct gfs *g = arg;
 
 	struct sweep_status st = {0};
 
+	if (space_resumed(g->space, r, removed))
+		return;   /* an eviction a crash interrupted, reported as one */
 	control_audit_op(g->ctl, AUDIT_EV_EXPIRE, r);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
@@ -216,11 +236,21 @@ static int start_sweeper(struct gfs *g, const struct gfs_opts *o)
 		.jump_ns = o->clock_jump_s * 1000000000LL,
 		.on_purged = on_purged,
 		.on_notice = on_notice,
+		.after_pass = after_sweep,
 		.cb_arg = g,
 	};
-	int r = sweep_new(&g->sweep, g->trash, g->ix, &sc);
+	struct space_conf spc = {
+		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .floor = o->min_free,
+		.min_age_s = o->min_retention_s,
+		.recheck_ns = sc.interval_ns < 30000000000LL ? sc.interval_ns : 30000000000LL,
+		.on_evicted = on_evicted, .on_notice = on_notice, .cb_arg = g,
+	};
+	int r = space_new(&g->space, g->trash, g->ix, &spc);
 
-	if (r == 0 && (r = sweep_start(g->sweep)) == 0) {
+	if (r == 0)
+		control_set_space(g->ctl, g->space);
+	if (r == 0 && (r = sweep_new(&g->sweep, g->trash, g->ix, &sc)) == 0 &&
+	    (r = sweep_start(g->sweep)) == 0) {
 		g->va.sweep = g->sweep;
 		control_set_sweep(g->ctl, g->sweep);
 	}
@@ -236,6 +266,7 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .trash = g->trash,
 		.ix = g->ix, .backing = backing, .mountpoint = mountpoint,
 		.retention_floor_s = o->min_retention_s,
+		.op_gap_ns = o->op_gap_s * 1000000000LL,
 	};
 
 	return control_open(&g->ctl, &cc);
@@ -244,8 +275,12 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 static void close_engine(struct gfs *g)
 {
 	control_stop(g->ctl);   /* no gracectl request may reach a closing engine */
+	space_stop(g->space);   /* an eviction in progress returns after its step */
 	sweep_free(g->sweep);   /* then the sweeper: it uses the trash and the index */
 	g->sweep = NULL;
+	control_set_space(g->ctl, NULL);
+	space_free(g->space);
+	g->space = NULL;
 	g->va.sweep = NULL;
 	trash_close(g->trash);
 	g->trash = NULL;

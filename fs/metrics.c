@@ -195,7 +195,8 @@ static void render(struct text *t, const struct metrics *m)
 	       "Unix time at which the next operation expires, per site (absent when none).");
 	site_samples(t, "gracefs_trash_next_expiry_timestamp_seconds", m, F_NEXT_EXPIRY);
 
-	const struct { const char *name, *type, *help; int64_t v; } scalars[] = {
+	/* absent: a gauge not measured yet (no series rather than a false 0) */
+	const struct { const char *name, *type, *help; int64_t v; bool absent; } scalars[] = {
 		{ "gracefs_ops_created_total", "counter",
 		  "Delete operations created since the daemon started.", (int64_t)m->ops_created },
 		{ "gracefs_ops_restored_total", "counter",
@@ -215,8 +216,40 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_clock_skew_seconds", "gauge",
 		  "Wall-clock advance minus elapsed time since the sweeper started "
 		  "(informational: expiry goes by elapsed time).", m->clock_skew_s },
+		/* space (space.h, exclusions.h) */
+		{ "gracefs_evicted_ops_total", "counter",
+		  "Operations evicted for space (free-space floor or site trash_max) since start.",
+		  (int64_t)m->evicted_ops },
+		{ "gracefs_evicted_bytes_total", "counter",
+		  "Recorded bytes of the operations evicted for space since start.",
+		  (int64_t)m->evicted_bytes },
+		{ "gracefs_excluded_items_total", "counter",
+		  "Items removed directly, not moved to trash, by site exclusion patterns.",
+		  (int64_t)m->excluded_items },
+		{ "gracefs_excluded_bytes_total", "counter",
+		  "Allocated bytes of the items removed directly by exclusion patterns.",
+		  (int64_t)m->excluded_bytes },
+		{ "gracefs_space_pressure", "gauge",
+		  "1 while free space is below the floor and nothing more may be evicted.",
+		  m->space_pressure ? 1 : 0 },
+		{ "gracefs_backing_size_bytes", "gauge", "Size of the backing filesystem.",
+		  (int64_t)m->backing_size_bytes, !m->space_known },
+		{ "gracefs_backing_free_bytes", "gauge",
+		  "Free space of the backing filesystem available to tenants (f_bavail).",
+		  (int64_t)m->backing_free_bytes, !m->space_known },
+		{ "gracefs_space_floor_bytes", "gauge",
+		  "The free-space floor (min_free) in bytes; below it the sweeper evicts.",
+		  (int64_t)m->space_floor_bytes, !m->space_known },
+		{ "gracefs_evictable_ops", "gauge",
+		  "Operations that could be evicted now (closed, unheld, past min_retention).",
+		  (int64_t)m->evictable_ops, !m->space_known },
+		{ "gracefs_evictable_bytes", "gauge",
+		  "Recorded bytes of the operations that could be evicted now.",
+		  (int64_t)m->evictable_bytes, !m->space_known },
 	};
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+		if (scalars[i].absent)
+			continue;
 		family(t, scalars[i].name, scalars[i].type, scalars[i].help);
 		sample_i64(t, scalars[i].name, scalars[i].v);
 	}

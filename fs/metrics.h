@@ -19,6 +19,12 @@
  *   gracefs_ops_purged_total, gracefs_index_errors_total,
  *   gracefs_audit_errors_total                                        counter
  *   gracefs_sweeper_lag_seconds, gracefs_clock_skew_seconds           gauge
+ *   gracefs_evicted_ops_total, gracefs_evicted_bytes_total,
+ *   gracefs_excluded_items_total, gracefs_excluded_bytes_total        counter
+ *   gracefs_space_pressure, gracefs_backing_size_bytes,
+ *   gracefs_backing_free_bytes, gracefs_space_floor_bytes,
+ *   gracefs_evictable_ops, gracefs_evictable_bytes                    gauge
+ *     (the backing/floor/evictable gauges only once measured)
  */
 #ifndef GRACEFS_METRICS_H
 #define GRACEFS_METRICS_H
@@ -48,6 +54,13 @@ struct metrics {
 	uint64_t audit_errors;   /* failed audit log writes */
 	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
 	int64_t clock_skew_s;    /* wall-clock advance minus elapsed time since start */
+	/* space (space.h): the gauges only once space_known */
+	int space_known;
+	uint64_t backing_size_bytes, backing_free_bytes, space_floor_bytes;
+	int space_pressure;      /* below the floor and nothing more may be evicted */
+	uint64_t evictable_ops, evictable_bytes;
+	uint64_t evicted_ops, evicted_bytes;      /* counters since start */
+	uint64_t excluded_items, excluded_bytes;  /* removed directly (exclusions) */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 };

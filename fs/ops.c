@@ -641,6 +641,7 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 	struct stat st;
 	struct where w;
 	int pfd = -1, r = 0;
+	bool gone = false;   /* removed directly by a site exclusion */
 
 	inode_where(p, &w);
 	if (is_reserved(p, name) || in_trash(w.zone) || (w.zone == Z_ROOT && !dir))
@@ -651,7 +652,9 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		r = -errno;
 	else if ((r = loc_of(p, &w, pfd, name, &rp, &loc)) == 0) {
 		who_of(req, &who);
-		if ((r = check_protected(G(req), &who, &loc)) == 0)
+		if ((r = check_protected(G(req), &who, &loc)) == 0 &&
+		    (r = control_remove_excluded(G(req)->ctl, &who, &loc, dir, &st, &gone)) == 0 &&
+		    !gone)
 			r = trash_delete(G(req)->trash, &who, &loc, dir, &st);
 		if (r == 0) {
 			inode_detach(st.st_dev, st.st_ino);
@@ -727,7 +730,7 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct where ws, wd;
 	struct caller who;
 	int sfd = -1, dfd = -1, r = 0;
-	bool had_dst;
+	bool had_dst, gone = false;   /* gone: dst excluded, replaced unpreserved */
 
 	inode_where(sp, &ws);
 	inode_where(dp, &wd);
@@ -774,7 +777,11 @@ static void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	if (had_dst && !(flags & RENAME_NOREPLACE) && (r = check_protected(g, &who, &dst)) < 0)
 		goto out;
-	if ((r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
+	if (had_dst && !flags && !in_trash(ws.zone) && wd.zone == Z_LIVE &&
+	    (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev) &&
+	    (r = control_rename_excluded(g->ctl, &who, &src, &dst, &dst_st, &gone)) < 0)
+		goto out;
+	if (!gone && (r = trash_rename(g->trash, &who, &src, &dst, flags)) < 0)
 		goto out;
 	if (in_trash(ws.zone)) {
 		char to[RELPATH_MAX_BYTES + 4] = "to=", from[RELPATH_MAX_BYTES];
@@ -1452,6 +1459,7 @@ static void write_metrics(struct gfs *g)
 	static uint64_t last_sum = UINT64_MAX;
 	struct trash_counters tc;
 	struct sweep_status st = {0};
+	struct space_status sp = {0};
 	struct timespec now;
 	int64_t ns;
 	uint64_t sum;
@@ -1463,7 +1471,9 @@ static void write_metrics(struct gfs *g)
 	trash_get_counters(g->trash, &tc);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s;
+	if (g->space)
+		space_get_status(g->space, &sp);
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);
@@ -1493,6 +1503,7 @@ static void *maint_main(void *arg)
 		if (r < 0)
 			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
 		send_invalidations(g);
+		control_tick(g->ctl);
 		write_metrics(g);
 		pthread_mutex_lock(&g->maint_lock);
 	}

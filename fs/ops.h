@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include "control.h"
 #include "index.h"
+#include "space.h"
 #include "sweep.h"
 #include "trash.h"
 #include "vattr.h"
@@ -28,6 +29,7 @@ struct gfs {
 	struct index *ix;
 	struct trash *trash;
 	struct sweep *sweep;
+	struct space *space;       /* eviction for space (the sweeper's) */
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fuse_session *se;

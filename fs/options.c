@@ -14,6 +14,7 @@
 struct raw {
 	struct gfs_opts *o;
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
+	char *min_free;
 	int trash_visible, writeback;
 };
 
@@ -25,6 +26,7 @@ static const struct fuse_opt specs[] = {
 	{ "clock_jump=%s", offsetof(struct raw, clock_jump), 0 },
 	{ "sweep_interval=%s", offsetof(struct raw, sweep), 0 },
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
+	{ "min_free=%s", offsetof(struct raw, min_free), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	OPT("trash_visible", trash_visible),
@@ -101,7 +103,8 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
 				.min_retention_s = 86400, .clock_jump_s = 3600, .sweep_s = 60,
-				.tick_ms = 200, .timeout = 3600 };
+				.tick_ms = 200, .timeout = 3600,
+				.min_free = { .pct = true, .value = 10 } };
 	if (fuse_opt_parse(args, &r, specs, proc) < 0)
 		goto out;
 	if (duration("retention", r.retention, &o->retention_s) < 0 ||
@@ -122,6 +125,11 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 		goto out;
 	}
 	o->tick_ms = (int64_t)tick;
+	if (r.min_free && evict_parse_floor(r.min_free, &o->min_free) < 0) {
+		fprintf(stderr, "gracefs: error: invalid min_free '%s' (a percentage below 100 "
+			"or a size: 10%%, 0%%, 512M, 20G)\n", r.min_free);
+		goto out;
+	}
 	if (r.metrics && r.metrics[0] != '/') {
 		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
 		goto out;
@@ -140,6 +148,7 @@ out:
 	free(r.clock_jump);
 	free(r.sweep);
 	free(r.metrics);
+	free(r.min_free);
 	return rc;
 }
 
@@ -155,6 +164,8 @@ void options_usage(const char *prog)
 	       "    -o clock_jump=DUR      wall-clock skew worth a log notice (1h; expiry always\n"
 	       "                           goes by elapsed time, never by the wall clock)\n"
 	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
+	       "    -o min_free=PCT|SIZE   free-space floor: below it the sweeper evicts the oldest\n"
+	       "                           unheld ops past min_retention (default 10%%; 0%% disables)\n"
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"

@@ -8,6 +8,7 @@
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "evict.h"
 
 struct gfs_opts {
 	char *backing;          /* first non-option argument */
@@ -18,6 +19,7 @@ struct gfs_opts {
 	int64_t clock_jump_s;   /* -o clock_jump= wall-clock skew worth a notice (1h) */
 	int64_t sweep_s;        /* -o sweep_interval= longest sweeper sleep (default 60s) */
 	int64_t tick_ms;        /* -o tick_ms= maintenance interval (default 200) */
+	struct evict_floor min_free; /* -o min_free= free-space floor (default 10%) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* -o writeback (default off) */

@@ -1,5 +1,6 @@
 /*
- * sitepolicy — per-site retention and hold as xattrs (see sitepolicy.h).
+ * sitepolicy — per-site retention, hold, trash cap and exclusions as xattrs
+ * (see sitepolicy.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,12 +50,15 @@ int sitepolicy_get(int backing_fd, const char *site, struct site_policy *p)
 
 	p->retention_s = 0;
 	p->hold = false;
+	p->trash_max = 0;
 	if (fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return fd;
 	p->retention_s = read_num(fd, SITEPOLICY_RETENTION_XATTR);
 	p->hold = read_num(fd, SITEPOLICY_HOLD_XATTR) != 0;
+	int64_t max = read_num(fd, SITEPOLICY_TRASH_MAX_XATTR);
+	p->trash_max = max > 0 ? (uint64_t)max : 0;
 	close(fd);
 	return 0;
 }
@@ -90,4 +94,52 @@ int sitepolicy_set_retention(int backing_fd, const char *site, int64_t retention
 int sitepolicy_set_hold(int backing_fd, const char *site, bool hold)
 {
 	return set_num(backing_fd, site, SITEPOLICY_HOLD_XATTR, hold ? 1 : 0);
+}
+
+int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes)
+{
+	if (bytes > INT64_MAX)
+		return -EINVAL;
+	return set_num(backing_fd, site, SITEPOLICY_TRASH_MAX_XATTR, (int64_t)bytes);
+}
+
+int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap)
+{
+	int fd = site_trash(backing_fd, site, false);
+	ssize_t n;
+
+	if (!cap)
+		return -ERANGE;
+	buf[0] = '\0';
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	n = fgetxattr(fd, SITEPOLICY_EXCLUDE_XATTR, buf, cap - 1);
+	if (n < 0) {
+		int e = errno;
+
+		close(fd);
+		buf[0] = '\0';
+		return e == ENODATA ? 0 : -e;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return 0;
+}
+
+int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list)
+{
+	int fd = site_trash(backing_fd, site, true), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (!*list) {
+		if (fremovexattr(fd, SITEPOLICY_EXCLUDE_XATTR) < 0 && errno != ENODATA)
+			r = -errno;
+	} else if (fsetxattr(fd, SITEPOLICY_EXCLUDE_XATTR, list, strlen(list), 0) < 0) {
+		r = -errno;
+	}
+	close(fd);
+	return r;
 }

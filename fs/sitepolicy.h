@@ -1,8 +1,9 @@
 /*
- * sitepolicy — a site's retention and legal hold.
+ * sitepolicy — a site's retention, legal hold, trash cap and exclusions.
  *
  * Kept as xattrs on the site's trash directory in the backing store
- * (BACKING/<site>/.trash: trusted.gracefs.retention, trusted.gracefs.hold),
+ * (BACKING/<site>/.trash: trusted.gracefs.retention, .hold, .trash_max,
+ * .exclude),
  * so they travel with the site when it is moved to another node and need no
  * other store to be right.  No state, no locking: each call reads or writes
  * the xattrs (a few microseconds).
@@ -15,10 +16,13 @@
 
 #define SITEPOLICY_RETENTION_XATTR "trusted.gracefs.retention"
 #define SITEPOLICY_HOLD_XATTR      "trusted.gracefs.hold"
+#define SITEPOLICY_TRASH_MAX_XATTR "trusted.gracefs.trash_max"  /* bytes (space.h) */
+#define SITEPOLICY_EXCLUDE_XATTR   "trusted.gracefs.exclude"    /* GLOB,… (exclude.h) */
 
 struct site_policy {
 	int64_t retention_s;   /* 0: the mount's default */
 	bool hold;
+	uint64_t trash_max;    /* bytes of trash the site may hold; 0: no cap */
 };
 
 /* Read the policy of site (a top-level directory of backing_fd).  A site
@@ -31,5 +35,14 @@ int sitepolicy_get(int backing_fd, const char *site, struct site_policy *p);
 int sitepolicy_set_retention(int backing_fd, const char *site, int64_t retention_s,
 			     int64_t floor_s);
 int sitepolicy_set_hold(int backing_fd, const char *site, bool hold);
+/* Cap the site's trash (bytes; 0 clears).  0 or -errno. */
+int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes);
+
+/* The site's exclusion list as stored, NUL-terminated ("" when none or no
+ * .trash yet).  0, -ERANGE (longer than cap - 1), or -errno.  The value is
+ * not validated here: callers parse it (exclude_parse). */
+int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap);
+/* Store list ("" clears).  Callers validate it first.  0 or -errno. */
+int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list);
 
 #endif

@@ -205,6 +205,12 @@ int64_t sweep_pass(struct sweep *s)
 	pthread_mutex_unlock(&s->lock);
 	if (full && !stopping(s))
 		return 0;   /* more was due than one pass takes */
+	if (s->c.after_pass && !stopping(s)) {   /* eviction for space, after expiry */
+		int64_t want = s->c.after_pass(s->c.cb_arg, limit / NS);
+
+		if (want > 0 && want < next)
+			next = want;
+	}
 	return next < NS / 10 ? NS / 10 : next;
 }
 

@@ -35,6 +35,10 @@ struct sweep_conf {
 	void (*on_purged)(void *arg, const struct op_record *r, uint64_t removed);
 	/* a message worth the operator's attention (clock skew, failures) */
 	void (*on_notice)(void *arg, const char *msg);
+	/* after each pass's expiries: the free-space pass (space.h), given the
+	 * trusted elapsed clock in seconds (clock.h); returns how soon (ns) it
+	 * wants the next pass.  NULL: none */
+	int64_t (*after_pass)(void *arg, int64_t trusted_s);
 	void *cb_arg;
 };
 

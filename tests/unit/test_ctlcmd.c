@@ -102,7 +102,7 @@ struct fx {
 	char lines[16][256];
 	int nlines;
 	/* what the fake daemon saw */
-	int undo_calls, hold_calls, purge_calls, prot_changed;
+	int undo_calls, hold_calls, purge_calls, prot_changed, policy_changed;
 	char last[2][NAME_MAX + 1];
 	bool last_hold;
 };
@@ -149,9 +149,18 @@ static int fake_status(void *arg, struct ctl_out *out)
 	return ctl_emitf(out, "sweeper", "idle", NULL);
 }
 
+static void fake_policy_changed(void *arg, const char *site)
+{
+	struct fx *f = arg;
+
+	assert_string_equal(site, "www");
+	f->policy_changed++;
+}
+
 static const struct ctlcmd_ops fake_ops = {
 	.undo_op = fake_undo, .op_hold = fake_hold, .purge = fake_purge,
 	.protected_changed = fake_changed, .status = fake_status,
+	.policy_changed = fake_policy_changed,
 };
 
 static int keep_line(void *arg, const char *const *fields, int n)
@@ -440,6 +449,47 @@ static void test_site_set(void **state)
 	assert_string_equal(s.detail[3], "retention=default");
 }
 
+/* trash_max and exclude: checked with the other keys before anything is
+ * set, stored in the site policy, audited; the daemon's cache is told. */
+static void test_site_set_space(void **state)
+{
+	struct fx *f = *state;
+	struct site_policy pol;
+	struct audit_seen s;
+	char list[256];
+
+	assert_int_equal(run(f, "site-set|www|trash_max|12q"), -EINVAL);
+	assert_non_null(strstr(msg, "bad trash_max"));
+	assert_int_equal(run(f, "site-set|www|exclude|**"), -EINVAL);
+	assert_non_null(strstr(msg, "matches every item"));
+	assert_int_equal(run(f, "site-set|www|exclude|a,,b"), -EINVAL);
+	/* a bad exclude stops a good trash_max given with it */
+	assert_int_equal(run(f, "site-set|www|trash_max|2G|exclude|x**"), -EINVAL);
+	assert_int_equal(sitepolicy_get(f->fd, "www", &pol), 0);
+	assert_int_equal(pol.trash_max, 0);
+	assert_int_equal(audited(f).n, 0);
+	assert_int_equal(f->prot_changed, 0);
+
+	assert_int_equal(run(f, "site-set|www|trash_max|2G|exclude|cache/**,*.tmp"), 0);
+	assert_int_equal(sitepolicy_get(f->fd, "www", &pol), 0);
+	assert_int_equal(pol.trash_max, UINT64_C(2) << 30);
+	assert_int_equal(sitepolicy_get_exclude(f->fd, "www", list, sizeof(list)), 0);
+	assert_string_equal(list, "cache/**,*.tmp");
+	assert_int_equal(f->policy_changed, 1);
+	assert_int_equal(run(f, "site-set|www|trash_max|none|exclude|none"), 0);
+	assert_int_equal(sitepolicy_get(f->fd, "www", &pol), 0);
+	assert_int_equal(pol.trash_max, 0);
+	assert_int_equal(sitepolicy_get_exclude(f->fd, "www", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	s = audited(f);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.event[0], "site-set");
+	assert_string_equal(s.detail[0], "trash_max=2G");
+	assert_string_equal(s.detail[1], "exclude=cache/**,*.tmp");
+	assert_string_equal(s.detail[2], "trash_max=none");
+	assert_string_equal(s.detail[3], "exclude=none");
+}
+
 static void test_site_add_protect(void **state)
 {
 	struct fx *f = *state;
@@ -491,6 +541,7 @@ int main(void)
 		TR(test_hold),
 		TR(test_purge),
 		TR(test_site_set),
+		TR(test_site_set_space),
 		T(test_site_add_protect),
 	};
 

@@ -285,7 +285,12 @@ static const char *const families[] = {
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
 	"gracefs_audit_errors_total", "gracefs_sweeper_lag_seconds",
 	"gracefs_clock_skew_seconds",
+	/* space (always there) */
+	"gracefs_evicted_ops_total", "gracefs_evicted_bytes_total",
+	"gracefs_excluded_items_total", "gracefs_excluded_bytes_total",
+	"gracefs_space_pressure",
 };
+#define SCALARS 12   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -334,13 +339,47 @@ static void test_all_families(void **state)
 	assert_string_equal(value(&ps, "gracefs_audit_errors_total", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
 	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "-5");
-	/* 3 sites x 3 + 2 timestamps x 2 + 7 scalars */
-	assert_int_equal(ps.nsamples, 9 + 4 + 7);
+	/* 3 sites x 3 + 2 timestamps x 2 + the scalars */
+	assert_int_equal(ps.nsamples, 9 + 4 + SCALARS);
 	/* exact text of a few lines */
 	assert_non_null(strstr(ps.text, "\ngracefs_trash_bytes{site=\"acme-shop\"} 1234567\n"));
 	assert_non_null(strstr(ps.text, "# TYPE gracefs_ops_purged_total counter\n"
 				       "gracefs_ops_purged_total 7\n"));
 	assert_int_equal(strncmp(ps.text, "# HELP gracefs_trash_bytes ", 27), 0);
+	parsed_free(&ps);
+}
+
+/* The space series: counters always, the filesystem gauges once measured. */
+static void test_space(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = { .evicted_ops = 3, .evicted_bytes = 12288, .excluded_items = 9,
+			     .excluded_bytes = 4096, .space_pressure = 7,
+			     .backing_size_bytes = UINT64_C(1) << 40,
+			     .backing_free_bytes = 1000, .space_floor_bytes = 2000,
+			     .evictable_ops = 4, .evictable_bytes = 5000 };
+	struct parsed ps;
+
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_evicted_ops_total", NULL), "3");
+	assert_string_equal(value(&ps, "gracefs_evicted_bytes_total", NULL), "12288");
+	assert_string_equal(value(&ps, "gracefs_excluded_items_total", NULL), "9");
+	assert_string_equal(value(&ps, "gracefs_excluded_bytes_total", NULL), "4096");
+	assert_string_equal(value(&ps, "gracefs_space_pressure", NULL), "1");
+	assert_null(value(&ps, "gracefs_backing_free_bytes", NULL));   /* not measured yet */
+	assert_null(value(&ps, "gracefs_evictable_ops", NULL));
+	parsed_free(&ps);
+
+	m.space_known = 1;
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_int_equal(ps.nsamples, SCALARS + 5);
+	assert_string_equal(value(&ps, "gracefs_backing_size_bytes", NULL), "1099511627776");
+	assert_string_equal(value(&ps, "gracefs_backing_free_bytes", NULL), "1000");
+	assert_string_equal(value(&ps, "gracefs_space_floor_bytes", NULL), "2000");
+	assert_string_equal(value(&ps, "gracefs_evictable_ops", NULL), "4");
+	assert_string_equal(value(&ps, "gracefs_evictable_bytes", NULL), "5000");
 	parsed_free(&ps);
 }
 
@@ -353,7 +392,7 @@ static void test_no_sites(void **state)
 	assert_int_equal(metrics_write(fx->path, &m), 0);
 	parse_file(fx->path, &ps);
 	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
-	assert_int_equal(ps.nsamples, 7);
+	assert_int_equal(ps.nsamples, SCALARS);
 	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "0");
 	parsed_free(&ps);
@@ -569,7 +608,7 @@ static void test_many_sites(void **state)
 	}
 	assert_int_equal(metrics_write(fx->path, &m), 0);
 	parse_file(fx->path, &ps);
-	assert_int_equal(ps.nsamples, 4 * N + 7);
+	assert_int_equal(ps.nsamples, 4 * N + SCALARS);
 	assert_string_equal(value(&ps, "gracefs_trash_bytes", "site-04999"), "20475904");
 	assert_string_equal(value(&ps, "gracefs_trash_oldest_timestamp_seconds", "site-00007"),
 			    "1795784719");
@@ -581,6 +620,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_all_families, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),

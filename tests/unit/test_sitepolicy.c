@@ -187,6 +187,35 @@ static void test_hold(void **state)
 	assert_int_equal(sitepolicy_set_hold(f->bfd, "site", false), 0);
 }
 
+/* trash_max and the exclusion list sit next to hold and retention. */
+static void test_space_settings(void **state)
+{
+	struct fx *f = *state;
+	struct site_policy p;
+	char list[64];
+
+	assert_int_equal(sitepolicy_get_exclude(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "");   /* no .trash yet: nothing excluded */
+	assert_int_equal(sitepolicy_set_trash_max(f->bfd, "site", UINT64_C(3) << 20), 0);
+	assert_string_equal(raw(path(f, "site/.trash"), SITEPOLICY_TRASH_MAX_XATTR), "3145728");
+	assert_int_equal(sitepolicy_get(f->bfd, "site", &p), 0);
+	assert_int_equal(p.trash_max, UINT64_C(3) << 20);
+	assert_false(p.hold);
+	assert_int_equal(sitepolicy_set_trash_max(f->bfd, "site", UINT64_MAX), -EINVAL);
+	assert_int_equal(sitepolicy_set_trash_max(f->bfd, "site", 0), 0);
+	assert_string_equal(raw(path(f, "site/.trash"), SITEPOLICY_TRASH_MAX_XATTR), "<none>");
+
+	assert_int_equal(sitepolicy_set_exclude(f->bfd, "site", "*.tmp,cache/**"), 0);
+	assert_int_equal(sitepolicy_get_exclude(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "*.tmp,cache/**");
+	assert_int_equal(sitepolicy_get_exclude(f->bfd, "site", list, 5), -ERANGE);
+	assert_int_equal(sitepolicy_set_exclude(f->bfd, "site", ""), 0);
+	assert_int_equal(sitepolicy_get_exclude(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	assert_int_equal(sitepolicy_set_exclude(f->bfd, "site", ""), 0);   /* idempotent */
+	assert_int_equal(sitepolicy_set_exclude(f->bfd, "../x", "a"), -EINVAL);
+}
+
 /* Values written by someone else: "0" is no hold; garbage reads as unset. */
 static void test_foreign_values(void **state)
 {
@@ -250,6 +279,7 @@ int main(void)
 		T(test_retention),
 		T(test_floor),
 		T(test_hold),
+		T(test_space_settings),
 		T(test_foreign_values),
 		T(test_bad_sites),
 		T(test_symlinks),

@@ -1,0 +1,250 @@
+/*
+ * test_evict — the eviction policy (evict.h): floor parsing, which ops are
+ * eligible, oldest first across sites, the margin, site caps, and the
+ * counts of what could not be evicted.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "evict.h"
+
+#define NS 1000000000LL
+#define DAY 86400
+#define MiB (UINT64_C(1) << 20)
+#define NOW (1800000LL)   /* the trusted elapsed clock, seconds */
+
+static struct evict_op op(const char *scope, const char *name, int64_t age_s, uint64_t bytes)
+{
+	return (struct evict_op){ .scope = scope, .name = name, .el_ns = (NOW - age_s) * NS,
+				  .bytes = bytes, .state = OP_CLOSED };
+}
+
+static void test_parse_floor(void **state)
+{
+	struct evict_floor f;
+	uint64_t b;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(evict_parse_floor("10%", &f), 0);
+	assert_true(f.pct);
+	assert_int_equal(f.value, 10);
+	assert_int_equal(evict_floor_bytes(&f, 1000 * MiB), 100 * MiB);
+	assert_int_equal(evict_parse_floor("0%", &f), 0);
+	assert_int_equal(evict_floor_bytes(&f, 1000 * MiB), 0);
+	assert_int_equal(evict_parse_floor("512M", &f), 0);
+	assert_false(f.pct);
+	assert_int_equal(f.value, 512 * MiB);
+	assert_int_equal(evict_floor_bytes(&f, 1), 512 * MiB);
+	assert_int_equal(evict_parse_floor("20GiB", &f), 0);
+	assert_int_equal(f.value, UINT64_C(20) << 30);
+	assert_int_equal(evict_parse_floor("4096", &f), 0);
+	assert_int_equal(f.value, 4096);
+	evict_format_floor(&f, buf, sizeof(buf));
+	assert_string_equal(buf, "4K");
+	evict_format_size(1536 * 1024, buf, sizeof(buf));
+	assert_string_equal(buf, "1536K");
+	evict_format_size(4097, buf, sizeof(buf));
+	assert_string_equal(buf, "4097");
+	f = (struct evict_floor){ .pct = true, .value = 7 };
+	evict_format_floor(&f, buf, sizeof(buf));
+	assert_string_equal(buf, "7%");
+
+	static const char *const bad[] = { "", "%", "100%", "150%", "-1%", "1.5%", "10x", "G",
+					   "10 %", "-5", "10%%", " 10", "99999999999999999999" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (evict_parse_floor(bad[i], &f) == 0)
+			fail_msg("min_free '%s' was accepted", bad[i]);
+	assert_int_equal(evict_parse_size("9000000P", &b), -ERANGE);
+	/* no overflow in the percentage of a huge filesystem */
+	f = (struct evict_floor){ .pct = true, .value = 99 };
+	assert_int_equal(evict_floor_bytes(&f, UINT64_MAX), UINT64_MAX / 100 * 99 + UINT64_MAX % 100 * 99 / 100);
+}
+
+static void test_eligibility(void **state)
+{
+	struct evict_op o = op("s", "a", 2 * DAY, MiB);
+
+	(void)state;
+	assert_true(evict_eligible(&o, NOW, DAY));
+	o.hold = true;
+	assert_false(evict_eligible(&o, NOW, DAY));
+	o.hold = false;
+	o.site_held = true;
+	assert_false(evict_eligible(&o, NOW, DAY));
+	o.site_held = false;
+	o.state = OP_OPEN;
+	assert_false(evict_eligible(&o, NOW, DAY));
+	o.state = OP_PURGING;
+	assert_false(evict_eligible(&o, NOW, DAY));
+	o = op("s", "a", DAY - 1, MiB);   /* one second too young */
+	assert_false(evict_eligible(&o, NOW, DAY));
+	o = op("s", "a", DAY, MiB);
+	assert_true(evict_eligible(&o, NOW, DAY));
+	/* a stamp inside a second is rounded up, as expiry rounds it */
+	o.el_ns += 1;
+	assert_false(evict_eligible(&o, NOW, DAY));
+	assert_true(evict_eligible(&o, NOW + 1, DAY));
+	/* a record from before the elapsed stamp (0) counts from the clock's start */
+	o.el_ns = 0;
+	assert_true(evict_eligible(&o, DAY, DAY));
+	assert_false(evict_eligible(&o, DAY - 1, DAY));
+}
+
+/* The floor: oldest first across sites, stopping at floor + margin, never a
+ * held, young or open op. */
+static void test_floor_oldest_first(void **state)
+{
+	struct evict_op ops[] = {
+		op("b", "b-old", 9 * DAY, 10 * MiB),
+		op("a", "a-young", 3600, 50 * MiB),      /* younger than min_age */
+		op("a", "a-oldest", 10 * DAY, 10 * MiB),
+		op("c", "c-held", 20 * DAY, 50 * MiB),   /* held: never */
+		op("a", "a-mid", 5 * DAY, 10 * MiB),
+		op("b", "b-new", 2 * DAY, 10 * MiB),
+		op("c", "c-open", 30 * DAY, 50 * MiB),
+	};
+	struct evict_victim v[7];
+	struct evict_plan p = { .v = v };
+	struct evict_input in = { .ops = ops, .nops = 7, .now_s = NOW, .min_age_s = DAY,
+				  .total = 1000 * MiB, .avail = 80 * MiB, .floor = 100 * MiB };
+
+	(void)state;
+	ops[3].hold = true;
+	ops[6].state = OP_OPEN;
+	/* need 100 + 10 (margin) - 80 = 30 MiB: the three oldest eligible */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_true(p.below_floor);
+	assert_false(p.short_of_floor);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(ops[v[0].op].name, "a-oldest");
+	assert_string_equal(ops[v[1].op].name, "b-old");
+	assert_string_equal(ops[v[2].op].name, "a-mid");
+	for (size_t i = 0; i < p.n; i++)
+		assert_int_equal(v[i].reason, EVICT_SPACE);
+	assert_int_equal(p.bytes, 30 * MiB);
+	assert_int_equal(p.eligible_ops, 4);
+	assert_int_equal(p.eligible_bytes, 40 * MiB);
+	assert_int_equal(p.held, 1);
+	assert_int_equal(p.young, 1);
+	assert_int_equal(p.busy, 1);
+
+	/* just at the floor: nothing to do */
+	in.avail = 100 * MiB;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_false(p.below_floor);
+	assert_int_equal(p.n, 0);
+	assert_int_equal(p.eligible_ops, 4);   /* still reported */
+
+	/* far below: every eligible op, and it is still not enough */
+	in.avail = 10 * MiB;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 4);
+	assert_true(p.short_of_floor);
+
+	/* a site hold protects every op of the site */
+	ops[0].site_held = ops[5].site_held = true;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 2);
+	assert_int_equal(p.held, 3);
+	for (size_t i = 0; i < p.n; i++)
+		assert_string_equal(ops[v[i].op].scope, "a");
+}
+
+/* A tie in time is broken by scope, then name: the order is total. */
+static void test_floor_ties(void **state)
+{
+	struct evict_op ops[] = { op("b", "x", 5 * DAY, MiB), op("a", "y", 5 * DAY, MiB),
+				  op("a", "x", 5 * DAY, MiB) };
+	struct evict_victim v[3];
+	struct evict_plan p = { .v = v };
+	struct evict_input in = { .ops = ops, .nops = 3, .now_s = NOW, .min_age_s = DAY,
+				  .total = 100 * MiB, .avail = 0, .floor = 50 * MiB };
+
+	(void)state;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(ops[v[0].op].scope, "a");
+	assert_string_equal(ops[v[0].op].name, "x");
+	assert_string_equal(ops[v[1].op].name, "y");
+	assert_string_equal(ops[v[2].op].scope, "b");
+}
+
+/* A cap trims only its own site, oldest first, counting held and young ops
+ * towards the usage but evicting only eligible ones. */
+static void test_site_cap(void **state)
+{
+	struct evict_op ops[] = {
+		op("a", "a1", 10 * DAY, 40 * MiB),
+		op("a", "a2", 8 * DAY, 40 * MiB),
+		op("a", "a3", 6 * DAY, 40 * MiB),
+		op("a", "a-young", 60, 40 * MiB),
+		op("b", "b1", 30 * DAY, 40 * MiB),
+	};
+	struct evict_cap caps[] = { { "a", 100 * MiB } };
+	struct evict_victim v[5];
+	struct evict_plan p = { .v = v };
+	struct evict_input in = { .ops = ops, .nops = 5, .caps = caps, .ncaps = 1, .now_s = NOW,
+				  .min_age_s = DAY, .total = 1000 * MiB, .avail = 900 * MiB,
+				  .floor = 100 * MiB };
+
+	(void)state;
+	/* a holds 160 MiB, cap 100: a1 and a2 go (160 -> 80); b is untouched */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_false(p.below_floor);
+	assert_int_equal(p.n, 2);
+	assert_string_equal(ops[v[0].op].name, "a1");
+	assert_string_equal(ops[v[1].op].name, "a2");
+	assert_int_equal(v[0].reason, EVICT_CAP);
+
+	/* a cap the site cannot meet: every eligible op of the site, no more */
+	caps[0].max_bytes = 10 * MiB;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 3);
+
+	/* cap and floor together: cap victims count towards the floor, the
+	 * floor takes the oldest remaining op (b1 is older than a's ops) */
+	caps[0].max_bytes = 100 * MiB;
+	in.avail = 40 * MiB;   /* need 110 - 40 = 70: a1+a2 (cap) free 80 */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 2);
+	in.avail = 20 * MiB;   /* need 90: a1+a2 = 80, then b1 (oldest left) */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(ops[v[0].op].name, "b1");   /* oldest first in the plan */
+	assert_int_equal(v[0].reason, EVICT_SPACE);
+	assert_int_equal(v[1].reason, EVICT_CAP);
+}
+
+static void test_empty(void **state)
+{
+	struct evict_victim v[1];
+	struct evict_plan p = { .v = v };
+	struct evict_input in = { .total = 100, .avail = 0, .floor = 10, .now_s = NOW };
+
+	(void)state;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 0);
+	assert_true(p.below_floor);
+	assert_true(p.short_of_floor);
+	assert_int_equal(evict_margin(1000), 100);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_floor),
+		cmocka_unit_test(test_eligibility),
+		cmocka_unit_test(test_floor_oldest_first),
+		cmocka_unit_test(test_floor_ties),
+		cmocka_unit_test(test_site_cap),
+		cmocka_unit_test(test_empty),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
