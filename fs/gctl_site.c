@@ -155,7 +155,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
 		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected", "trash_max",
 		"exclude" };
-	struct table t = TABLE(cols, "sSsSsbnnnSEaSS");
+	struct table t = TABLE(cols, "sSsSsbnnnSEass");
 	struct catalog_protected *prot = NULL;
 	struct names names = {0};
 	struct usages u;

@@ -59,12 +59,7 @@ ssize_t opattr_get(const struct op_record *rec, const char *name, char *buf, siz
 	case F_COMMAND: snprintf(v, sizeof(v), "%s", rec->cmdline); break;
 	case F_DELETED: util_format_utc(rec->first_ns / 1000000000, false, v, sizeof(v)); break;
 	case F_LAST:    util_format_utc(rec->last_ns / 1000000000, false, v, sizeof(v)); break;
-	case F_EXPIRES:   /* as gracectl shows it: a held op never expires */
-		if (rec->hold)
-			snprintf(v, sizeof(v), "never (held)");
-		else
-			util_format_utc(oprec_expiry(rec), false, v, sizeof(v));
-		break;
+	case F_EXPIRES: util_format_utc(oprec_expiry(rec), false, v, sizeof(v)); break;
 	case F_RETENTION: util_format_duration(rec->retention_s, v, sizeof(v)); break;
 	case F_ITEMS:   snprintf(v, sizeof(v), "%" PRIu64, rec->items); break;
 	case F_BYTES:   snprintf(v, sizeof(v), "%" PRIu64, rec->bytes); break;

@@ -118,7 +118,7 @@ check_match "ls (text): never (held)" 'never \(held\)' "$(gctl ls s1)"
 check_eq "show: expires null" null "$(gctl --json show "$op" | pyj 'd["op"]["expires"]')"
 check_eq "site ls: s1 next_expiry null (all held)" null "$(gctl --json site ls | pyj '[r["next_expiry"] for r in d if r["site"] == "s1"][0]')"
 opdir=$MNT/s1/.trash/${op##*/}
-check_eq "xattr: never (held)" "never (held)" "$(getfattr --only-values -n user.gracefs.expires "$opdir")"
+check_eq "xattr: hold is 1" 1 "$(getfattr --only-values -n user.gracefs.hold "$opdir")"
 gctl release "$op" >/dev/null
 check_match "released: expires is a time again" '^[0-9]{4}-' "$(gctl --json ls s1 | pyj 'd[0]["expires"]')"
 

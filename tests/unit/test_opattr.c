@@ -157,9 +157,6 @@ static void test_get_fields(void **state)
 	assert_string_equal(get(&r, "expires"), "2026-12-27T14:05:12Z");
 	util_format_utc(r.last_ns / NS + r.retention_s, false, want, sizeof(want));
 	assert_string_equal(get(&r, "expires"), want);
-	r.hold = true;   /* one truth with gracectl: a held op never expires */
-	assert_string_equal(get(&r, "expires"), "never (held)");
-	r.hold = false;
 	assert_string_equal(get(&r, "retention"), "30d");
 	assert_string_equal(get(&r, "items"), "17");
 	assert_string_equal(get(&r, "bytes"), "65536");
