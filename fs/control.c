@@ -58,14 +58,21 @@ static int site_back(void *arg, const struct undo_step *step, const char *to, bo
 	return u->fn ? u->fn(u->arg, step, to, renamed, err) : 0;
 }
 
-static int do_undo(void *arg, const char *scope, const char *op, undo_progress_fn fn,
-		   void *fn_arg, struct undo_result *res)
+static int do_undo(void *arg, const char *scope, const char *op, const char *run,
+		   undo_progress_fn fn, void *fn_arg, struct undo_result *res)
 {
 	struct control *c = arg;
 	struct site_undo u = { c, fn, fn_arg };
+	int r = trash_undo(c->conf.trash, scope, op, run, *scope ? fn : site_back,
+			   *scope ? fn_arg : &u, res);
 
-	return trash_undo(c->conf.trash, scope, op, *scope ? fn : site_back,
-			  *scope ? fn_arg : &u, res);
+	/* one line per undo, like the one per mv restore */
+	if (r != -ENOENT || res->moved || res->renamed)
+		log_msg(r < 0 ? LOG_WARNING : LOG_INFO, "undo of op %s%s%s: %zu restored, %zu "
+			"next to a taken name, %zu merged, %zu parents recreated, %zu failed%s%s",
+			scope, *scope ? "/" : "", op, res->moved, res->renamed, res->merged,
+			res->mkdirs, res->failed, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+	return r;
 }
 
 static int do_hold(void *arg, const char *scope, const char *op, bool hold)

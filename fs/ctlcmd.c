@@ -119,6 +119,7 @@ struct req {
 	size_t cap;
 	struct caller who;     /* the peer process, for the audit */
 	struct undo_result res;
+	size_t steps;          /* undo: steps done, for the progress lines */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -224,6 +225,12 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 	} else if (!*rq->argv[1]) {
 		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
 	}
+	if (++rq->steps % CTLCMD_PROGRESS_STEPS == 0) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", rq->steps);
+		ctl_emitf(rq->out, "progress", n, NULL);
+	}
 	return 0;   /* never stop half-way because the client went away */
 }
 
@@ -232,14 +239,15 @@ static int v_undo(struct req *rq)
 	const struct ctlcmd_ops *o = rq->c->ops;
 	const char *scope = rq->argv[1], *op = rq->argv[2];
 	struct undo_result *res = &rq->res;
-	char n[4][24], detail[128];
+	char n[5][24], detail[160];
 	int r;
 
 	if ((r = check_op(rq, scope, op)) < 0)
 		return r;
 	if (!o || !o->undo_op)
 		return need_daemon(rq);
-	r = o->undo_op(rq->c->arg, scope, op, undo_step_line, rq, res);
+	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
+		       rq, res);
 	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
 		return fail(rq, r, "no op %s/%s in trash", scope, op);
 	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed)
@@ -250,11 +258,12 @@ static int v_undo(struct req *rq)
 	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
 	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
 	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
+	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
 	ctl_emitf(rq->out, "done", "moved", n[0], "renamed", n[1], "mkdirs", n[2],
-		  "failed", n[3], NULL);
+		  "failed", n[3], "merged", n[4], NULL);
 	snprintf(n[3], sizeof(n[3]), " replaced=%zu", res->replaced);
-	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu%s%s",
-		 res->moved, res->renamed, res->mkdirs, res->failed,
+	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
+		 "merged=%zu%s%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
 		 res->replaced ? n[3] : "", r < 0 ? " (incomplete)" : "");
 	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
 	if (r < 0)
@@ -273,8 +282,15 @@ static int v_hold(struct req *rq)
 	int r;
 
 	if (site && rq->argc == 3) {
+		struct site_policy pol;
+
 		if ((r = check_site(rq, rq->argv[2])) < 0 || (r = catalog_row(rq, rq->argv[2], &s)) < 0)
 			return r;
+		if (sitepolicy_get(rq->c->backing_fd, rq->argv[2], &pol) == 0 && pol.hold == hold) {
+			/* nothing to do is done: no change, no audit row */
+			ctl_emitf(rq->out, "unchanged", hold ? "held" : "not held", NULL);
+			return 0;
+		}
 		if ((r = sitepolicy_set_hold(rq->c->backing_fd, rq->argv[2], hold)) < 0)
 			return fail(rq, r, "site '%s': cannot set hold: %s", rq->argv[2], strerror(-r));
 		audit(rq, ev, rq->argv[2], NULL, NULL, NULL);
@@ -333,8 +349,14 @@ static int v_site_add(struct req *rq)
 	if (!catalog_kind_valid(rq->argv[2]))
 		return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 			    rq->argv[2], CATALOG_KIND_MAX);
-	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0)
-		return fail(rq, -EEXIST, "site '%s' is already in the catalog", rq->argv[1]);
+	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0) {
+		if (strcmp(s.kind, rq->argv[2]))
+			return fail(rq, -EEXIST, "site '%s' is already in the catalog, of kind '%s' "
+				    "(change it with site set kind=%s)", rq->argv[1], s.kind,
+				    rq->argv[2]);
+		ctl_emitf(rq->out, "unchanged", "already in the catalog", NULL);
+		return 0;   /* as asked already: done */
+	}
 	snprintf(s.id, sizeof(s.id), "%s", rq->argv[1]);
 	snprintf(s.kind, sizeof(s.kind), "%s", rq->argv[2]);
 	s.created_s = sys.wall_ns() / 1000000000;
@@ -500,6 +522,10 @@ static int v_protect(struct req *rq)
 	if ((r = check_site(rq, site)) < 0 || (r = catalog_row(rq, site, &s)) < 0)
 		return r;
 	r = on ? catalog_protect(rq->c->cat, site, path) : catalog_unprotect(rq->c->cat, site, path);
+	if (r == (on ? -EEXIST : -ENOENT)) {   /* already as asked: done, no audit row */
+		ctl_emitf(rq->out, "unchanged", on ? "already protected" : "not protected", NULL);
+		return 0;
+	}
 	if (r < 0)
 		return fail(rq, r, "site '%s' path '/%s': %s", site, path,
 			    r == -EEXIST ? "already protected" : r == -ENOENT ? "not protected" :
@@ -516,7 +542,7 @@ static const struct verb {
 	int (*fn)(struct req *rq);
 } verbs[] = {
 	{ "status",    1, 1,            v_status },
-	{ "undo",      3, 3,            v_undo },
+	{ "undo",      3, 4,            v_undo },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },
 	{ "purge",     4, 4,            v_purge },

@@ -10,9 +10,13 @@
  *
  * Wire verbs (one request line; IDs already resolved by gracectl):
  *   status
- *   undo      SCOPE OP            lines: mkdir TO | renamed FROM TO |
- *                                        failed FROM ENAME | done moved N
- *                                        renamed N mkdirs N failed N
+ *   undo      SCOPE OP [RUN]      lines: mkdir TO | renamed FROM TO |
+ *                                        failed FROM ENAME | progress STEPS |
+ *                                        done moved N renamed N mkdirs N
+ *                                        failed N merged N
+ *             RUN (gracectl: the plan token) ties the ops of one bulk undo
+ *             together: each is planned against what the run's earlier
+ *             ops put back (undo.h, overlays)
  *   hold      site SITE | op SCOPE OP        (release: the same)
  *   purge     SCOPE OP REASON      line: purged ITEMS BYTES
  *   site-add  SITE KIND
@@ -21,6 +25,9 @@
  *                                          trash_max (size or "none"),
  *                                          exclude (GLOB,… or "none")
  *   protect   SITE PATH            (unprotect: the same)
+ * A verb that finds things already as asked (hold of a held site, a
+ * second protect, site-add of a cataloged site of that kind) succeeds
+ * with the line "unchanged WHY" and appends no audit row.
  * SCOPE "" is the root scope (deleted whole sites).  Every verb that
  * changes something appends an audit row naming the peer (uid, pid,
  * command line).
@@ -44,6 +51,7 @@
 #include "undo.h"
 
 #define CTLCMD_TOKEN_LEN 12
+#define CTLCMD_PROGRESS_STEPS 4096   /* undo: a progress line this often */
 #define CTLCMD_RETENTION_FLOOR_S (24 * 3600)   /* default runtime floor */
 
 /* ---- typed IDs ---- */
@@ -75,8 +83,8 @@ struct ctlcmd_ops {
 	/* Restore a whole op: take the trash lock, undo_op(), drop the lock,
 	 * trash_note_restore(); invalidate the kernel's view of each target
 	 * if needed.  Pass fn/fn_arg through to undo_op.  0 or -errno. */
-	int (*undo_op)(void *arg, const char *scope, const char *op, undo_progress_fn fn,
-		       void *fn_arg, struct undo_result *res);
+	int (*undo_op)(void *arg, const char *scope, const char *op, const char *run,
+		       undo_progress_fn fn, void *fn_arg, struct undo_result *res);
 	/* trash_op_set_hold. 0, -ENOENT, or -errno. */
 	int (*op_hold)(void *arg, const char *scope, const char *op, bool hold);
 	/* Purge an op now, as the sweeper does (trash_purge_begin, then steps

@@ -45,6 +45,7 @@
 #include "privs.h"
 #include "sweep.h"
 #include "trash.h"
+#include "util.h"
 
 /* Print "gracefs: error: <message>[: <errno text>]"; returns -1. */
 __attribute__((format(printf, 2, 3)))
@@ -298,9 +299,12 @@ static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
 	control_audit_op(g->ctl, AUDIT_EV_EXPIRE, r);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
-	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries in %.3f s, expired %lld", r->scope,
+	char exp[32];
+
+	util_format_utc(oprec_expiry(r), false, exp, sizeof(exp));   /* ISO, not epoch */
+	log_msg(LOG_NOTICE, "purged op %s%s%s: %llu entries in %.3f s, expired %s", r->scope,
 		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
-		st.last_purge_ns / 1e9, (long long)oprec_expiry(r));
+		st.last_purge_ns / 1e9, exp);
 }
 
 static void on_notice(void *arg, const char *msg)
@@ -595,8 +599,12 @@ int main(int argc, char *argv[])
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
 		goto out_unmount;
-	log_msg(LOG_INFO, "serving %s at %s (retention %llds)", rb, co.mountpoint,
-		(long long)o.retention_s);
+	{
+		char rs[32];
+
+		util_format_duration(o.retention_s, rs, sizeof(rs));
+		log_msg(LOG_INFO, "serving %s at %s (retention %s)", rb, co.mountpoint, rs);
+	}
 
 	if (co.singlethread) {
 		ret = fuse_session_loop(g.se);

@@ -128,9 +128,12 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 
 /* Restore a whole op to its original paths (undo.h), under the engine's
  * lock, let go every 1024 steps: an open op is closed first; a held one is
- * refused (-EPERM), a purging one too (-EBUSY).  The op is then settled like any restore.
+ * refused (-EPERM), a purging one too (-EBUSY).  The op is then settled like
+ * any restore.  run (NULL or "": none) names the bulk undo this op belongs
+ * to: the op is planned against what the run's earlier ops put back
+ * (undo_runs_get).
  * 0 or -errno. */
-int trash_undo(struct trash *t, const char *scope, const char *name,
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res);
 
 /* May anything be moved out of op `name` of scope (restore by mv, undo)?

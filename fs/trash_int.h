@@ -78,6 +78,7 @@ struct trash {
 	/* ops being undone (the lock is let go between undo steps): never
 	 * purged meanwhile */
 	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; bool used; } undoing[8];
+	struct undo_runs *undo_runs;   /* bulk undo runs in progress (undo.h) */
 };
 
 /* A growable copy of index records (index_foreach with trash_collect). */

@@ -220,6 +220,7 @@ out:
 
 struct undo_wrap {
 	struct trash *t;
+	struct undo_overlay *ov;   /* the run's, or NULL */
 	const char *scope, *name;
 	size_t steps;
 	undo_progress_fn fn;
@@ -265,6 +266,8 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 
 	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
 		trash_scope_scan(w->t, to, NULL);
+	if (w->ov && !err)   /* no memory: later ops restore next to it instead */
+		undo_overlay_note_step(w->ov, w->scope, step, to);
 	if (!err && step->kind != UNDO_MKDIR && tlink_op_holds(w->t->ix, w->name)) {
 		/* hard links it brought back are live again (tlink.h) */
 		int root = *w->scope ? open_dir(w->t->backing_fd, w->scope) : -1;
@@ -285,7 +288,7 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
-int trash_undo(struct trash *t, const char *scope, const char *name,
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
@@ -312,7 +315,10 @@ int trash_undo(struct trash *t, const char *scope, const char *name,
 	}
 	/* held: frozen (-EPERM); purging: half gone (-EBUSY) */
 	if ((r = trash_may_leave_locked(t, scope, name)) == 0) {
-		r = undo_op(t->backing_fd, scope, name, undo_step_done, &w, res);
+		if (run && *run &&
+		    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
+			w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
+		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
 		if (r != -ENOENT)
 			trash_note_restore_locked(t, scope, name, NULL);
 	}

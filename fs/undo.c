@@ -6,7 +6,11 @@
  * the op, every item whole in exactly one place; running the undo again
  * plans only what is still in the op.  Recreated parents are empty
  * directories at worst.  The emptied mirror directories stay in the op
- * until the trash engine prunes them.
+ * until the trash engine prunes them.  A merged directory (see undo.h) is
+ * removed from the op only once its entries are out; a crash before that
+ * leaves it in the op with what was not yet moved, and the next undo —
+ * which no longer knows the run — restores the rest next to the live
+ * directory as NAME.restored-<op>.
  *
  * Threading: none; every function works on its own fds and memory.
  */
@@ -107,10 +111,251 @@ static int free_name(int dirfd, const char *name, const char *op, char *out, siz
 	return -EEXIST;
 }
 
+/* ---- overlays ---- */
+
+struct ov_entry {
+	char *key;     /* scope '\1' path */
+	char *src;     /* dry run: where a directory's contents are now */
+	bool dir;
+};
+
+struct undo_overlay {
+	struct ov_entry *v;   /* open addressing, cap a power of two */
+	size_t n, cap;
+};
+
+static uint64_t ov_hash(const char *scope, const char *path)
+{
+	uint64_t h = UINT64_C(1469598103934665603);
+
+	for (const char *p = scope; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+	h = (h ^ 1) * UINT64_C(1099511628211);
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+	return h;
+}
+
+static bool ov_key_is(const char *key, const char *scope, const char *path)
+{
+	size_t n = strlen(scope);
+
+	return !strncmp(key, scope, n) && key[n] == '\1' && !strcmp(key + n + 1, path);
+}
+
+static struct ov_entry *ov_slot(const struct undo_overlay *ov, const char *scope,
+				const char *path)
+{
+	size_t i = ov_hash(scope, path) & (ov->cap - 1);
+
+	while (ov->v[i].key && !ov_key_is(ov->v[i].key, scope, path))
+		i = (i + 1) & (ov->cap - 1);
+	return &ov->v[i];
+}
+
+int undo_overlay_new(struct undo_overlay **ov)
+{
+	*ov = calloc(1, sizeof(**ov));
+	if (*ov && !((*ov)->v = calloc(64, sizeof(*(*ov)->v)))) {
+		free(*ov);
+		*ov = NULL;
+	}
+	if (!*ov)
+		return -ENOMEM;
+	(*ov)->cap = 64;
+	return 0;
+}
+
+void undo_overlay_free(struct undo_overlay *ov)
+{
+	if (!ov)
+		return;
+	for (size_t i = 0; i < ov->cap; i++) {
+		free(ov->v[i].key);
+		free(ov->v[i].src);
+	}
+	free(ov->v);
+	free(ov);
+}
+
+size_t undo_overlay_count(const struct undo_overlay *ov)
+{
+	return ov ? ov->n : 0;
+}
+
+static int ov_grow(struct undo_overlay *ov)
+{
+	struct undo_overlay big = { calloc(2 * ov->cap, sizeof(*ov->v)), 0, 2 * ov->cap };
+
+	if (!big.v)
+		return -ENOMEM;
+	for (size_t i = 0; i < ov->cap; i++) {
+		char *k = ov->v[i].key, *sep;
+		size_t j;
+
+		if (!k)
+			continue;
+		sep = strchr(k, '\1');
+		*sep = '\0';
+		j = ov_hash(k, sep + 1) & (big.cap - 1);
+		*sep = '\1';
+		while (big.v[j].key)
+			j = (j + 1) & (big.cap - 1);
+		big.v[j] = ov->v[i];
+	}
+	free(ov->v);
+	ov->v = big.v;
+	ov->cap = big.cap;
+	return 0;
+}
+
+int undo_overlay_add(struct undo_overlay *ov, const char *scope, const char *path, bool dir,
+		     const char *src)
+{
+	struct ov_entry *e;
+	char *key, *copy = NULL;
+
+	if (ov->n >= UNDO_MAX_STEPS)
+		return -ENOMEM;
+	if (2 * (ov->n + 1) > ov->cap && ov_grow(ov) < 0)
+		return -ENOMEM;
+	if (src && !(copy = strdup(src)))
+		return -ENOMEM;
+	e = ov_slot(ov, scope, path);
+	if (e->key) {   /* seen again: the latest wins */
+		free(e->src);
+		e->src = copy;
+		e->dir = dir;
+		return 0;
+	}
+	if (asprintf(&key, "%s\1%s", scope, path) < 0) {
+		free(copy);
+		return -ENOMEM;
+	}
+	*e = (struct ov_entry){ key, copy, dir };
+	ov->n++;
+	return 0;
+}
+
+static const struct ov_entry *ov_get(const struct undo_overlay *ov, const char *scope,
+				     const char *path)
+{
+	const struct ov_entry *e = ov && ov->n ? ov_slot(ov, scope, path) : NULL;
+
+	return e && e->key ? e : NULL;
+}
+
+/* Did the run put path there: it, or a directory above it, is recorded? */
+static bool ov_in_run(const struct undo_overlay *ov, const char *scope, const char *path)
+{
+	char buf[PATH_BYTES];
+	char *slash;
+
+	if (!ov || !ov->n)
+		return false;
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (;;) {
+		const struct ov_entry *e = ov_get(ov, scope, buf);
+
+		if (e)
+			return e->dir || !strcmp(buf, path);
+		if (!(slash = strrchr(buf, '/')))
+			return false;
+		*slash = '\0';
+	}
+}
+
+struct undo_runs {
+	struct {
+		char id[NAME_MAX + 1];
+		int64_t used_s;
+		struct undo_overlay *ov;
+	} v[UNDO_RUNS_MAX];
+};
+
+int undo_runs_get(struct undo_runs **runs, const char *id, int64_t now_s,
+		  struct undo_overlay **ov)
+{
+	struct undo_runs *u;
+	int k = -1, r;
+
+	if (!*id || strlen(id) > NAME_MAX)
+		return -EINVAL;
+	if (!*runs && !(*runs = calloc(1, sizeof(**runs))))
+		return -ENOMEM;
+	u = *runs;
+	for (int i = 0; i < UNDO_RUNS_MAX; i++) {
+		if (u->v[i].ov && now_s - u->v[i].used_s > UNDO_RUN_IDLE_S) {
+			undo_overlay_free(u->v[i].ov);
+			u->v[i].ov = NULL;
+		}
+		if (u->v[i].ov && !strcmp(u->v[i].id, id)) {
+			u->v[i].used_s = now_s;
+			*ov = u->v[i].ov;
+			return 0;
+		}
+		if (k < 0 || !u->v[i].ov || (u->v[k].ov && u->v[i].used_s < u->v[k].used_s))
+			k = u->v[i].ov && k >= 0 && !u->v[k].ov ? k : i;
+	}
+	undo_overlay_free(u->v[k].ov);
+	u->v[k].ov = NULL;
+	if ((r = undo_overlay_new(&u->v[k].ov)) < 0)
+		return r;
+	snprintf(u->v[k].id, sizeof(u->v[k].id), "%s", id);
+	u->v[k].used_s = now_s;
+	*ov = u->v[k].ov;
+	return 0;
+}
+
+void undo_runs_free(struct undo_runs *runs)
+{
+	for (int i = 0; runs && i < UNDO_RUNS_MAX; i++)
+		undo_overlay_free(runs->v[i].ov);
+	free(runs);
+}
+
+/* Where the op's items are, relative to the backing store. */
+static int op_root(const char *scope, const char *op, char *buf, size_t cap)
+{
+	int n = *scope ? snprintf(buf, cap, "%s/%s/%s", scope, TRASH_NAME, op)
+		       : snprintf(buf, cap, "%s/trash/%s", TRASH_STATE_DIR, op);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p)
+{
+	char root[PATH_BYTES], src[2 * PATH_BYTES];
+	int r = op_root(p->scope, p->op, root, sizeof(root));
+
+	for (size_t i = 0; i < p->n && !r; i++) {
+		const struct undo_step *s = &p->steps[i];
+		bool dir = S_ISDIR(s->mode);
+
+		if (s->kind == UNDO_MERGED)
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", root, s->from);
+		r = undo_overlay_add(ov, p->scope, s->to, dir,
+				     dir && s->kind != UNDO_MKDIR ? src : NULL);
+	}
+	return r;
+}
+
+int undo_overlay_note_step(struct undo_overlay *ov, const char *scope,
+			   const struct undo_step *s, const char *to)
+{
+	/* only directories matter once things are really in place */
+	if (s->kind == UNDO_MERGED || !S_ISDIR(s->mode))
+		return 0;
+	return undo_overlay_add(ov, scope, to, true, NULL);
+}
+
 /* ---- planning ---- */
 
 struct walk {
 	struct undo_plan *p;
+	const struct undo_overlay *ov;
+	int backing_fd;
 	char from[PATH_BYTES], to[PATH_BYTES];
 	dev_t dev;
 };
@@ -140,7 +385,8 @@ static int add_step(struct undo_plan *p, enum undo_kind kind, const char *from, 
 	}
 	p->n++;
 	*(kind == UNDO_MKDIR ? &p->mkdirs : kind == UNDO_MOVE ? &p->moves :
-	  kind == UNDO_REPLACE ? &p->replaces : &p->renames) += 1;
+	  kind == UNDO_MERGED ? &p->merges : kind == UNDO_REPLACE ? &p->replaces :
+	  &p->renames) += 1;
 	return 0;
 }
 
@@ -281,16 +527,17 @@ static bool list_has(const struct dirlist *l, const char *name)
 static int walk_dir(struct walk *w, int odir, int live, size_t flen, size_t tlen, unsigned depth);
 
 /* One entry of op directory odir (its d_type: type), whose live twin
- * directory is live (-1: missing, to be created), listed in lv (NULL: look
- * names up one by one). */
+ * directory is live (-1: missing, to be created; in a dry run, the
+ * directory an earlier op of the run will restore there), listed in lv
+ * (NULL: look names up one by one). */
 static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *lv,
 		      size_t flen, size_t tlen, unsigned depth, const char *name, unsigned type)
 {
 	char alt[NAME_MAX + 1];
-	const char *tname = name;
 	struct stat st = { .st_mode = DTTOIF(type), .st_dev = w->dev }, lst;
+	const struct ov_entry *ove;
 	int sub = -1, nf, nt, r;
-	bool mirror = false, present, taken, replace = false;
+	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
 	if ((type == DT_DIR || type == DT_UNKNOWN) &&
@@ -301,28 +548,46 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 			return sub;
 		mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
 	}
-	present = live >= 0 && (lv ? list_has(lv, name) : exists_at(live, name));
-	taken = present && (!mirror || fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISDIR(lst.st_mode));
-	if (taken && !mirror && replaces_live(odir, live, name, type, w->p->op))
-		taken = false, replace = true;
-	if (taken && (r = free_name(live, name, w->p->op, alt, sizeof(alt))) < 0)
-		goto out;
-	if (taken)
-		tname = alt;
-	if ((nf = push(w->from, flen, name)) < 0 || (nt = push(w->to, tlen, tname)) < 0) {
+	if ((nf = push(w->from, flen, name)) < 0 || (nt = push(w->to, tlen, name)) < 0) {
 		r = -ENAMETOOLONG;
 		goto out;
 	}
-	if (!mirror) {
+	/* what is at the target: live, or put there by an earlier op of the run */
+	ove = ov_get(w->ov, w->p->scope, w->to);
+	lpresent = live >= 0 && (lv ? list_has(lv, name) : exists_at(live, name));
+	present = lpresent || ove;
+	tdir = lpresent ? fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+			  S_ISDIR(lst.st_mode) : ove && ove->dir;
+	/* a deleted directory meets one the run itself put back: merge */
+	merge = !mirror && sub >= 0 && present && tdir && ov_in_run(w->ov, w->p->scope, w->to);
+	taken = present && !((mirror || merge) && tdir);
+	/* the op's preserved copy of a file it truncated takes its path back */
+	if (taken && lpresent && !mirror && !merge &&
+	    replaces_live(odir, live, name, type, w->p->op))
+		taken = false, replace = true;
+	if (taken) {
+		if ((r = free_name(live, name, w->p->op, alt, sizeof(alt))) < 0)
+			goto out;
+		if ((nt = push(w->to, tlen, alt)) < 0) {
+			r = -ENAMETOOLONG;
+			goto out;
+		}
+	}
+	if (!mirror && !merge) {
 		r = add_step(w->p, replace ? UNDO_REPLACE : taken ? UNDO_RENAME : UNDO_MOVE,
 			     w->from, w->to, &st);
-	} else if (present && !taken) {   /* the live twin exists: descend into both */
-		int lsub = open_dir(live, name, O_PATH);
+	} else if (present && !taken) {   /* the twin exists (or will): descend into both */
+		bool twin = lpresent || (ove && ove->src);
+		int lsub = lpresent ? open_dir(live, name, O_PATH) :
+			   twin ? open_dir(w->backing_fd, ove->src, O_PATH) : -1;
 
-		r = lsub < 0 ? lsub : walk_dir(w, sub, lsub, (size_t)nf, (size_t)nt, depth + 1);
+		r = twin && lsub < 0 ? lsub : walk_dir(w, sub, lsub, (size_t)nf, (size_t)nt,
+							depth + 1);
 		if (lsub >= 0)
 			close(lsub);
+		w->from[nf] = w->to[nt] = '\0';
+		if (!r && merge)
+			r = add_step(w->p, UNDO_MERGED, w->from, w->to, &st);
 	} else if (!(r = add_step(w->p, UNDO_MKDIR, w->from, w->to, &st))) {
 		r = walk_dir(w, sub, -1, (size_t)nf, (size_t)nt, depth + 1);
 	}
@@ -361,6 +626,12 @@ static int walk_dir(struct walk *w, int odir, int live, size_t flen, size_t tlen
 
 int undo_plan(int backing_fd, const char *scope, const char *op, struct undo_plan *p)
 {
+	return undo_plan_over(backing_fd, scope, op, NULL, p);
+}
+
+int undo_plan_over(int backing_fd, const char *scope, const char *op,
+		   const struct undo_overlay *ov, struct undo_plan *p)
+{
 	struct walk *w;
 	struct stat st;
 	int root, opdir, r;
@@ -375,6 +646,8 @@ int undo_plan(int backing_fd, const char *scope, const char *op, struct undo_pla
 	snprintf(p->scope, sizeof(p->scope), "%s", scope);
 	snprintf(p->op, sizeof(p->op), "%s", op);
 	w->p = p;
+	w->ov = ov;
+	w->backing_fd = backing_fd;
 	w->from[0] = w->to[0] = '\0';
 	r = fstat(opdir, &st) < 0 ? -errno : 0;
 	w->dev = st.st_dev;
@@ -514,6 +787,11 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			r = dfd;
 		} else if (s->kind == UNDO_MKDIR) {
 			r = do_mkdir(dfd, dleaf, s);
+		} else if (s->kind == UNDO_MERGED) {
+			/* its entries are out (or failed and stay, counted) */
+			sfd = parent_of(src, opdir, s->from, &sleaf);
+			r = sfd < 0 ? sfd : unlinkat(sfd, sleaf, AT_REMOVEDIR) < 0 &&
+			    errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT ? -errno : 0;
 		} else if ((sfd = parent_of(src, opdir, s->from, &sleaf)) < 0) {
 			r = sfd;
 		} else if (s->kind == UNDO_REPLACE) {
@@ -528,8 +806,8 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			res->failed++;
 			first = first ? first : r;
 		} else {
-			*(s->kind == UNDO_MKDIR ? &res->mkdirs : renamed ? &res->renamed
-								       : &res->moved) += 1;
+			*(s->kind == UNDO_MKDIR ? &res->mkdirs : s->kind == UNDO_MERGED ?
+			  &res->merged : renamed ? &res->renamed : &res->moved) += 1;
 			res->replaced += s->kind == UNDO_REPLACE;
 		}
 		if (fn && (r = fn(arg, s, final, renamed, r)) != 0) {
@@ -552,11 +830,11 @@ out:
 	return r;
 }
 
-int undo_op(int backing_fd, const char *scope, const char *op, undo_progress_fn fn, void *arg,
-	    struct undo_result *res)
+int undo_op(int backing_fd, const char *scope, const char *op, const struct undo_overlay *ov,
+	    undo_progress_fn fn, void *arg, struct undo_result *res)
 {
 	struct undo_plan p;
-	int r = undo_plan(backing_fd, scope, op, &p);
+	int r = undo_plan_over(backing_fd, scope, op, ov, &p);
 
 	if (r < 0)
 		return r;

@@ -12,6 +12,15 @@
  * overwritten: the item goes next to it as NAME.restored-<op>, then
  * NAME.restored-<op>-2, -3, …  Nothing is ever copied.
  *
+ * A bulk undo restores many ops, newest first, so that the tree comes back
+ * as it was before the first of them.  An undo_overlay carries what the
+ * earlier ops of the same run put back: a plan made against it sees those
+ * paths as present (a dry run, where nothing has moved yet) and merges a
+ * deleted directory into a directory that the same run restored or
+ * recreated — its entries go in one by one, a name taken there follows the
+ * NAME.restored-<op> rule, and the emptied directory is removed from the
+ * op — instead of restoring it next to it as NAME.restored-<op>.
+ *
  * One exception (docs/overwrite.md): a file the op preserved before
  * truncating it (TRASH_PRESERVED_XATTR naming the op) is the path's state
  * before the op, so it takes the path back from the live non-directory
@@ -37,6 +46,9 @@ enum undo_kind {
 	UNDO_MKDIR,     /* recreate a missing live parent (its mirror's mode/owner) */
 	UNDO_MOVE,      /* rename an item back to its original path */
 	UNDO_RENAME,    /* the original name is taken: next to it, renamed */
+	UNDO_MERGED,    /* a directory whose entries went into the directory the
+			 * run restored at its path: remove it from the op once
+			 * empty (after its entries' steps) */
 	UNDO_REPLACE,   /* a file preserved before a truncation takes its path back
 			 * from the live (truncated or rewritten) non-directory there,
 			 * which stays in the op in its place (one RENAME_EXCHANGE) */
@@ -57,14 +69,60 @@ struct undo_plan {
 	char op[NAME_MAX + 1];
 	struct undo_step *steps;  /* in order: a parent's mkdir before its children */
 	size_t n, cap;
-	size_t moves, renames, mkdirs, replaces;
+	size_t moves, renames, mkdirs, merges, replaces;
 };
+
+/* ---- overlays: what earlier ops of one bulk undo put back ---- */
+
+struct undo_overlay;
+
+/* 0 or -ENOMEM.  _free accepts NULL. */
+int undo_overlay_new(struct undo_overlay **ov);
+void undo_overlay_free(struct undo_overlay *ov);
+
+/* Record that path (below the root of scope) holds what the run restored:
+ * a directory (dir) or not.  src, for a dry run, is where a directory's
+ * contents are now, relative to the backing store (they will be at path
+ * once restored); NULL when the directory is really there.  0 or -ENOMEM
+ * (also when the overlay reached UNDO_MAX_STEPS entries). */
+int undo_overlay_add(struct undo_overlay *ov, const char *scope, const char *path, bool dir,
+		     const char *src);
+
+/* Record every step of plan p as if executed (a dry run).  0 or -ENOMEM. */
+int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p);
+
+/* Record one executed step (from an undo_progress_fn: to is where the item
+ * went).  0 or -ENOMEM. */
+int undo_overlay_note_step(struct undo_overlay *ov, const char *scope,
+			   const struct undo_step *s, const char *to);
+
+size_t undo_overlay_count(const struct undo_overlay *ov);
+
+/* The daemon's overlays of the bulk undo runs in progress, by run ID
+ * (gracectl passes its plan token): UNDO_RUNS_MAX runs, a run unused for
+ * UNDO_RUN_IDLE_S forgotten.  Not thread-safe: the caller serializes (the
+ * engine's trash lock). */
+#define UNDO_RUNS_MAX 8
+#define UNDO_RUN_IDLE_S 3600
+struct undo_runs;
+
+/* The overlay of run `id` (created, with *runs itself, when missing; the
+ * least recently used run goes when full), valid until the next call.
+ * 0, -EINVAL (empty or over NAME_MAX) or -ENOMEM. */
+int undo_runs_get(struct undo_runs **runs, const char *id, int64_t now_s,
+		  struct undo_overlay **ov);
+void undo_runs_free(struct undo_runs *runs);   /* NULL is fine */
 
 /* Plan the restore of op `op` of `scope` ("" = deleted sites) under
  * backing_fd.  Reads only.  0, -ENOENT (no such op dir), -EINVAL (bad
  * names), -ENAMETOOLONG, -E2BIG (more than UNDO_MAX_STEPS), or -errno.
  * On error *p holds nothing to release. */
 int undo_plan(int backing_fd, const char *scope, const char *op, struct undo_plan *p);
+
+/* undo_plan against what the earlier ops of a run restored (ov may be
+ * NULL: same as undo_plan).  ov is only read. */
+int undo_plan_over(int backing_fd, const char *scope, const char *op,
+		   const struct undo_overlay *ov, struct undo_plan *p);
 void undo_plan_release(struct undo_plan *p);
 
 /* One step done (err 0) or failed (-errno).  `to` is where the item went
@@ -74,7 +132,7 @@ typedef int (*undo_progress_fn)(void *arg, const struct undo_step *step, const c
 				bool renamed, int err);
 
 struct undo_result {
-	size_t moved, renamed, mkdirs, failed;
+	size_t moved, renamed, mkdirs, merged, failed;
 	size_t replaced;   /* of moved: UNDO_REPLACE steps */
 };
 
@@ -85,8 +143,8 @@ struct undo_result {
 int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn, void *arg,
 		 struct undo_result *res);
 
-/* undo_plan + undo_execute + undo_plan_release. */
-int undo_op(int backing_fd, const char *scope, const char *op, undo_progress_fn fn, void *arg,
-	    struct undo_result *res);
+/* undo_plan_over + undo_execute + undo_plan_release. */
+int undo_op(int backing_fd, const char *scope, const char *op, const struct undo_overlay *ov,
+	    undo_progress_fn fn, void *arg, struct undo_result *res);
 
 #endif

@@ -7,15 +7,21 @@
 #   sudo scripts/demo.sh --stop   unmount it and stop its daemon
 #
 # Idempotent: a demo that is still mounted is unmounted first, and the
-# backing store is created afresh each time.  Only the daemon this script
-# started (its PID is in /tmp/gracefs-demo/gracefs.pid) is ever signalled.
+# backing store is created afresh each time.  It never stops or deletes a
+# demo it did not start: the directory must be a real directory (not a
+# symlink) owned by root that carries this script's marker file; a mount
+# at its mnt/ is only unmounted when it is the gracefs this script started
+# (the PID in gracefs.pid is a gracefs serving exactly this backing store
+# at exactly this mountpoint); two runs at once are serialized by a lock.
+# GRACEFS_DEMO_DIR chooses another directory (default /tmp/gracefs-demo).
 set -euo pipefail
 
-DEMO=/tmp/gracefs-demo
+DEMO=${GRACEFS_DEMO_DIR:-/tmp/gracefs-demo}
 BACKING=$DEMO/backing
 MNT=$DEMO/mnt
 PIDFILE=$DEMO/gracefs.pid
 LOG=$DEMO/gracefs.log
+MARKER=$DEMO/.gracefs-demo     # "made by scripts/demo.sh": ours to replace
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 GRACEFS=$REPO/build/fs/gracefs
 
@@ -30,13 +36,35 @@ is_mounted() {   # in the mount table (true for a dead FUSE mount too)
 	awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
 }
 
-demo_pid() {     # the PID from our pid file, if it is a live gracefs
-	local pid
+demo_pid() {     # the PID from our pid file, if it is the gracefs we started
+	local pid cmd
 	[ -f "$PIDFILE" ] || return 1
 	pid=$(head -n 1 "$PIDFILE")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == gracefs ] || return 1
+	# a recycled PID, or a gracefs someone else started: not ours
+	cmd=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	grep -qxF -- "$BACKING" <<<"$cmd" && grep -qxF -- "$MNT" <<<"$cmd" || return 1
 	printf '%s\n' "$pid"
+}
+
+mount_source() { # the source (gracefs: the backing store) of the mount at MNT
+	awk -v m="$MNT" '$2 == m { s = $1; t = $3 } END { if (s != "") print t " " s }' \
+		/proc/self/mounts
+}
+
+# own_demo_dir — DEMO is ours: absent, or a real root-owned directory with
+# our marker.  Dies otherwise, touching nothing.
+own_demo_dir() {
+	if [ -L "$DEMO" ] || { [ -e "$DEMO" ] && [ ! -d "$DEMO" ]; }; then
+		die "$DEMO is not a directory this script made; set GRACEFS_DEMO_DIR to use another"
+	fi
+	if [ -d "$DEMO" ]; then
+		[ "$(stat -c %u "$DEMO")" -eq 0 ] ||
+			die "$DEMO is not owned by root: not a demo this script made (GRACEFS_DEMO_DIR=...)"
+		[ -f "$MARKER" ] && [ ! -L "$MARKER" ] ||
+			die "$DEMO exists but was not made by scripts/demo.sh; leaving it alone (GRACEFS_DEMO_DIR=...)"
+	fi
 }
 
 wait_gone() {    # PID SECONDS
@@ -52,6 +80,10 @@ stop_demo() {
 	local pid i lazy=
 	pid=$(demo_pid) || pid=
 	if is_mounted; then
+		# only the mount of the daemon we started: its fsname is BACKING
+		if [ -z "$pid" ] || [ "$(mount_source)" != "fuse.gracefs $BACKING" ]; then
+			die "$MNT is mounted ($(mount_source)), but not by a gracefs this script started; leaving it alone"
+		fi
 		for ((i = 0; i < 20; i++)); do
 			fusermount3 -u "$MNT" 2>/dev/null && break
 			sleep 0.1
@@ -72,9 +104,18 @@ stop_demo() {
 	rm -f "$PIDFILE"
 }
 
+# lock_demo — one run at a time (fd 9 holds the lock until exit).
+lock_demo() {
+	exec 9>>"$DEMO/.lock"
+	flock -n 9 || die "another scripts/demo.sh is working on $DEMO"
+}
+
 case "${1:-}" in
 --stop)
 	[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0 --stop"
+	[ -d "$DEMO" ] || { say "no demo in $DEMO"; exit 0; }
+	own_demo_dir
+	lock_demo
 	stop_demo
 	say "stopped (the demo files stay in $DEMO; rm -rf $DEMO to remove them)"
 	exit 0 ;;
@@ -92,7 +133,12 @@ esac
 
 # --- dependencies and build -------------------------------------------------
 "$REPO/scripts/deps.sh"
-mkdir -p "$DEMO"
+own_demo_dir
+if [ ! -d "$DEMO" ]; then
+	mkdir -m 0755 "$DEMO"
+	printf 'made by %s/scripts/demo.sh on %s\n' "$REPO" "$(date -u +%FT%TZ)" >"$MARKER"
+fi
+lock_demo
 cd "$REPO"
 if [ ! -f build/build.ninja ]; then
 	say "configuring build/"
@@ -210,7 +256,7 @@ ndirs=$(find "$BACKING" -mindepth 1 -type d | wc -l)
 # Foreground daemon in its own session (so closing this terminal does not
 # signal it), logging to $LOG.
 : >"$LOG"
-setsid "$GRACEFS" -f -o retention=7d "$BACKING" "$MNT" </dev/null >>"$LOG" 2>&1 &
+setsid "$GRACEFS" -f -o retention=7d "$BACKING" "$MNT" </dev/null >>"$LOG" 2>&1 9>&- &
 pid=$!
 for ((i = 0; i < 100; i++)); do
 	if ! kill -0 "$pid" 2>/dev/null; then

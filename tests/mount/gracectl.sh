@@ -275,7 +275,7 @@ check_eq "dry run --json: same token" "$token1" "$(pyj 'd["token"]' <<<"$dryj")"
 check_eq "dry run --json: ops, sites, renamed, parents to recreate" "[$((NOPS + NNESTED)), 50, 1, 0]" \
 	"$(pyj '[d["ops"], d["sites"], d["renamed"], d["mkdirs"]]' <<<"$dryj")"
 check_eq "dry run --json: the conflict" "[\"$conflict_op\", \"rename\", \"index.html\", \"$conflict_name\"]" \
-	"$(pyj '[[c["op"], c["action"], c["from"], c["to"]] for c in d["conflicts"]][0]' <<<"$dryj")"
+	"$(pyj '[[c["op"], c["action"], c["from"], c["to"]] for c in d["conflict_list"]][0]' <<<"$dryj")"
 check_eq "dry run --json: the ops inside the deleted sites are planned too" \
 	'["s48", "s48", "s49", "s49", "s50", "s50"]' \
 	"$(pyj 'sorted(p["site"] for p in d["plan"] if not p["op"].startswith("op:/") and p["site"] in ("s48", "s49", "s50"))' <<<"$dryj")"
@@ -357,7 +357,7 @@ check_eq "the site catalog: all 50 sites active again" 50 \
 mkdir -p "$MNT/s1/keep/sub"
 printf 'precious\n' >"$MNT/s1/keep/sub/file"
 check "site protect site:s1 keep" gctl site protect site:s1 keep
-check_eq "site ls shows it" /keep "$(gctl --json site ls | pyj '[r["protected"] for r in d if r["site"] == "s1"][0]')"
+check_eq "site ls shows it (a list)" '["/keep"]' "$(gctl --json site ls | pyj '[r["protected"] for r in d if r["site"] == "s1"][0]')"
 snap3=$(manifest "$BACKING/s1" state)
 out=$(rm -rf "$MNT/s1/keep" 2>&1)
 check_eq "rm -rf MNT/s1/keep fails" 1 "$?"

@@ -107,13 +107,13 @@ struct fx {
 	bool last_hold;
 };
 
-static int fake_undo(void *arg, const char *scope, const char *op, undo_progress_fn fn,
-		     void *fn_arg, struct undo_result *res)
+static int fake_undo(void *arg, const char *scope, const char *op, const char *run,
+		     undo_progress_fn fn, void *fn_arg, struct undo_result *res)
 {
 	struct fx *f = arg;
 
 	f->undo_calls++;
-	return undo_op(f->fd, scope, op, fn, fn_arg, res);
+	return undo_op(f->fd, scope, op, NULL, fn, fn_arg, res);
 }
 
 static int fake_hold(void *arg, const char *scope, const char *op, bool hold)
@@ -308,7 +308,7 @@ static void test_undo(void **state)
 	assert_int_equal(f->undo_calls, 1);
 	assert_int_equal(f->nlines, 2);
 	assert_string_equal(f->lines[0], "renamed b b.restored-" OP);
-	assert_string_equal(f->lines[1], "done moved 1 renamed 1 mkdirs 0 failed 0");
+	assert_string_equal(f->lines[1], "done moved 1 renamed 1 mkdirs 0 failed 0 merged 0");
 	assert_int_equal(faccessat(f->fd, "www/a", F_OK, AT_SYMLINK_NOFOLLOW), 0);
 	s = audited(f);
 	assert_int_equal(s.n, 2);
@@ -318,7 +318,7 @@ static void test_undo(void **state)
 	assert_string_equal(s.event[1], "undo");
 	assert_string_equal(s.site[1], "www");
 	assert_string_equal(s.op[1], OP);
-	assert_string_equal(s.detail[1], "moved=1 renamed=1 mkdirs=0 failed=0");
+	assert_string_equal(s.detail[1], "moved=1 renamed=1 mkdirs=0 failed=0 merged=0");
 	assert_int_equal(s.uid, 0);
 	assert_int_equal(s.pid, getpid());
 	assert_true(s.cmdline);
@@ -341,7 +341,7 @@ static void test_undo_root_scope(void **state)
 	assert_int_equal(mkdirat(f->fd, ".gracefs/trash/" OP "/www", 0755), 0);
 	assert_int_equal(run(f, "undo|''|" OP), 0);
 	assert_string_equal(f->lines[0], "renamed www www.restored-" OP);
-	assert_string_equal(f->lines[1], "done moved 1 renamed 1 mkdirs 0 failed 0");
+	assert_string_equal(f->lines[1], "done moved 1 renamed 1 mkdirs 0 failed 0 merged 0");
 	assert_int_equal(faccessat(f->fd, "blog", F_OK, AT_SYMLINK_NOFOLLOW), 0);
 	s = audited(f);
 	assert_int_equal(s.n, 3);
@@ -502,19 +502,22 @@ static void test_site_add_protect(void **state)
 	assert_int_equal(run(f, "site-add|www|app"), 0);
 	assert_int_equal(catalog_site_get(f->cat, "www", &cs), 0);
 	assert_string_equal(cs.kind, "app");
-	assert_int_equal(run(f, "site-add|www|app"), -EEXIST);
+	/* idempotent: the same again is done (no audit row); another kind is not */
+	assert_int_equal(run(f, "site-add|www|app"), 0);
+	assert_int_equal(run(f, "site-add|www|blog"), -EEXIST);
+	assert_non_null(strstr(msg, "site set kind=blog"));
 
 	assert_int_equal(run(f, "protect|www|../x"), -EINVAL);
 	assert_int_equal(run(f, "protect|nosuch|x"), -ENOENT);
 	assert_int_equal(run(f, "protect|www|/wiki/2024/"), 0);
 	assert_int_equal(f->prot_changed, 1);
-	assert_int_equal(run(f, "protect|www|wiki/2024"), -EEXIST);
-	assert_non_null(strstr(msg, "already protected"));
+	assert_int_equal(run(f, "protect|www|wiki/2024"), 0);   /* already: done */
+	assert_int_equal(f->prot_changed, 1);
 	assert_int_equal(catalog_protected_list(f->cat, &l), 0);
 	assert_true(catalog_path_is_protected(l, "www", "wiki/2024/jan"));
 	catalog_protected_free(l);
 	assert_int_equal(run(f, "unprotect|www|wiki/2024"), 0);
-	assert_int_equal(run(f, "unprotect|www|wiki/2024"), -ENOENT);
+	assert_int_equal(run(f, "unprotect|www|wiki/2024"), 0);   /* not protected: done */
 	assert_int_equal(f->prot_changed, 2);
 	s = audited(f);
 	assert_int_equal(s.n, 3);

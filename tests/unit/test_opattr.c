@@ -180,6 +180,7 @@ static void test_get_variants(void **state)
 	assert_string_equal(get(&r, "state"), "unknown");
 	r.hold = 7;
 	assert_string_equal(get(&r, "hold"), "1");
+	r.hold = 0;
 	r.retention_s = 36 * 3600;
 	assert_string_equal(get(&r, "retention"), "36h");
 	assert_string_equal(get(&r, "expires"), "2026-11-29T02:05:12Z");

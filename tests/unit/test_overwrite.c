@@ -453,7 +453,7 @@ static void test_undo_replaces_truncated(void **state)
 	assert_int_equal(p.replaces, 1);
 	assert_int_equal(p.renames, 1);
 	undo_plan_release(&p);
-	assert_int_equal(undo_op(f->bfd, "site", f->op, NULL, NULL, &res), 0);
+	assert_int_equal(undo_op(f->bfd, "site", f->op, NULL, NULL, NULL, &res), 0);
 	assert_int_equal(res.replaced, 1);
 	assert_int_equal(res.moved, 1);
 	assert_int_equal(res.renamed, 1);
@@ -485,7 +485,7 @@ static void test_undo_replace_edges(void **state)
 	assert_int_equal(unlink(bp(f, "site/d/gone")), 0);
 	assert_int_equal(unlink(bp(f, "site/d/dir")), 0);
 	assert_int_equal(mkdir(bp(f, "site/d/dir"), 0755), 0);
-	assert_int_equal(undo_op(f->bfd, "site", f->op, NULL, NULL, &res), 0);
+	assert_int_equal(undo_op(f->bfd, "site", f->op, NULL, NULL, NULL, &res), 0);
 	assert_int_equal(res.replaced, 0);
 	assert_content(bp(f, "site/d/gone"), "kept");
 	assert_content(bp(f, "site/d/dir.restored-%s", f->op), "kept too");

@@ -731,7 +731,7 @@ static void hold_mid_purge(struct fx *f, bool site)
 	assert_int_equal(removed, 3);
 	/* half purged: not restorable */
 	assert_int_equal(trash_may_leave(f->t, "site", a), -EBUSY);
-	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, &res), -EBUSY);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EBUSY);
 
 	if (site)
 		assert_int_equal(sitepolicy_set_hold(f->bfd, "site", true), 0);
@@ -742,7 +742,7 @@ static void hold_mid_purge(struct fx *f, bool site)
 	assert_int_equal(removed, 3);
 	assert_int_equal(tree_count(bp(f, "site/.trash/%s", a)), 8);
 	assert_int_equal(trash_may_leave(f->t, "site", a), -EPERM);   /* held wins */
-	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, &res), -EPERM);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EPERM);
 	assert_int_equal(res.moved, 0);
 	sweep_pass(f->s);
 	sweep_pass(f->s);
@@ -783,11 +783,11 @@ static void test_hold_refuses_undo(void **state)
 	tick(f);
 	assert_int_equal(sitepolicy_set_hold(f->bfd, "site", true), 0);
 	assert_int_equal(trash_may_leave(f->t, "site", a), -EPERM);
-	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, &res), -EPERM);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), -EPERM);
 	assert_int_equal(res.moved, 0);
 	assert_false(exists(bp(f, "site/a")));
 	assert_int_equal(sitepolicy_set_hold(f->bfd, "site", false), 0);
-	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, &res), 0);
+	assert_int_equal(trash_undo(f->t, "site", a, NULL, NULL, NULL, &res), 0);
 	assert_true(exists(bp(f, "site/a/f1")));
 }
 

@@ -401,7 +401,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(undo_plan(f->fd, "..", OP, &p), -EINVAL);
 	assert_int_equal(undo_plan(f->fd, "a/b", OP, &p), -EINVAL);
 	assert_int_equal(undo_plan(f->fd, "www", "", &p), -EINVAL);
-	assert_int_equal(undo_op(f->fd, "www", OP, NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, NULL, NULL, NULL), -ENOENT);
 	/* an op dir that is a symlink is not followed */
 	dir(f, "elsewhere");
 	assert_int_equal(symlinkat("../../elsewhere", f->fd, SITE_TRASH), 0);
@@ -447,7 +447,7 @@ static void test_failure(void **state)
 	put(f, SITE_TRASH "/b", "B");
 	put(f, SITE_TRASH "/c", "C");
 	sys.renameat2 = fail_second;
-	assert_int_equal(undo_op(f->fd, "www", OP, progress, &l, &res), -EIO);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, progress, &l, &res), -EIO);
 	assert_int_equal(res.moved, 2);
 	assert_int_equal(res.failed, 1);
 	assert_int_equal(l.failed, 1);
@@ -472,9 +472,158 @@ static void test_stop(void **state)
 	dir(f, "www");
 	put(f, SITE_TRASH "/a", "A");
 	put(f, SITE_TRASH "/b", "B");
-	assert_int_equal(undo_op(f->fd, "www", OP, stop_now, NULL, &res), -ECANCELED);
+	assert_int_equal(undo_op(f->fd, "www", OP, NULL, stop_now, NULL, &res), -ECANCELED);
 	assert_int_equal(res.moved, 1);
 	assert_true(exists_at(f, SITE_TRASH "/b"));
+}
+
+
+#define OP2 "20261127T130600Z-rm-4243"   /* a newer op of the same run */
+#define SITE_TRASH2 "www/.trash/" OP2
+
+/* Undo OP2 (newer) then OP with one run's overlay; with dry set, plan
+ * both first against a simulated overlay.  The totals of both ops. */
+static struct undo_result run_two(struct fx *f, bool dry, struct undo_plan *sim)
+{
+	struct undo_overlay *ov;
+	struct undo_result sum = {0}, res;
+	const char *ops[] = { OP2, OP };
+
+	assert_int_equal(undo_overlay_new(&ov), 0);
+	for (int i = 0; i < 2; i++) {
+		struct undo_plan p;
+
+		assert_int_equal(undo_plan_over(f->fd, "www", ops[i], ov, &p), 0);
+		if (dry) {
+			assert_int_equal(undo_overlay_note_plan(ov, &p), 0);
+			sim[i] = p;
+			continue;
+		}
+		for (size_t k = 0; k < p.n; k++)   /* what the daemon notes per step */
+			if (p.steps[k].kind != UNDO_RENAME)
+				assert_int_equal(undo_overlay_note_step(ov, "www", &p.steps[k],
+									p.steps[k].to), 0);
+		assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+		sum.moved += res.moved;
+		sum.renamed += res.renamed;
+		sum.mkdirs += res.mkdirs;
+		sum.merged += res.merged;
+		undo_plan_release(&p);
+	}
+	undo_overlay_free(ov);
+	return sum;
+}
+
+/* rm -rf blog/2024; rm -rf blog — newest first gives one blog tree, and
+ * the dry run (simulated overlay) predicts the execution step for step. */
+static void test_run_two_passes(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan sim[2];
+	struct undo_result res;
+
+	dir(f, "www");
+	mirror(f, SITE_TRASH "/blog", 0755, 0, 0);
+	put(f, SITE_TRASH "/blog/2024/a.md", "A");
+	put(f, SITE_TRASH2 "/blog/2025/b.md", "B");   /* blog itself, as one item */
+
+	run_two(f, true, sim);
+	assert_int_equal(sim[0].n, 1);
+	step_is(&sim[0], 0, UNDO_MOVE, "blog", "blog");
+	/* the older op descends into the blog the newer one will restore */
+	assert_int_equal(sim[1].n, 1);
+	step_is(&sim[1], 0, UNDO_MOVE, "blog/2024", "blog/2024");
+	undo_plan_release(&sim[0]);
+	undo_plan_release(&sim[1]);
+
+	res = run_two(f, false, NULL);
+	assert_int_equal(res.moved, 2);
+	assert_int_equal(res.renamed + res.merged + res.mkdirs, 0);
+	assert_string_equal(get(f, "www/blog/2024/a.md"), "A");
+	assert_string_equal(get(f, "www/blog/2025/b.md"), "B");
+	assert_false(exists_at(f, "www/blog.restored-" OP));
+}
+
+/* x deleted, recreated, deleted again: the older x merges into the x the
+ * run restored; a name taken inside it follows the .restored rule; a
+ * live file that was not restored by the run is never merged into. */
+static void test_run_merge(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan sim[2];
+	struct undo_result res;
+
+	put(f, SITE_TRASH "/x/old.txt", "old");
+	put(f, SITE_TRASH "/x/same.txt", "old same");
+	put(f, SITE_TRASH2 "/x/new.txt", "new");
+	put(f, SITE_TRASH2 "/x/same.txt", "new same");
+	put(f, "www/y", "live y");           /* taken by live data */
+	dir(f, SITE_TRASH "/y");
+	put(f, SITE_TRASH "/y/inside", "I");
+
+	run_two(f, true, sim);
+	assert_int_equal(sim[0].n, 1);
+	step_is(&sim[0], 0, UNDO_MOVE, "x", "x");
+	assert_int_equal(sim[1].n, 4);
+	step_is(&sim[1], 0, UNDO_MOVE, "x/old.txt", "x/old.txt");
+	step_is(&sim[1], 1, UNDO_RENAME, "x/same.txt", "x/same.txt.restored-" OP);
+	step_is(&sim[1], 2, UNDO_MERGED, "x", "x");
+	step_is(&sim[1], 3, UNDO_RENAME, "y", "y.restored-" OP);
+	undo_plan_release(&sim[0]);
+	undo_plan_release(&sim[1]);
+
+	res = run_two(f, false, NULL);
+	assert_int_equal(res.moved, 2);
+	assert_int_equal(res.renamed, 2);
+	assert_int_equal(res.merged, 1);
+	assert_string_equal(get(f, "www/x/old.txt"), "old");
+	assert_string_equal(get(f, "www/x/new.txt"), "new");
+	assert_string_equal(get(f, "www/x/same.txt"), "new same");
+	assert_string_equal(get(f, "www/x/same.txt.restored-" OP), "old same");
+	assert_string_equal(get(f, "www/y"), "live y");
+	assert_string_equal(get(f, "www/y.restored-" OP "/inside"), "I");
+	assert_false(exists_at(f, SITE_TRASH "/x"));   /* the emptied dir left the op */
+}
+
+/* Without an overlay (a lone undo, or after a daemon restart) nothing is
+ * merged: a directory's name taken by a directory is restored next to it. */
+static void test_no_run_no_merge(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+
+	put(f, "www/x/new.txt", "new");
+	put(f, SITE_TRASH "/x/old.txt", "old");
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 1);
+	step_is(&p, 0, UNDO_RENAME, "x", "x.restored-" OP);
+	undo_plan_release(&p);
+}
+
+/* The run registry: one overlay per ID, the least recently used goes. */
+static void test_runs(void **state)
+{
+	struct undo_runs *runs = NULL;
+	struct undo_overlay *a, *b, *again;
+	char id[16];
+
+	assert_int_equal(undo_runs_get(&runs, "", 1, &a), -EINVAL);
+	assert_int_equal(undo_runs_get(&runs, "aaa", 1, &a), 0);
+	assert_int_equal(undo_overlay_add(a, "www", "x", true, NULL), 0);
+	assert_int_equal(undo_runs_get(&runs, "bbb", 2, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(undo_runs_get(&runs, "aaa", 3, &again), 0);
+	assert_ptr_equal(a, again);
+	assert_int_equal(undo_overlay_count(again), 1);
+	for (int i = 0; i < UNDO_RUNS_MAX; i++) {   /* fill up: aaa (used at 3) stays longest */
+		snprintf(id, sizeof(id), "r%d", i);
+		assert_int_equal(undo_runs_get(&runs, id, 10 + i, &b), 0);
+	}
+	assert_int_equal(undo_runs_get(&runs, "aaa", 100, &again), 0);
+	assert_int_equal(undo_overlay_count(again), 0);   /* evicted: a new, empty one */
+	assert_int_equal(undo_runs_get(&runs, "late", 100 + UNDO_RUN_IDLE_S + 1, &b), 0);
+	undo_runs_free(runs);
+	undo_runs_free(NULL);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -493,6 +642,10 @@ int main(void)
 		T(test_reserved),
 		T(test_failure),
 		T(test_stop),
+		T(test_run_two_passes),
+		T(test_run_merge),
+		T(test_no_run_no_merge),
+		cmocka_unit_test(test_runs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
