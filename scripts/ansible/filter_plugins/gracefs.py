@@ -128,6 +128,15 @@ _NOTHING = {'status': 'nothing', 'token': None, 'ops': 0, 'sites': 0, 'items': 0
             'conflict_list': []}
 
 
+def _conflict_rows(out):
+    """The dry run's conflicting steps: `conflict_list` (gracectl's count is
+    `conflicts`); older gracectl printed the list as `conflicts`."""
+    rows = out.get('conflict_list')
+    if rows is None and isinstance(out.get('conflicts'), list):
+        rows = out.get('conflicts')
+    return rows or []
+
+
 def gracefs_dry(res):
     """A node's `gracectl --json undo …` dry run as a node record."""
     out = _json_out(res) if res.get('rc') == 0 else None
@@ -146,7 +155,7 @@ def gracefs_dry(res):
             'site_names': sorted({s for p in plan
                                   for s in str(p.get('site', '')).split(',') if s}),
             'conflict_list': ['%s: %s -> %s' % (c.get('op'), c.get('from'), c.get('to'))
-                              for c in out.get('conflicts') or []],
+                              for c in _conflict_rows(out)],
         }
     if res.get('rc') == 1 and _NO_MATCH in str(res.get('stderr')):
         return dict(_NOTHING)
