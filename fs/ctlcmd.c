@@ -384,7 +384,7 @@ static int space_key(struct req *rq, const char *k, const char *v, struct space_
 	if (!strcmp(k, "trash_max")) {
 		if (!strcmp(v, "none"))
 			b = 0;
-		else if (evict_parse_size(v, &b) < 0 || b > INT64_MAX)
+		else if (util_parse_size(v, &b) < 0 || b > INT64_MAX)
 			return fail(rq, -EINVAL, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
 		sp->trash_max = (int64_t)b;
 		return 0;
@@ -407,7 +407,7 @@ static int space_apply(struct req *rq, const char *site, const struct space_set 
 	if (sp->trash_max >= 0) {
 		if ((r = sitepolicy_set_trash_max(rq->c->backing_fd, site, (uint64_t)sp->trash_max)) < 0)
 			return fail(rq, r, "site '%s': cannot set trash_max: %s", site, strerror(-r));
-		evict_format_size((uint64_t)sp->trash_max, size, sizeof(size));
+		util_format_size((uint64_t)sp->trash_max, size, sizeof(size));
 		snprintf(detail, sizeof(detail), "trash_max=%s", sp->trash_max ? size : "none");
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
@@ -459,7 +459,10 @@ static int v_site_set(struct req *rq)
 				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 					    v, CATALOG_KIND_MAX);
 		} else if (!strcmp(k, "preserve_max")) {
-			if (strcmp(v, "default") ? overwrite_parse_size(v, &pmax) < 0 : (pmax = -1, 0))
+			uint64_t sz;
+
+			if (strcmp(v, "default") ? util_parse_size(v, &sz) < 0 || (pmax = (int64_t)sz, 0)
+						 : (pmax = -1, 0))
 				return fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
 					    "64M, 1G, or default)", v);
 		} else if ((r = space_key(rq, k, v, &sp)) <= 0) {
@@ -494,7 +497,7 @@ static int v_site_set(struct req *rq)
 		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, pmax)) < 0)
 			return fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
 		if (pmax >= 0)
-			overwrite_format_size(pmax, dur, sizeof(dur));
+			util_format_size((uint64_t)pmax, dur, sizeof(dur));
 		snprintf(detail, sizeof(detail), "preserve_max=%s", pmax >= 0 ? dur : "default");
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}

@@ -7,41 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
 #include "evict.h"
 
 #define NS 1000000000LL
 
 static const char units[] = "KMGTP";
-
-int evict_parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v = 0, mul = 1;
-	const char *p = s, *u;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_C(1) << 63) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p && (u = strchr(units, *p))) {
-		mul = UINT64_C(1) << (10 * (u - units + 1));
-		p++;
-		if (*p == 'i' && p[1] == 'B')
-			p += 2;
-		else if (*p == 'B')
-			p++;
-	} else if (*p == 'B') {
-		p++;
-	}
-	if (*p)
-		return -EINVAL;
-	if (v && mul > (UINT64_C(1) << 63) / v)
-		return -ERANGE;
-	*out = v * mul;
-	return 0;
-}
 
 int evict_parse_floor(const char *s, struct evict_floor *f)
 {
@@ -56,31 +27,17 @@ int evict_parse_floor(const char *s, struct evict_floor *f)
 			return -EINVAL;
 		memcpy(num, s, n - 1);
 		num[n - 1] = '\0';
-		if (strspn(num, "0123456789") != n - 1 || (r = evict_parse_size(num, &v)) < 0)
+		if (strspn(num, "0123456789") != n - 1 || (r = util_parse_size(num, &v)) < 0)
 			return -EINVAL;
 		if (v >= 100)
 			return -EINVAL;
 		*f = (struct evict_floor){ .pct = true, .value = v };
 		return 0;
 	}
-	if ((r = evict_parse_size(s, &v)) < 0)
+	if ((r = util_parse_size(s, &v)) < 0)
 		return r;
 	*f = (struct evict_floor){ .pct = false, .value = v };
 	return 0;
-}
-
-void evict_format_size(uint64_t bytes, char *buf, size_t cap)
-{
-	int u = 0;
-
-	while (u < 5 && bytes && bytes % 1024 == 0) {
-		bytes /= 1024;
-		u++;
-	}
-	if (u)
-		snprintf(buf, cap, "%" PRIu64 "%c", bytes, units[u - 1]);
-	else
-		snprintf(buf, cap, "%" PRIu64, bytes);
 }
 
 void evict_format_approx(uint64_t bytes, char *buf, size_t cap)
@@ -103,7 +60,7 @@ void evict_format_floor(const struct evict_floor *f, char *buf, size_t cap)
 	if (f->pct)
 		snprintf(buf, cap, "%" PRIu64 "%%", f->value);
 	else
-		evict_format_size(f->value, buf, cap);
+		util_format_size(f->value, buf, cap);
 }
 
 uint64_t evict_floor_bytes(const struct evict_floor *f, uint64_t total)

@@ -39,11 +39,8 @@ struct evict_floor {
  * (powers of 1024; an optional trailing "B" or "iB").  0, or -EINVAL
  * (syntax, a percentage of 100 or more), -ERANGE (over 2^63). */
 int evict_parse_floor(const char *s, struct evict_floor *f);
-/* A byte size as above without '%'.  0, -EINVAL, -ERANGE. */
-int evict_parse_size(const char *s, uint64_t *out);
 /* "10%" or the shortest exact size ("512M", "1536K", "4097"). */
 void evict_format_floor(const struct evict_floor *f, char *buf, size_t cap);
-void evict_format_size(uint64_t bytes, char *buf, size_t cap);
 /* For people: "812B", "46.5MiB", "1.2TiB" (rounded). */
 void evict_format_approx(uint64_t bytes, char *buf, size_t cap);
 

@@ -185,7 +185,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 		if (pol.retention_s)
 			util_format_duration(pol.retention_s, ret, sizeof(ret));
 		if (pol.trash_max)
-			evict_format_size(pol.trash_max, tmax, sizeof(tmax));
+			util_format_size(pol.trash_max, tmax, sizeof(tmax));
 		if (sitepolicy_get_exclude(x->backing_fd, names.v[i], excl, sizeof(excl)) < 0)
 			snprintf(excl, sizeof(excl), "?");
 		for (size_t k = 0, len = 0; prot && k < prot->n; k++)
@@ -246,7 +246,7 @@ static int space_key_dry(const char *k, const char *v, struct space_dry *d)
 	if (!strcmp(v, "none"))
 		return 0;
 	if (!strcmp(k, "trash_max")) {
-		if (evict_parse_size(v, &d->cap) < 0 || d->cap > INT64_MAX) {
+		if (util_parse_size(v, &d->cap) < 0 || d->cap > INT64_MAX) {
 			fail(EXIT_USAGE, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
 			return -1;
 		}
@@ -268,7 +268,7 @@ static void space_dry_print(const struct space_dry *d, const char *site, uint64_
 	char cap[32];
 
 	if (d->cap) {
-		evict_format_size(d->cap, cap, sizeof(cap));
+		util_format_size(d->cap, cap, sizeof(cap));
 		printf("dry run: would cap the trash of site '%s' at %s; it holds %" PRIu64
 		       " bytes in %" PRIu64 " op(s) now. While it holds more, the sweeper evicts "
 		       "its oldest operations past min_retention (not held ones).\n", site, cap,

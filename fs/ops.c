@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "dircache.h"
 #include "inode.h"
 #include "log.h"
@@ -689,7 +690,7 @@ static int report_preserve(struct gfs *g, const struct caller *who, const struct
 		control_audit(g->ctl, AUDIT_EV_OVERWRITE, who, loc->site, res->op, rel, detail);
 		return 0;
 	}
-	overwrite_format_size(res->limit, lim, sizeof(lim));
+	util_format_size((uint64_t)res->limit, lim, sizeof(lim));
 	snprintf(detail, sizeof(detail), "bytes=%llu preserve_max=%s",
 		 (unsigned long long)res->bytes, lim);
 	if (control_protected(g->ctl, loc->site, rel)) {

@@ -137,7 +137,10 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 			"floor explicitly with -o min_retention=DURATION)\n", a, b);
 		goto out;
 	}
-	if (r.preserve_max && overwrite_parse_size(r.preserve_max, &o->preserve_max) < 0) {
+	uint64_t pmax;
+
+	if (r.preserve_max && (util_parse_size(r.preserve_max, &pmax) < 0 ||
+			       (o->preserve_max = (int64_t)pmax, false))) {
 		fprintf(stderr, "gracefs: error: bad preserve_max '%s' (a size: 0, 4096, 64M, 1G)\n",
 			r.preserve_max);
 		goto out;

@@ -61,52 +61,6 @@ static void count(uint64_t *c)
 
 /* ---- sizes ------------------------------------------------------------------ */
 
-int overwrite_parse_size(const char *s, int64_t *out)
-{
-	static const char units[] = "KMGT";
-	char *end;
-	unsigned long long v;
-	int shift = 0;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -ERANGE;
-	if (*end) {
-		const char *u = strchr(units, end[0] & ~0x20);
-
-		if (!u || !end[0])
-			return -EINVAL;
-		shift = 10 * (int)(u - units + 1);
-		end++;
-		if (!strcmp(end, "iB") || !strcmp(end, "B"))
-			end += strlen(end);
-		if (*end)
-			return -EINVAL;
-	}
-	if (v > (unsigned long long)(INT64_MAX >> shift))
-		return -ERANGE;
-	*out = (int64_t)(v << shift);
-	return 0;
-}
-
-void overwrite_format_size(int64_t v, char *buf, size_t cap)
-{
-	static const char units[] = "KMGT";
-	int u = 0;
-
-	while (v && u < 4 && v % 1024 == 0) {
-		v /= 1024;
-		u++;
-	}
-	if (u)
-		snprintf(buf, cap, "%" PRId64 "%c", v, units[u - 1]);
-	else
-		snprintf(buf, cap, "%" PRId64, v);
-}
-
 /* ---- making the content ------------------------------------------------------- */
 
 /* Copy src's data into dst (same length, holes kept).  0 or -errno. */

@@ -77,10 +77,5 @@ int overwrite_preserve(struct overwrite *ow, const struct caller *who,
 
 void overwrite_get_counters(struct overwrite *ow, struct overwrite_counters *c);
 
-/* A size: bytes, or with a binary unit K, M, G, T (optionally followed by
- * "iB" or "B"): "0", "4096", "64M", "1GiB".  0 or -EINVAL / -ERANGE. */
-int overwrite_parse_size(const char *s, int64_t *out);
-/* The shortest exact form of parse_size's syntax ("64M", "1000"). */
-void overwrite_format_size(int64_t v, char *buf, size_t cap);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "util.h"
 #include "sitepolicy.h"
 #include "space.h"
 #include "sys.h"
@@ -345,7 +346,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 		if (cap) {
 			for (size_t c = 0; c < l.ncaps; c++)
 				if (!strcmp(l.caps[c].scope, o->scope))
-					evict_format_size(l.caps[c].max_bytes, a, sizeof(a));
+					util_format_size(l.caps[c].max_bytes, a, sizeof(a));
 			snprintf(detail, sizeof(detail), "reason=trash_max trash_max=%s", a);
 		} else {
 			snprintf(detail, sizeof(detail), "reason=space free=%" PRIu64 " floor=%" PRIu64,

@@ -2,6 +2,7 @@
  * util — durations, UTC timestamps and op names (see util.h).
  */
 #include <ctype.h>
+#include <inttypes.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,4 +163,51 @@ bool util_parse_op_name(const char *name, int64_t *wall_s, uint32_t *pid)
 		return false;
 	*pid = (uint32_t)v;
 	return true;
+}
+
+static const char size_units[] = "KMGTP";
+
+int util_parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s, *u;
+	int shift = 0;
+
+	if (!s || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (uint64_t)INT64_MAX / 10)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p && (u = strchr(size_units, *p & ~0x20))) {
+		shift = 10 * (int)(u - size_units + 1);
+		p++;
+		if (p[0] == 'i' && p[1] == 'B')
+			p += 2;
+		else if (*p == 'B')
+			p++;
+	} else if (*p == 'B') {
+		p++;
+	}
+	if (*p)
+		return -EINVAL;
+	if (v > ((uint64_t)INT64_MAX >> shift))
+		return -ERANGE;
+	*out = v << shift;
+	return 0;
+}
+
+void util_format_size(uint64_t bytes, char *buf, size_t cap)
+{
+	int u = 0;
+
+	while (u < 5 && bytes && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u)
+		snprintf(buf, cap, "%" PRIu64 "%c", bytes, size_units[u - 1]);
+	else
+		snprintf(buf, cap, "%" PRIu64, bytes);
 }

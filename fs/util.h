@@ -18,6 +18,13 @@ int util_parse_duration(const char *s, int64_t *out_s);
 /* Shortest exact form: "30d", "36h", "90s". */
 void util_format_duration(int64_t s, char *buf, size_t cap);
 
+/* A size: digits and an optional binary unit K, M, G, T or P (any case,
+ * optionally followed by B or iB: "64M", "1GiB", "4096").  0, -EINVAL, or
+ * -ERANGE above INT64_MAX (what off_t and the xattrs hold). */
+int util_parse_size(const char *s, uint64_t *out);
+/* The shortest exact form util_parse_size reads back ("64M", "4097"). */
+void util_format_size(uint64_t bytes, char *buf, size_t cap);
+
 /* UTC time of wall-clock seconds: compact "20261127T130512Z" or ISO
  * "2026-11-27T13:05:12Z".  buf needs 21 bytes. */
 void util_format_utc(int64_t wall_s, bool compact, char *buf, size_t cap);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "evict.h"
+#include "util.h"
 
 #define NS 1000000000LL
 #define DAY 86400
@@ -48,9 +49,9 @@ static void test_parse_floor(void **state)
 	assert_int_equal(f.value, 4096);
 	evict_format_floor(&f, buf, sizeof(buf));
 	assert_string_equal(buf, "4K");
-	evict_format_size(1536 * 1024, buf, sizeof(buf));
+	util_format_size(1536 * 1024, buf, sizeof(buf));
 	assert_string_equal(buf, "1536K");
-	evict_format_size(4097, buf, sizeof(buf));
+	util_format_size(4097, buf, sizeof(buf));
 	assert_string_equal(buf, "4097");
 	f = (struct evict_floor){ .pct = true, .value = 7 };
 	evict_format_floor(&f, buf, sizeof(buf));
@@ -61,7 +62,7 @@ static void test_parse_floor(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (evict_parse_floor(bad[i], &f) == 0)
 			fail_msg("min_free '%s' was accepted", bad[i]);
-	assert_int_equal(evict_parse_size("9000000P", &b), -ERANGE);
+	assert_int_equal(util_parse_size("9000000P", &b), -ERANGE);
 	/* no overflow in the percentage of a huge filesystem */
 	f = (struct evict_floor){ .pct = true, .value = 99 };
 	assert_int_equal(evict_floor_bytes(&f, UINT64_MAX), UINT64_MAX / 100 * 99 + UINT64_MAX % 100 * 99 / 100);

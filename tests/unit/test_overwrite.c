@@ -154,39 +154,50 @@ static struct op_record op_rec(struct fx *f, const char *op)
 
 /* ---- sizes ----------------------------------------------------------------- */
 
+/* preserve_max is an int64 (-1: the mount's): util_parse_size into it */
+static int parse_size_i64(const char *s, int64_t *v)
+{
+	uint64_t u;
+	int r = util_parse_size(s, &u);
+
+	if (r == 0)
+		*v = (int64_t)u;
+	return r;
+}
+
 static void test_parse_size(void **state)
 {
 	int64_t v;
 	char buf[32];
 
 	(void)state;
-	assert_int_equal(overwrite_parse_size("0", &v), 0);
+	assert_int_equal(parse_size_i64("0", &v), 0);
 	assert_int_equal(v, 0);
-	assert_int_equal(overwrite_parse_size("4096", &v), 0);
+	assert_int_equal(parse_size_i64("4096", &v), 0);
 	assert_int_equal(v, 4096);
-	assert_int_equal(overwrite_parse_size("64M", &v), 0);
+	assert_int_equal(parse_size_i64("64M", &v), 0);
 	assert_int_equal(v, 64LL << 20);
-	assert_int_equal(overwrite_parse_size("1GiB", &v), 0);
+	assert_int_equal(parse_size_i64("1GiB", &v), 0);
 	assert_int_equal(v, 1LL << 30);
-	assert_int_equal(overwrite_parse_size("2k", &v), 0);
+	assert_int_equal(parse_size_i64("2k", &v), 0);
 	assert_int_equal(v, 2048);
-	assert_int_equal(overwrite_parse_size("3TB", &v), 0);
+	assert_int_equal(parse_size_i64("3TB", &v), 0);
 	assert_int_equal(v, 3LL << 40);
-	assert_int_equal(overwrite_parse_size("", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size("-1", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size("12X", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size("12MM", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size("M", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size(" 1", &v), -EINVAL);
-	assert_int_equal(overwrite_parse_size("99999999999T", &v), -ERANGE);
-	assert_int_equal(overwrite_parse_size("99999999999999999999", &v), -ERANGE);
-	overwrite_format_size(64LL << 20, buf, sizeof(buf));
+	assert_int_equal(parse_size_i64("", &v), -EINVAL);
+	assert_int_equal(parse_size_i64("-1", &v), -EINVAL);
+	assert_int_equal(parse_size_i64("12X", &v), -EINVAL);
+	assert_int_equal(parse_size_i64("12MM", &v), -EINVAL);
+	assert_int_equal(parse_size_i64("M", &v), -EINVAL);
+	assert_int_equal(parse_size_i64(" 1", &v), -EINVAL);
+	assert_int_equal(parse_size_i64("99999999999T", &v), -ERANGE);
+	assert_int_equal(parse_size_i64("99999999999999999999", &v), -ERANGE);
+	util_format_size((uint64_t)64LL << 20, buf, sizeof(buf));
 	assert_string_equal(buf, "64M");
-	overwrite_format_size(1000, buf, sizeof(buf));
+	util_format_size((uint64_t)1000, buf, sizeof(buf));
 	assert_string_equal(buf, "1000");
-	overwrite_format_size(0, buf, sizeof(buf));
+	util_format_size((uint64_t)0, buf, sizeof(buf));
 	assert_string_equal(buf, "0");
-	overwrite_format_size(3LL << 40, buf, sizeof(buf));
+	util_format_size((uint64_t)3LL << 40, buf, sizeof(buf));
 	assert_string_equal(buf, "3T");
 }
 
