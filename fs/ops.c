@@ -1730,15 +1730,21 @@ void ops_on_removed(void *arg, int dirfd, const char *name)
 	queue_inval(g, iv);
 }
 
+static void send_invalidations(struct gfs *g);
+
 /* An undo put names back into live directories whose listings the kernel
  * may hold (dir_cacheable): drop every directory's cached listing and
- * attributes.  Undo is rare; the list is the directories the kernel knows. */
+ * attributes.  Undo is rare; the list is the directories the kernel knows.
+ * Called after the engine lock is let go, before gracectl hears "done": the
+ * entries the undo queued (a live name that now holds the preserved file,
+ * UNDO_REPLACE) are dropped now, so the next open sees the restored file. */
 void ops_on_undone(void *arg)
 {
 	struct gfs *g = arg;
 	uint64_t *ids = NULL;
 	ssize_t n;
 
+	send_invalidations(g);
 	if (!g->se || (n = inode_dir_nodeids(&ids)) < 0)
 		return;
 	for (ssize_t i = 0; i < n; i++)
