@@ -309,7 +309,6 @@ static int op_create(struct trash *t, const struct caller *who,
 int trash_op_for(struct trash *t, const struct caller *who, const char *scope,
 		  bool fresh, struct op **out)
 {
-	int64_t now = sys.wall_ns();
 	struct op *lru = NULL;
 	unsigned n = 0;
 
@@ -320,7 +319,7 @@ int trash_op_for(struct trash *t, const struct caller *who, const char *scope,
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (strcmp(op->rec.scope, scope) || !trash_same_process(&op->rec, who))
 			continue;
-		if (!fresh && now - op->rec.last_ns < t->conf.op_gap_ns) {
+		if (!fresh && !trash_op_idle(t, op)) {
 			*out = op;
 			return 0;
 		}
@@ -746,14 +745,14 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
 
 int trash_tick(struct trash *t)
 {
-	int64_t now = sys.wall_ns(), mono = sys.mono_ns();
+	int64_t mono = sys.mono_ns();
 	int first = 0, r;
 	struct pending *p;
 
 	trash_lock(t);
 	for (struct op *op = t->ops, *next; op; op = next) {
 		next = op->next;
-		if (now - op->rec.last_ns >= t->conf.op_gap_ns)
+		if (trash_op_idle(t, op))
 			r = trash_op_close(t, op);
 		else
 			r = op->dirty ? trash_op_store(t, op) : 0;

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sys.h"
 #include "trash.h"
 
@@ -167,6 +168,14 @@ static inline void trash_lock(struct trash *t)
 static inline void trash_unlock(struct trash *t)
 {
 	pthread_mutex_unlock(&t->lock);
+}
+
+/* Has op stopped collecting deletions (idle for op_gap)?  Measured on the
+ * trusted elapsed clock: a wall clock set back must not keep an op open
+ * (and unpurgeable) until it catches up, nor one set forward close it. */
+static inline bool trash_op_idle(const struct trash *t, const struct op *op)
+{
+	return clock_elapsed_ns() - op->rec.last_el_ns >= t->conf.op_gap_ns;
 }
 
 /* trash.c */

@@ -27,11 +27,10 @@
 /* The open op of who in scope, if it is still collecting (never creates). */
 static struct op *open_op_of(struct trash *t, const struct caller *who, const char *scope)
 {
-	int64_t now = sys.wall_ns();
 
 	for (struct op *op = t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, scope) && trash_same_process(&op->rec, who))
-			return now - op->rec.last_ns < t->conf.op_gap_ns ? op : NULL;
+			return trash_op_idle(t, op) ? NULL : op;
 	return NULL;
 }
 
@@ -148,6 +147,7 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 			op->rec.items++;
 			op->rec.bytes += (uint64_t)st->st_blocks * 512;
 			op->rec.last_ns = sys.wall_ns();
+			op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
 			op->dirty = true;
 			t->counters.preserved++;
 		}

@@ -83,6 +83,7 @@ static int setup(void **state)
 	sys_reset();
 	fake_now = T0;
 	sys.wall_ns = fake_wall;
+	sys.mono_ns = fake_wall;   /* op gaps are measured on the elapsed clock */
 	f->who = (struct caller){ .uid = 0, .gid = 0, .pid = 4242, .pid_start = 777 };
 	strcpy(f->who.cmd, "deploy");
 	strcpy(f->who.cmdline, "deploy --all");
