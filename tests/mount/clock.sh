@@ -36,6 +36,7 @@ echo "+0" >"$FT"
 cat >"$GFS_TMP/gracefs-faked" <<EOF
 #!/bin/sh
 exec env LD_PRELOAD="$LIBFT" DONT_FAKE_MONOTONIC=1 FAKETIME_TIMESTAMP_FILE="$FT" \
+	ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	FAKETIME_CACHE_DURATION=1 "$REAL_GRACEFS" "\$@"
 EOF
 chmod +x "$GFS_TMP/gracefs-faked"
