@@ -45,7 +45,8 @@ check_same_text "255-byte tree in trash (backing)" "$dir_before" \
 check "restore it" mv "$(mnt_op site1 "$op")/${N255:0:254}D" "$S/${N255:0:254}D"
 check_same_text "255-byte tree restored" "$dir_before" "$(tree_manifest "$S/${N255:0:254}D")"
 
-sleep 1   # a restore empties its op; the maintenance tick removes it
+# a restore empties its op; the maintenance tick removes it
+wait_until 30 eval '[ ! -e "$BACKING/site1/.trash/$op" ]'
 listing=$(ls -A "$BACKING/site1")
 ops=$(trash_op_dirs site1)
 check_errno "create with a 256-byte name" ENAMETOOLONG et open "$S/$N256" creat,w
