@@ -82,7 +82,8 @@ static int do_hold(void *arg, const char *scope, const char *op, bool hold)
 	return trash_op_set_hold(c->conf.trash, scope, op, hold);
 }
 
-static int do_purge(void *arg, const char *scope, const char *op, struct op_record *rec)
+static int do_purge(void *arg, const char *scope, const char *op, struct op_record *rec,
+		    void (*fn)(void *fn_arg, uint64_t removed), void *fn_arg)
 {
 	struct control *c = arg;
 	uint64_t removed = 0;
@@ -93,8 +94,11 @@ static int do_purge(void *arg, const char *scope, const char *op, struct op_reco
 		return r;
 	if ((r = trash_purge_begin(c->conf.trash, scope, op)) < 0)
 		return r;
-	while (!done && r == 0)
+	while (!done && r == 0) {
 		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+		if (fn)
+			fn(fn_arg, removed);
+	}
 	if (r == -EPERM)
 		log_msg(LOG_NOTICE, "purge of op %s%s%s stopped by a legal hold after %llu entries; "
 			"it stays, half purged, until released", scope, *scope ? "/" : "", op,
@@ -103,6 +107,13 @@ static int do_purge(void *arg, const char *scope, const char *op, struct op_reco
 		log_msg(LOG_NOTICE, "purged op %s%s%s on request: %llu entries", scope,
 			*scope ? "/" : "", op, (unsigned long long)removed);
 	return r;
+}
+
+static int do_sync(void *arg)
+{
+	struct control *c = arg;
+
+	return trash_store_open(c->conf.trash);
 }
 
 static void load_protected(struct control *c)
@@ -202,6 +213,7 @@ static const struct ctlcmd_ops engine_ops = {
 	.undo_op = do_undo,
 	.op_hold = do_hold,
 	.purge = do_purge,
+	.sync = do_sync,
 	.protected_changed = do_protected_changed,
 	.policy_changed = do_policy_changed,
 	.status = do_status,

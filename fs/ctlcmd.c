@@ -192,6 +192,17 @@ static int catalog_row(struct req *rq, const char *site, struct catalog_site *s)
 
 /* ---- verbs ---- */
 
+static int v_sync(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	int r;
+
+	if (!o || !o->sync)
+		return need_daemon(rq);
+	return (r = o->sync(rq->c->arg)) < 0 ? fail(rq, r, "cannot store the open ops' "
+						    "records: %s", strerror(-r)) : 0;
+}
+
 static int v_status(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
@@ -310,6 +321,16 @@ static int v_hold(struct req *rq)
 	return 0;
 }
 
+/* A "progress REMOVED" line after each purge step (a batch of entries). */
+static void purge_step_line(void *arg, uint64_t removed)
+{
+	struct req *rq = arg;
+	char n[24];
+
+	snprintf(n, sizeof(n), "%" PRIu64, removed);
+	ctl_emitf(rq->out, "progress", n, NULL);
+}
+
 static int v_purge(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
@@ -327,7 +348,7 @@ static int v_purge(struct req *rq)
 		return fail(rq, -EPERM, "site '%s' is under legal hold", scope);
 	if (!o || !o->purge)
 		return need_daemon(rq);
-	if ((r = o->purge(rq->c->arg, scope, op, &rec)) < 0)
+	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0)
 		return fail(rq, r, "op %s/%s: %s", scope, op, r == -EPERM ? "under legal hold" :
 			    r == -EBUSY ? "still collecting deletions" : strerror(-r));
 	snprintf(items, sizeof(items), "%" PRIu64, rec.items);
@@ -545,6 +566,7 @@ static const struct verb {
 	int (*fn)(struct req *rq);
 } verbs[] = {
 	{ "status",    1, 1,            v_status },
+	{ "sync",      1, 1,            v_sync },
 	{ "undo",      3, 4,            v_undo },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },

@@ -88,9 +88,14 @@ struct ctlcmd_ops {
 	/* trash_op_set_hold. 0, -ENOENT, or -errno. */
 	int (*op_hold)(void *arg, const char *scope, const char *op, bool hold);
 	/* Purge an op now, as the sweeper does (trash_purge_begin, then steps
-	 * until done).  *rec gets its record as it was.  0, -ENOENT, -EPERM
-	 * (held), -EBUSY (still open), or -errno. */
-	int (*purge)(void *arg, const char *scope, const char *op, struct op_record *rec);
+	 * until done), calling fn(fn_arg, entries removed so far) after each
+	 * step.  *rec gets its record as it was.  0, -ENOENT, -EPERM (held),
+	 * -EBUSY (still open), or -errno. */
+	int (*purge)(void *arg, const char *scope, const char *op, struct op_record *rec,
+		     void (*fn)(void *fn_arg, uint64_t removed), void *fn_arg);
+	/* Store the open ops' records in the index now (trash_store_open), so
+	 * a plan read from the index right after an rm counts what it did. */
+	int (*sync)(void *arg);
 	/* The catalog's protected paths changed: reload the in-memory copy. */
 	void (*protected_changed)(void *arg);
 	/* A site's exclusion list changed: drop the daemon's cached copy. */

@@ -243,6 +243,7 @@ void progress_add(struct progress *pg, uint64_t n);   /* redraws now and then */
 void progress_show(struct progress *pg, bool force);
 void progress_clear(struct progress *pg);   /* before printing other lines */
 void progress_free(struct progress *pg);    /* the final line */
+void progress_abort(struct progress *pg);   /* no final line: the run failed */
 
 /* ---- audit log (gctl_log.c) ---- */
 

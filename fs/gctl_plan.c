@@ -184,6 +184,28 @@ int c_hold(struct gctl *x, int argc, char **argv)
 	return changes_done(x, &c, r);
 }
 
+/* The daemon's lines of a purge: "progress REMOVED" moves the bar, the
+ * others ("purged ITEMS BYTES") are printed. */
+struct purge_run {
+	struct progress *pg;
+	uint64_t removed;
+};
+
+static int purge_line(void *arg, const char *const *f, int n)
+{
+	struct purge_run *p = arg;
+
+	if (n >= 2 && !strcmp(f[0], "progress")) {
+		uint64_t removed = strtoull(f[1], NULL, 10);
+
+		progress_add(p->pg, removed > p->removed ? removed - p->removed : 0);
+		p->removed = removed;
+		return 0;
+	}
+	progress_clear(p->pg);
+	return print_line(NULL, f, n);
+}
+
 int c_purge(struct gctl *x, int argc, char **argv)
 {
 	struct table t = { op_cols, OP_TYPES, OP_LS_COLS, 0, NULL };
@@ -215,11 +237,18 @@ int c_purge(struct gctl *x, int argc, char **argv)
 	free(body);
 	if (execute) {
 		const char *v[] = { "purge", rec.scope, rec.name, reason };
+		struct purge_run p = {0};
 
 		if ((r = check_token(x, given, token, false, true)) ||
 		    (r = refuse_frozen(x, &rec, 1, "purge")))
 			return r;   /* purge: only with the dry run's token, never held */
-		return mutate(x, v, 4, print_line, NULL) < 0 ? EXIT_FAILED : EXIT_DONE;
+		p.pg = progress_new("purge", rec.items, x->progress);
+		if (mutate(x, v, 4, purge_line, &p) < 0) {
+			progress_abort(p.pg);
+			return EXIT_FAILED;
+		}
+		progress_free(p.pg);
+		return EXIT_DONE;
 	}
 	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
 	held = rec.hold || (*rec.scope && sitepolicy_get(x->backing_fd, rec.scope, &pol) == 0 &&

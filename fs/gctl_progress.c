@@ -108,3 +108,9 @@ void progress_free(struct progress *pg)
 		fputc('\n', stderr);
 	free(pg);
 }
+
+void progress_abort(struct progress *pg)
+{
+	progress_clear(pg);
+	free(pg);
+}

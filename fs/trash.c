@@ -778,6 +778,18 @@ int trash_tick(struct trash *t)
 	return first;
 }
 
+int trash_store_open(struct trash *t)
+{
+	int first = 0, r;
+
+	trash_lock(t);
+	for (struct op *op = t->ops; op; op = op->next)
+		if (op->dirty && (r = trash_op_store(t, op)) < 0 && !first)
+			first = r;
+	trash_unlock(t);
+	return first;
+}
+
 void trash_close_all(struct trash *t)
 {
 	trash_lock(t);

@@ -180,6 +180,10 @@ void trash_get_counters(struct trash *t, struct trash_counters *c);
 /* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
  * close idle ones, process restores.  0 or -errno of the first failure. */
 int trash_tick(struct trash *t);
+/* Store the records of open ops whose counts moved since their last store,
+ * so readers of the index (gracectl's plans and listings) see what the
+ * mount has done so far, not what the last tick wrote.  0 or -errno. */
+int trash_store_open(struct trash *t);
 /* Close every open op now (unmount, tests). */
 void trash_close_all(struct trash *t);
 

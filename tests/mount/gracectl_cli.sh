@@ -161,5 +161,36 @@ else
 	skip "installed by meson" "no meson-info in $builddir"
 fi
 
+# ---- 11. a plan counts an rm at once; purge shows its progress -----------
+# The daemon stores its open ops' records when gracectl reads the index:
+# a dry run right after an rm counts it, so its token still names the plan
+# when --execute comes (the next tick stores the same counts).  A slow tick
+# (3 s) keeps the records unstored by the tick while the dry run reads them.
+gfs_umount
+gfs_mount op_gap=1s tick_ms=3000
+touch "$MNT/s2/n1" "$MNT/s2/n2" "$MNT/s2/n3"
+rm "$MNT/s2/n1" "$MNT/s2/n2" "$MNT/s2/n3"
+nop=$(gctl --json ls s2 | pyj '[o["op"] for o in d if o["state"] == "open"][0]')
+check_eq "right after rm, the open op counts its 3 items" 3 \
+	"$(gctl --json show "$nop" | pyj 'd["op"]["items"]')"
+ntok=$(gctl --json undo "$nop" | pyj 'd["token"]')
+check "undo --execute of the dry run's token, at once" gctl undo "$nop" --execute "$ntok"
+check "n1..n3 are back" test -f "$MNT/s2/n1" -a -f "$MNT/s2/n2" -a -f "$MNT/s2/n3"
+
+# a purge of more than one step's worth (1024 entries): progress on stderr,
+# only the result on stdout
+mkdir "$BACKING/s2/many"
+(cd "$BACKING/s2/many" && seq 1 1500 | xargs touch)
+check "rm -r of 1500 files" rm -r "$MNT/s2/many"
+check "its op closes" wait_until 60 all_closed
+pop=$(gctl --json ls s2 | pyj '[o["op"] for o in d if o["items"] > 1500][0]')
+ptok=$(gctl --json purge "$pop" --reason "progress test" | pyj 'd["token"]')
+exit_is "purge --execute --progress" 0 gctl purge "$pop" --reason "progress test" \
+	--execute "$ptok" --progress
+check_match "stdout: the result alone" '^purged 150[0-9] [0-9]+$' "$(cat "$GFS_TMP/out")"
+check_match "stderr: items done/total, rate, ETA" \
+	'^purge: 150[0-9]/150[0-9] items \(100%\), [0-9]+/s, ETA ' "$(tail -n 1 "$GFS_TMP/err")"
+check_absent "the op is gone" "$BACKING/s2/.trash/${pop##*/}"
+
 gfs_umount
 done_testing

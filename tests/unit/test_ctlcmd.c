@@ -102,7 +102,7 @@ struct fx {
 	char lines[16][256];
 	int nlines;
 	/* what the fake daemon saw */
-	int undo_calls, hold_calls, purge_calls, prot_changed, policy_changed;
+	int undo_calls, hold_calls, purge_calls, sync_calls, prot_changed, policy_changed;
 	char last[2][NAME_MAX + 1];
 	bool last_hold;
 };
@@ -127,8 +127,11 @@ static int fake_hold(void *arg, const char *scope, const char *op, bool hold)
 	return strcmp(op, OP) ? -ENOENT : 0;
 }
 
-static int fake_purge(void *arg, const char *scope, const char *op, struct op_record *rec)
+/* Removes its entries in four steps, as the sweeper's purge does. */
+static int fake_purge(void *arg, const char *scope, const char *op, struct op_record *rec,
+		      void (*fn)(void *, uint64_t), void *fn_arg)
 {
+	static const uint64_t steps[] = { 3000, 5000, 6000, 9000 };
 	struct fx *f = arg;
 
 	f->purge_calls++;
@@ -136,7 +139,18 @@ static int fake_purge(void *arg, const char *scope, const char *op, struct op_re
 	rec->items = 5;
 	rec->bytes = 4096;
 	rec->uid = 1000;
-	return strstr(op, ".2") ? -EPERM : 0;
+	if (strstr(op, ".2"))
+		return -EPERM;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		fn(fn_arg, steps[i]);
+	return 0;
+}
+
+static int fake_sync(void *arg)
+{
+	struct fx *f = arg;
+
+	return ++f->sync_calls == 2 ? -EIO : 0;
 }
 
 static void fake_changed(void *arg)
@@ -158,7 +172,7 @@ static void fake_policy_changed(void *arg, const char *site)
 }
 
 static const struct ctlcmd_ops fake_ops = {
-	.undo_op = fake_undo, .op_hold = fake_hold, .purge = fake_purge,
+	.undo_op = fake_undo, .op_hold = fake_hold, .purge = fake_purge, .sync = fake_sync,
 	.protected_changed = fake_changed, .status = fake_status,
 	.policy_changed = fake_policy_changed,
 };
@@ -288,6 +302,7 @@ static void test_dispatch(void **state)
 	assert_int_equal(run(f, "undo|www|" OP), -ENOTCONN);
 	assert_int_equal(run(f, "hold|op|www|" OP), -ENOTCONN);
 	assert_int_equal(run(f, "purge|www|" OP "|gdpr"), -ENOTCONN);
+	assert_int_equal(run(f, "sync"), -ENOTCONN);
 	assert_int_equal(audited(f).n, 0);
 }
 
@@ -390,6 +405,18 @@ static void test_hold(void **state)
 	assert_string_equal(s.event[3], "release");
 }
 
+static void test_sync(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, "sync"), 0);
+	assert_int_equal(f->sync_calls, 1);
+	assert_int_equal(run(f, "sync"), -EIO);
+	assert_non_null(strstr(msg, "records"));
+	assert_int_equal(run(f, "sync|x"), -EINVAL);
+	assert_int_equal(f->sync_calls, 2);
+}
+
 static void test_purge(void **state)
 {
 	struct fx *f = *state;
@@ -405,7 +432,10 @@ static void test_purge(void **state)
 	assert_int_equal(sitepolicy_set_hold(f->fd, "www", false), 0);
 	assert_int_equal(run(f, "purge|www|" OP ".2|erasure request #12"), -EPERM);
 	assert_int_equal(run(f, "purge|www|" OP "|erasure request #12"), 0);
-	assert_string_equal(f->lines[0], "purged 5 4096");
+	/* a progress line after each step */
+	assert_string_equal(f->lines[0], "progress 3000");
+	assert_string_equal(f->lines[3], "progress 9000");
+	assert_string_equal(f->lines[4], "purged 5 4096");
 	s = audited(f);
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.event[0], "purge");
@@ -540,6 +570,7 @@ int main(void)
 		T(test_undo_root_scope),
 		TR(test_hold),
 		TR(test_purge),
+		TR(test_sync),
 		TR(test_site_set),
 		TR(test_site_set_space),
 		T(test_site_add_protect),
