@@ -156,6 +156,19 @@ check_same_text "tree after restore = tree before (backing)" "$before" \
 	"$(tree_manifest "$BACKING/site2/wiki/2024")"
 check_eq "hard links restored as one inode" "$ino_hard $ino_hard" \
 	"$(ino "$BACKING/site2/wiki/2024/jan/page3.md") $(ino "$BACKING/site2/wiki/2024/feb/hardlink.md")"
+check "the emptied op goes (its mirror parent wiki too)" wait_until 10 eval '! test -e "$OPB"'
+
+# The op's only entry restored: the engine skips counting what leaves (the
+# op is empty after it) and the op goes at the next tick.
+mkdir -p "$MNT/site2/solo/d"
+echo solo >"$MNT/site2/solo/d/f"
+check "rm -rf solo" rm -rf "$MNT/site2/solo"
+sop=$(only_op site2)
+check_eq "its op holds solo alone" solo "$(ls -A "$(bk_op site2 "$sop")")"
+check "mv the op's only entry out" mv "$(mnt_op site2 "$sop")/solo" "$MNT/site2/solo"
+check_eq "solo is back whole" solo "$(cat "$MNT/site2/solo/d/f")"
+check "the emptied op goes (backing)" wait_until 10 eval '! test -e "$(bk_op site2 "$sop")"'
+check_eq "and from the mount's trash" "" "$(mnt_op_dirs site2)"
 
 # ---------------------------------------------------------------------------
 # site3: rm -rf of a whole site
