@@ -59,7 +59,7 @@ extern const struct fuse_lowlevel_ops gfs_ops;
 /* The trash engine's on_removed callback (arg is the struct gfs). */
 void ops_on_removed(void *arg, int dirfd, const char *name);
 /* The trash engine's on_undone callback: cached directory listings are
- * dropped (see dir_cacheable in ops.c). */
+ * dropped (see dir_cacheable in ops_io.c). */
 void ops_on_undone(void *arg);
 
 /* The trash engine's on_relinked callback: the kernel's attributes of
