@@ -37,7 +37,8 @@
 #define AUDIT_EV_SITE_SET   "site-set"    /* retention / kind change */
 #define AUDIT_EV_PROTECT    "protect"
 #define AUDIT_EV_UNPROTECT  "unprotect"
-#define AUDIT_EV_DENIED     "denied"      /* removal of a protected path refused */
+#define AUDIT_EV_DENIED     "denied"      /* refused: removal of a protected path, a
+                                             * restore or purge of a held op */
 #define AUDIT_EV_GAP        "gap"         /* rows lost while the log was unwritable */
 #define AUDIT_EV_EVICT      "evict"       /* the sweeper purged an op for space (detail: reason) */
 #define AUDIT_EV_EXCLUDE    "exclude"     /* items removed directly by an exclusion pattern:

@@ -120,6 +120,7 @@ struct req {
 	struct caller who;     /* the peer process, for the audit */
 	struct undo_result res;
 	size_t steps;          /* undo: steps done, for the progress lines */
+	uint64_t removed;      /* purge: entries removed so far */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -327,6 +328,7 @@ static void purge_step_line(void *arg, uint64_t removed)
 	struct req *rq = arg;
 	char n[24];
 
+	rq->removed = removed;
 	snprintf(n, sizeof(n), "%" PRIu64, removed);
 	ctl_emitf(rq->out, "progress", n, NULL);
 }
@@ -348,9 +350,15 @@ static int v_purge(struct req *rq)
 		return fail(rq, -EPERM, "site '%s' is under legal hold", scope);
 	if (!o || !o->purge)
 		return need_daemon(rq);
-	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0)
+	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0) {
+		if (r == -EPERM) {   /* held before it began, or a hold stopped it */
+			snprintf(detail, sizeof(detail), "purge refused: under legal hold after %"
+				 PRIu64 " entries; reason=%s", rq->removed, reason);
+			audit(rq, AUDIT_EV_DENIED, scope, op, NULL, detail);
+		}
 		return fail(rq, r, "op %s/%s: %s", scope, op, r == -EPERM ? "under legal hold" :
 			    r == -EBUSY ? "still collecting deletions" : strerror(-r));
+	}
 	snprintf(items, sizeof(items), "%" PRIu64, rec.items);
 	snprintf(bytes, sizeof(bytes), "%" PRIu64, rec.bytes);
 	ctl_emitf(rq->out, "purged", items, bytes, NULL);

@@ -149,6 +149,9 @@ check_not "the purge command failed" test "$prc" -eq 0
 check_match "saying the op is under legal hold" "under legal hold" "$(cat "$GFS_TMP/purge.out")"
 check "the daemon logs that the hold stopped it" \
 	grep -q "purge of op s2/$BIG_OP stopped by a legal hold after [0-9]* entries" "$GFS_LOG"
+denied_purges() { gctl --json log --event denied | pyj '"\n".join(r["op"] + ": " + r["detail"] for r in d)'; }
+check "and audits it as denied, with what was already purged" wait_until 10 eval \
+	'denied_purges | grep -Eq "^$BIG_OP: purge refused: under legal hold after [1-9][0-9]* entries; reason=hold test\$"'
 left=$(ndirs)
 diag "purge stopped with $left of $BIG_DIRS directories left"
 check "something is left" test "$left" -gt 0

@@ -431,15 +431,20 @@ static void test_purge(void **state)
 	assert_int_equal(f->purge_calls, 0);
 	assert_int_equal(sitepolicy_set_hold(f->fd, "www", false), 0);
 	assert_int_equal(run(f, "purge|www|" OP ".2|erasure request #12"), -EPERM);
+	s = audited(f);   /* a hold that stops a purge is audited */
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.event[0], "denied");
+	assert_string_equal(s.detail[0], "purge refused: under legal hold after 0 entries; "
+			    "reason=erasure request #12");
 	assert_int_equal(run(f, "purge|www|" OP "|erasure request #12"), 0);
 	/* a progress line after each step */
 	assert_string_equal(f->lines[0], "progress 3000");
 	assert_string_equal(f->lines[3], "progress 9000");
 	assert_string_equal(f->lines[4], "purged 5 4096");
 	s = audited(f);
-	assert_int_equal(s.n, 1);
-	assert_string_equal(s.event[0], "purge");
-	assert_string_equal(s.detail[0], "items=5 bytes=4096 deleter_uid=1000 "
+	assert_int_equal(s.n, 2);
+	assert_string_equal(s.event[1], "purge");
+	assert_string_equal(s.detail[1], "items=5 bytes=4096 deleter_uid=1000 "
 			    "reason=erasure request #12");
 }
 
