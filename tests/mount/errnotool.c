@@ -18,12 +18,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -98,7 +100,9 @@ static void usage_exit(const char *why)
 		"     process; prints one word per STEP (OK, OK:nlink=N, or the errno):\n"
 		"     nlink | write:DATA | ftruncate:LEN | fchmod:MODE | fchown:UID:GID |\n"
 		"     futimens | fsetxattr:NAME:VALUE | unlink:PATH | chmod:PATH:MODE |\n"
-		"     open:PATH:FLAGS | hold:FILE (create FILE, wait <= 60 s until it is gone)\n", prog);
+		"     open:PATH:FLAGS | hold:FILE (create FILE, wait <= 60 s until it is gone)\n"
+		"  freeze_on_fd PID SUBSTR SECONDS   SIGSTOP PID while it holds an unlinked\n"
+		"     file whose path contains SUBSTR open (OK; ETIMEDOUT)\n", prog);
 	exit(2);
 }
 
@@ -487,6 +491,60 @@ static int do_fd(int argc, char **argv)
 	return 0;
 }
 
+/* Does process pid have an fd whose link target contains sub? */
+static bool has_fd_like(const char *pid, const char *sub)
+{
+	char dir[64], path[64 + NAME_MAX + 2], target[PATH_MAX];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%s/fd", pid);
+	if (!(d = opendir(dir)))
+		return false;
+	while (!found && (de = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = '\0';
+			found = strstr(target, sub) && strstr(target, " (deleted)");
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* freeze_on_fd PID SUBSTR SECONDS: poll PID's open files (no sleep) until
+ * one is unlinked ("… (deleted)") and its path contains SUBSTR, SIGSTOP
+ * PID, and print OK if it is still so while PID is stopped (else SIGCONT
+ * and poll on).  ETIMEDOUT after SECONDS.  For catching a daemon in the
+ * middle of a step that holds an unnamed file open (the crash tests). */
+static int do_freeze_on_fd(int argc, char **argv)
+{
+	struct timespec t0, t;
+	pid_t pid;
+
+	if (argc != 4)
+		usage_exit("freeze_on_fd PID SUBSTR SECONDS");
+	pid = (pid_t)atoi(argv[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (has_fd_like(argv[1], argv[2])) {
+			kill(pid, SIGSTOP);
+			if (has_fd_like(argv[1], argv[2])) {
+				printf("OK\n");
+				return 0;
+			}
+			kill(pid, SIGCONT);
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= atoi(argv[3]))
+			return report(-1, ETIMEDOUT);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *op;
@@ -647,6 +705,8 @@ int main(int argc, char **argv)
 		return do_ls(argv[1]);
 	} else if (!strcmp(op, "fd")) {
 		return do_fd(argc, argv);
+	} else if (!strcmp(op, "freeze_on_fd")) {
+		return do_freeze_on_fd(argc, argv);
 	} else {
 		usage_exit("unknown OP");
 		return 2;

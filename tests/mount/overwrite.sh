@@ -273,7 +273,37 @@ check_eq "after kill -9: the live file is truncated" 0 "$(stat -c %s "$S/crash")
 check_eq "after kill -9: the op counts it" 1 \
 	"$(getfattr --absolute-names --only-values -n user.gracefs.items "$(mnt_op s1 "$op")")"
 
-# A bad mount option stops gracefs before it mounts.
+# kill -9 in the middle of a preservation's copy (fs/trash_preserve.c, the
+# crash ordering): the copy goes into an unnamed O_TMPFILE and the live file
+# is truncated only after the copy has its name in the op, so after the
+# remount the live file is whole and the trash holds nothing of it.
+check "site set preserve_max=1G" gctl site set site:s1 preserve_max=1G
+{ printf 'head'; head -c 400M /dev/zero; printf 'tail'; } >"$BACKING/s1/midcopy"
+sum=$(md5sum <"$BACKING/s1/midcopy")
+sync "$BACKING/s1/midcopy"   # its pages clean, then dropped: the copy reads the disk
+dd if="$BACKING/s1/midcopy" iflag=nocache count=0 status=none
+sh -c ': >"$1"' _ "$S/midcopy" 2>/dev/null &
+truncer=$!
+# The daemon holds the copy open unnamed ("BACKING/s1/.trash/#N (deleted)")
+# until it links it into the op: freeze it there, and kill it.
+caught=0
+[ "$(et freeze_on_fd "$GFS_PID" "/s1/.trash/#" 30)" == OK ] && caught=1
+if [ "$caught" -eq 1 ]; then
+	check "killed in the middle of the copy" gfs_kill9
+	wait "$truncer"
+	check_not "the truncating process failed" test $? -eq 0
+	gfs_mount "metrics=$PROM" op_gap=2s
+	check_eq "after kill -9 mid-copy: the live file is whole" "$sum" "$(md5sum <"$S/midcopy")"
+	check_eq "and nothing of it is in the trash" "" "$(find "$BACKING/s1/.trash" -name midcopy)"
+	check_eq "no unnamed copy is left open" "" \
+		"$(ls -l "/proc/$GFS_PID/fd" 2>/dev/null | grep '(deleted)')"
+else
+	wait "$truncer"
+	skip "kill -9 in the middle of the copy" "the 400 MiB copy ended before it was seen"
+	kill -CONT "$GFS_PID"
+fi
+rm -f "$BACKING/s1/midcopy"
+
 mkdir -p "$GFS_TMP/b2" "$GFS_TMP/m2"
 out=$(timeout 20 "$GRACEFS" -f -o preserve_max=lots "$GFS_TMP/b2" "$GFS_TMP/m2" 2>&1)
 check_eq "gracefs -o preserve_max=lots exits nonzero" 1 "$(( $? != 0 ))"
