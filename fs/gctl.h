@@ -74,6 +74,8 @@ DIR *dir_at(int dirfd);
 /* ---- opening the store, IDs, mutations (gracectl.c) ---- */
 
 int need_index(struct gctl *x);
+/* need_index, with a running daemon's open ops stored first (plans, listings). */
+int need_counts(struct gctl *x);
 int need_catalog(struct gctl *x, bool rw);
 bool daemon_holds_lock(struct gctl *x);
 bool daemon_answers(struct gctl *x);

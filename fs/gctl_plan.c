@@ -228,7 +228,7 @@ int c_purge(struct gctl *x, int argc, char **argv)
 	if (!id || !reason || !reason[strspn(reason, " \t")])
 		return fail(EXIT_USAGE, "usage: purge op:ID --reason TEXT [--execute TOKEN] (the reason "
 			    "is recorded in the audit log)");
-	if ((r = resolve_op(x, id, &rec)))
+	if ((r = need_counts(x)) || (r = resolve_op(x, id, &rec)))
 		return r;
 	s.v = &rec;
 	s.n = 1;

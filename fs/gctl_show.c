@@ -74,7 +74,7 @@ int c_ls(struct gctl *x, int argc, char **argv)
 
 	if (argc > 1)
 		return fail(EXIT_USAGE, "usage: ls [SITE]");
-	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_index(x)))
+	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_counts(x)))
 		return r;
 	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row,
 			       &(struct op_rows){ &t, x->backing_fd })) < 0)
@@ -109,7 +109,7 @@ int c_show(struct gctl *x, int argc, char **argv)
 
 	if (argc != 1)
 		return fail(EXIT_USAGE, "usage: show op:ID");
-	if ((r = resolve_op(x, argv[0], &rec)))
+	if ((r = need_counts(x)) || (r = resolve_op(x, argv[0], &rec)))
 		return r;
 	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
 	if ((pr = undo_plan(x->backing_fd, rec.scope, rec.name, &p)) == 0) {

@@ -499,7 +499,7 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false;
 	int r;
 
-	if ((r = need_index(x)))
+	if ((r = need_counts(x)))
 		return r;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -176,19 +176,25 @@ DIR *dir_at(int dirfd)
 
 int need_index(struct gctl *x)
 {
-	char msg[600];
 	int r;
 
 	if (x->ix)
 		return 0;
 	if ((r = index_open(&x->ix, fmt("%s/index", x->state))) < 0)
 		return fail(EXIT_FAILED, "index '%s/index': %s", x->state, strerror(-r));
-	/* A running daemon stores its open ops' records first: a dry run right
-	 * after an rm must count what it did, or its token would change as
-	 * soon as the next tick stores them.  No daemon: the index is all. */
+	return 0;
+}
+
+/* need_index, after a running daemon stored its open ops' records: a dry
+ * run right after an rm must count what it did, or its token would change
+ * as soon as the next tick stores them.  No daemon: the index is all. */
+int need_counts(struct gctl *x)
+{
+	char msg[600];
+
 	call_daemon(fmt("%s/ctl.sock", x->state), (const char *[]){ "sync" }, 1, NULL, NULL,
 		    msg, sizeof(msg));
-	return 0;
+	return need_index(x);
 }
 
 /* Open the catalog (read-only unless rw).  -ENOENT (read-only, none yet)
