@@ -21,6 +21,7 @@
 #include "ops_int.h"
 #include "procinfo.h"
 #include "tlink.h"
+#include "wberr.h"
 #include "wbtimes.h"
 
 /* ---- policy -------------------------------------------------------------- */
@@ -262,6 +263,14 @@ static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info 
 
 static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	int err;
+
+	/* through an open file: the kernel's question before a cached write(2)
+	 * after a background WRITE to this inode found the disk full */
+	if (fi && (err = wberr_take(ino))) {
+		fuse_reply_err(req, err);
+		return;
+	}
 	reply_attr(req, I(ino), fi);
 }
 

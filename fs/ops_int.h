@@ -135,4 +135,10 @@ void gfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  const char *value, size_t size, int flags);
 void gfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* ---- ops_maint.c ---- */
+
+/* A background WRITE (writeback cache) to nodeid through fd failed with
+ * ENOSPC or EDQUOT: the next write(2) to it fails so too (wberr.h). */
+void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err);
+
 #endif

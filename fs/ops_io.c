@@ -178,6 +178,8 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	privs_fsuid_leave(fs);
 	if (n >= 0)
 		wbtimes_after_write((int)fi->fh);   /* the kernel's mtime stays */
+	if ((n == -ENOSPC || n == -EDQUOT) && G(req)->writeback)
+		ops_write_failed(G(req), ino, (int)fi->fh, (int)-n);   /* no caller waits */
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

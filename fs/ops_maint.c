@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "log.h"
 #include "ops_int.h"
+#include "wberr.h"
 
 struct inval {
 	struct inval *next;
@@ -37,6 +39,19 @@ void ops_on_relinked(void *arg, dev_t dev, ino_t ino)
 	iv->ino = ino;
 	iv->attr_only = true;
 	queue_inval(arg, iv);
+}
+
+void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err)
+{
+	struct stat st;
+
+	wberr_note(nodeid, err);
+	if (fstat(fd, &st) < 0)
+		return;   /* the kernel asks again when its attributes expire */
+	ops_on_relinked(g, st.st_dev, st.st_ino);
+	pthread_mutex_lock(&g->maint_lock);   /* sent now, not at the next tick */
+	pthread_cond_signal(&g->maint_cond);
+	pthread_mutex_unlock(&g->maint_lock);
 }
 
 void ops_on_removed(void *arg, int dirfd, const char *name)
