@@ -15,6 +15,7 @@
 #include "inode.h"
 #include "ops_int.h"
 #include "privs.h"
+#include "wberr.h"
 #include "wbtimes.h"
 
 /* ---- files ------------------------------------------------------------------------ */
@@ -190,6 +191,7 @@ void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fdcap_release(G(req)->fdcap, (int)fi->fh);
 	wbtimes_forget((int)fi->fh);
+	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
 	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
 	close((int)fi->fh);
 	fuse_reply_err(req, 0);

@@ -23,7 +23,9 @@
 
 /* A background WRITE to nodeid failed with err (ENOSPC or EDQUOT). */
 void wberr_note(uint64_t nodeid, int err);
-/* The error noted for nodeid, forgotten as it is returned; 0: none. */
+/* The error noted for nodeid, forgotten as it is returned; 0: none.
+ * Also called at RELEASE: an error close(2) reported is not kept for a
+ * later open of the same file. */
 int wberr_take(uint64_t nodeid);
 
 #endif
