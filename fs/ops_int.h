@@ -72,8 +72,9 @@ void pathref_put(struct pathref *pr);
 
 /* ---- ops_names.c ---- */
 
-/* Creating names: the parent a new name goes in (its fd, or -errno), and
- * the new name's owner (the caller's fsuid/fsgid). */
+/* Creating names: give_to_caller makes the caller own a new name (gid from
+ * a setgid parent); creation_dir opens the parent a new name goes in (its
+ * fd, or -errno) after may_create. */
 int give_to_caller(fuse_req_t req, int pfd, const char *name, mode_t mode);
 int creation_dir(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir);
 /* Overwrite protection: preserve a file before a truncation to keep bytes,
