@@ -103,7 +103,7 @@ static int number(const char *name, const char *val, double min, double max, dou
 
 int options_parse(struct fuse_args *args, struct gfs_opts *o)
 {
-	struct raw r = { .o = o, .writeback = 1 };
+	struct raw r = { .o = o };
 	double tick = 200, max_open = 0;
 	int rc = -1;
 
@@ -195,8 +195,8 @@ void options_usage(const char *prog)
 	       "                           backing store cannot clone (default 64M; 0: clones only)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
-	       "    -o no_writeback        no kernel writeback cache: every write(2) waits for the\n"
-	       "                           daemon (default: cached, sent by the kernel's writeback)\n"
+	       "    -o writeback           kernel writeback cache: write(2) returns once cached; on\n"
+	       "                           a full disk the next write(2) fails (default off)\n"
 	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n"
 	       "    -o max_open_per_uid=N  files one non-root uid may hold open through the mount\n"
 	       "                           (default: a quarter of RLIMIT_NOFILE less a reserve)\n\n",

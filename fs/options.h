@@ -23,7 +23,7 @@ struct gfs_opts {
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	bool trash_visible;     /* -o trash_visible */
-	bool writeback;         /* kernel writeback cache (default on; -o no_writeback) */
+	bool writeback;         /* kernel writeback cache (-o writeback; default off) */
 	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */
 };
 

@@ -41,9 +41,8 @@ check "... nor can it get it back (CapBnd $bnd)" test $(( 0x$bnd >> 24 & 1 )) -e
 check "... nor CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_SYS_MODULE" \
 	test $(( 0x$bnd >> 19 & 1 )) -eq 0 -a $(( 0x$bnd >> 12 & 1 )) -eq 0 -a $(( 0x$bnd >> 16 & 1 )) -eq 0
 
-# With the default writeback cache dd's write(2)s return from the page
-# cache; the background WRITE that finds the disk full fails the next one
-# (fs/wberr.c), so dd ends rather than writing forever.
+# Without the writeback cache (the default) the write(2) that does not fit
+# fails.
 out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
 	timeout 300 dd if=/dev/zero of="$MNT/site1/fill" bs=64k 2>&1)
 check_match "bob writes until the disk is full: ENOSPC" 'No space left on device' "$out"
@@ -58,18 +57,18 @@ check "root through the mount can still write into the reserve" \
 	dd if=/dev/zero of="$MNT/site1/root-emergency" bs=64k count=4 status=none
 check_eq "... and it is there" 262144 "$(stat -c %s "$BACKING/site1/root-emergency")"
 
-# The same fill without the writeback cache: each write(2) waits for the
-# daemon and the one that does not fit fails.  (Above, with the default
-# cache, the failure of a background WRITE fails the next write(2).)
+# The same fill with the writeback cache: dd's write(2)s return from the
+# page cache; the background WRITE that finds the disk full fails the next
+# one (fs/wberr.c), so dd ends rather than writing forever.
 check "unmount" gfs_umount
 rm -rf "$BACKING/site1/fill" "$BACKING/site1/root-emergency" "$BACKING/site1/.trash"/*
-check "mount with -o no_writeback" gfs_mount no_writeback
+check "mount with -o writeback" gfs_mount writeback
 out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
-	dd if=/dev/zero of="$MNT/site1/fill2" bs=64k 2>&1)
-check_match "no_writeback: bob's dd ends with ENOSPC too" 'No space left on device' "$out"
+	timeout 300 dd if=/dev/zero of="$MNT/site1/fill2" bs=64k 2>&1)
+check_match "writeback: bob's dd ends with ENOSPC too" 'No space left on device' "$out"
 check "after writing most of the disk (> 20 MiB)" test "$(stat -c %s "$BACKING/site1/fill2")" -gt 20971520
 sync
 free=$(stat -f -c %f "$BACKING")
-check "no_writeback: the reserve is intact" test $((free * 100)) -ge $((reserved * 95))
+check "writeback: the reserve is intact" test $((free * 100)) -ge $((reserved * 95))
 check "clean unmount" gfs_umount
 done_testing
