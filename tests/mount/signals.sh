@@ -100,7 +100,10 @@ check_live "restored after SIGTERM" site1 invoice.txt "$s_inv"
 
 echo "### $(date +%T.%N) kill -HUP $GFS_PID" >>"$GFS_LOG"
 kill -HUP "$GFS_PID"
-sleep 1
+# delivered: no longer pending for the process (ShdPnd bit 0 is SIGHUP); a
+# daemon that left its loop on it fails the requests below
+hup_pending() { (( 0x$(awk '/^ShdPnd/ { print $2 }' "/proc/$GFS_PID/status" 2>/dev/null || echo 0) & 1 )); }
+check "SIGHUP: delivered" wait_until 10 eval '! hup_pending'
 if _pid_alive "$GFS_PID"; then
 	pass "SIGHUP: daemon still running"
 else
