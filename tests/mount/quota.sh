@@ -31,6 +31,17 @@ reserved=$(tune2fs -l "$GFS_TMP/ext4.img" | awk -F: '/^Reserved block count/ { p
 bsize=$(tune2fs -l "$GFS_TMP/ext4.img" | awk -F: '/^Block size/ { print $2 + 0 }')
 check "the image reserves blocks for root ($reserved of $bsize bytes)" test "${reserved:-0}" -gt 100
 
+# fill NAME DESC — bob's dd into site1/NAME until the disk is full: it must
+# end with ENOSPC, having written most of the 48M disk.
+fill() {
+	local out
+	out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
+		timeout 300 dd if=/dev/zero of="$MNT/site1/$1" bs=64k 2>&1)
+	check_match "$2: ENOSPC" 'No space left on device' "$out"
+	check "$2: after writing most of the disk (> 20 MiB)" \
+		test "$(stat -c %s "$BACKING/site1/$1")" -gt 20971520
+}
+
 gfs_site site1
 chown "$BOB:$BOB" "$BACKING/site1"
 gfs_mount
@@ -43,10 +54,7 @@ check "... nor CAP_SYS_PTRACE, CAP_NET_ADMIN, CAP_SYS_MODULE" \
 
 # Without the writeback cache (the default) the write(2) that does not fit
 # fails.
-out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
-	timeout 300 dd if=/dev/zero of="$MNT/site1/fill" bs=64k 2>&1)
-check_match "bob writes until the disk is full: ENOSPC" 'No space left on device' "$out"
-check "after writing most of the disk (> 20 MiB)" test "$(stat -c %s "$BACKING/site1/fill")" -gt 20971520
+fill fill "bob writes until the disk is full"
 sync
 free=$(stat -f -c %f "$BACKING")
 avail=$(stat -f -c %a "$BACKING")
@@ -63,10 +71,7 @@ check_eq "... and it is there" 262144 "$(stat -c %s "$BACKING/site1/root-emergen
 check "unmount" gfs_umount
 rm -rf "$BACKING/site1/fill" "$BACKING/site1/root-emergency" "$BACKING/site1/.trash"/*
 check "mount with -o writeback" gfs_mount writeback
-out=$(setpriv --reuid=$BOB --regid=$BOB --clear-groups -- \
-	timeout 300 dd if=/dev/zero of="$MNT/site1/fill2" bs=64k 2>&1)
-check_match "writeback: bob's dd ends with ENOSPC too" 'No space left on device' "$out"
-check "after writing most of the disk (> 20 MiB)" test "$(stat -c %s "$BACKING/site1/fill2")" -gt 20971520
+fill fill2 "writeback: bob's dd ends so too"
 sync
 free=$(stat -f -c %f "$BACKING")
 check "writeback: the reserve is intact" test $((free * 100)) -ge $((reserved * 95))
