@@ -4,7 +4,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdlib.h>
+#include <string.h>
 
 #include "wberr.h"
 
@@ -31,8 +31,7 @@ void wberr_note(uint64_t nodeid, int err)
 		}
 	}
 	if (n == WBERR_MAX) {   /* drop the oldest */
-		for (size_t i = 1; i < n; i++)
-			noted[i - 1] = noted[i];
+		memmove(&noted[0], &noted[1], (n - 1) * sizeof(noted[0]));
 		n--;
 	}
 	noted[n].nodeid = nodeid;
@@ -54,7 +53,7 @@ int wberr_take(uint64_t nodeid)
 		if (noted[i].nodeid != nodeid)
 			continue;
 		err = noted[i].err;
-		noted[i] = noted[n - 1];
+		memmove(&noted[i], &noted[i + 1], (n - i - 1) * sizeof(noted[0]));   /* oldest first */
 		atomic_store(&count, n - 1);
 		break;
 	}
