@@ -330,9 +330,10 @@ static int set_times(struct inode *ino, const struct stat *attr, int to_set,
 	return r;
 }
 
-static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
-		      struct fuse_file_info *fi)
+static int do_setattr(fuse_req_t req, fuse_ino_t nodeid, const struct stat *attr,
+		      int to_set, struct fuse_file_info *fi)
 {
+	struct inode *ino = I(nodeid);
 	int fd = inode_open(ino, O_PATH), r = 0;
 
 	if (fd < 0)
@@ -359,6 +360,8 @@ static int do_setattr(struct inode *ino, const struct stat *attr, int to_set,
 			r = wfd;
 		else if (ftruncate(wfd, attr->st_size) < 0)
 			r = -errno;
+		else
+			r = kill_setid(req, nodeid, wfd, false);   /* the reply has the new mode */
 		if (wfd >= 0 && !(fi && fi->fh))
 			close(wfd);
 	}
@@ -379,7 +382,7 @@ static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!r && (to_set & FUSE_SET_ATTR_SIZE))
 		r = preserve_ino(req, I(ino), attr->st_size);
 	if (!r)
-		r = do_setattr(I(ino), attr, to_set, fi);
+		r = do_setattr(req, ino, attr, to_set, fi);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

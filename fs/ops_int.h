@@ -100,6 +100,8 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* May the kernel keep this directory's listing (FOPEN_CACHE_DIR)? */
 bool dir_cacheable(struct gfs *g, struct inode *ino);
+/* An unprivileged write or truncate clears setuid/setgid (see the definition). */
+int kill_setid(fuse_req_t req, fuse_ino_t ino, int fd, bool notify);
 void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);

@@ -76,6 +76,34 @@ static void own_times(struct gfs *g, struct fuse_file_info *fi, int fd, const st
 		wbtimes_open(fd, &st->st_mtim);
 }
 
+/* The kernel leaves clearing setuid/setgid on write and truncate to the
+ * daemon (FUSE_HANDLE_KILLPRIV_V2, fuseinit.h: it then stops asking for
+ * security.capability before every write).  Like the VFS: a caller without
+ * CAP_FSETID — for gracefs, any uid but root — clears S_ISUID, and S_ISGID
+ * where group execute is set, of the regular file fd; root keeps them.
+ * `security.capability` the backing filesystem clears itself on every
+ * write.  notify: tell the kernel its cached mode is stale (a WRITE or
+ * OPEN reply carries no attributes; a SETATTR reply does).  0 or -errno. */
+int kill_setid(fuse_req_t req, fuse_ino_t ino, int fd, bool notify)
+{
+	struct stat st;
+	mode_t m;
+
+	if (fuse_req_ctx(req)->uid == 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    !(st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;   /* the common case: one fstat */
+	m = st.st_mode & 07777 & ~S_ISUID;
+	if ((m & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		m &= ~S_ISGID;
+	if (m != (st.st_mode & 07777) && fchmod(fd, m) < 0)
+		return -errno;
+	/* also when the mode stays: the write under the caller's fsuid may
+	 * still clear a setgid bit without group execute (not in the group) */
+	if (notify)   /* attributes only: takes no lock the caller holds */
+		fuse_lowlevel_notify_inval_inode(G(req)->se, ino, -1, 0);
+	return 0;
+}
+
 void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	uid_t uid = fuse_req_ctx(req)->uid;
@@ -96,7 +124,8 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	if ((r = track_open(req, I(ino), fd)) < 0) {
+	if ((r = track_open(req, I(ino), fd)) < 0 ||
+	    ((fi->flags & O_TRUNC) && (r = kill_setid(req, ino, fd, true)) < 0)) {
 		fdcap_release(G(req)->fdcap, fd);
 		close(fd);
 		fuse_reply_err(req, -r);
@@ -173,6 +202,10 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].pos = off;
 	/* as the uid that opened it (writeback requests may come as root): no
 	 * tenant reaches the root reserve */
+	if ((n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
 	uid_t fs = privs_fsuid_enter(fdcap_owner(G(req)->fdcap, (int)fi->fh,
 						 fuse_req_ctx(req)->uid));
 	n = fuse_buf_copy(&out, in, 0);
@@ -212,7 +245,7 @@ void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
 		? preserve_ino(req, I(ino), off) : 0;
 
-	if (r < 0) {
+	if (r < 0 || (r = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
@@ -227,6 +260,12 @@ void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
+	int k = kill_setid(req, ino_out, (int)fi_out->fh, true);
+
+	if (k < 0) {
+		fuse_reply_err(req, -k);
+		return;
+	}
 	uid_t fs = privs_fsuid_enter(fuse_req_ctx(req)->uid);
 	ssize_t n = copy_file_range((int)fi_in->fh, &off_in, (int)fi_out->fh, &off_out,
 				    len, (unsigned)flags);
