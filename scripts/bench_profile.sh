@@ -3,8 +3,9 @@
 # gracefs: the FUSE requests it costs (libfuse's debug log, counted per
 # opcode) and a CPU profile of the daemon (perf, Debian's linux-perf).
 #
-# usage: scripts/bench_profile.sh [--gracefs PATH] [--gracefs-opts O]
-#            [--files N] [--tar FILE] create|rm|tar
+# usage: [HP_BIN=/path/to/passthrough_hp] scripts/bench_profile.sh
+#            [--gracefs PATH] [--gracefs-opts O] [--files N] [--tar FILE]
+#            create|rm|tar
 #
 #   create   N 1 KiB files in N/200 directories (default N = 15000)
 #   rm       the same tree created, then rm -rf of it (profiled)
@@ -13,7 +14,9 @@
 # Two passes over a fresh backing directory under /var/tmp: one mounted
 # with -o debug, whose log gives the requests per opcode; one without,
 # under `perf record -g -p DAEMON`, whose report is split by object
-# (kernel, libc, libfuse, gracefs) with the top symbols.  Needs root.
+# (kernel, libc, libfuse, gracefs) with the top symbols.  With HP_BIN set
+# (libfuse 3.14's passthrough_hp, see bench.sh) and bindfs installed, their
+# requests for the same workload are counted too, side by side.  Needs root.
 # Prints to stdout; nothing in the repository is changed.
 set -euo pipefail
 BENCH_TAG=profile
@@ -73,15 +76,44 @@ run() {
 	esac
 }
 
+# count LOG NAME — the requests in LOG after line $before, per opcode
+count() {
+	echo "## $WORK: FUSE requests of $2 (libfuse debug log)"
+	tail -n +"$((before + 1))" <(grep -o 'opcode: [A-Z_]*' "$1") |
+		sort | uniq -c | sort -rn | awk '{ n += $1; printf "%8d %s\n", $1, $3 } END { printf "%8d total\n", n }'
+}
+
 log "pass 1: requests (-o debug)"
 mount_gfs ,debug "$T/debug.log"
 prepare
 before=$(grep -c 'opcode:' "$T/debug.log" || true)
 run >/dev/null
 umount_gfs
-echo "## $WORK: FUSE requests (libfuse debug log)"
-tail -n +"$((before + 1))" <(grep -o 'opcode: [A-Z_]*' "$T/debug.log") |
-	sort | uniq -c | sort -rn | awk '{ n += $1; printf "%8d %s\n", $1, $3 } END { printf "%8d total\n", n }'
+count "$T/debug.log" gracefs
+
+# the comparators, over a plain directory (workloads use MNT/site1)
+other() {   # other NAME CMD... (CMD mounts $T/b on $T/mnt, debug log on stderr)
+	local name=$1
+	shift
+	rm -rf "$T/b" "$T/mnt"
+	mkdir -p "$T/b" "$T/mnt"
+	(ulimit -n 20000; exec "$@" >"$T/$name.log" 2>&1) &
+	PID=$!
+	for _ in $(seq 100); do mountpoint -q "$T/mnt" && break; sleep 0.1; done
+	mountpoint -q "$T/mnt" || { warn "$name did not mount"; PID=; return 0; }
+	mkdir "$T/mnt/site1"
+	prepare
+	before=$(grep -c 'opcode:' "$T/$name.log" || true)
+	run >/dev/null
+	umount_gfs
+	count "$T/$name.log" "$name"
+}
+if [[ -n ${HP_BIN:-} ]]; then
+	other passthrough_hp "$HP_BIN" --debug-fuse "$T/b" "$T/mnt"
+fi
+if command -v bindfs >/dev/null; then
+	other bindfs bindfs -f -d "$T/b" "$T/mnt"
+fi
 
 log "pass 2: perf record of the daemon"
 mount_gfs "" "$T/gracefs.log"
