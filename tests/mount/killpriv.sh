@@ -70,4 +70,15 @@ check "... asked security.capability at most twice, not 20 times ($((after - bef
 check_eq "... all written (1 + 9 x 1 + 11 x 2 bytes)" 32 "$(stat -c %s "$BACKING/s1/w")"
 
 check "clean unmount" gfs_umount
+
+# the same through clone_fd: each worker reads its own clone of the FUSE
+# device, through the daemon's device I/O (fs/fuseio.c)
+gfs_mount debug clone_fd
+echo >"$S/w2"
+before=$(getx)
+check "clone_fd: 20 write(2)s through one open file" et fd "$S/w2" w,append "${steps[@]}"
+check "... asked security.capability at most twice ($(( $(getx) - before )))" \
+	test $(( $(getx) - before )) -le 2
+check_eq "... all written" 32 "$(stat -c %s "$BACKING/s1/w2")"
+check "clean unmount" gfs_umount
 done_testing
