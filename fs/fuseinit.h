@@ -10,12 +10,10 @@
  * through fuseinit_raise on its way to the kernel.
  *
  * What the flag promises and how gracefs keeps it (docs/design.md): the
- * server clears setuid/setgid and `security.capability` on write, truncate
- * and chown by an unprivileged caller.  The daemon writes and truncates with
- * the caller's fsuid (privs.h), which drops CAP_FSETID for a tenant, so the
- * backing filesystem clears the bits itself; it clears `security.capability`
- * on every write.  libfuse 3.14's own default, FUSE_HANDLE_KILLPRIV (v1),
- * already made the kernel leave this to the server.
+ * server clears setuid/setgid on write and truncate by an unprivileged
+ * caller (kill_setid in ops_io.c), and `security.capability` on every
+ * write (the backing filesystem does that itself); chown goes through
+ * fchownat, which clears them as on any filesystem.
  *
  * Plain C on the kernel's <linux/fuse.h>; no state, no locks.
  */

@@ -6,8 +6,7 @@
  * INIT reply: the kernel sends nothing else before it is answered) has
  * gone, an atomic flag.
  */
-#include <errno.h>
-#include <fcntl.h>
+#include <fcntl.h>   /* splice */
 #include <linux/fuse.h>
 #include <stdatomic.h>
 #include <unistd.h>

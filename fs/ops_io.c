@@ -200,12 +200,12 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
-	/* as the uid that opened it (writeback requests may come as root): no
-	 * tenant reaches the root reserve */
 	if ((n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
 		fuse_reply_err(req, (int)-n);
 		return;
 	}
+	/* as the uid that opened it (writeback requests may come as root): no
+	 * tenant reaches the root reserve */
 	uid_t fs = privs_fsuid_enter(fdcap_owner(G(req)->fdcap, (int)fi->fh,
 						 fuse_req_ctx(req)->uid));
 	n = fuse_buf_copy(&out, in, 0);
