@@ -20,7 +20,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "audit.h"
+#include "store/audit.h"
 
 struct fx {
 	char tmp[32];

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "catalog.h"
+#include "store/catalog.h"
 
 struct fx {
 	char tmp[32];

@@ -18,8 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "clock.h"
-#include "sys.h"
+#include "engine/clock.h"
+#include "lib/sys.h"
 #include "testutil.h"
 
 #define NS INT64_C(1000000000)

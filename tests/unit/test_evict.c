@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "evict.h"
-#include "util.h"
+#include "engine/evict.h"
+#include "lib/util.h"
 
 #define NS 1000000000LL
 #define DAY 86400

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "fdcap.h"
+#include "daemon/fdcap.h"
 
 static struct fdcap *mk(unsigned nofile, unsigned per_uid)
 {

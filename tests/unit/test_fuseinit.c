@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "fuseinit.h"
+#include "daemon/fuseinit.h"
 
 struct reply {
 	struct fuse_out_header h;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
+#include "store/index.h"
 
 struct fx {
 	char tmp[32];      /* mkdtemp dir, removed in teardown */

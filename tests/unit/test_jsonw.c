@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "jsonw.h"
+#include "lib/jsonw.h"
 
 static char *buf;
 static size_t len;

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "engine/metrics.h"
 
 /* ------------------------------------------------------------------------
  * A strict reader of the text format, enough for what metrics_write emits. */

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "oprec.h"
+#include "store/oprec.h"
 
 static struct op_record zero;
 

@@ -26,13 +26,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
-#include "overwrite.h"
-#include "sitepolicy.h"
-#include "sys.h"
-#include "trash.h"
-#include "undo.h"
-#include "util.h"
+#include "store/index.h"
+#include "engine/overwrite.h"
+#include "engine/sitepolicy.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "engine/undo.h"
+#include "lib/util.h"
 #include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "privs.h"
+#include "lib/privs.h"
 
 static int prctl_bounded(int cap)
 {

@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "sitepolicy.h"
-#include "trash.h"
+#include "engine/sitepolicy.h"
+#include "engine/trash.h"
 #include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -23,12 +23,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
-#include "sitepolicy.h"
-#include "space.h"
-#include "sys.h"
-#include "trash.h"
-#include "util.h"
+#include "store/index.h"
+#include "engine/sitepolicy.h"
+#include "engine/space.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "lib/util.h"
 #include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"

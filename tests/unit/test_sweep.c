@@ -31,13 +31,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
-#include "oprec.h"
-#include "sitepolicy.h"
-#include "sweep.h"
-#include "sys.h"
-#include "trash.h"
-#include "util.h"
+#include "store/index.h"
+#include "store/oprec.h"
+#include "engine/sitepolicy.h"
+#include "engine/sweep.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "lib/util.h"
 #include "testutil.h"
 
 /* Paths are built into PATH_MAX buffers from short temp paths. */

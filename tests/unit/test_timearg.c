@@ -12,7 +12,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "timearg.h"
+#include "lib/timearg.h"
 
 #define NOW INT64_C(1796029200)   /* 2026-11-30T09:00:00Z */
 

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "testutil.h"
-#include "tlink.h"
+#include "store/tlink.h"
 
 struct fx {
 	char tmp[32];

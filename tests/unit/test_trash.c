@@ -25,12 +25,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
-#include "oprec.h"
-#include "sys.h"
-#include "tlink.h"
-#include "trash.h"
-#include "util.h"
+#include "store/index.h"
+#include "store/oprec.h"
+#include "lib/sys.h"
+#include "store/tlink.h"
+#include "engine/trash.h"
+#include "lib/util.h"
 #include "testutil.h"
 
 /* Paths are built into PATH_MAX buffers from short temp paths. */

@@ -18,9 +18,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "sys.h"
-#include "trash.h"
-#include "undo.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "engine/undo.h"
 #include "testutil.h"
 
 #define OP "20261127T130512Z-rm-4242"

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define T0 INT64_C(1795784712)   /* 2026-11-27T13:05:12Z */
 

@@ -20,14 +20,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "index.h"
-#include "opattr.h"
-#include "sitepolicy.h"
-#include "sweep.h"
-#include "sys.h"
-#include "trash.h"
-#include "util.h"
-#include "vattr.h"
+#include "store/index.h"
+#include "store/opxattr.h"
+#include "engine/sitepolicy.h"
+#include "engine/sweep.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "lib/util.h"
+#include "engine/vattr.h"
 #include "testutil.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation"

@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "wberr.h"
+#include "daemon/wberr.h"
 
 static void test_once(void **state)
 {

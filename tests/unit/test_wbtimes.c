@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "wbtimes.h"
+#include "daemon/wbtimes.h"
 
 static char path[64];
 

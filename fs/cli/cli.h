@@ -1,0 +1,254 @@
+/*
+ * gctl.h — what the files of gracectl share (private to the CLI).
+ *
+ *   gracectl.c    main, options, finding the store, opening it, typed IDs,
+ *                 mutations (daemon or in-process), small helpers
+ *   gctl_table.c  tables printed as aligned text or JSON
+ *   gctl_show.c   ls, show, find, status (read-only listings)
+ *   gctl_undo.c   selections of ops and undo (dry run and execute)
+ *   gctl_plan.c   plan tokens; hold, release, purge
+ *   gctl_site.c   site ls/add/set/protect/unprotect, trash usage per site
+ *   gctl_log.c    the audit log (and --follow)
+ *
+ * Single-threaded, except undo --execute (see gctl_undo.c).  fmt() returns
+ * one of a ring of static buffers: main thread only.
+ */
+#ifndef GRACEFS_GCTL_H
+#define GRACEFS_GCTL_H
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "store/catalog.h"
+#include "ctl/channel.h"
+#include "ctl/verbs.h"
+#include "store/index.h"
+#include "store/oprec.h"
+#include "engine/undo.h"
+
+#define NS 1000000000LL
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PLAN_TTL_S (24 * 3600)   /* a dry run's token is good this long */
+#define PLAN_KEEP_S (7 * 86400)  /* stored plans are pruned after this */
+#define FIND_DEPTH_MAX 4096
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+struct gctl {
+	char backing[PATH_MAX];
+	char state[PATH_MAX + 16];   /* BACKING/.gracefs */
+	int backing_fd;
+	bool json;
+	struct index *ix;
+	struct catalog *cat;
+	bool cat_rw;
+	int lock_fd;                 /* held while acting without a daemon */
+	int progress;                /* 1 --progress, -1 --no-progress, 0 on a tty */
+};
+
+/* ---- small helpers (gracectl.c) ---- */
+
+/* Print "gracectl: error: …" to stderr and return code. */
+__attribute__((format(printf, 2, 3)))
+int fail(int code, const char *fmt, ...);
+void *xrealloc(void *p, size_t n);          /* exits on out of memory */
+char *xstrdup(const char *s);
+__attribute__((format(printf, 1, 2)))
+const char *fmt(const char *f, ...);        /* a ring of 16 static buffers */
+const char *utc(int64_t wall_s);            /* ISO 8601 UTC, "" for 0 */
+const char *num(uint64_t v);
+const char *yes(bool b);
+int64_t now_s(void);
+const char *op_id(const char *scope, const char *name);
+int parse_time(const char *s, int64_t *ns);
+int parse_uid(const char *s, int64_t *uid);
+#define TIME_FORMS "2026-11-30T09:00:00+01:00, 2026-11-30 09:00 (local), @EPOCH, or -2h"
+const char *op_cmd(const char *name);
+int open_in(int dirfd, const char *name);
+DIR *dir_at(int dirfd);
+
+/* ---- opening the store, IDs, mutations (gracectl.c) ---- */
+
+int need_index(struct gctl *x);
+/* need_index, with a running daemon's open ops stored first (plans, listings). */
+int need_counts(struct gctl *x);
+int need_catalog(struct gctl *x, bool rw);
+bool daemon_holds_lock(struct gctl *x);
+bool daemon_answers(struct gctl *x);
+int resolve_op(struct gctl *x, const char *arg, struct op_record *rec);
+int site_arg(const char *s, char *out);
+/* site_arg, and the site must exist or have left a trace (trash, catalog,
+ * deleted sites): else a usage error (EXIT_USAGE). */
+int known_site(struct gctl *x, const char *s, char *out);
+int site_id(struct gctl *x, const char *s, char *out);
+int call_daemon(const char *sock, const char *const *argv, int argc, ctl_line_fn fn,
+		void *arg, char *msg, size_t cap);
+int print_line(void *arg, const char *const *f, int n);
+int mutate(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg);
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct gctl *x, int argc, char **argv);   /* argv[-1] is the name */
+	const char *usage;
+};
+int dispatch(struct gctl *x, const struct cmd *cmds, size_t n, const char *what,
+	     int argc, char **argv);
+
+/* ---- which store (gctl_store.c) ---- */
+
+/* Open the backing store named by -b DIR (a store or a gracefs
+ * mountpoint), --state DIR (is_state), or found (dir NULL).  Fills
+ * x->backing, x->state, x->backing_fd.  0 or an exit status (printed). */
+int store_open(struct gctl *x, const char *dir, bool is_state);
+
+/* ---- tables (gctl_table.c) ---- */
+
+struct table {
+	const char *const *cols;     /* JSON keys; plain headers are upper case */
+	const char *types;           /* per column, as JSON: s text, S text or null
+				      * (empty), n number or null (empty), b yes/no
+				      * as a boolean, E a time or null (empty, or
+				      * "never …"), a a comma list as an array */
+	int ncols;
+	size_t nrows;
+	char **cells;
+};
+#define TABLE(cols, types) { cols, types, (int)ARRAY_SIZE(cols), 0, NULL }
+
+void table_add(struct table *t, ...);
+const char *cell(const struct table *t, size_t row, int col);
+void table_sort(struct table *t);
+void table_free(struct table *t);
+void json_str(const char *s);
+void json_value(const char *v, char type);
+void table_json_obj(const struct table *t, size_t row);
+void table_json(const struct table *t);
+int plain_cell(const char *s, int width);
+void table_plain(const struct table *t);
+void table_vertical(const struct table *t, size_t row);
+void table_print(const struct table *t, bool json);
+
+/* ---- mutations' output (gracectl.c) ---- */
+
+/* What a mutation did, for the output of hold, release and the site
+ * commands: "VERB: ID" lines, or with --json one object per command,
+ * {"command", "ok", "results": [{"id", "changed", "note"}]}. */
+extern const char *const change_cols[];
+struct changes {
+	const char *command;
+	struct table t;
+	bool json, unchanged;
+	char why[128];
+};
+void changes_init(struct changes *c, const char *command);
+/* mutate() argv for id; a row in c.  0 or -errno (the error printed). */
+int change(struct gctl *x, struct changes *c, const char *id, const char *const *argv,
+	   int argc);
+int changes_done(struct gctl *x, struct changes *c, int r);   /* prints; returns r */
+
+/* ---- listings (gctl_show.c) ---- */
+
+extern const char *const op_cols[];
+#define OP_NCOLS 14
+#define OP_TYPES "sssEnsnnbsssnn"
+#define OP_LS_COLS 10   /* ls shows the first ten */
+extern const char *const plan_cols[];   /* op, action, from, to */
+const char *state_name(uint32_t s);
+#define HELD_NEVER "never (held)"   /* the expiry of a held op or site */
+bool site_held(int backing_fd, const char *scope);
+const char *expiry_text(const struct op_record *r, bool held);
+struct op_rows {
+	struct table *t;
+	int backing_fd;
+};
+int op_row(const struct op_record *r, void *arg);   /* arg: struct op_rows */
+void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only);
+int root_trash_open(int backing_fd);
+int c_ls(struct gctl *x, int argc, char **argv);
+int c_show(struct gctl *x, int argc, char **argv);
+int c_find(struct gctl *x, int argc, char **argv);
+int c_status(struct gctl *x, int argc, char **argv);
+int c_complete(struct gctl *x, int argc, char **argv);   /* hidden: __complete */
+
+/* ---- undo (gctl_undo.c) ---- */
+
+/* An op inside a deleted site, BACKING/.gracefs/trash/<root>/<site>/.trash/
+ * <op>: out of the index while its site is in the trash, yet part of what
+ * a deleting run did.  Undo restores it after root op <root> brought the
+ * site back under its own name. */
+struct nested {
+	char site[NAME_MAX + 1], op[NAME_MAX + 1], root[NAME_MAX + 1];
+};
+
+struct selection {
+	struct op_record *v;
+	size_t n;
+	struct nested *nest;
+	size_t nnest;
+	/* bulk filters */
+	int64_t since_ns, until_ns, uid;
+	const char *command;
+	const char *site;
+	int backing_fd;
+	size_t skipped_purging;
+};
+
+void sel_add(struct selection *s, const struct op_record *r);
+int c_undo(struct gctl *x, int argc, char **argv);
+
+/* ---- plans, hold, purge (gctl_plan.c) ---- */
+
+int cmp_rec(const void *a, const void *b);
+char *plan_body(const char *verb, struct selection *s, const char *extra,
+		char token[CTLCMD_TOKEN_LEN + 1]);
+int take_execute(int *argc, char **argv, const char **token);
+int check_token(struct gctl *x, const char *given, const char *now, bool bulk, bool need);
+int refuse_frozen(struct gctl *x, const struct op_record *v, size_t n, const char *verb);
+void store_plan(struct gctl *x, const char *token, const char *body);
+int c_hold(struct gctl *x, int argc, char **argv);
+int c_purge(struct gctl *x, int argc, char **argv);
+
+/* ---- sites (gctl_site.c) ---- */
+
+struct usage {
+	char scope[NAME_MAX + 1];
+	uint64_t ops, items, bytes;
+	int64_t oldest_s, next_expiry_s;   /* 0: none (next_expiry: all held) */
+	bool held;                         /* the site is on legal hold */
+};
+
+struct usages {
+	struct usage *v;
+	size_t n;
+};
+
+extern const char *const usage_cols[];
+int load_usage(struct gctl *x, struct usages *u);
+const struct usage *usage_of(const struct usages *u, const char *scope);
+void usage_rows(struct table *t, const struct usages *u);
+const char *usage_expiry(const struct usage *us);   /* HELD_NEVER, a time, "" */
+void exclusion_rows(struct gctl *x, struct table *t);   /* site, exclude */
+extern const struct cmd site_cmds[];
+extern const size_t n_site_cmds;
+int c_site(struct gctl *x, int argc, char **argv);
+
+/* ---- progress on stderr (gctl_progress.c) ---- */
+
+/* NULL (and every call a no-op) unless mode > 0 or stderr is a terminal
+ * (mode 0). */
+struct progress *progress_new(const char *what, uint64_t total, int mode);
+void progress_add(struct progress *pg, uint64_t n);   /* redraws now and then */
+void progress_show(struct progress *pg, bool force);
+void progress_clear(struct progress *pg);   /* before printing other lines */
+void progress_free(struct progress *pg);    /* the final line */
+void progress_abort(struct progress *pg);   /* no final line: the run failed */
+
+/* ---- audit log (gctl_log.c) ---- */
+
+int c_log(struct gctl *x, int argc, char **argv);
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * gctl_show — gracectl's read-only listings: ls, show, find, status.
+ * Main thread only.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fnmatch.h>
+#include <sys/xattr.h>
+
+#include "cli/cli.h"
+#include "engine/sitepolicy.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "lib/util.h"
+
+/* ---- op listings ---- */
+
+const char *const op_cols[] = { "op", "site", "deleted", "expires", "uid", "command",
+	"items", "bytes", "hold", "state", "first_deleted", "retention", "pid", "gid" };
+
+const char *state_name(uint32_t s)
+{
+	return s == OP_OPEN ? "open" : s == OP_CLOSED ? "closed" : s == OP_PURGING ? "purging" : "?";
+}
+
+/* Is site `scope` on legal hold?  The last answer is kept: index order
+ * keeps a site's ops together. */
+bool site_held(int backing_fd, const char *scope)
+{
+	static char last[NAME_MAX + 1] = "\1";
+	static bool held;
+	struct site_policy pol;
+
+	if (!*scope)
+		return false;
+	if (strcmp(last, scope)) {
+		held = sitepolicy_get(backing_fd, scope, &pol) == 0 && pol.hold;
+		snprintf(last, sizeof(last), "%s", scope);
+	}
+	return held;
+}
+
+/* One truth for hold and expiry (ls, show, status, site ls, the xattrs
+ * and the metrics): an op held itself or through its site never expires. */
+const char *expiry_text(const struct op_record *r, bool held)
+{
+	return held ? HELD_NEVER : utc(oprec_expiry(r));
+}
+
+int op_row(const struct op_record *r, void *arg)
+{
+	struct op_rows *o = arg;
+	bool held = r->hold || site_held(o->backing_fd, r->scope);
+	char ret[32];
+
+	util_format_duration(r->retention_s > 0 ? r->retention_s : 1, ret, sizeof(ret));
+	table_add(o->t, op_id(r->scope, r->name), *r->scope ? r->scope : "/",
+		  utc(r->last_ns / NS), expiry_text(r, held), num(r->uid), r->cmdline,
+		  num(r->items), num(r->bytes), yes(held), state_name(r->state),
+		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid));
+	return 0;
+}
+
+int c_ls(struct gctl *x, int argc, char **argv)
+{
+	struct table t = { op_cols, OP_TYPES, OP_LS_COLS, 0, NULL };
+	char site[NAME_MAX + 1];
+	int r;
+
+	if (argc > 1)
+		return fail(EXIT_USAGE, "usage: ls [SITE]");
+	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_counts(x)))
+		return r;
+	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row,
+			       &(struct op_rows){ &t, x->backing_fd })) < 0)
+		return fail(EXIT_FAILED, "index: %s", strerror(-r));
+	table_print(&t, x->json);
+	table_free(&t);
+	return EXIT_DONE;
+}
+
+const char *const plan_cols[] = { "op", "action", "from", "to" };
+
+static const char *const action_names[] = {
+	[UNDO_MKDIR] = "mkdir", [UNDO_MOVE] = "move", [UNDO_RENAME] = "rename",
+	[UNDO_MERGED] = "merge", [UNDO_REPLACE] = "replace" };
+
+void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!conflicts_only || p->steps[i].kind == UNDO_RENAME ||
+		    p->steps[i].kind == UNDO_REPLACE)
+			table_add(t, op_id(p->scope, p->op), action_names[p->steps[i].kind],
+				  p->steps[i].from, p->steps[i].to);
+}
+
+int c_show(struct gctl *x, int argc, char **argv)
+{
+	struct table t = { op_cols, OP_TYPES, OP_NCOLS, 0, NULL };
+	struct table pt = { plan_cols, "ssss", 4, 0, NULL };
+	struct op_record rec;
+	struct undo_plan p;
+	int r, pr;
+
+	if (argc != 1)
+		return fail(EXIT_USAGE, "usage: show op:ID");
+	if ((r = need_counts(x)) || (r = resolve_op(x, argv[0], &rec)))
+		return r;
+	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
+	if ((pr = undo_plan(x->backing_fd, rec.scope, rec.name, &p)) == 0) {
+		plan_rows(&pt, &p, false);
+		undo_plan_release(&p);
+	}
+	if (x->json) {
+		fputs("{\"op\":", stdout);
+		table_json_obj(&t, 0);
+		fputs(",\"restore_plan\":", stdout);
+		table_json(&pt);
+		puts("}");
+	} else {
+		table_vertical(&t, 0);
+		if (pr < 0)
+			printf("\nrestore plan: unavailable (%s)\n", strerror(-pr));
+		else
+			printf("\nrestore plan (gracectl undo %s):\n", argv[0]);
+		if (pr == 0)
+			table_plain(&pt);
+	}
+	table_free(&t);
+	table_free(&pt);
+	return EXIT_DONE;
+}
+
+/* ---- find ---- */
+
+struct finder {
+	struct table t;
+	const char *pat, *site;
+	bool by_path;
+	dev_t dev;
+	char opid[2 * NAME_MAX + 8];
+	char path[RELPATH_MAX_BYTES];
+};
+
+static const char *type_name(mode_t m)
+{
+	return S_ISREG(m) ? "file" : S_ISDIR(m) ? "dir" : S_ISLNK(m) ? "symlink" :
+	       S_ISFIFO(m) ? "fifo" : S_ISSOCK(m) ? "socket" : "device";
+}
+
+/* Walk one directory of an op (never following symlinks, never leaving
+ * the filesystem); mirror-only parents are walked but not reported. */
+static void find_walk(struct finder *f, int dirfd, size_t len, unsigned depth, bool root_op)
+{
+	DIR *d = dir_at(dirfd);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		const char *n = de->d_name;
+		struct stat st;
+		bool mirror = false;
+		int sub = -1, w;
+
+		if (!strcmp(n, ".") || !strcmp(n, "..") || fstatat(dirfd, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (root_op && depth == 0 && f->site && strcmp(n, f->site))
+			continue;   /* a deleted whole site other than --site */
+		w = snprintf(f->path + len, sizeof(f->path) - len, "%s%s", len ? "/" : "", n);
+		if (w < 0 || len + (size_t)w >= sizeof(f->path))
+			continue;
+		if (S_ISDIR(st.st_mode) && st.st_dev == f->dev && depth < FIND_DEPTH_MAX &&
+		    (sub = openat(dirfd, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			mirror = fgetxattr(sub, TRASH_MIRROR_XATTR, NULL, 0) >= 0;
+		if (!mirror && fnmatch(f->pat, !f->by_path ? n : !root_op ? f->path :
+				       strchr(f->path, '/') ? strchr(f->path, '/') + 1 : "", 0) == 0)
+			table_add(&f->t, f->opid, root_op ? fmt("%.*s", (int)strcspn(f->path, "/"),
+				  f->path) : f->site, f->path, type_name(st.st_mode),
+				  num(S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0));
+		if (sub >= 0) {
+			find_walk(f, sub, len + (size_t)w, depth + 1, root_op);
+			close(sub);
+		}
+		f->path[len] = '\0';
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Every op directory in trash dir tfd (scope "" for the root trash). */
+static void find_in_trash(struct finder *f, int tfd, const char *scope)
+{
+	DIR *d = dir_at(tfd);
+	struct dirent *de;
+	struct stat st;
+
+	while (d && (de = readdir(d))) {
+		int64_t t;
+		uint32_t pid;
+		int ofd;
+
+		if (!util_parse_op_name(de->d_name, &t, &pid) || (ofd = open_in(tfd, de->d_name)) < 0)
+			continue;
+		if (fstat(ofd, &st) == 0) {
+			f->dev = st.st_dev;
+			snprintf(f->opid, sizeof(f->opid), "op:%s/%s", scope, de->d_name);
+			f->path[0] = '\0';
+			if (*scope)
+				f->site = scope;
+			find_walk(f, ofd, 0, 0, !*scope);
+		}
+		close(ofd);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* BACKING/.gracefs/trash, or -1. */
+int root_trash_open(int backing_fd)
+{
+	int fd = open_in(backing_fd, TRASH_STATE_DIR), t = fd >= 0 ? open_in(fd, "trash") : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return t;
+}
+
+int c_find(struct gctl *x, int argc, char **argv)
+{
+	static const char *const cols[] = { "op", "site", "path", "type", "size" };
+	char site[NAME_MAX + 1];
+	const char *want = NULL;
+	struct finder *f;
+	struct dirent *de;
+	int r, tfd;
+	DIR *d;
+
+	if (argc == 3 && !strcmp(argv[0], "--site")) {
+		if ((r = known_site(x, argv[1], site)))
+			return r;
+		want = site;
+		argv += 2;
+		argc -= 2;
+	}
+	if (argc != 1)
+		return fail(EXIT_USAGE, "usage: find [--site SITE] PATTERN");
+	f = xrealloc(NULL, sizeof(*f));
+	*f = (struct finder){ .t = TABLE(cols, "ssssn"), .pat = argv[0], .site = want,
+			      .by_path = strchr(argv[0], '/') != NULL };
+	/* deleted whole sites: BACKING/.gracefs/trash/<op>/<site>/… */
+	if ((tfd = root_trash_open(x->backing_fd)) >= 0) {
+		find_in_trash(f, tfd, "");
+		close(tfd);
+	}
+	/* site trash: BACKING/<site>/.trash/<op>/… */
+	for (d = dir_at(x->backing_fd); d && (de = readdir(d)); ) {
+		int sfd;
+
+		if (!catalog_site_id_valid(de->d_name) || (want && strcmp(want, de->d_name)) ||
+		    (sfd = open_in(x->backing_fd, de->d_name)) < 0)
+			continue;
+		if ((tfd = open_in(sfd, TRASH_NAME)) >= 0) {
+			find_in_trash(f, tfd, de->d_name);
+			close(tfd);
+		}
+		close(sfd);
+	}
+	if (d)
+		closedir(d);
+	table_sort(&f->t);
+	table_print(&f->t, x->json);
+	r = f->t.nrows ? EXIT_DONE : EXIT_FAILED;   /* like grep: nothing found */
+	table_free(&f->t);
+	free(f);
+	return r;
+}
+
+
+/* ---- status and log ---- */
+
+static int kv_line(void *arg, const char *const *f, int n)
+{
+	if (n >= 2)
+		table_add(arg, f[0], f[1]);
+	return 0;
+}
+
+int c_status(struct gctl *x, int argc, char **argv)
+{
+	static const char *const kv_cols[] = { "key", "value" };
+	static const char *const excl_cols[] = { "site", "exclude" };
+	static const char *const tot_cols[] = { "daemon", "backing", "trash_ops", "trash_items",
+		"trash_bytes", "next_expiry" };
+	struct table kv = TABLE(kv_cols, "ss"), tot = TABLE(tot_cols, "ssnnnE"),
+		     ut = { usage_cols, "snnnSE", 6, 0, NULL }, xt = TABLE(excl_cols, "ss");
+	struct usages u;
+	uint64_t ops = 0, items = 0, bytes = 0;
+	int64_t next = 0;
+	char msg[600];
+	int r;
+
+	if (argc)
+		return fail(EXIT_USAGE, "usage: status");
+	/* the daemon's own lines (mount, sweeper, interlocks, …) */
+	if ((r = load_usage(x, &u)))
+		return r;
+	r = ctl_call(fmt("%s/ctl.sock", x->state), (const char *[]){ "status" }, 1, kv_line, &kv,
+		     msg, sizeof(msg));
+	for (size_t i = 0; i < u.n; i++) {
+		ops += u.v[i].ops;
+		items += u.v[i].items;
+		bytes += u.v[i].bytes;
+		if (u.v[i].next_expiry_s && (!next || u.v[i].next_expiry_s < next))
+			next = u.v[i].next_expiry_s;
+	}
+	table_add(&tot, r == -ECONNREFUSED ? (daemon_holds_lock(x) ?
+		  "running, control socket not answering" : "not running") : r < 0 ?
+		  fmt("running (status: %s)", *msg ? msg : strerror(-r)) : "running",
+		  x->backing, num(ops), num(items), num(bytes),
+		  ops && !next ? HELD_NEVER : utc(next));
+	usage_rows(&ut, &u);
+	exclusion_rows(x, &xt);
+	if (x->json) {
+		fputs("{\"totals\":", stdout);
+		table_json_obj(&tot, 0);
+		fputs(",\"daemon\":{", stdout);
+		for (size_t i = 0; i < kv.nrows; i++) {
+			printf("%s", i ? "," : "");
+			const char *v = cell(&kv, i, 1);
+
+			json_str(cell(&kv, i, 0));
+			putchar(':');
+			/* the daemon's counters are numbers */
+			json_value(v, *v && v[strspn(v, "0123456789")] == '\0' &&
+				   (v[0] != '0' || !v[1]) ? 'n' : 's');
+		}
+		fputs("},\"sites\":", stdout);
+		table_json(&ut);
+		fputs(",\"exclusions\":", stdout);
+		table_json(&xt);
+		puts("}");
+	} else {
+		int w = 15;   /* "key:" column: the widest key decides */
+
+		table_vertical(&tot, 0);
+		for (size_t i = 0; i < kv.nrows; i++)
+			if ((int)strlen(cell(&kv, i, 0)) + 2 > w)
+				w = (int)strlen(cell(&kv, i, 0)) + 2;
+		for (size_t i = 0; i < kv.nrows; i++)
+			printf("%-*s%s\n", w, fmt("%s:", cell(&kv, i, 0)), cell(&kv, i, 1));
+		putchar('\n');
+		table_plain(&ut);
+		if (xt.nrows) {
+			putchar('\n');
+			table_plain(&xt);
+		}
+	}
+	table_free(&xt);
+	table_free(&kv);
+	table_free(&tot);
+	table_free(&ut);
+	free(u.v);
+	return EXIT_DONE;
+}
+
+/* ---- completion (bash) ---- */
+
+static int op_id_line(const struct op_record *r, void *arg)
+{
+	printf("op:%s/%s\n", r->scope, r->name);
+	return 0;
+}
+
+/* gracectl __complete sites|ops: one ID per line, for the bash completion
+ * (scripts/completion/gracectl).  Quiet: errors print nothing. */
+int c_complete(struct gctl *x, int argc, char **argv)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (argc != 1)
+		return EXIT_USAGE;
+	if (!strcmp(argv[0], "sites")) {
+		for (d = dir_at(x->backing_fd); d && (de = readdir(d)); ) {
+			struct stat st;
+
+			if (catalog_site_id_valid(de->d_name) &&
+			    fstatat(x->backing_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode))
+				printf("site:%s\n", de->d_name);
+		}
+		if (d)
+			closedir(d);
+		return EXIT_DONE;
+	}
+	if (!strcmp(argv[0], "ops")) {
+		if (!x->ix && index_open(&x->ix, fmt("%s/index", x->state)) < 0)
+			return EXIT_FAILED;
+		index_foreach(x->ix, NULL, op_id_line, NULL);
+		return EXIT_DONE;
+	}
+	return EXIT_USAGE;
+}

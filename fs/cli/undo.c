@@ -1,0 +1,574 @@
+/*
+ * gctl_undo — selections of ops, and undo: the dry run and the execution.
+ *
+ * Threading: undo --execute restores up to UNDO_WORKERS ops at once
+ * (workers share only struct undo_run, under its lock, and never use
+ * fmt()'s static buffers); everything else runs on the main thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fnmatch.h>
+#include <pthread.h>
+#include <sys/xattr.h>
+
+#include "cli/cli.h"
+#include "lib/sys.h"
+#include "engine/trash.h"
+#include "lib/util.h"
+
+/* ---- selections of ops (undo) ---- */
+
+
+void sel_add(struct selection *s, const struct op_record *r)
+{
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	s->v[s->n++] = *r;
+}
+
+/* Does root-scope op `name` hold deleted site `site`? */
+static bool root_op_has(int backing_fd, const char *name, const char *site)
+{
+	struct stat st;
+	int t = root_trash_open(backing_fd), o = t >= 0 ? open_in(t, name) : -1;
+	bool has = o >= 0 && fstatat(o, site, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+	if (o >= 0)
+		close(o);
+	if (t >= 0)
+		close(t);
+	return has;
+}
+
+static int sel_filter(const struct op_record *r, void *arg)
+{
+	struct selection *s = arg;
+
+	if (r->last_ns < s->since_ns || (s->until_ns && r->first_ns >= s->until_ns) ||
+	    (s->uid >= 0 && r->uid != (uint64_t)s->uid))
+		return 0;
+	if (s->command && strcmp(op_cmd(r->name), s->command) &&
+	    fnmatch(s->command, r->cmdline, 0) != 0)
+		return 0;
+	if (s->site && strcmp(r->scope, s->site) &&
+	    (*r->scope || !root_op_has(s->backing_fd, r->name, s->site)))
+		return 0;
+	if (r->state == OP_PURGING) {
+		s->skipped_purging++;
+		return 0;
+	}
+	sel_add(s, r);
+	return 0;
+}
+
+/* The root op that brings back the site of a nested op, or NULL. */
+static const struct nested *nested_of(const struct selection *s, const struct op_record *r)
+{
+	for (size_t i = 0; *r->scope && i < s->nnest; i++)
+		if (!strcmp(s->nest[i].site, r->scope) && !strcmp(s->nest[i].op, r->name))
+			return &s->nest[i];
+	return NULL;
+}
+
+/* Select, with the same filter, the ops in the trash of deleted site `site`
+ * of root op `root` (ofd: its directory). */
+static void sel_nested_site(struct selection *s, int ofd, const char *site, const char *root)
+{
+	int sfd = open_in(ofd, site), tfd = sfd >= 0 ? open_in(sfd, TRASH_NAME) : -1;
+	DIR *d = tfd >= 0 ? dir_at(tfd) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char buf[OPREC_ENC_MAX];
+		struct op_record r;
+		size_t before = s->n;
+		ssize_t len;
+		uint32_t pid;
+		int64_t t;
+		int o;
+
+		if (!util_parse_op_name(de->d_name, &t, &pid) || (o = open_in(tfd, de->d_name)) < 0)
+			continue;
+		len = fgetxattr(o, OPREC_XATTR, buf, sizeof(buf));
+		close(o);
+		if (len < 0 || oprec_decode(buf, (size_t)len, &r) < 0)
+			continue;   /* no record: the daemon rebuilds it once the site is back */
+		snprintf(r.scope, sizeof(r.scope), "%s", site);
+		snprintf(r.name, sizeof(r.name), "%s", de->d_name);
+		sel_filter(&r, s);
+		if (s->n == before || nested_of(s, &r))
+			continue;
+		s->nest = xrealloc(s->nest, (s->nnest + 1) * sizeof(*s->nest));
+		snprintf(s->nest[s->nnest].site, sizeof(s->nest->site), "%s", site);
+		snprintf(s->nest[s->nnest].op, sizeof(s->nest->op), "%s", de->d_name);
+		snprintf(s->nest[s->nnest].root, sizeof(s->nest->root), "%s", root);
+		s->nnest++;
+	}
+	if (d)
+		closedir(d);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+}
+
+/* For every selected root op, the ops inside the sites it restores under
+ * their own names (a site whose name is taken comes back renamed, with its
+ * trash as it is: its ops are not selected). */
+static void sel_nested(struct selection *s)
+{
+	int tfd = root_trash_open(s->backing_fd);
+	size_t nroot = s->n;
+
+	for (size_t i = 0; i < nroot && tfd >= 0; i++) {
+		char root[NAME_MAX + 1];
+		struct undo_plan p;
+		int ofd;
+
+		if (*s->v[i].scope)
+			continue;
+		snprintf(root, sizeof(root), "%s", s->v[i].name);   /* s->v moves */
+		if ((ofd = open_in(tfd, root)) < 0)
+			continue;
+		if (undo_plan(s->backing_fd, "", root, &p) == 0) {
+			for (size_t k = 0; k < p.n; k++)
+				if (p.steps[k].kind == UNDO_MOVE && S_ISDIR(p.steps[k].mode) &&
+				    !strchr(p.steps[k].from, '/'))
+					sel_nested_site(s, ofd, p.steps[k].from, root);
+			undo_plan_release(&p);
+		}
+		close(ofd);
+	}
+	if (tfd >= 0)
+		close(tfd);
+}
+
+/* Plan a selected op; a nested op where it lies now, against its site as
+ * it will be once restored. */
+static int sel_plan(const struct selection *s, const struct op_record *r,
+		    const struct undo_overlay *ov, struct undo_plan *p)
+{
+	const struct nested *n = nested_of(s, r);
+	int tfd, ofd, rc;
+
+	if (!n)
+		return undo_plan_over(s->backing_fd, r->scope, r->name, ov, p);
+	if ((tfd = root_trash_open(s->backing_fd)) < 0)
+		return -ENOENT;
+	ofd = open_in(tfd, n->root);
+	rc = ofd < 0 ? -errno : undo_plan_over(ofd, r->scope, r->name, ov, p);
+	close(tfd);
+	if (ofd >= 0)
+		close(ofd);
+	return rc;
+}
+
+
+/* ---- undo ---- */
+
+#define UNDO_WORKERS 4   /* sites restored at once (distinct sites never collide) */
+
+/* The order an undo runs in, dry or not: the ops of the root scope first
+ * (they bring whole sites back, and the ops inside those sites with them),
+ * then site by site; within a scope the newest op first, so that each
+ * older op finds the tree as it was when it deleted (undo.h, overlays). */
+static int cmp_exec(const void *a, const void *b)
+{
+	const struct op_record *x = *(const struct op_record *const *)a,
+			       *y = *(const struct op_record *const *)b;
+	int c = strcmp(x->scope, y->scope);
+
+	if (c)
+		return c;
+	if (x->last_ns != y->last_ns)
+		return x->last_ns > y->last_ns ? -1 : 1;
+	return -strcmp(x->name, y->name);
+}
+
+static const struct op_record **exec_order(const struct selection *s)
+{
+	const struct op_record **v = xrealloc(NULL, (s->n ? s->n : 1) * sizeof(*v));
+
+	for (size_t i = 0; i < s->n; i++)
+		v[i] = &s->v[i];
+	if (s->n)
+		qsort(v, s->n, sizeof(*v), cmp_exec);
+	return v;
+}
+
+/* Shared by the workers of one undo run; lock guards everything below it. */
+struct undo_run {
+	struct gctl *x;
+	struct selection *s;
+	const struct op_record **order;
+	const char *token;           /* the run's ID for the daemon */
+	struct progress *pg;
+	pthread_mutex_t lock;
+	struct table events;         /* op, event, from, to */
+	size_t next, end, done, moved, renamed, mkdirs, merged, failed, failed_ops;
+	bool stop;
+};
+
+struct undo_call {
+	struct undo_run *u;
+	char opid[2 * NAME_MAX + 8];
+	size_t moved, renamed, steps;
+};
+
+/* Lines of one op's undo: renamed / failed steps, progress, the counts. */
+static int undo_line(void *arg, const char *const *f, int n)
+{
+	struct undo_call *c = arg;
+	struct undo_run *u = c->u;
+
+	pthread_mutex_lock(&u->lock);
+	if (n >= 9 && !strcmp(f[0], "done")) {
+		c->moved = strtoull(f[2], NULL, 10);
+		c->renamed = strtoull(f[4], NULL, 10);
+		u->moved += c->moved;
+		u->renamed += c->renamed;
+		u->mkdirs += strtoull(f[6], NULL, 10);
+		u->failed += strtoull(f[8], NULL, 10);
+		if (n >= 11)
+			u->merged += strtoull(f[10], NULL, 10);
+		progress_add(u->pg, c->moved + c->renamed - (c->steps < c->moved + c->renamed ?
+							    c->steps : c->moved + c->renamed));
+	} else if (n >= 2 && !strcmp(f[0], "progress")) {
+		size_t steps = strtoull(f[1], NULL, 10);
+
+		progress_add(u->pg, steps > c->steps ? steps - c->steps : 0);
+		c->steps = steps;
+	} else if (n >= 2 && strcmp(f[0], "mkdir")) {
+		table_add(&u->events, c->opid, f[0], f[1], n > 2 ? f[2] : "");
+		if (!u->x->json) {
+			progress_clear(u->pg);
+			printf("  %s: %s: %s%s%s\n", c->opid, f[0], f[1], n > 2 ? " -> " : "",
+			       n > 2 ? f[2] : "");
+		}
+	}
+	pthread_mutex_unlock(&u->lock);
+	return 0;
+}
+
+/* A nested op whose root op did not bring its site back under its own
+ * name stays where it is (in that site's trash).  Under u->lock. */
+static int site_not_back(struct undo_run *u, const struct op_record *r, char *msg, size_t cap)
+{
+	const struct nested *n = nested_of(u->s, r);
+	char root[NAME_MAX + 8];
+
+	if (n)   /* not op_id(): fmt()'s buffers are the main thread's */
+		snprintf(root, sizeof(root), "op:/%s", n->root);
+	for (size_t i = 0; n && i < u->events.nrows; i++)
+		if (!strcmp(cell(&u->events, i, 0), root) && !strcmp(cell(&u->events, i, 2), n->site)) {
+			bool ren = !strcmp(cell(&u->events, i, 1), "renamed");
+
+			snprintf(msg, cap, "not restored: site '%s' %s %s; the op stays in its "
+				 "trash", n->site, ren ? "came back as" : "was not restored:",
+				 cell(&u->events, i, 3));
+			return -EEXIST;
+		}
+	return 0;
+}
+
+/* Undo one op through the daemon.  Called without u->lock. */
+static void undo_one(struct undo_run *u, const struct op_record *r)
+{
+	struct undo_call c = { .u = u };
+	char sock[PATH_MAX + 32], msg[600] = "";
+	int rc;
+
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", u->x->state);
+	snprintf(c.opid, sizeof(c.opid), "op:%s/%s", r->scope, r->name);
+	pthread_mutex_lock(&u->lock);
+	rc = u->stop ? -ECANCELED : site_not_back(u, r, msg, sizeof(msg));
+	pthread_mutex_unlock(&u->lock);
+	if (!rc)
+		rc = call_daemon(sock, (const char *[]){ "undo", r->scope, r->name, u->token }, 4,
+				 undo_line, &c, msg, sizeof(msg));
+	pthread_mutex_lock(&u->lock);
+	u->done++;
+	if (rc < 0 && rc != -ECANCELED) {
+		u->failed_ops++;
+		u->stop |= rc == -ECONNREFUSED;   /* the daemon went away */
+		progress_clear(u->pg);
+		fprintf(stderr, "gracectl: error: %s: %s\n", c.opid, *msg ? msg : strerror(-rc));
+	}
+	if (!u->x->json && rc != -ECANCELED) {
+		progress_clear(u->pg);
+		printf("[%zu/%zu] %s: %zu item(s) restored%s\n", u->done, u->s->n, c.opid,
+		       c.moved + c.renamed, rc < 0 ? " (incomplete)" : "");
+		fflush(stdout);
+	}
+	progress_show(u->pg, false);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Workers take a whole scope at a time and undo its ops in order. */
+static void *undo_worker(void *arg)
+{
+	struct undo_run *u = arg;
+
+	for (;;) {
+		size_t i, j;
+
+		pthread_mutex_lock(&u->lock);
+		if (u->stop || u->next >= u->end) {
+			pthread_mutex_unlock(&u->lock);
+			return NULL;
+		}
+		i = j = u->next;
+		while (j < u->end && !strcmp(u->order[j]->scope, u->order[i]->scope))
+			j++;
+		u->next = j;
+		pthread_mutex_unlock(&u->lock);
+		for (; i < j; i++)
+			undo_one(u, u->order[i]);
+	}
+}
+
+static int undo_execute_all(struct gctl *x, struct selection *s, const char *token)
+{
+	static const char *const ev_cols[] = { "op", "event", "from", "to" };
+	struct undo_run u = { .x = x, .s = s, .token = token, .events = TABLE(ev_cols, "ssss") };
+	pthread_t t[UNDO_WORKERS];
+	uint64_t items = 0;
+	size_t nroot = 0;
+
+	u.order = exec_order(s);
+	for (size_t i = 0; i < s->n; i++)
+		items += s->v[i].items;
+	u.pg = progress_new("undo", items, x->progress);
+	/* root ops first: those inside a deleted site need it back */
+	while (nroot < s->n && !*u.order[nroot]->scope)
+		nroot++;
+	pthread_mutex_init(&u.lock, NULL);
+	for (int phase = 0; phase < 2; phase++) {
+		size_t n = 0;
+
+		u.end = phase ? s->n : nroot;
+		while (phase && n < UNDO_WORKERS && n < u.end - u.next &&
+		       pthread_create(&t[n], NULL, undo_worker, &u) == 0)
+			n++;
+		if (!n)
+			undo_worker(&u);
+		while (n)
+			pthread_join(t[--n], NULL);
+	}
+	pthread_mutex_destroy(&u.lock);
+	progress_free(u.pg);
+	if (x->json) {
+		printf("{\"executed\":true,\"token\":\"%s\",\"ops\":%zu,\"failed_ops\":%zu,"
+		       "\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,\"merged\":%zu,\"mkdirs\":%zu,"
+		       "\"failed\":%zu,\"events\":", token, s->n, u.failed_ops, u.moved + u.renamed,
+		       u.moved, u.renamed, u.merged, u.mkdirs, u.failed);
+		table_json(&u.events);
+		puts("}");
+	} else {
+		printf("undo: %zu op(s): %zu item(s) restored to their original paths, %zu next "
+		       "to a taken name, %zu director%s merged into restored ones, %zu parent(s) "
+		       "recreated, %zu failed%s\n", s->n, u.moved, u.renamed, u.merged,
+		       u.merged == 1 ? "y" : "ies", u.mkdirs, u.failed,
+		       u.failed_ops ? " (see the errors above)" : "");
+	}
+	table_free(&u.events);
+	free(u.order);
+	return u.failed_ops || u.failed ? EXIT_FAILED : EXIT_DONE;
+}
+
+static const char *const dry_cols[] = { "op", "site", "deleted", "uid", "command", "items",
+	"bytes", "moves", "renamed", "mkdirs", "merged" };
+
+/* The sites an op touches: its scope, or the deleted sites it holds. */
+static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_t cap)
+{
+	struct undo_plan p;
+
+	snprintf(buf, cap, "%s", r->scope);
+	if (*r->scope || undo_plan(x->backing_fd, "", r->name, &p) < 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0, len = 0; i < p.n; i++)
+		if (!strchr(p.steps[i].from, '/') && len + strlen(p.steps[i].from) + 2 < cap)
+			len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "," : "",
+						p.steps[i].from);
+	undo_plan_release(&p);
+}
+
+/* The dry run plans every op in the order --execute runs them, each
+ * against what the ops before it would have put back (an overlay), so
+ * that its counts are what the execution then does. */
+static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, bool bulk,
+			const char *body)
+{
+	struct table t = TABLE(dry_cols, "sssnsnnnnnn"), ct = { plan_cols, "ssss", 4, 0, NULL };
+	const struct op_record **order = exec_order(s);
+	struct undo_overlay *ov = NULL;
+	uint64_t items = 0, bytes = 0;
+	size_t moves = 0, renamed = 0, mkdirs = 0, merged = 0, nsites = 0;
+	char **sites = NULL, sbuf[4096];
+	int r = EXIT_DONE;
+
+	if (undo_overlay_new(&ov) < 0)
+		r = fail(EXIT_FAILED, "out of memory");
+	for (size_t i = 0; i < s->n && r == EXIT_DONE; i++) {
+		const struct op_record *rec = order[i];
+		struct undo_plan p;
+		int pr = sel_plan(s, rec, ov, &p);
+
+		if (pr < 0) {
+			r = fail(EXIT_FAILED, "%s: cannot plan: %s", op_id(rec->scope, rec->name),
+				 strerror(-pr));
+			break;
+		}
+		if (undo_overlay_note_plan(ov, &p) < 0)
+			r = fail(EXIT_FAILED, "out of memory");
+		op_sites(x, rec, sbuf, sizeof(sbuf));
+		table_add(&t, op_id(rec->scope, rec->name), sbuf, utc(rec->last_ns / NS),
+			  num(rec->uid), rec->cmdline, num(rec->items), num(rec->bytes),
+			  num(p.moves + p.renames + p.replaces), num(p.renames), num(p.mkdirs), num(p.merges));
+		for (char *save, *w = strtok_r(sbuf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+			size_t k;
+
+			for (k = 0; k < nsites && strcmp(sites[k], w); k++)
+				;
+			if (k == nsites) {
+				sites = xrealloc(sites, (nsites + 1) * sizeof(*sites));
+				sites[nsites++] = xstrdup(w);
+			}
+		}
+		plan_rows(&ct, &p, true);
+		items += rec->items;
+		bytes += rec->bytes;
+		moves += p.moves;
+		renamed += p.renames;
+		mkdirs += p.mkdirs;
+		merged += p.merges;
+		undo_plan_release(&p);
+	}
+	undo_overlay_free(ov);
+	free(order);
+	if (r == EXIT_DONE && bulk)
+		store_plan(x, token, body);
+	if (r != EXIT_DONE) {
+	} else if (x->json) {
+		printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"sites\":%zu,\"items\":%"
+		       PRIu64 ",\"bytes\":%" PRIu64 ",\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,"
+		       "\"merged\":%zu,\"mkdirs\":%zu,\"conflicts\":%zu,\"skipped_purging\":%zu,"
+		       "\"plan\":", token, s->n, nsites, items, bytes, moves + renamed, moves,
+		       renamed, merged, mkdirs, ct.nrows, s->skipped_purging);
+		table_json(&t);
+		fputs(",\"conflict_list\":", stdout);
+		table_json(&ct);
+		puts("}");
+	} else {
+		table_plain(&t);
+		if (ct.nrows) {
+			printf("\nthe original names of these are taken; they would be restored "
+			       "next to them (rename), or, for files the op truncated, replace "
+			       "the live version, which stays in trash (replace):\n");
+			table_plain(&ct);
+		}
+		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
+		       " item(s), %" PRIu64 " byte(s); %zu to their original paths, %zu under a "
+		       "new name, %zu director%s merged into restored ones, %zu parent "
+		       "director%s recreated", s->n, nsites, items, bytes, moves, renamed, merged,
+		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
+		if (s->skipped_purging)
+			printf("; %zu op(s) being purged left out", s->skipped_purging);
+		printf("\nplan token: %s\nto act, run the same command with --execute %s\n",
+		       token, token);
+	}
+	while (nsites)
+		free(sites[--nsites]);
+	free(sites);
+	table_free(&t);
+	table_free(&ct);
+	return r;
+}
+
+int c_undo(struct gctl *x, int argc, char **argv)
+{
+	struct selection s = { .uid = -1, .backing_fd = x->backing_fd };
+	char token[CTLCMD_TOKEN_LEN + 1], site[NAME_MAX + 1], *body;
+	const char *given;
+	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false;
+	int r;
+
+	if ((r = need_counts(x)))
+		return r;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (a[0] != '-') {
+			struct op_record rec;
+
+			if ((r = resolve_op(x, a, &rec)))
+				goto out;
+			sel_add(&s, &rec);
+			ids = true;
+			continue;
+		}
+		if (!v) {
+			r = fail(EXIT_USAGE, "%s needs a value", a);
+			goto out;
+		}
+		i++;
+		bulk = true;
+		if (!strcmp(a, "--since") || !strcmp(a, "--until")) {
+			if (parse_time(v, !strcmp(a, "--since") ? &s.since_ns : &s.until_ns) < 0) {
+				r = fail(EXIT_USAGE, "bad time '%s' (" TIME_FORMS ")", v);
+				goto out;
+			}
+		} else if (!strcmp(a, "--uid")) {
+			if (parse_uid(v, &s.uid) < 0) {
+				r = fail(EXIT_USAGE, "bad uid '%s' (a number or a user name)", v);
+				goto out;
+			}
+		} else if (!strcmp(a, "--command")) {
+			s.command = v;
+		} else if (!strcmp(a, "--site")) {
+			if ((r = known_site(x, v, site)))
+				goto out;
+			s.site = site;
+		} else {
+			r = fail(EXIT_USAGE, "unknown option '%s'", a);
+			goto out;
+		}
+	}
+	if (ids == bulk || (bulk && !s.since_ns)) {
+		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo --since T [--until T] [--uid U] "
+			 "[--command C] [--site S]  [--execute [TOKEN]]");
+		goto out;
+	}
+	if (bulk && (r = index_foreach(x->ix, NULL, sel_filter, &s)) < 0) {
+		r = fail(EXIT_FAILED, "index: %s", strerror(-r));
+		goto out;
+	}
+	if (bulk)
+		sel_nested(&s);
+	if (!s.n) {
+		r = fail(EXIT_FAILED, "no operation matches");
+		goto out;
+	}
+	if (!(body = plan_body("undo", &s, NULL, token))) {
+		r = fail(EXIT_FAILED, "out of memory");
+		goto out;
+	}
+	if (!execute)
+		r = undo_dry_run(x, &s, token, bulk, body);
+	else if (!(r = check_token(x, given, token, bulk, true)) &&
+		 !(r = refuse_frozen(x, s.v, s.n, "undo")))
+		r = daemon_answers(x) ? undo_execute_all(x, &s, token) :
+		    fail(EXIT_FAILED, "undo needs the running daemon: mount %s first (nothing "
+			 "was changed)", x->backing);
+	free(body);
+out:
+	free(s.v);
+	free(s.nest);
+	return r;
+}

@@ -1,0 +1,614 @@
+/*
+ * ctlcmd — the control verbs (see ctlcmd.h): one function per verb, found
+ * through a table.  Each verb checks all of its arguments before it
+ * changes anything, then audits what it did in the name of the peer.
+ *
+ * Site retention and hold live in the site policy xattrs (sitepolicy.h,
+ * the truth the sweeper reads); the catalog's columns mirror them for
+ * listings and history, and are written second.
+ *
+ * Threading: no state of its own; see ctlcmd.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctl/verbs.h"
+#include "engine/evict.h"
+#include "engine/exclude_glob.h"
+#include "lib/procinfo.h"
+#include "engine/overwrite.h"
+#include "engine/sitepolicy.h"
+#include "lib/sys.h"
+#include "lib/util.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- typed IDs and tokens ---- */
+
+static const char *kind_word(unsigned want)
+{
+	return want == CTL_ID_SITE ? "site:…" : want == CTL_ID_OP ? "op:…" : "site:… or op:…";
+}
+
+static bool op_name_valid(const char *s)
+{
+	int64_t t;
+	uint32_t pid;
+
+	return strlen(s) <= NAME_MAX && util_parse_op_name(s, &t, &pid);
+}
+
+int ctlcmd_parse_id(const char *s, unsigned want, struct ctl_id *id, char *msg, size_t cap)
+{
+	const char *colon = strchr(s, ':'), *v, *slash;
+
+	memset(id, 0, sizeof(*id));
+	if (!colon) {
+		snprintf(msg, cap, "untyped ID '%s': write site:%s or op:%s", s, s, s);
+		return -EINVAL;
+	}
+	v = colon + 1;
+	if (!strncmp(s, "site:", 5)) {
+		id->kind = CTL_ID_SITE;
+	} else if (!strncmp(s, "op:", 3)) {
+		id->kind = CTL_ID_OP;
+	} else {
+		snprintf(msg, cap, "unknown ID kind '%.*s:' in '%s' (expected %s)",
+			 (int)(colon - s), s, s, kind_word(want));
+		return -EINVAL;
+	}
+	if (!(want & id->kind)) {
+		snprintf(msg, cap, "'%s' is %s ID; this command takes %s", s,
+			 id->kind == CTL_ID_SITE ? "a site" : "an op", kind_word(want));
+		return -EINVAL;
+	}
+	if (id->kind == CTL_ID_SITE) {
+		if (!catalog_site_id_valid(v))
+			goto bad;
+		strcpy(id->site, v);
+		return 0;
+	}
+	if ((slash = strchr(v, '/'))) {
+		size_t n = (size_t)(slash - v);
+
+		if (n > NAME_MAX)
+			goto bad;
+		memcpy(id->site, v, n);
+		id->site[n] = '\0';
+		if (n && !catalog_site_id_valid(id->site))
+			goto bad;
+		id->scoped = true;
+		v = slash + 1;
+	}
+	if (!op_name_valid(v))
+		goto bad;
+	strcpy(id->name, v);
+	return 0;
+bad:
+	snprintf(msg, cap, "malformed ID '%s'", s);
+	return -EINVAL;
+}
+
+void ctlcmd_plan_token(const char *body, char out[CTLCMD_TOKEN_LEN + 1])
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	char hex[17];
+
+	for (const unsigned char *p = (const unsigned char *)body; *p; p++)
+		h = (h ^ *p) * UINT64_C(1099511628211);
+	snprintf(hex, sizeof(hex), "%016" PRIx64, h);
+	memcpy(out, hex, CTLCMD_TOKEN_LEN);
+	out[CTLCMD_TOKEN_LEN] = '\0';
+}
+
+/* ---- requests ---- */
+
+struct req {
+	const struct ctlcmd_ctx *c;
+	const struct ctl_peer *peer;
+	char **argv;
+	int argc;
+	struct ctl_out *out;
+	char *msg;
+	size_t cap;
+	struct caller who;     /* the peer process, for the audit */
+	struct undo_result res;
+	size_t steps;          /* undo: steps done, for the progress lines */
+	uint64_t removed;      /* purge: entries removed so far */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct req *rq, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rq->msg, rq->cap, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static int need_daemon(struct req *rq)
+{
+	return fail(rq, -ENOTCONN, "%s needs the running daemon (none serves this backing store)",
+		    rq->argv[0]);
+}
+
+static void audit(struct req *rq, const char *event, const char *site, const char *op,
+		  const char *path, const char *detail)
+{
+	struct audit_row row = AUDIT_ROW_INIT;
+
+	row.event = event;
+	row.site = site;
+	row.op = op;
+	row.path = path;
+	row.uid = rq->peer->uid;
+	row.pid = rq->peer->pid;
+	row.cmdline = rq->who.cmdline;
+	row.detail = detail;
+	audit_log(rq->c->audit, &row);
+}
+
+/* Is scope/op a well-formed op address? */
+static int check_op(struct req *rq, const char *scope, const char *op)
+{
+	if ((*scope && !catalog_site_id_valid(scope)) || !op_name_valid(op))
+		return fail(rq, -EINVAL, "malformed op '%s/%s'", scope, op);
+	return 0;
+}
+
+/* The site must be a directory of the backing store. */
+static int check_site(struct req *rq, const char *site)
+{
+	struct stat st;
+
+	if (!catalog_site_id_valid(site))
+		return fail(rq, -EINVAL, "malformed site id '%s'", site);
+	if (fstatat(rq->c->backing_fd, site, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return fail(rq, -ENOENT, "unknown site '%s'", site);
+	return 0;
+}
+
+/* The catalog row of an existing site directory, registered if missing. */
+static int catalog_row(struct req *rq, const char *site, struct catalog_site *s)
+{
+	int r = catalog_site_get(rq->c->cat, site, s);
+
+	if (r == -ENOENT) {
+		memset(s, 0, sizeof(*s));
+		snprintf(s->id, sizeof(s->id), "%s", site);
+		strcpy(s->kind, "site");
+		s->created_s = sys.wall_ns() / 1000000000;
+		r = catalog_site_upsert(rq->c->cat, s);
+	}
+	return r < 0 ? fail(rq, r, "catalog: site '%s': %s", site, strerror(-r)) : 0;
+}
+
+/* ---- verbs ---- */
+
+static int v_sync(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	int r;
+
+	if (!o || !o->sync)
+		return need_daemon(rq);
+	return (r = o->sync(rq->c->arg)) < 0 ? fail(rq, r, "cannot store the open ops' "
+						    "records: %s", strerror(-r)) : 0;
+}
+
+static int v_status(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+
+	return o && o->status ? o->status(rq->c->arg, rq->out) : need_daemon(rq);
+}
+
+/* Report the exceptional steps (mkdir, renamed, failed); moves are counted. */
+static int undo_step_line(void *arg, const struct undo_step *s, const char *to, bool renamed,
+			  int err)
+{
+	struct req *rq = arg;
+	char detail[CATALOG_TEXT_MAX];
+	/* in the root scope the items are whole sites: file them under their names */
+	const char *site = *rq->argv[1] ? rq->argv[1] : s->from, *op = rq->argv[2];
+
+	if (err) {
+		ctl_emitf(rq->out, "failed", s->from, ctl_errno_name(err), NULL);
+		snprintf(detail, sizeof(detail), "failed: %s", strerror(-err));
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
+	} else if (s->kind == UNDO_MKDIR) {
+		ctl_emitf(rq->out, "mkdir", to, NULL);
+	} else if (s->kind == UNDO_REPLACE) {
+		ctl_emitf(rq->out, "replaced", s->from, to, NULL);
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from,
+		      "replaced the truncated live version (kept in the op)");
+	} else if (renamed) {
+		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
+		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
+	} else if (!*rq->argv[1]) {
+		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
+	}
+	if (++rq->steps % CTLCMD_PROGRESS_STEPS == 0) {
+		char n[24];
+
+		snprintf(n, sizeof(n), "%zu", rq->steps);
+		ctl_emitf(rq->out, "progress", n, NULL);
+	}
+	return 0;   /* never stop half-way because the client went away */
+}
+
+static int v_undo(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	const char *scope = rq->argv[1], *op = rq->argv[2];
+	struct undo_result *res = &rq->res;
+	char n[5][24], detail[160];
+	int r;
+
+	if ((r = check_op(rq, scope, op)) < 0)
+		return r;
+	if (!o || !o->undo_op)
+		return need_daemon(rq);
+	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
+		       rq, res);
+	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
+		return fail(rq, r, "no op %s/%s in trash", scope, op);
+	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed)
+		return fail(rq, r, "op %s/%s %s: nothing was restored", scope, op, r == -EPERM ?
+			    "is under legal hold (a held item is restored by copying it)" :
+			    "is being purged");
+	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
+	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
+	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
+	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
+	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
+	ctl_emitf(rq->out, "done", "moved", n[0], "renamed", n[1], "mkdirs", n[2],
+		  "failed", n[3], "merged", n[4], NULL);
+	snprintf(n[3], sizeof(n[3]), " replaced=%zu", res->replaced);
+	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
+		 "merged=%zu%s%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
+		 res->replaced ? n[3] : "", r < 0 ? " (incomplete)" : "");
+	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
+	if (r < 0)
+		return fail(rq, r, "%zu item(s) of %s/%s not restored (first error: %s)",
+			    res->failed, scope, op, strerror(-r));
+	return 0;
+}
+
+/* hold|release site SITE  /  hold|release op SCOPE OP */
+static int v_hold(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	bool hold = !strcmp(rq->argv[0], "hold"), site = !strcmp(rq->argv[1], "site");
+	const char *ev = hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE;
+	struct catalog_site s;
+	int r;
+
+	if (site && rq->argc == 3) {
+		struct site_policy pol;
+
+		if ((r = check_site(rq, rq->argv[2])) < 0 || (r = catalog_row(rq, rq->argv[2], &s)) < 0)
+			return r;
+		if (sitepolicy_get(rq->c->backing_fd, rq->argv[2], &pol) == 0 && pol.hold == hold) {
+			/* nothing to do is done: no change, no audit row */
+			ctl_emitf(rq->out, "unchanged", hold ? "held" : "not held", NULL);
+			return 0;
+		}
+		if ((r = sitepolicy_set_hold(rq->c->backing_fd, rq->argv[2], hold)) < 0)
+			return fail(rq, r, "site '%s': cannot set hold: %s", rq->argv[2], strerror(-r));
+		audit(rq, ev, rq->argv[2], NULL, NULL, NULL);
+		if ((r = catalog_site_set_hold(rq->c->cat, rq->argv[2], hold)) < 0)
+			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
+		return 0;
+	}
+	if (strcmp(rq->argv[1], "op") || rq->argc != 4)
+		return fail(rq, -EINVAL, "usage: %s site SITE | %s op SCOPE OP", rq->argv[0], rq->argv[0]);
+	if ((r = check_op(rq, rq->argv[2], rq->argv[3])) < 0)
+		return r;
+	if (!o || !o->op_hold)
+		return need_daemon(rq);
+	if ((r = o->op_hold(rq->c->arg, rq->argv[2], rq->argv[3], hold)) < 0)
+		return fail(rq, r, "op %s/%s: %s", rq->argv[2], rq->argv[3], strerror(-r));
+	audit(rq, ev, rq->argv[2], rq->argv[3], NULL, NULL);
+	return 0;
+}
+
+/* A "progress REMOVED" line after each purge step (a batch of entries). */
+static void purge_step_line(void *arg, uint64_t removed)
+{
+	struct req *rq = arg;
+	char n[24];
+
+	rq->removed = removed;
+	snprintf(n, sizeof(n), "%" PRIu64, removed);
+	ctl_emitf(rq->out, "progress", n, NULL);
+}
+
+static int v_purge(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	const char *scope = rq->argv[1], *op = rq->argv[2], *reason = rq->argv[3];
+	struct site_policy pol;
+	struct op_record rec;
+	char detail[CATALOG_TEXT_MAX], items[24], bytes[24];
+	int r;
+
+	if ((r = check_op(rq, scope, op)) < 0)
+		return r;
+	if (!reason[strspn(reason, " \t")])
+		return fail(rq, -EINVAL, "purge needs a reason (it is recorded in the audit log)");
+	if (*scope && sitepolicy_get(rq->c->backing_fd, scope, &pol) == 0 && pol.hold)
+		return fail(rq, -EPERM, "site '%s' is under legal hold", scope);
+	if (!o || !o->purge)
+		return need_daemon(rq);
+	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0) {
+		if (r == -EPERM) {   /* held before it began, or a hold stopped it */
+			snprintf(detail, sizeof(detail), "purge refused: under legal hold after %"
+				 PRIu64 " entries; reason=%s", rq->removed, reason);
+			audit(rq, AUDIT_EV_DENIED, scope, op, NULL, detail);
+		}
+		return fail(rq, r, "op %s/%s: %s", scope, op, r == -EPERM ? "under legal hold" :
+			    r == -EBUSY ? "still collecting deletions" : strerror(-r));
+	}
+	snprintf(items, sizeof(items), "%" PRIu64, rec.items);
+	snprintf(bytes, sizeof(bytes), "%" PRIu64, rec.bytes);
+	ctl_emitf(rq->out, "purged", items, bytes, NULL);
+	snprintf(detail, sizeof(detail), "items=%s bytes=%s deleter_uid=%" PRIu32 " reason=%s",
+		 items, bytes, rec.uid, reason);
+	audit(rq, AUDIT_EV_PURGE, scope, op, NULL, detail);
+	return 0;
+}
+
+static int v_site_add(struct req *rq)
+{
+	struct catalog_site s = { .state = CATALOG_ACTIVE };
+	int r;
+
+	if ((r = check_site(rq, rq->argv[1])) < 0)
+		return r;
+	if (!catalog_kind_valid(rq->argv[2]))
+		return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
+			    rq->argv[2], CATALOG_KIND_MAX);
+	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0) {
+		if (strcmp(s.kind, rq->argv[2]))
+			return fail(rq, -EEXIST, "site '%s' is already in the catalog, of kind '%s' "
+				    "(change it with site set kind=%s)", rq->argv[1], s.kind,
+				    rq->argv[2]);
+		ctl_emitf(rq->out, "unchanged", "already in the catalog", NULL);
+		return 0;   /* as asked already: done */
+	}
+	snprintf(s.id, sizeof(s.id), "%s", rq->argv[1]);
+	snprintf(s.kind, sizeof(s.kind), "%s", rq->argv[2]);
+	s.created_s = sys.wall_ns() / 1000000000;
+	if ((r = catalog_site_upsert(rq->c->cat, &s)) < 0)
+		return fail(rq, r, "catalog: %s", strerror(-r));
+	audit(rq, AUDIT_EV_SITE_ADD, s.id, NULL, NULL, s.kind);
+	return 0;
+}
+
+/* The space settings of site-set (space.h, exclusions.h): parsed into sp
+ * by space_key, applied by space_apply once every key has been checked. */
+struct space_set {
+	int64_t trash_max;                   /* -1: unchanged; 0: no cap */
+	bool exclude;                        /* list given */
+	char list[EXCLUDE_LIST_MAX + 1];     /* canonical; "" clears */
+};
+
+/* 1: not a space key; 0: parsed; -EINVAL: bad value (message set). */
+static int space_key(struct req *rq, const char *k, const char *v, struct space_set *sp)
+{
+	struct exclude_set xs;
+	char msg[256];
+	uint64_t b;
+
+	if (!strcmp(k, "trash_max")) {
+		if (!strcmp(v, "none"))
+			b = 0;
+		else if (util_parse_size(v, &b) < 0 || b > INT64_MAX)
+			return fail(rq, -EINVAL, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
+		sp->trash_max = (int64_t)b;
+		return 0;
+	}
+	if (!strcmp(k, "exclude")) {
+		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0)
+			return fail(rq, -EINVAL, "%s", msg);
+		exclude_format(&xs, sp->list, sizeof(sp->list));
+		sp->exclude = true;
+		return 0;
+	}
+	return 1;
+}
+
+static int space_apply(struct req *rq, const char *site, const struct space_set *sp)
+{
+	char detail[EXCLUDE_LIST_MAX + 16], size[32];
+	int r;
+
+	if (sp->trash_max >= 0) {
+		if ((r = sitepolicy_set_trash_max(rq->c->backing_fd, site, (uint64_t)sp->trash_max)) < 0)
+			return fail(rq, r, "site '%s': cannot set trash_max: %s", site, strerror(-r));
+		util_format_size((uint64_t)sp->trash_max, size, sizeof(size));
+		snprintf(detail, sizeof(detail), "trash_max=%s", sp->trash_max ? size : "none");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	if (sp->exclude) {
+		if ((r = sitepolicy_set_exclude(rq->c->backing_fd, site, sp->list)) < 0)
+			return fail(rq, r, "site '%s': cannot set exclude: %s", site, strerror(-r));
+		if (rq->c->ops && rq->c->ops->policy_changed)
+			rq->c->ops->policy_changed(rq->c->arg, site);
+		snprintf(detail, sizeof(detail), "exclude=%s", *sp->list ? sp->list : "none");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	return 0;
+}
+
+/* site-set SITE KEY VALUE…: everything is parsed before anything is set. */
+static int v_site_set(struct req *rq)
+{
+	const char *site = rq->argv[1], *kind = NULL;
+	int64_t ret = -1, pmax = -2;   /* -2: not given; -1: back to the mount's */
+	int hold = -1, r;
+	struct catalog_site s;
+	struct space_set sp = { .trash_max = -1 };
+	char detail[128], dur[32];
+
+	if ((rq->argc - 2) % 2)
+		return fail(rq, -EINVAL, "usage: site-set SITE KEY VALUE [KEY VALUE]…");
+	if ((r = check_site(rq, site)) < 0)
+		return r;
+	for (int i = 2; i < rq->argc; i += 2) {
+		const char *k = rq->argv[i], *v = rq->argv[i + 1];
+
+		if (!strcmp(k, "retention")) {
+			if (!strcmp(v, "default"))
+				ret = 0;
+			else if (util_parse_duration(v, &ret) < 0)
+				return fail(rq, -EINVAL, "bad retention '%s' (e.g. 30d, 12h)", v);
+			if (ret && ret < rq->c->retention_floor_s) {
+				util_format_duration(rq->c->retention_floor_s, dur, sizeof(dur));
+				return fail(rq, -EINVAL, "retention %s is below the floor of %s", v, dur);
+			}
+		} else if (!strcmp(k, "hold")) {
+			hold = !strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") ? 1 :
+			       !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") ? 0 : -2;
+			if (hold == -2)
+				return fail(rq, -EINVAL, "bad hold '%s' (on or off)", v);
+		} else if (!strcmp(k, "kind")) {
+			kind = v;
+			if (!catalog_kind_valid(v))
+				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
+					    v, CATALOG_KIND_MAX);
+		} else if (!strcmp(k, "preserve_max")) {
+			uint64_t sz;
+
+			if (strcmp(v, "default") ? util_parse_size(v, &sz) < 0 || (pmax = (int64_t)sz, 0)
+						 : (pmax = -1, 0))
+				return fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
+					    "64M, 1G, or default)", v);
+		} else if ((r = space_key(rq, k, v, &sp)) <= 0) {
+			if (r < 0)
+				return r;
+		} else {
+			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
+				    "preserve_max, trash_max, exclude)", k);
+		}
+	}
+	if ((r = catalog_row(rq, site, &s)) < 0)
+		return r;
+	if (ret >= 0) {
+		if ((r = sitepolicy_set_retention(rq->c->backing_fd, site, ret,
+						  rq->c->retention_floor_s)) < 0)
+			return fail(rq, r, "site '%s': cannot set retention: %s", site, strerror(-r));
+		if (ret)
+			util_format_duration(ret, dur, sizeof(dur));
+		snprintf(detail, sizeof(detail), "retention=%s", ret ? dur : "default");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		if ((r = catalog_site_set_retention(rq->c->cat, site, ret)) < 0)
+			return fail(rq, r, "retention set, but the catalog copy failed: %s", strerror(-r));
+	}
+	if (hold >= 0) {
+		if ((r = sitepolicy_set_hold(rq->c->backing_fd, site, hold)) < 0)
+			return fail(rq, r, "site '%s': cannot set hold: %s", site, strerror(-r));
+		audit(rq, hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
+		if ((r = catalog_site_set_hold(rq->c->cat, site, hold)) < 0)
+			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
+	}
+	if (pmax >= -1) {
+		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, pmax)) < 0)
+			return fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
+		if (pmax >= 0)
+			util_format_size((uint64_t)pmax, dur, sizeof(dur));
+		snprintf(detail, sizeof(detail), "preserve_max=%s", pmax >= 0 ? dur : "default");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	if (kind) {
+		snprintf(s.kind, sizeof(s.kind), "%s", kind);
+		if ((r = catalog_site_upsert(rq->c->cat, &s)) < 0)
+			return fail(rq, r, "catalog: %s", strerror(-r));
+		snprintf(detail, sizeof(detail), "kind=%s", kind);
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	return space_apply(rq, site, &sp);
+}
+
+static int v_protect(struct req *rq)
+{
+	bool on = !strcmp(rq->argv[0], "protect");
+	const char *site = rq->argv[1];
+	char path[CATALOG_PATH_MAX];
+	struct catalog_site s;
+	int r;
+
+	if ((r = catalog_path_normalize(rq->argv[2], path, sizeof(path))) < 0)
+		return fail(rq, r, "bad path '%s' (site-relative, no . or .., not in .trash)",
+			    rq->argv[2]);
+	if ((r = check_site(rq, site)) < 0 || (r = catalog_row(rq, site, &s)) < 0)
+		return r;
+	r = on ? catalog_protect(rq->c->cat, site, path) : catalog_unprotect(rq->c->cat, site, path);
+	if (r == (on ? -EEXIST : -ENOENT)) {   /* already as asked: done, no audit row */
+		ctl_emitf(rq->out, "unchanged", on ? "already protected" : "not protected", NULL);
+		return 0;
+	}
+	if (r < 0)
+		return fail(rq, r, "site '%s' path '/%s': %s", site, path,
+			    r == -EEXIST ? "already protected" : r == -ENOENT ? "not protected" :
+			    strerror(-r));
+	audit(rq, on ? AUDIT_EV_PROTECT : AUDIT_EV_UNPROTECT, site, NULL, path, NULL);
+	if (rq->c->ops && rq->c->ops->protected_changed)
+		rq->c->ops->protected_changed(rq->c->arg);
+	return 0;
+}
+
+static const struct verb {
+	const char *name;
+	int min, max;            /* argc, the verb included */
+	int (*fn)(struct req *rq);
+} verbs[] = {
+	{ "status",    1, 1,            v_status },
+	{ "sync",      1, 1,            v_sync },
+	{ "undo",      3, 4,            v_undo },
+	{ "hold",      3, 4,            v_hold },
+	{ "release",   3, 4,            v_hold },
+	{ "purge",     4, 4,            v_purge },
+	{ "site-add",  3, 3,            v_site_add },
+	{ "site-set",  4, CTL_ARGC_MAX, v_site_set },
+	{ "protect",   3, 3,            v_protect },
+	{ "unprotect", 3, 3,            v_protect },
+};
+
+int ctlcmd_handle(void *arg, const struct ctl_peer *peer, char **argv, int argc,
+		  struct ctl_out *out, char *msg, size_t msgcap)
+{
+	struct req *rq;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(verbs); i++) {
+		const struct verb *v = &verbs[i];
+
+		if (strcmp(v->name, argv[0]))
+			continue;
+		if (argc < v->min || argc > v->max) {
+			snprintf(msg, msgcap, "%s: wrong number of arguments", v->name);
+			return -EINVAL;
+		}
+		if (!(rq = calloc(1, sizeof(*rq))))
+			return -ENOMEM;
+		*rq = (struct req){ arg, peer, argv, argc, out, msg, msgcap };
+		if (procinfo_read(peer->pid, &rq->who) < 0)
+			rq->who.cmdline[0] = '\0';
+		r = v->fn(rq);
+		free(rq);
+		return r;
+	}
+	snprintf(msg, msgcap, "unknown verb '%s'", argv[0]);
+	return -EINVAL;
+}

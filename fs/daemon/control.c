@@ -1,0 +1,546 @@
+/*
+ * control — catalog, audit, protected paths and the control socket of the
+ * running daemon (see control.h).
+ * Threading: `prot_lock` guards the protected list; everything else is
+ * set before the socket starts and read-only after.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "store/catalog.h"
+#include "daemon/control.h"
+#include "ctl/channel.h"
+#include "ctl/verbs.h"
+#include "engine/exclude_apply.h"
+#include "lib/log.h"
+#include "engine/metrics.h"
+#include "engine/overwrite.h"
+#include "engine/sitepolicy.h"
+#include "lib/sys.h"
+
+struct control {
+	struct control_conf conf;
+	struct catalog *cat;
+	struct audit *audit;
+	struct ctl_server *srv;
+	struct sweep *sweep;
+	struct space *space;
+	struct exclusions *excl;
+	pthread_rwlock_t prot_lock;
+	struct catalog_protected *prot;
+	struct ctlcmd_ctx ctx;
+};
+
+/* ---- engine side of the control verbs ------------------------------------ */
+
+struct site_undo {
+	struct control *c;
+	undo_progress_fn fn;
+	void *arg;
+};
+
+/* A whole site came back: the catalog says it is active again. */
+static int site_back(void *arg, const struct undo_step *step, const char *to, bool renamed,
+		     int err)
+{
+	struct site_undo *u = arg;
+
+	if (!err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+		control_site_changed(u->c, to, false);
+	return u->fn ? u->fn(u->arg, step, to, renamed, err) : 0;
+}
+
+static int do_undo(void *arg, const char *scope, const char *op, const char *run,
+		   undo_progress_fn fn, void *fn_arg, struct undo_result *res)
+{
+	struct control *c = arg;
+	struct site_undo u = { c, fn, fn_arg };
+	int r = trash_undo(c->conf.trash, scope, op, run, *scope ? fn : site_back,
+			   *scope ? fn_arg : &u, res);
+
+	/* one line per undo, like the one per mv restore */
+	if (r != -ENOENT || res->moved || res->renamed)
+		log_msg(r < 0 ? LOG_WARNING : LOG_INFO, "undo of op %s%s%s: %zu restored, %zu "
+			"next to a taken name, %zu merged, %zu parents recreated, %zu failed%s%s",
+			scope, *scope ? "/" : "", op, res->moved, res->renamed, res->merged,
+			res->mkdirs, res->failed, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+	return r;
+}
+
+static int do_hold(void *arg, const char *scope, const char *op, bool hold)
+{
+	struct control *c = arg;
+
+	return trash_op_set_hold(c->conf.trash, scope, op, hold);
+}
+
+static int do_purge(void *arg, const char *scope, const char *op, struct op_record *rec,
+		    void (*fn)(void *fn_arg, uint64_t removed), void *fn_arg)
+{
+	struct control *c = arg;
+	uint64_t removed = 0;
+	bool done = false;
+	int r;
+
+	if ((r = trash_op_get(c->conf.trash, scope, op, rec)) < 0)
+		return r;
+	if ((r = trash_purge_begin(c->conf.trash, scope, op)) < 0)
+		return r;
+	while (!done && r == 0) {
+		r = trash_purge_step(c->conf.trash, scope, op, 1024, &done, &removed);
+		if (fn)
+			fn(fn_arg, removed);
+	}
+	if (r == -EPERM)
+		log_msg(LOG_NOTICE, "purge of op %s%s%s stopped by a legal hold after %llu entries; "
+			"it stays, half purged, until released", scope, *scope ? "/" : "", op,
+			(unsigned long long)removed);
+	if (done)
+		log_msg(LOG_NOTICE, "purged op %s%s%s on request: %llu entries", scope,
+			*scope ? "/" : "", op, (unsigned long long)removed);
+	return r;
+}
+
+static int do_sync(void *arg)
+{
+	struct control *c = arg;
+
+	return trash_store_open(c->conf.trash);
+}
+
+static void load_protected(struct control *c)
+{
+	struct catalog_protected *l = NULL, *old;
+
+	if (catalog_protected_list(c->cat, &l) < 0) {
+		log_msg(LOG_ERR, "catalog: cannot load protected paths; keeping the old list");
+		return;
+	}
+	pthread_rwlock_wrlock(&c->prot_lock);
+	old = c->prot;
+	c->prot = l;
+	pthread_rwlock_unlock(&c->prot_lock);
+	catalog_protected_free(old);
+}
+
+static void do_protected_changed(void *arg)
+{
+	load_protected(arg);
+}
+
+/* Free space, the floor, what could be evicted now, and what exclusions
+ * removed directly: "KEY VALUE" lines, numbers in bytes. */
+static void space_status_lines(struct control *c, struct ctl_out *out)
+{
+	struct space_status sp = {0};
+	struct exclusions_totals et;
+	char n[32];
+
+	if (c->space)
+		space_get_status(c->space, &sp);
+	exclusions_get_totals(c->excl, &et);
+	const struct { const char *key; uint64_t v; bool have; } *l, lines[] = {
+		{ "space_total_bytes", sp.total, sp.known },
+		{ "space_free_bytes", sp.avail, sp.known },
+		{ "space_floor_bytes", sp.floor, sp.known },
+		{ "space_pressure", sp.pressure, sp.known },
+		{ "evictable_ops", sp.eligible_ops, sp.known },
+		{ "evictable_bytes", sp.eligible_bytes, sp.known },
+		{ "evicted_ops", sp.evicted_ops, true },
+		{ "evicted_bytes", sp.evicted_bytes, true },
+		{ "excluded_items", et.items, true },
+		{ "excluded_bytes", et.bytes, true },
+	};
+
+	if (c->space) {
+		evict_format_floor(&sp.min_free, n, sizeof(n));
+		ctl_emitf(out, "min_free", n, (char *)NULL);
+	}
+	for (l = lines; l < lines + sizeof(lines) / sizeof(lines[0]); l++) {
+		snprintf(n, sizeof(n), "%" PRIu64, l->v);
+		ctl_emitf(out, l->key, l->have ? n : "unknown", (char *)NULL);
+	}
+}
+
+static void do_policy_changed(void *arg, const char *site)
+{
+	struct control *c = arg;
+
+	exclusions_invalidate(c->excl, site);
+}
+
+static int do_status(void *arg, struct ctl_out *out)
+{
+	struct control *c = arg;
+	struct sweep_status st = {0};
+	struct audit_stats as = {0};
+	char n[32], a[96];
+	uint64_t count = 0;
+
+	ctl_emitf(out, "mountpoint", c->conf.mountpoint, (char *)NULL);   /* gracectl knows BACKING */
+	ctl_emitf(out, "pid", (snprintf(n, sizeof(n), "%d", (int)getpid()), n), (char *)NULL);
+	index_count(c->conf.ix, &count);
+	ctl_emitf(out, "ops", (snprintf(n, sizeof(n), "%" PRIu64, count), n), (char *)NULL);
+	if (c->sweep) {
+		sweep_get_status(c->sweep, &st);
+		ctl_emitf(out, "sweeper", "running", (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRId64, st.elapsed_s);
+		ctl_emitf(out, "elapsed_s", a, (char *)NULL);   /* the trusted clock */
+		snprintf(a, sizeof(a), "%" PRId64, st.skew_s);
+		ctl_emitf(out, "clock_skew_s", a, (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRIu64, st.purged_ops);
+		ctl_emitf(out, "purged_ops", a, (char *)NULL);
+		snprintf(a, sizeof(a), "%" PRId64, st.lag_s);
+		ctl_emitf(out, "sweeper_lag_s", a, (char *)NULL);
+	}
+	space_status_lines(c, out);
+	audit_get_stats(c->audit, &as);
+	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
+		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);
+	ctl_emitf(out, "audit", a, (char *)NULL);
+	return 0;
+}
+
+static const struct ctlcmd_ops engine_ops = {
+	.undo_op = do_undo,
+	.op_hold = do_hold,
+	.purge = do_purge,
+	.sync = do_sync,
+	.protected_changed = do_protected_changed,
+	.policy_changed = do_policy_changed,
+	.status = do_status,
+};
+
+/* ---- audit ------------------------------------------------------------------ */
+
+static void on_audit_event(void *arg, int err, uint64_t queued, uint64_t lost)
+{
+	static int64_t last_ns;   /* the writer thread is the only caller */
+	int64_t now = sys.mono_ns();
+
+	if (err < 0) {
+		if (last_ns && now - last_ns < 60 * 1000000000LL)
+			return;   /* loud once a minute, not once a retry */
+		last_ns = now;
+		log_msg(LOG_CRIT, "audit: cannot write the audit log: %s (%" PRIu64 " rows waiting, "
+			"%" PRIu64 " lost so far); deletions stay soft and continue",
+			strerror(-err), queued, lost);
+	} else {
+		last_ns = 0;
+		if (lost)
+			log_msg(LOG_WARNING, "audit: writing again; %" PRIu64 " rows were lost, a "
+				"gap row records it", lost);
+		else
+			log_msg(LOG_WARNING, "audit: writing again; nothing was lost");
+	}
+}
+
+void control_audit_op(struct control *c, const char *event, const struct op_record *r)
+{
+	control_audit_op_detail(c, event, r, NULL);
+}
+
+void control_audit_op_detail(struct control *c, const char *event, const struct op_record *r,
+			     const char *detail)
+{
+	if (c)
+		audit_log_op(c->audit, event, r, detail);
+}
+
+/* One exclusion group went idle: one audit row and one log line for all
+ * it removed directly. */
+static void on_excluded(void *arg, const struct exclusions_group *g)
+{
+	struct control *c = arg;
+	struct audit_row row = AUDIT_ROW_INIT;
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "items=%" PRIu64 " bytes=%" PRIu64 " pattern=%s",
+		 g->items, g->bytes, g->pattern);
+	row.event = AUDIT_EV_EXCLUDE;
+	row.site = g->site;
+	row.uid = g->uid;
+	row.pid = g->pid;
+	row.cmdline = g->cmdline;
+	row.detail = detail;
+	audit_log(c->audit, &row);
+	log_msg(LOG_INFO, "removed %" PRIu64 " excluded item(s), %" PRIu64 " bytes, in site %s "
+		"directly (not to trash): uid %u pid %u (%s)", g->items, g->bytes, g->site,
+		g->uid, g->pid, g->cmdline);
+}
+
+int control_remove_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *loc, bool want_dir, const struct stat *st,
+			    bool *removed)
+{
+	*removed = false;
+	return c ? exclusions_remove(c->excl, who, loc, want_dir, st, removed) : 0;
+}
+
+int control_rename_excluded(struct control *c, const struct caller *who,
+			    const struct trash_loc *src, const struct trash_loc *dst,
+			    const struct stat *dst_st, bool *done)
+{
+	*done = false;
+	return c ? exclusions_rename(c->excl, who, src, dst, dst_st, done) : 0;
+}
+
+void control_tick(struct control *c)
+{
+	if (c)
+		exclusions_tick(c->excl);
+}
+
+void control_audit(struct control *c, const char *event, const struct caller *who,
+		   const char *site, const char *op, const char *path, const char *detail)
+{
+	struct audit_row row = AUDIT_ROW_INIT;
+
+	if (!c)
+		return;
+	row.event = event;
+	row.site = site;
+	row.op = op;
+	row.path = path;
+	row.detail = detail;
+	if (who) {
+		row.uid = who->uid;
+		row.pid = who->pid;
+		row.cmdline = who->cmdline;
+	}
+	audit_log(c->audit, &row);
+}
+
+/* ---- sites and protected paths ------------------------------------------------ */
+
+void control_site_changed(struct control *c, const char *site, bool trashed)
+{
+	struct catalog_site s = {0};
+
+	if (!c || !catalog_site_id_valid(site))
+		return;
+	exclusions_invalidate(c->excl, site);   /* a new site of the same name starts clean */
+	/* catalog writes are small and rare (site creation/deletion) */
+	if (catalog_site_get(c->cat, site, &s) < 0) {
+		snprintf(s.id, sizeof(s.id), "%s", site);
+		snprintf(s.kind, sizeof(s.kind), "site");
+		s.created_s = sys.wall_ns() / 1000000000;
+	}
+	s.state = trashed ? CATALOG_TRASHED : CATALOG_ACTIVE;
+	if (catalog_site_upsert(c->cat, &s) < 0)
+		log_msg(LOG_WARNING, "catalog: cannot record site %s", site);
+}
+
+bool control_protected(struct control *c, const char *site, const char *relpath)
+{
+	bool p;
+
+	if (!c)
+		return false;
+	pthread_rwlock_rdlock(&c->prot_lock);
+	p = c->prot && c->prot->n && catalog_path_covers_protected(c->prot, site, relpath);
+	pthread_rwlock_unlock(&c->prot_lock);
+	return p;
+}
+
+/* Every top-level directory of BACKING is a site of the catalog. */
+static void register_sites(struct control *c)
+{
+	int fd = openat(c->conf.backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct catalog_site s;
+
+		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (catalog_site_get(c->cat, de->d_name, &s) < 0 || s.state != CATALOG_ACTIVE)
+			control_site_changed(c, de->d_name, false);
+	}
+	closedir(d);
+}
+
+/* ---- metrics ------------------------------------------------------------------ */
+
+struct site_acc {
+	size_t n, cap;
+	struct metrics_site *v;
+};
+
+static int add_site(void *arg, const char *scope, const struct trash_usage *u)
+{
+	struct site_acc *a = arg;
+
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 64;
+		struct metrics_site *v = realloc(a->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->v = v;
+		a->cap = cap;
+	}
+	struct metrics_site *m = &a->v[a->n++];
+	memset(m, 0, sizeof(*m));
+	snprintf(m->site, sizeof(m->site), "%s", *scope ? scope : "/");
+	m->trash_bytes = u->bytes;
+	m->trash_items = u->items;
+	m->ops = u->ops;
+	m->oldest_s = u->oldest_ns / 1000000000;
+	m->next_expiry_s = u->next_expiry_s;
+	return 0;
+}
+
+int control_write_metrics(struct control *c, const char *path)
+{
+	struct site_acc acc = {0};
+	struct trash_counters tc;
+	struct sweep_status st = {0};
+	struct audit_stats as = {0};
+	struct space_status sp = {0};
+	struct exclusions_totals et;
+	struct metrics m = {0};
+	int r;
+
+	if (!c || !path)
+		return 0;
+	if (c->space)
+		space_get_status(c->space, &sp);
+	exclusions_get_totals(c->excl, &et);
+	trash_get_counters(c->conf.trash, &tc);
+	if (c->sweep)
+		sweep_get_status(c->sweep, &st);
+	audit_get_stats(c->audit, &as);
+	if ((r = trash_usage_all(c->conf.trash, add_site, &acc)) < 0)
+		goto out;
+	for (size_t i = 0; i < acc.n; i++) {   /* a held site expires nothing */
+		struct site_policy p;
+
+		if (strcmp(acc.v[i].site, "/") &&
+		    sitepolicy_get(c->conf.backing_fd, acc.v[i].site, &p) == 0 && p.hold)
+			acc.v[i].next_expiry_s = 0;
+	}
+	m = (struct metrics){
+		.ops_created = tc.ops_created, .ops_restored = tc.restores,
+		.ops_purged = tc.purged, .index_errors = tc.record_errors,
+		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,
+		.clock_skew_s = st.skew_s, .nsites = acc.n, .sites = acc.v,
+		.space_known = sp.known, .backing_size_bytes = sp.total,
+		.backing_free_bytes = sp.avail, .space_floor_bytes = sp.floor,
+		.space_pressure = sp.pressure, .evictable_ops = sp.eligible_ops,
+		.evictable_bytes = sp.eligible_bytes, .evicted_ops = sp.evicted_ops,
+		.evicted_bytes = sp.evicted_bytes, .excluded_items = et.items,
+		.excluded_bytes = et.bytes,
+	};
+	if (c->conf.ow) {
+		struct overwrite_counters oc;
+
+		overwrite_get_counters(c->conf.ow, &oc);
+		m.overwrite_cloned = oc.cloned;
+		m.overwrite_copied = oc.copied;
+		m.overwrite_unpreserved = oc.unpreserved;
+	}
+	r = metrics_write(path, &m);
+out:
+	free(acc.v);
+	return r;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+int control_open(struct control **out, const struct control_conf *conf)
+{
+	struct control *c = calloc(1, sizeof(*c));
+	struct audit_conf ac = { .on_event = on_audit_event };
+	char path[128];
+	int r, found = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->conf = *conf;
+	pthread_rwlock_init(&c->prot_lock, NULL);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/catalog.db", conf->state_fd);
+	if ((r = catalog_open(&c->cat, path, false, &found)) < 0) {
+		if (r == -EPROTO)
+			log_msg(LOG_ERR, "catalog: schema version %d is newer than this gracefs (%d)",
+				found, CATALOG_SCHEMA_VERSION);
+		else
+			log_msg(LOG_ERR, "catalog: cannot open %s/.gracefs/catalog.db: %s",
+				conf->backing, strerror(-r));
+		goto fail;
+	}
+	ac.cb_arg = c;
+	if ((r = audit_new(&c->audit, c->cat, &ac)) < 0) {
+		log_msg(LOG_ERR, "audit: cannot start: %s", strerror(-r));
+		goto fail;
+	}
+	struct exclusions_conf xc = { .backing_fd = conf->backing_fd, .gap_ns = conf->op_gap_ns,
+				      .on_group = on_excluded, .cb_arg = c };
+	if ((r = exclusions_new(&c->excl, &xc)) < 0)
+		goto fail;
+	register_sites(c);
+	load_protected(c);
+	c->ctx = (struct ctlcmd_ctx){ .ops = &engine_ops, .arg = c, .backing_fd = conf->backing_fd,
+				      .cat = c->cat, .audit = c->audit,
+				      .retention_floor_s = conf->retention_floor_s };
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/ctl.sock", conf->state_fd);
+	if ((r = ctl_server_start(&c->srv, path, ctlcmd_handle, &c->ctx)) < 0) {
+		log_msg(LOG_ERR, "control socket: cannot start: %s", strerror(-r));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	control_close(c);
+	return r;
+}
+
+void control_set_sweep(struct control *c, struct sweep *sw)
+{
+	if (c)
+		c->sweep = sw;
+}
+
+void control_set_space(struct control *c, struct space *sp)
+{
+	if (c)
+		c->space = sp;
+}
+
+void control_stop(struct control *c)
+{
+	if (c) {
+		ctl_server_stop(c->srv);
+		c->srv = NULL;
+	}
+}
+
+void control_close(struct control *c)
+{
+	if (!c)
+		return;
+	control_stop(c);
+	exclusions_free(c->excl);   /* its open groups are audited */
+	c->excl = NULL;
+	if (c->audit && audit_flush(c->audit) < 0)
+		log_msg(LOG_ERR, "audit: rows still queued at unmount could not be written");
+	audit_free(c->audit);
+	catalog_close(c->cat);
+	catalog_protected_free(c->prot);
+	pthread_rwlock_destroy(&c->prot_lock);
+	free(c);
+}

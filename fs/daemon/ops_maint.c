@@ -1,0 +1,207 @@
+/*
+ * ops_maint — the maintenance thread (trash ticks, control ticks, metrics)
+ * and the kernel invalidations the trash engine's callbacks queue for it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "daemon/ops_int.h"
+#include "daemon/wberr.h"
+
+struct inval {
+	struct inval *next;
+	dev_t dev;
+	ino_t ino;
+	bool attr_only;   /* the inode's attributes, not a name in it */
+	char name[NAME_MAX + 1];
+};
+
+static void queue_inval(struct gfs *g, struct inval *iv)
+{
+	pthread_mutex_lock(&g->inval_lock);
+	iv->next = g->inval;
+	g->inval = iv;
+	pthread_mutex_unlock(&g->inval_lock);
+}
+
+void ops_on_relinked(void *arg, dev_t dev, ino_t ino)
+{
+	struct inval *iv = calloc(1, sizeof(*iv));
+
+	if (!iv)
+		return;   /* the kernel's attributes expire by their timeout */
+	iv->dev = dev;
+	iv->ino = ino;
+	iv->attr_only = true;
+	queue_inval(arg, iv);
+}
+
+void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err)
+{
+	struct stat st;
+
+	wberr_note(nodeid, err);
+	if (fstat(fd, &st) < 0)
+		return;   /* the kernel asks again when its attributes expire */
+	ops_on_relinked(g, st.st_dev, st.st_ino);
+	pthread_mutex_lock(&g->maint_lock);   /* sent now, not at the next tick */
+	pthread_cond_signal(&g->maint_cond);
+	pthread_mutex_unlock(&g->maint_lock);
+}
+
+void ops_on_removed(void *arg, int dirfd, const char *name)
+{
+	struct gfs *g = arg;
+	struct inval *iv = calloc(1, sizeof(*iv));
+	struct stat st;
+
+	if (!iv || fstat(dirfd, &st) < 0) {
+		free(iv);
+		return;   /* the kernel's entry expires by its timeout */
+	}
+	iv->dev = st.st_dev;
+	iv->ino = st.st_ino;
+	snprintf(iv->name, sizeof(iv->name), "%s", name);
+	queue_inval(g, iv);
+}
+
+static void send_invalidations(struct gfs *g);
+
+/* An undo put names back into live directories whose listings the kernel
+ * may hold (dir_cacheable): drop every directory's cached listing and
+ * attributes.  Undo is rare; the list is the directories the kernel knows.
+ * Called after the engine lock is let go, before gracectl hears "done": the
+ * entries the undo queued (a live name that now holds the preserved file,
+ * UNDO_REPLACE) are dropped now, so the next open sees the restored file. */
+void ops_on_undone(void *arg)
+{
+	struct gfs *g = arg;
+	uint64_t *ids = NULL;
+	ssize_t n;
+
+	send_invalidations(g);
+	if (!g->se || (n = inode_dir_nodeids(&ids)) < 0)
+		return;
+	for (ssize_t i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(g->se, ids[i], 0, 0);
+	free(ids);
+}
+
+static void send_invalidations(struct gfs *g)
+{
+	struct inval *list;
+
+	pthread_mutex_lock(&g->inval_lock);
+	list = g->inval;
+	g->inval = NULL;
+	pthread_mutex_unlock(&g->inval_lock);
+	while (list) {
+		struct inval *iv = list;
+		struct inode *parent = inode_find(iv->dev, iv->ino);
+
+		list = iv->next;
+		if (parent && g->se && iv->attr_only)
+			fuse_lowlevel_notify_inval_inode(g->se, inode_nodeid(parent), -1, 0);
+		else if (parent && g->se)
+			fuse_lowlevel_notify_inval_entry(g->se, inode_nodeid(parent),
+							 iv->name, strlen(iv->name));
+		free(iv);
+	}
+}
+
+/* The metrics file: within a second of a change, and every 30 s anyway. */
+static void write_metrics(struct gfs *g)
+{
+	static int64_t last_ns;
+	static uint64_t last_sum = UINT64_MAX;
+	struct trash_counters tc;
+	struct sweep_status st = {0};
+	struct space_status sp = {0};
+	struct timespec now;
+	int64_t ns;
+	uint64_t sum;
+
+	if (!g->metrics_path || !g->ctl)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = now.tv_sec * 1000000000LL + now.tv_nsec;
+	trash_get_counters(g->trash, &tc);
+	if (g->sweep)
+		sweep_get_status(g->sweep, &st);
+	struct overwrite_counters oc = {0};
+	if (g->space)
+		space_get_status(g->space, &sp);
+	if (g->ow)
+		overwrite_get_counters(g->ow, &oc);
+	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure +
+	      oc.cloned + oc.copied + oc.unpreserved;
+	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
+		return;
+	int r = control_write_metrics(g->ctl, g->metrics_path);
+	if (r < 0)
+		log_msg(LOG_WARNING, "metrics: cannot write %s: %s", g->metrics_path, strerror(-r));
+	last_ns = ns;
+	last_sum = sum;
+}
+
+static void *maint_main(void *arg)
+{
+	struct gfs *g = arg;
+
+	pthread_mutex_lock(&g->maint_lock);
+	while (!g->maint_stop) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += g->tick_ns % 1000000000;
+		until.tv_sec += g->tick_ns / 1000000000 + until.tv_nsec / 1000000000;
+		until.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&g->maint_cond, &g->maint_lock, &until);
+		if (g->maint_stop)
+			break;
+		pthread_mutex_unlock(&g->maint_lock);
+		int r = trash_tick(g->trash);
+		if (r < 0)
+			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
+		send_invalidations(g);
+		control_tick(g->ctl);
+		write_metrics(g);
+		pthread_mutex_lock(&g->maint_lock);
+	}
+	pthread_mutex_unlock(&g->maint_lock);
+	return NULL;
+}
+
+int ops_maint_start(struct gfs *g)
+{
+	pthread_condattr_t ca;
+	int r;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->maint_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	g->maint_stop = false;
+	if ((r = pthread_create(&g->maint, NULL, maint_main, g)) != 0)
+		return -r;
+	g->maint_running = true;
+	return 0;
+}
+
+void ops_maint_stop(struct gfs *g)
+{
+	if (!g->maint_running)
+		return;
+	pthread_mutex_lock(&g->maint_lock);
+	g->maint_stop = true;
+	pthread_cond_signal(&g->maint_cond);
+	pthread_mutex_unlock(&g->maint_lock);
+	pthread_join(g->maint, NULL);
+	g->maint_running = false;
+	send_invalidations(g);
+}

@@ -1,0 +1,106 @@
+/*
+ * evict — which trash operations to evict when space runs short: a pure
+ * function over op records and free-space numbers (no I/O, no clock, no
+ * locking), so every rule below is unit-tested on its own.
+ *
+ * Two triggers, one eligibility rule:
+ *   - the free-space floor: when avail < floor, evict eligible ops of all
+ *     scopes, oldest first, until avail plus what they free reaches
+ *     floor + margin (margin: a tenth of the floor, so one eviction run
+ *     makes room for a while instead of trimming one op per pass);
+ *   - a site cap (trash_max): when a site's trash (every op of it, held and
+ *     young ones included) is larger than its cap, evict that site's
+ *     eligible ops, oldest first, until it fits.
+ * Eligible: closed (never open or already purging), not held (op hold or
+ * site hold), and whose last deletion is at least min_age_s old
+ * (min_retention) on the trusted elapsed clock (clock.h), rounded as
+ * expiry rounds (oprec_due): no wall-clock error makes an op evictable
+ * early.  "Oldest" is the earliest such stamp (then scope, name).
+ *
+ * Byte counts are the ops' recorded allocated bytes: an estimate (hard
+ * links shared with live files free nothing); the caller measures free
+ * space again after each eviction and stops when it is back.
+ */
+#ifndef GRACEFS_EVICT_H
+#define GRACEFS_EVICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "store/oprec.h"
+
+/* -o min_free=: a percentage of the filesystem or a byte size. */
+struct evict_floor {
+	bool pct;          /* value is a percentage (0-99) */
+	uint64_t value;    /* percent, or bytes */
+};
+
+/* "10%", "0%", "512M", "20G", "1T", "4096" (bytes), suffixes K M G T P
+ * (powers of 1024; an optional trailing "B" or "iB").  0, or -EINVAL
+ * (syntax, a percentage of 100 or more), -ERANGE (over 2^63). */
+int evict_parse_floor(const char *s, struct evict_floor *f);
+/* "10%" or the shortest exact size ("512M", "1536K", "4097"). */
+void evict_format_floor(const struct evict_floor *f, char *buf, size_t cap);
+/* For people: "812B", "46.5MiB", "1.2TiB" (rounded). */
+void evict_format_approx(uint64_t bytes, char *buf, size_t cap);
+
+/* The floor in bytes on a filesystem of `total` bytes, and the margin above
+ * it that an eviction run aims for. */
+uint64_t evict_floor_bytes(const struct evict_floor *f, uint64_t total);
+uint64_t evict_margin(uint64_t floor_bytes);
+
+/* One op as the policy sees it (the caller owns the strings). */
+struct evict_op {
+	const char *scope, *name;
+	int64_t el_ns;             /* trusted elapsed clock at its last deletion
+				    * (op_record.last_el_ns, clock.h) */
+	uint64_t bytes;            /* recorded allocated bytes */
+	uint32_t state;            /* enum op_state */
+	bool hold;                 /* op under legal hold */
+	bool site_held;            /* its site under legal hold */
+};
+
+/* A site with a trash_max. */
+struct evict_cap {
+	const char *scope;
+	uint64_t max_bytes;
+};
+
+struct evict_input {
+	const struct evict_op *ops;
+	size_t nops;
+	const struct evict_cap *caps;
+	size_t ncaps;
+	int64_t now_s;             /* trusted elapsed clock, seconds */
+	int64_t min_age_s;         /* min_retention */
+	uint64_t total, avail;     /* the backing filesystem, bytes */
+	uint64_t floor;            /* bytes (evict_floor_bytes) */
+};
+
+enum evict_reason { EVICT_SPACE = 1, EVICT_CAP = 2 };
+
+struct evict_victim {
+	size_t op;                 /* index into input.ops */
+	enum evict_reason reason;
+};
+
+struct evict_plan {
+	struct evict_victim *v;    /* caller-provided, room for nops */
+	size_t n;                  /* victims, in the order to evict them */
+	uint64_t bytes;            /* their recorded bytes */
+	/* what could be evicted now (every eligible op) */
+	uint64_t eligible_ops, eligible_bytes;
+	/* why the others cannot */
+	uint64_t held, young, busy;
+	bool below_floor;          /* avail < floor */
+	bool short_of_floor;       /* even evicting every eligible op stays below the floor */
+};
+
+/* Plan the evictions.  plan->v must have room for in->nops victims.
+ * 0, or -ENOMEM (scratch space). */
+int evict_plan(const struct evict_input *in, struct evict_plan *plan);
+
+/* Is this op eligible (closed, unheld, old enough)? */
+bool evict_eligible(const struct evict_op *op, int64_t now_s, int64_t min_age_s);
+
+#endif

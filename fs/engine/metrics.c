@@ -1,0 +1,340 @@
+/*
+ * metrics — Prometheus text-format metrics file (see metrics.h).
+ *
+ * The whole text is built in memory first, then written in one go, so a
+ * formatting problem can never leave a half-written file behind.
+ * No shared state; one thread at a time per path.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/metrics.h"
+
+#define TMP_SUFFIX ".tmp"
+
+/* A growing text buffer; `err` sticks at the first failure. */
+struct text {
+	char *p;
+	size_t len, cap;
+	int err;
+};
+
+static void text_reserve(struct text *t, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if (t->err)
+		return;
+	if (t->len + more < t->len) {
+		t->err = -ENOMEM;
+		return;
+	}
+	if (t->len + more <= t->cap)
+		return;
+	cap = t->cap ? t->cap : 4096;
+	while (cap < t->len + more)
+		cap *= 2;
+	if (!(p = realloc(t->p, cap))) {
+		t->err = -ENOMEM;
+		return;
+	}
+	t->p = p;
+	t->cap = cap;
+}
+
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	text_reserve(t, n);
+	if (t->err)
+		return;
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void text_printf(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->err = t->err ? t->err : -EINVAL;
+		return;
+	}
+	text_reserve(t, (size_t)n + 1);
+	if (t->err)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->p + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len, i;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A label value: \ " and newline escaped as the format requires; bytes
+ * that are not UTF-8 (which Prometheus would reject) as the text \xNN. */
+static void text_label_value(struct text *t, const char *val, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)val;
+	size_t i = 0, k;
+	char hex[8];
+
+	while (i < n) {
+		if (s[i] == '\\')
+			text_add(t, "\\\\", 2), i++;
+		else if (s[i] == '"')
+			text_add(t, "\\\"", 2), i++;
+		else if (s[i] == '\n')
+			text_add(t, "\\n", 2), i++;
+		else if ((k = utf8_len(s + i, n - i)) > 0)
+			text_add(t, val + i, k), i += k;
+		else {
+			snprintf(hex, sizeof(hex), "\\\\x%02x", s[i]);
+			text_add(t, hex, strlen(hex));
+			i++;
+		}
+	}
+}
+
+static void family(struct text *t, const char *name, const char *type, const char *help)
+{
+	text_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample_i64(struct text *t, const char *name, int64_t v)
+{
+	text_printf(t, "%s %" PRId64 "\n", name, v);
+}
+
+enum site_field { F_BYTES, F_ITEMS, F_OPS, F_OLDEST, F_NEXT_EXPIRY };
+
+static void site_samples(struct text *t, const char *name, const struct metrics *m,
+			 enum site_field f)
+{
+	for (size_t i = 0; i < m->nsites; i++) {
+		const struct metrics_site *s = &m->sites[i];
+		size_t n = strnlen(s->site, sizeof(s->site));
+		int64_t v;
+
+		if (f == F_OLDEST || f == F_NEXT_EXPIRY) {
+			v = f == F_OLDEST ? s->oldest_s : s->next_expiry_s;
+			if (v == 0)
+				continue;   /* "none" is an absent series, not 1970 */
+		}
+		text_printf(t, "%s{site=\"", name);
+		if (n == 0)
+			text_add(t, "/", 1);
+		else
+			text_label_value(t, s->site, n);
+		switch (f) {
+		case F_BYTES: text_printf(t, "\"} %" PRIu64 "\n", s->trash_bytes); break;
+		case F_ITEMS: text_printf(t, "\"} %" PRIu64 "\n", s->trash_items); break;
+		case F_OPS: text_printf(t, "\"} %" PRIu64 "\n", s->ops); break;
+		case F_OLDEST: text_printf(t, "\"} %" PRId64 "\n", s->oldest_s); break;
+		case F_NEXT_EXPIRY: text_printf(t, "\"} %" PRId64 "\n", s->next_expiry_s); break;
+		}
+	}
+}
+
+static void render(struct text *t, const struct metrics *m)
+{
+	family(t, "gracefs_trash_bytes", "gauge",
+	       "Bytes (allocated blocks) held in trash, per site; site=\"/\" is deleted whole sites.");
+	site_samples(t, "gracefs_trash_bytes", m, F_BYTES);
+	family(t, "gracefs_trash_items", "gauge", "Deleted names held in trash, per site.");
+	site_samples(t, "gracefs_trash_items", m, F_ITEMS);
+	family(t, "gracefs_trash_ops", "gauge", "Delete operations held in trash, per site.");
+	site_samples(t, "gracefs_trash_ops", m, F_OPS);
+	family(t, "gracefs_trash_oldest_timestamp_seconds", "gauge",
+	       "Unix time of the oldest deletion held in trash, per site (absent when empty).");
+	site_samples(t, "gracefs_trash_oldest_timestamp_seconds", m, F_OLDEST);
+	family(t, "gracefs_trash_next_expiry_timestamp_seconds", "gauge",
+	       "Unix time at which the next operation expires, per site (absent when none).");
+	site_samples(t, "gracefs_trash_next_expiry_timestamp_seconds", m, F_NEXT_EXPIRY);
+
+	/* absent: a gauge not measured yet (no series rather than a false 0) */
+	const struct { const char *name, *type, *help; int64_t v; bool absent; } scalars[] = {
+		{ "gracefs_ops_created_total", "counter",
+		  "Delete operations created since the daemon started.", (int64_t)m->ops_created },
+		{ "gracefs_ops_restored_total", "counter",
+		  "Restores out of trash since the daemon started.", (int64_t)m->ops_restored },
+		{ "gracefs_ops_purged_total", "counter",
+		  "Operations purged (expired or explicit) since the daemon started.",
+		  (int64_t)m->ops_purged },
+		{ "gracefs_index_errors_total", "counter",
+		  "Failed writes to the trash index since the daemon started.",
+		  (int64_t)m->index_errors },
+		{ "gracefs_audit_errors_total", "counter",
+		  "Failed writes to the audit log since the daemon started.",
+		  (int64_t)m->audit_errors },
+		{ "gracefs_overwrite_cloned_total", "counter",
+		  "Files preserved as a clone before a truncation since the daemon started.",
+		  (int64_t)m->overwrite_cloned },
+		{ "gracefs_overwrite_copied_total", "counter",
+		  "Files preserved as a copy before a truncation since the daemon started.",
+		  (int64_t)m->overwrite_copied },
+		{ "gracefs_overwrite_unpreserved_total", "counter",
+		  "Files truncated without a copy (over preserve_max, no clone) since the daemon started.",
+		  (int64_t)m->overwrite_unpreserved },
+		{ "gracefs_sweeper_lag_seconds", "gauge",
+		  "Age of the oldest overdue expiry (0 when the sweeper is up to date).",
+		  m->sweeper_lag_s },
+		{ "gracefs_clock_skew_seconds", "gauge",
+		  "Wall-clock advance minus elapsed time since the sweeper started "
+		  "(informational: expiry goes by elapsed time).", m->clock_skew_s },
+		/* space (space.h, exclusions.h) */
+		{ "gracefs_evicted_ops_total", "counter",
+		  "Operations evicted for space (free-space floor or site trash_max) since start.",
+		  (int64_t)m->evicted_ops },
+		{ "gracefs_evicted_bytes_total", "counter",
+		  "Recorded bytes of the operations evicted for space since start.",
+		  (int64_t)m->evicted_bytes },
+		{ "gracefs_excluded_items_total", "counter",
+		  "Items removed directly, not moved to trash, by site exclusion patterns.",
+		  (int64_t)m->excluded_items },
+		{ "gracefs_excluded_bytes_total", "counter",
+		  "Allocated bytes of the items removed directly by exclusion patterns.",
+		  (int64_t)m->excluded_bytes },
+		{ "gracefs_space_pressure", "gauge",
+		  "1 while free space is below the floor and nothing more may be evicted.",
+		  m->space_pressure ? 1 : 0 },
+		{ "gracefs_backing_size_bytes", "gauge", "Size of the backing filesystem.",
+		  (int64_t)m->backing_size_bytes, !m->space_known },
+		{ "gracefs_backing_free_bytes", "gauge",
+		  "Free space of the backing filesystem available to tenants (f_bavail).",
+		  (int64_t)m->backing_free_bytes, !m->space_known },
+		{ "gracefs_space_floor_bytes", "gauge",
+		  "The free-space floor (min_free) in bytes; below it the sweeper evicts.",
+		  (int64_t)m->space_floor_bytes, !m->space_known },
+		{ "gracefs_evictable_ops", "gauge",
+		  "Operations that could be evicted now (closed, unheld, past min_retention).",
+		  (int64_t)m->evictable_ops, !m->space_known },
+		{ "gracefs_evictable_bytes", "gauge",
+		  "Recorded bytes of the operations that could be evicted now.",
+		  (int64_t)m->evictable_bytes, !m->space_known },
+	};
+	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
+		if (scalars[i].absent)
+			continue;
+		family(t, scalars[i].name, scalars[i].type, scalars[i].help);
+		sample_i64(t, scalars[i].name, scalars[i].v);
+	}
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Steps: (1) render the text; (2) remove a stale <path>.tmp and create it
+ * afresh (O_EXCL, so a symlink planted there is never followed); (3) write,
+ * fchmod 0644, fsync, close; (4) rename over path.  A crash before (4)
+ * leaves path untouched plus a stray .tmp, removed by the next call; after
+ * (4) path is complete.  The directory is not fsynced: losing the rename in
+ * a power cut only brings back the previous, complete file.
+ */
+int metrics_write(const char *path, const struct metrics *m)
+{
+	char tmp[PATH_MAX];
+	struct text t = {0};
+	int fd, r;
+
+	if (!path || !*path || !m || (m->nsites && !m->sites))
+		return -EINVAL;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX, path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	render(&t, m);
+	if (t.err) {
+		r = t.err;
+		goto out_text;
+	}
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		r = -errno;
+		goto out_text;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		r = -errno;
+		goto out_text;
+	}
+	if ((r = write_all(fd, t.p, t.len)) < 0)
+		goto out_tmp;
+	if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
+		r = -errno;
+		goto out_tmp;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto out_tmp;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto out_tmp;
+	}
+	r = 0;
+	goto out_text;
+out_tmp:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out_text:
+	free(t.p);
+	return r;
+}

@@ -1,0 +1,235 @@
+/*
+ * trash — the soft-delete engine: grouping deletions into operations, moving
+ * victims into `.trash/<op>/<site-relative path>`, rename-over, whole-site
+ * deletion, restore bookkeeping, and reconciliation of the index with the
+ * backing store.  Plain C on directory fds; knows nothing about FUSE.
+ *
+ * Threading: every function takes the engine's one mutex (t->lock), so
+ * deletions, renames that replace something, and maintenance are
+ * serialised.  Reads, writes, lookups and plain renames never enter here.
+ * The on_removed callback is only invoked from trash_tick(), never from a
+ * deleting call, so the caller may use it to notify the kernel.
+ *
+ * Backing layout (see docs/design.md):
+ *   BACKING/<site>/.trash/<op>/<path>   site trash
+ *   BACKING/.gracefs/trash/<op>/<site>  deleted whole sites (scope "")
+ */
+#ifndef GRACEFS_TRASH_H
+#define GRACEFS_TRASH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include "store/index.h"
+#include "store/layout.h"
+#include "store/oprec.h"
+#include "lib/procinfo.h"
+#include "engine/undo.h"
+
+#define TRASH_COLLAPSE_XATTR "trusted.gracefs.collapse"
+#define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
+/* on a file preserved before a truncation (value: its op's name) */
+#define TRASH_PRESERVED_XATTR "trusted.gracefs.preserved"
+#define RELPATH_MAX_DEPTH 2048
+#define RELPATH_MAX_BYTES 16384
+
+/* The site-relative path of a directory: comp[0] is a child of the site
+ * root.  n == 0 is the site root itself. */
+struct relpath {
+	unsigned n;
+	size_t used;
+	const char *comp[RELPATH_MAX_DEPTH];
+	char buf[RELPATH_MAX_BYTES];
+};
+
+/* Append a component (used while walking parents, innermost first, then
+ * relpath_reverse).  0 or -ENAMETOOLONG. */
+int relpath_push(struct relpath *p, const char *name);
+void relpath_reverse(struct relpath *p);
+
+/* Where a directory entry lives in the backing store. */
+struct trash_loc {
+	const char *site;          /* its site; NULL: the entry is a site (at the root) */
+	const struct relpath *rel; /* site-relative path of dirfd (unused at root) */
+	int dirfd;                 /* the parent directory */
+	const char *name;          /* the entry */
+	/* a rename source inside an op (a restore): that op, so the engine
+	 * settles it under the same lock as the move */
+	const char *from_scope, *from_op;
+	/* dirfd deeper than a relpath holds (rel is NULL then): its path in
+	 * pieces, from level `from` on (docs/isolation.md); NULL otherwise */
+	int (*deep)(void *arg, unsigned from, struct relpath *rp, bool *more);
+	void *deep_arg;
+};
+
+struct trash_conf {
+	int64_t retention_s;  /* retention of new operations */
+	int64_t op_gap_ns;    /* a process idle this long starts a new operation */
+	/* A name vanished behind the kernel's back (op dir removed).  dirfd is
+	 * its parent, valid only during the call.  Called from trash_tick. */
+	void (*on_removed)(void *arg, int dirfd, const char *name);
+	/* An op stopped collecting deletions: its final record (audit).
+	 * Called with the engine's lock held: only queue work. */
+	void (*on_closed)(void *arg, const struct op_record *r);
+	/* A file's link count as shown changed behind the kernel's back (a
+	 * hard link left trash by undo, or was purged).  Called with the
+	 * engine's lock held: only queue work.  May be NULL. */
+	void (*on_relinked)(void *arg, dev_t dev, ino_t ino);
+	/* An undo moved names back into live directories behind the kernel's
+	 * back.  Called after the engine's lock is released, in the thread
+	 * that ran trash_undo (never a FUSE request): it may notify the kernel. */
+	void (*on_undone)(void *arg);
+	void *cb_arg;
+};
+
+struct trash_stats {
+	uint64_t adopted, dropped, recounted, collapsed, foreign;
+};
+
+struct trash;
+
+/* Opens the engine on BACKING (fd), creating .gracefs/trash.  Takes no
+ * ownership of backing_fd or ix.  0 or -errno. */
+int trash_open(struct trash **out, int backing_fd, struct index *ix,
+	       const struct trash_conf *conf);
+/* Closes every open operation (final record written) and frees. NULL ok. */
+void trash_close(struct trash *t);
+
+/* fd (O_PATH) of BACKING/.gracefs/trash; owned by the engine. */
+int trash_root_fd(const struct trash *t);
+
+/* Soft-delete loc: unlink (want_dir false: EISDIR for a directory) or
+ * rmdir (want_dir true: ENOTDIR, ENOTEMPTY as rmdir(2); a site root counts
+ * as empty when it holds only .trash).  A site (loc->site == NULL) goes to
+ * the root trash as a whole, with this caller's own deletions inside it put
+ * back in place first.  st: the entry's lstat if the caller has it (NULL:
+ * taken here).  On any failure nothing has moved.  0 or -errno. */
+int trash_delete(struct trash *t, const struct caller *who,
+		 const struct trash_loc *loc, bool want_dir, const struct stat *st);
+
+/* renameat2(src, dst, flags) where a replaced dst goes to trash first
+ * (RENAME_EXCHANGE and RENAME_NOREPLACE pass straight through).  The rename
+ * itself is atomic for non-directories (the victim is hard-linked into the
+ * trash before being replaced).  Keeps the index in step when sites move at
+ * the root.  0 or -errno (nothing changed on error). */
+int trash_rename(struct trash *t, const struct caller *who,
+		 const struct trash_loc *src, const struct trash_loc *dst,
+		 unsigned flags);
+
+/* Something was moved out of op `name` of `scope` (trash_rename does this
+ * itself for a source with from_op set): stop using its moved parts now;
+ * recount it, or drop it when empty, at the next tick. */
+void trash_note_restore(struct trash *t, const char *scope, const char *name);
+
+/* The record of an op: the open in-memory one, else the index, else the
+ * op directory's xattr.  0 or -ENOENT. */
+int trash_op_get(struct trash *t, const char *scope, const char *name,
+		 struct op_record *out);
+
+/* Restore a whole op to its original paths (undo.h), under the engine's
+ * lock, let go every 1024 steps: an open op is closed first; a held one is
+ * refused (-EPERM), a purging one too (-EBUSY).  The op is then settled like
+ * any restore.  run (NULL or "": none) names the bulk undo this op belongs
+ * to: the op is planned against what the run's earlier ops put back
+ * (undo_runs_get).
+ * 0 or -errno. */
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
+	       undo_progress_fn fn, void *arg, struct undo_result *res);
+
+/* May anything be moved out of op `name` of scope (restore by mv, undo)?
+ * 0; -EPERM while the op or its site is under legal hold (a held item is
+ * restored by copying it); -EBUSY while it is being purged (half gone).
+ * A missing op is 0 (the caller's rename then fails on its own). */
+int trash_may_leave(struct trash *t, const char *scope, const char *name);
+
+/* Legal hold on one op (never purged while held).  0 or -errno. */
+int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);
+
+/* Start purging an op: refuses a held op (-EPERM) or one still open
+ * (-EBUSY); marks it OP_PURGING.  0 or -errno. */
+int trash_purge_begin(struct trash *t, const char *scope, const char *name);
+/* Remove at most `budget` entries of a purging op (deepest first, never
+ * following symlinks, -EXDEV on a mount inside it); *done when the op
+ * directory and its record are gone.  *removed accumulates.  Each step
+ * first re-checks the op's and its site's legal hold under the engine
+ * lock: a hold placed during a purge stops it there with -EPERM (the op
+ * stays PURGING and held; it resumes when released).  0 or -errno. */
+int trash_purge_step(struct trash *t, const char *scope, const char *name,
+		     unsigned budget, bool *done, uint64_t *removed);
+
+struct trash_usage {
+	uint64_t ops, items, bytes;
+	int64_t oldest_ns;      /* first deletion of the oldest op; 0: none */
+	int64_t next_expiry_s;  /* earliest expiry of an op not held; 0: none */
+};
+/* Trash usage of a scope (a site, or "" for deleted sites). 0 or -errno. */
+int trash_usage(struct trash *t, const char *scope, struct trash_usage *u);
+
+/* Trash usage of every scope that holds ops, in index order; fn gets
+ * each scope once.  0, fn's nonzero value, or -errno. */
+int trash_usage_all(struct trash *t,
+		    int (*fn)(void *arg, const char *scope, const struct trash_usage *u),
+		    void *arg);
+
+struct trash_counters {
+	uint64_t ops_created, deletions, restores, purged, record_errors;
+	uint64_t preserved;   /* files preserved before a truncation */
+};
+void trash_get_counters(struct trash *t, struct trash_counters *c);
+
+/* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
+ * close idle ones, process restores.  0 or -errno of the first failure. */
+int trash_tick(struct trash *t);
+/* Store the records of open ops whose counts moved since their last store,
+ * so readers of the index (gracectl's plans and listings) see what the
+ * mount has done so far, not what the last tick wrote.  0 or -errno. */
+int trash_store_open(struct trash *t);
+/* Close every open op now (unmount, tests). */
+void trash_close_all(struct trash *t);
+
+/* At mount: make the index match the backing store.  Op dirs without
+ * records are adopted (metadata from the dir when its xattr is lost), records
+ * without dirs dropped, ops left open by a crash recounted and closed,
+ * interrupted site collapses finished. 0 or -errno. */
+int trash_reconcile(struct trash *t, struct trash_stats *st);
+
+/* ---- overwrite protection (trash_preserve.c; overwrite.h drives it) ---- */
+
+/* Does who's open op in loc's site (never created here) already hold
+ * loc's path — its state from before the op touched it — or was the file
+ * (st: its stat) created while that op collects?  Then a truncation keeps
+ * nothing.  1 yes, 0 no, or -errno. */
+int trash_preserve_held(struct trash *t, const struct caller *who,
+			const struct trash_loc *loc, const struct stat *st);
+
+/* Name tmpfd — an O_TMPFILE on loc's filesystem holding the content of
+ * srcfd, the live file loc (stat st) about to be truncated — as an item of
+ * who's op at loc's site-relative path, with srcfd's owner, mode, xattrs
+ * and times and TRASH_PRESERVED_XATTR; counted in the op like a deleted
+ * item.  The op's name goes to opname.  0 preserved, 1 the op already held
+ * that path (tmpfd left unnamed), or -errno (nothing named). */
+int trash_preserve_commit(struct trash *t, const struct caller *who,
+			  const struct trash_loc *loc, int tmpfd, int srcfd,
+			  const struct stat *st, char *opname, size_t cap);
+
+/* who created file (dev, ino) in scope: if who has an op collecting there,
+ * a truncation of that file in the op needs no preservation (bounded;
+ * a file not remembered is preserved). */
+void trash_note_created(struct trash *t, const struct caller *who, const char *scope,
+			dev_t dev, ino_t ino);
+
+/* Count the deleted entries (mirror-only parents excepted) and their
+ * allocated bytes below dirfd (not following
+ * symlinks, not crossing filesystems); max_ctime_ns gets the newest ctime.
+ * 0 or -errno. */
+int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
+		     int64_t *max_ctime_ns);
+
+/* Is every deleted item inside the container dirfd (an op directory, or a
+ * parent made only to hold victims of op `opname`, TRASH_MIRROR_XATTR)
+ * owned by uid?  Mirror-only parents are looked through, not judged.
+ * Read-only, takes no lock.  1 yes, 0 no, -ENOTDIR when dirfd is not a
+ * container (a deleted directory itself), or -errno. */
+int trash_container_owned(int dirfd, const char *opname, uid_t uid);
+
+#endif

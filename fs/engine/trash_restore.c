@@ -1,0 +1,362 @@
+/*
+ * trash_restore.c — settling an op after something was moved out of it
+ * (restore), pruning mirror parents, and undo of a whole op.
+ * Part of the trash engine (see trash.h for the contract, trash_int.h for
+ * the shared state).  Threading: every function here runs under t->lock
+ * unless it says otherwise.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "engine/sitepolicy.h"
+#include "lib/sys.h"
+#include "store/tlink.h"
+#include "engine/trash_int.h"
+#include "lib/util.h"
+
+/*
+ * Something left op `name` of `scope` (a restore).  If that op is still
+ * open, its cached mirror fd may now be a live directory, and if the whole
+ * op dir was moved out its dirfd is live: forget the cache, and drop an op
+ * whose directory is no longer in the trash without writing to it.  The
+ * recount (or removal when empty) waits for the next tick.
+ */
+/* Is name the only entry of the op directory opfd (O_PATH)?  Reads at
+ * most a few entries, however large the op. */
+static bool only_entry(int opfd, const char *name)
+{
+	int fd = openat(opfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	bool other = false, seen = false;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!other && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (strcmp(de->d_name, name))
+			other = true;
+		else
+			seen = true;
+	}
+	closedir(d);
+	return seen && !other;
+}
+
+void trash_restore_measure(const struct trash_loc *src, struct restore_note *note)
+{
+	const struct relpath *rel = src->rel;   /* .trash/<op>/<path in op> */
+
+	note->counted = false;
+	note->path_len = 0;
+	if (!rel || rel->n < 2 || strcmp(rel->comp[1], src->from_op))
+		return;   /* settled by a full recount */
+	/* The op's only entry leaves: the op will be empty, and the recount
+	 * that settles it costs nothing.  Walking what leaves would cost the
+	 * mv of a whole tree ~3 µs per entry. */
+	if (rel->n == 2 && only_entry(src->dirfd, src->name))
+		return;
+	if (trash_count_entry(src->dirfd, src->name, &note->items, &note->bytes) < 0)
+		return;
+	for (unsigned i = 2; i < rel->n; i++) {
+		size_t len = strlen(rel->comp[i]) + 1;
+
+		memcpy(note->path + note->path_len, rel->comp[i], len);
+		note->path_len += len;
+	}
+	note->counted = true;
+}
+
+void trash_note_restore_locked(struct trash *t, const char *scope, const char *name,
+			       const struct restore_note *note)
+{
+	size_t plen = note && note->counted ? note->path_len : 0;
+	struct pending *p = calloc(1, sizeof(*p) + plen);
+
+	for (struct op *op = t->ops; op; op = op->next) {
+		struct stat a, b;
+		int tfd;
+
+		if (strcmp(op->rec.scope, scope) || strcmp(op->rec.name, name))
+			continue;
+		close_fd(&op->cache_fd);
+		tfd = trash_scope_open(t, scope, false);
+		bool in_place = tfd >= 0 && fstatat(tfd, name, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+				fstat(op->dirfd, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+		if (tfd >= 0)
+			close(tfd);
+		if (!in_place) {
+			for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next)
+				if (*pp == op) {
+					*pp = op->next;
+					break;
+				}
+			index_del(t->ix, scope, name);
+			trash_op_free(op);
+		}
+		break;
+	}
+	t->counters.restores++;
+	if (!p)
+		return;   /* counts stay high until the next mount's reconcile */
+	snprintf(p->scope, sizeof(p->scope), "%s", scope);
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	if (note && note->counted) {
+		p->counted = true;
+		p->items = note->items;
+		p->bytes = note->bytes;
+		p->path_len = plen;
+		memcpy(p->path, note->path, plen);
+	}
+	p->next = t->pending;
+	t->pending = p;
+}
+
+void trash_note_restore(struct trash *t, const char *scope, const char *name)
+{
+	trash_lock(t);
+	trash_note_restore_locked(t, scope, name, NULL);
+	trash_unlock(t);
+}
+
+/* ---- maintenance ---------------------------------------------------------- */
+
+/* Remove the mirror-only directories (parents created for deleted items,
+ * never deleted themselves) that a restore left empty, deepest first. */
+static void prune_mirrors(int dirfd, dev_t dev, const char *opname, unsigned depth)
+{
+	DIR *d = dir_stream(dirfd);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_dev != dev || depth > 4096 || (sub = open_dir_here(dirfd, de->d_name)) < 0)
+			continue;
+		prune_mirrors(sub, dev, opname, depth + 1);
+		bool mirror = trash_is_mirror(sub, opname);
+		close(sub);
+		if (mirror)
+			unlinkat(dirfd, de->d_name, AT_REMOVEDIR);   /* fails unless empty */
+	}
+	closedir(d);
+}
+
+/* The mirror-only parents along p's path (where the restored item was)
+ * that it left empty, deepest first; stops at the first that stays.
+ * Re-walks from the op dir for each level, so at most depth fds are open
+ * at once, one at a time. */
+static void prune_chain(int ofd, const struct pending *p)
+{
+	const char *comp[RELPATH_MAX_DEPTH];
+	unsigned n = 0;
+
+	for (size_t off = 0; off < p->path_len && n < RELPATH_MAX_DEPTH;
+	     off += strlen(p->path + off) + 1)
+		comp[n++] = p->path + off;
+	while (n > 0) {
+		int dfd = dup(ofd), child, r;
+
+		for (unsigned i = 0; dfd >= 0 && i + 1 < n; i++) {
+			int next = open_dir_here(dfd, comp[i]);
+
+			close(dfd);
+			dfd = next;
+		}
+		if (dfd < 0)
+			return;
+		child = open_dir_here(dfd, comp[n - 1]);
+		r = child >= 0 && trash_is_mirror(child, p->name) ? 0 : -1;
+		close_fd(&child);
+		if (r == 0)
+			r = unlinkat(dfd, comp[n - 1], AT_REMOVEDIR);   /* fails unless empty */
+		close(dfd);
+		if (r < 0)
+			return;
+		n--;
+	}
+}
+
+/* An op lost items to a restore: drop it if empty, else recount it (or,
+ * when the restore was measured, subtract what left: no walk of the op,
+ * so a restore from a huge op never holds the lock for long). */
+int trash_settle_restore(struct trash *t, const struct pending *p)
+{
+	struct op_record rec;
+	int tfd = trash_scope_open(t, p->scope, false), ofd, r = 0;
+
+	if (tfd < 0)
+		return tfd == -ENOENT ? 0 : tfd;
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, p->scope) && !strcmp(op->rec.name, p->name)) {
+			trash_op_close(t, op);   /* restoring ends an operation */
+			break;
+		}
+	}
+	if ((ofd = open_dir(tfd, p->name)) < 0) {
+		index_del(t->ix, p->scope, p->name);
+		goto out;
+	}
+	if (p->counted)
+		prune_chain(ofd, p);
+	else
+		prune_mirrors(ofd, t->dev, p->name, 0);
+	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
+		index_del(t->ix, p->scope, p->name);
+		index_tlop_add(t->ix, p->name, -INT32_MAX);   /* it holds nothing now */
+		if (t->conf.on_removed)
+			t->conf.on_removed(t->conf.cb_arg, tfd, p->name);
+	} else if (trash_rec_read(ofd, &rec) == 0) {
+		snprintf(rec.scope, sizeof(rec.scope), "%s", p->scope);
+		snprintf(rec.name, sizeof(rec.name), "%s", p->name);
+		int64_t keep_last = rec.last_ns;
+		if (p->counted) {
+			rec.items -= p->items < rec.items ? p->items : rec.items;
+			rec.bytes -= p->bytes < rec.bytes ? p->bytes : rec.bytes;
+		} else {
+			trash_recount(&rec, ofd);
+		}
+		rec.last_ns = keep_last;   /* a restore is not a deletion */
+		char buf[OPREC_ENC_MAX];
+		int len = oprec_encode(&rec, buf, sizeof(buf));
+		if (len > 0 && fsetxattr(ofd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
+			r = -errno;
+		if (!r)
+			r = index_put(t->ix, &rec);
+	}
+	close(ofd);
+out:
+	close(tfd);
+	return r;
+}
+
+#define UNDO_STEPS_PER_LOCK 1024
+
+struct undo_wrap {
+	struct trash *t;
+	struct undo_overlay *ov;   /* the run's, or NULL */
+	const char *scope, *name;
+	size_t steps;
+	undo_progress_fn fn;
+	void *arg;
+};
+
+/* After each undo step: a whole site restored gets its own ops back; and
+ * every UNDO_STEPS_PER_LOCK steps the engine's lock is let go for a moment,
+ * so a long undo never stalls deletions elsewhere for long.  (Each step is
+ * a rename with RENAME_NOREPLACE: whatever happened meanwhile, nothing is
+ * overwritten; at worst an item lands where a concurrent mv put its
+ * parent.) */
+/* A live name now holds another file (UNDO_REPLACE): the kernel's cached
+ * entry must go.  `to` is below the scope's site directory. */
+static void undo_replaced(struct trash *t, const char *scope, const char *to)
+{
+	char buf[RELPATH_MAX_BYTES], *save, *comp, *next;
+	int fd = *scope ? open_dir(t->backing_fd, scope) : -1;
+
+	if (fd < 0 || !t->conf.on_removed || snprintf(buf, sizeof(buf), "%s", to) >= (int)sizeof(buf))
+		goto out;
+	for (comp = strtok_r(buf, "/", &save); comp && fd >= 0; comp = next) {
+		if (!(next = strtok_r(NULL, "/", &save))) {
+			t->conf.on_removed(t->conf.cb_arg, fd, comp);
+			break;
+		}
+		int sub = open_dir(fd, comp);
+		close(fd);
+		fd = sub;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static int undo_step_done(void *arg, const struct undo_step *step, const char *to,
+			  bool renamed, int err)
+{
+	struct undo_wrap *w = arg;
+
+	if (!err && step->kind == UNDO_REPLACE)
+		undo_replaced(w->t, w->scope, to);
+
+	if (!*w->scope && !err && step->kind != UNDO_MKDIR && !strchr(to, '/'))
+		trash_scope_scan(w->t, to, NULL);
+	if (w->ov && !err)   /* no memory: later ops restore next to it instead */
+		undo_overlay_note_step(w->ov, w->scope, step, to);
+	if (!err && step->kind != UNDO_MKDIR && tlink_op_holds(w->t->ix, w->name)) {
+		/* hard links it brought back are live again (tlink.h) */
+		int root = *w->scope ? open_dir(w->t->backing_fd, w->scope) : -1;
+
+		if (!*w->scope || root >= 0)
+			tlink_leave(w->t->ix, w->name, *w->scope ? root : w->t->backing_fd, to,
+				    w->t->conf.on_relinked, w->t->conf.cb_arg);
+		close_fd(&root);
+	}
+	if (++w->steps % UNDO_STEPS_PER_LOCK == 0) {
+		trash_unlock(w->t);
+		trash_let_waiters_in(w->t);
+		trash_lock(w->t);
+		/* a hold placed meanwhile stops the undo here */
+		if (trash_may_leave_locked(w->t, w->scope, w->name) == -EPERM)
+			return -EPERM;
+	}
+	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
+}
+
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
+	       undo_progress_fn fn, void *arg, struct undo_result *res)
+{
+	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
+	int r, slot = -1;
+
+	trash_lock(t);
+	for (int i = 0; i < 8 && slot < 0; i++) {
+		if (!t->undoing[i].used) {
+			slot = i;
+			t->undoing[i].used = true;
+			snprintf(t->undoing[i].scope, sizeof(t->undoing[i].scope), "%s", scope);
+			snprintf(t->undoing[i].name, sizeof(t->undoing[i].name), "%s", name);
+		}
+	}
+	if (slot < 0) {
+		trash_unlock(t);
+		return -EBUSY;   /* more concurrent undos than gracectl ever runs */
+	}
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
+			trash_op_close(t, op);
+			break;
+		}
+	}
+	/* held: frozen (-EPERM); purging: half gone (-EBUSY) */
+	if ((r = trash_may_leave_locked(t, scope, name)) == 0) {
+		if (run && *run &&
+		    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
+			w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
+		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
+		if (r != -ENOENT)
+			trash_note_restore_locked(t, scope, name, NULL);
+	}
+	t->undoing[slot].used = false;
+	trash_unlock(t);
+	if (r != -ENOENT && t->conf.on_undone)
+		t->conf.on_undone(t->conf.cb_arg);
+	return r;
+}
