@@ -52,7 +52,7 @@ static pid_t tgid_of(pid_t tid)
 
 int procinfo_read(pid_t tid, struct caller *c)
 {
-	char path[64], buf[OPREC_CMD_MAX], *p;
+	char path[64], buf[UTIL_CMDLINE_MAX], *p;
 	pid_t pid = tgid_of(tid);
 	ssize_t n;
 

@@ -11,7 +11,6 @@
 
 #include <stdint.h>
 #include <sys/types.h>
-#include "store/oprec.h"
 #include "lib/util.h"
 
 struct caller {
@@ -19,7 +18,7 @@ struct caller {
 	uint32_t pid;               /* thread group id; 0 when not visible */
 	uint64_t pid_start;         /* start time in clock ticks since boot */
 	char cmd[UTIL_CMD_MAX + 1]; /* sanitised basename of argv[0] */
-	char cmdline[OPREC_CMD_MAX];/* argv joined by spaces, non-printables as '?' */
+	char cmdline[UTIL_CMDLINE_MAX];/* argv joined by spaces, non-printables as '?' */
 };
 
 /* Fill *c for request thread `tid`.  Never fails: an invisible process

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define UTIL_CMD_MAX 32  /* bytes of sanitised command in an op name */
+#define UTIL_CMDLINE_MAX 1024  /* a command line, printable, NUL-terminated */
 
 /* "90s", "15m", "12h", "30d", "2w"; "1d12h" combines.  Every number needs
  * its unit: a bare "30" is -EINVAL (it once meant seconds).

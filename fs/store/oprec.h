@@ -15,9 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/util.h"
 
 #define OPREC_XATTR    "trusted.gracefs.op"
-#define OPREC_CMD_MAX  1024   /* command line, printable, NUL-terminated */
+#define OPREC_CMD_MAX  UTIL_CMDLINE_MAX   /* command line, printable, NUL-terminated */
 #define OPREC_ENC_MAX  (72 + 2 * (NAME_MAX + 1) + OPREC_CMD_MAX)
 
 enum op_state {
