@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# scripts/bench_profile.sh — where one bench.sh workload spends its time in
+# scripts/bench/bench_profile.sh — where one bench.sh workload spends its time in
 # gracefs: the FUSE requests it costs (libfuse's debug log, counted per
 # opcode) and a CPU profile of the daemon (perf, Debian's linux-perf).
 #
-# usage: [HP_BIN=/path/to/passthrough_hp] scripts/bench_profile.sh
+# usage: [HP_BIN=/path/to/passthrough_hp] scripts/bench/bench_profile.sh
 #            [--gracefs PATH] [--gracefs-opts O] [--files N] [--tar FILE]
 #            create|rm|tar
 #
@@ -22,7 +22,7 @@ set -euo pipefail
 BENCH_TAG=profile
 . "$(dirname "$0")/benchlib.sh"
 
-REPO=$(cd "$(dirname "$0")/.." && pwd)
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
 GRACEFS=$REPO/build/fs/gracefs
 GOPTS=retention=30d
 FILES=15000
@@ -51,7 +51,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-gcc -O2 -o "$T/bt" "$REPO/scripts/benchtool.c" || die "building benchtool failed"
+gcc -O2 -o "$T/bt" "$REPO/scripts/bench/benchtool.c" || die "building benchtool failed"
 if [[ $WORK == tar && -z $TARBALL ]]; then
 	TARBALL=$T/include.tar
 	tar -C /usr -cf "$TARBALL" include
