@@ -1,16 +1,16 @@
 /*
- * gctl.h — what the files of gracectl share (private to the CLI).
+ * cli.h — what the files of gracectl share (private to the CLI).
  *
  *   gracectl.c    main, options, finding the store, opening it, typed IDs,
  *                 mutations (daemon or in-process), small helpers
- *   gctl_table.c  tables printed as aligned text or JSON
- *   gctl_show.c   ls, show, find, status (read-only listings)
- *   gctl_undo.c   selections of ops and undo (dry run and execute)
- *   gctl_plan.c   plan tokens; hold, release, purge
- *   gctl_site.c   site ls/add/set/protect/unprotect, trash usage per site
- *   gctl_log.c    the audit log (and --follow)
+ *   table.c      tables printed as aligned text or JSON
+ *   show.c       ls, show, find, status (read-only listings)
+ *   undo.c       selections of ops and undo (dry run and execute)
+ *   plan.c       plan tokens; hold, release, purge
+ *   site.c       site ls/add/set/protect/unprotect, trash usage per site
+ *   log.c        the audit log (and --follow)
  *
- * Single-threaded, except undo --execute (see gctl_undo.c).  fmt() returns
+ * Single-threaded, except undo --execute (see undo.c).  fmt() returns
  * one of a ring of static buffers: main thread only.
  */
 #ifndef GRACEFS_GCTL_H
@@ -98,14 +98,14 @@ struct cmd {
 int dispatch(struct gctl *x, const struct cmd *cmds, size_t n, const char *what,
 	     int argc, char **argv);
 
-/* ---- which store (gctl_store.c) ---- */
+/* ---- which store (store.c    ) ---- */
 
 /* Open the backing store named by -b DIR (a store or a gracefs
  * mountpoint), --state DIR (is_state), or found (dir NULL).  Fills
  * x->backing, x->state, x->backing_fd.  0 or an exit status (printed). */
 int store_open(struct gctl *x, const char *dir, bool is_state);
 
-/* ---- tables (gctl_table.c) ---- */
+/* ---- tables (table.c    ) ---- */
 
 struct table {
 	const char *const *cols;     /* JSON keys; plain headers are upper case */
@@ -150,7 +150,7 @@ int change(struct gctl *x, struct changes *c, const char *id, const char *const 
 	   int argc);
 int changes_done(struct gctl *x, struct changes *c, int r);   /* prints; returns r */
 
-/* ---- listings (gctl_show.c) ---- */
+/* ---- listings (show.c    ) ---- */
 
 extern const char *const op_cols[];
 #define OP_NCOLS 14
@@ -174,7 +174,7 @@ int c_find(struct gctl *x, int argc, char **argv);
 int c_status(struct gctl *x, int argc, char **argv);
 int c_complete(struct gctl *x, int argc, char **argv);   /* hidden: __complete */
 
-/* ---- undo (gctl_undo.c) ---- */
+/* ---- undo (undo.c    ) ---- */
 
 /* An op inside a deleted site, BACKING/.gracefs/trash/<root>/<site>/.trash/
  * <op>: out of the index while its site is in the trash, yet part of what
@@ -200,7 +200,7 @@ struct selection {
 void sel_add(struct selection *s, const struct op_record *r);
 int c_undo(struct gctl *x, int argc, char **argv);
 
-/* ---- plans, hold, purge (gctl_plan.c) ---- */
+/* ---- plans, hold, purge (plan.c    ) ---- */
 
 int cmp_rec(const void *a, const void *b);
 char *plan_body(const char *verb, struct selection *s, const char *extra,
@@ -212,7 +212,7 @@ void store_plan(struct gctl *x, const char *token, const char *body);
 int c_hold(struct gctl *x, int argc, char **argv);
 int c_purge(struct gctl *x, int argc, char **argv);
 
-/* ---- sites (gctl_site.c) ---- */
+/* ---- sites (site.c    ) ---- */
 
 struct usage {
 	char scope[NAME_MAX + 1];
@@ -236,7 +236,7 @@ extern const struct cmd site_cmds[];
 extern const size_t n_site_cmds;
 int c_site(struct gctl *x, int argc, char **argv);
 
-/* ---- progress on stderr (gctl_progress.c) ---- */
+/* ---- progress on stderr (progress.c    ) ---- */
 
 /* NULL (and every call a no-op) unless mode > 0 or stderr is a terminal
  * (mode 0). */
@@ -247,7 +247,7 @@ void progress_clear(struct progress *pg);   /* before printing other lines */
 void progress_free(struct progress *pg);    /* the final line */
 void progress_abort(struct progress *pg);   /* no final line: the run failed */
 
-/* ---- audit log (gctl_log.c) ---- */
+/* ---- audit log (log.c    ) ---- */
 
 int c_log(struct gctl *x, int argc, char **argv);
 

@@ -1,5 +1,5 @@
 /*
- * ctl — the control channel between gracectl and the daemon: a unix stream
+ * channel (symbols ctl_*) — the control channel between gracectl and the daemon: a unix stream
  * socket (the daemon's is BACKING/.gracefs/ctl.sock, mode 0600, in a 0700
  * directory) that only root may use (checked with SO_PEERCRED).
  *

@@ -1,5 +1,5 @@
 /*
- * ctlcmd — the verbs of the control channel, and what gracectl and the
+ * verbs (symbols ctlcmd_*) — the verbs of the control channel, and what gracectl and the
  * daemon share about them: typed IDs and dry-run plan tokens.
  *
  * The daemon passes ctlcmd_handle to ctl_server_start with a ctlcmd_ctx

@@ -1,7 +1,7 @@
 /*
  * control — the daemon's operator surface: the SQLite catalog, the audit
  * writer, the in-memory copy of protected paths, and the control socket
- * serving gracectl (its verbs in ctlcmd.c, their engine side here).
+ * serving gracectl (its verbs in ctl/verbs.c, their engine side here).
  *
  * Threading: control_protected() and the audit helpers are called from
  * FUSE handlers on any thread; the protected list is swapped under a
@@ -57,7 +57,7 @@ void control_audit(struct control *c, const char *event, const struct caller *wh
 /* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
 int control_write_metrics(struct control *c, const char *path);
 
-/* Site exclusions (exclusions.h): remove loc's entry directly if its site
+/* Site exclusions (engine/exclude_apply.h): remove loc's entry directly if its site
  * excludes it (*removed), else leave it for the trash.  0 or -errno. */
 int control_remove_excluded(struct control *c, const struct caller *who,
 			    const struct trash_loc *loc, bool want_dir, const struct stat *st,

@@ -1,6 +1,6 @@
 /*
  * exclusions — cached site patterns, direct removal and its accounting
- * (see exclusions.h).
+ * (see exclude_apply.h).
  * Threading: x->lock guards the cache, the groups and the totals.
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /*
- * exclusions — the daemon's side of site exclusion patterns (exclude.h):
+ * exclude_apply (symbols exclusions_*) — the daemon's side of site exclusion patterns (exclude_glob.h):
  * a cache of each site's parsed list, the direct removal of a matching
  * item instead of its move to trash, and the accounting of what was
  * removed that way.

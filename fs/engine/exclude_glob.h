@@ -1,5 +1,5 @@
 /*
- * exclude — a site's exclusion patterns: items whose site-relative path
+ * exclude_glob (symbols exclude_*) — a site's exclusion patterns: items whose site-relative path
  * matches are deleted directly instead of moved to the trash (caches,
  * session and temp files that would otherwise bury real deletions).
  *

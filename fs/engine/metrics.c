@@ -225,7 +225,7 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_clock_skew_seconds", "gauge",
 		  "Wall-clock advance minus elapsed time since the sweeper started "
 		  "(informational: expiry goes by elapsed time).", m->clock_skew_s },
-		/* space (space.h, exclusions.h) */
+		/* space (space.h, exclude_apply.h) */
 		{ "gracefs_evicted_ops_total", "counter",
 		  "Operations evicted for space (free-space floor or site trash_max) since start.",
 		  (int64_t)m->evicted_ops },

@@ -1,7 +1,7 @@
 /*
  * vattr — the virtual user.gracefs.* attributes through which the mount
  * shows and takes trash state:
- *   op dir      record (see opattr.h); settable by root: hold
+ *   op dir      record (see store/opxattr.h); settable by root: hold
  *   site .trash trash_bytes, trash_items, ops, oldest, next_expiry,
  *               retention, hold; settable by root: retention, hold
  *   root .trash the same for deleted whole sites (read-only)

@@ -1,5 +1,5 @@
 /*
- * opattr — an operation's record shown as user.gracefs.* extended
+ * opxattr (symbols opattr_*) — an operation's record shown as user.gracefs.* extended
  * attributes on its directory (what `getfattr -d .trash/<op>` prints).
  * Pure functions, no locking.
  */

@@ -2,7 +2,7 @@
 #
 # killpriv.sh — setuid/setgid and security.capability on write and
 # truncate.  gracefs asks the kernel for FUSE_HANDLE_KILLPRIV_V2
-# (fs/fuseinit.h): the kernel then stops asking for security.capability
+# (fs/daemon/fuseinit.h): the kernel then stops asking for security.capability
 # before every write(2) and leaves clearing the bits to the daemon, which
 # must do it as the VFS would and keep the kernel's cached mode right.
 
@@ -72,7 +72,7 @@ check_eq "... all written (1 + 9 x 1 + 11 x 2 bytes)" 32 "$(stat -c %s "$BACKING
 check "clean unmount" gfs_umount
 
 # the same through clone_fd: each worker reads its own clone of the FUSE
-# device, through the daemon's device I/O (fs/fuseio.c)
+# device, through the daemon's device I/O (fs/daemon/fuseio.c)
 gfs_mount debug clone_fd
 echo >"$S/w2"
 before=$(getx)

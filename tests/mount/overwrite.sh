@@ -273,7 +273,7 @@ check_eq "after kill -9: the live file is truncated" 0 "$(stat -c %s "$S/crash")
 check_eq "after kill -9: the op counts it" 1 \
 	"$(getfattr --absolute-names --only-values -n user.gracefs.items "$(mnt_op s1 "$op")")"
 
-# kill -9 in the middle of a preservation's copy (fs/trash_preserve.c, the
+# kill -9 in the middle of a preservation's copy (fs/engine/trash_preserve.c, the
 # crash ordering): the copy goes into an unnamed O_TMPFILE and the live file
 # is truncated only after the copy has its name in the op, so after the
 # remount the live file is whole and the trash holds nothing of it.

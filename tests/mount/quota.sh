@@ -67,7 +67,7 @@ check_eq "... and it is there" 262144 "$(stat -c %s "$BACKING/site1/root-emergen
 
 # The same fill with the writeback cache: dd's write(2)s return from the
 # page cache; the background WRITE that finds the disk full fails the next
-# one (fs/wberr.c), so dd ends rather than writing forever.
+# one (fs/daemon/wberr.c), so dd ends rather than writing forever.
 check "unmount" gfs_umount
 rm -rf "$BACKING/site1/fill" "$BACKING/site1/root-emergency" "$BACKING/site1/.trash"/*
 check "mount with -o writeback" gfs_mount writeback

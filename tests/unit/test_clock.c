@@ -1,5 +1,5 @@
 /*
- * test_clock — the trusted elapsed clock (fs/clock.c) with a fake boot
+ * test_clock — the trusted elapsed clock (fs/engine/clock.c) with a fake boot
  * clock: it follows the boot clock while "running", resumes from its file
  * across a "restart" without counting the downtime, refuses a corrupt file,
  * and never goes backwards.  A temp directory stands for BACKING/.gracefs.

@@ -1,5 +1,5 @@
 /*
- * test_space — the sweeper's eviction pass (fs/space.c) on a real backing
+ * test_space — the sweeper's eviction pass (fs/engine/space.c) on a real backing
  * directory, index and trash engine with a fake wall clock: which ops go
  * for the floor and for a site cap, that holds and young ops stay, the
  * pressure notice (once), stopping, and the eviction journal across a

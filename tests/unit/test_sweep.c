@@ -1,5 +1,5 @@
 /*
- * test_sweep — the sweeper (fs/sweep.c) and purging (trash_purge_*) on a
+ * test_sweep — the sweeper (fs/engine/sweep.c) and purging (trash_purge_*) on a
  * real backing directory with fake clocks.
  *
  * Each test gets a fresh mkdtemp dir holding BACKING (b/, sites b/site and
