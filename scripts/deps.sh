@@ -6,6 +6,8 @@ set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libc6-dev python3
       libfuse3-dev fuse3 liblmdb-dev lmdb-utils libsqlite3-dev sqlite3 libcmocka-dev
       attr acl util-linux bindfs faketime xfsprogs
+      rsync             # tests/mount: rsync --inplace is an in-place overwrite
+      prometheus        # promtool: scripts/prometheus/gracefs.rules.yml tests
       ansible-core)   # tests/mount/fleet.sh runs scripts/ansible/*.yml
 missing=()
 for p in "${pkgs[@]}"; do
