@@ -260,6 +260,14 @@ static int op_create(struct trash *t, const struct caller *who,
 	}
 	op->rec.state = OP_OPEN;
 	snprintf(op->rec.cmdline, sizeof(op->rec.cmdline), "%s", who->cmdline);
+	/* the run: read from /proc once per run (procinfo caches it), here
+	 * where an op starts, never per deleted file */
+	if (who->run[0] && procinfo_run_info(who, &op->rec.runinfo) == 0) {
+		memcpy(op->rec.run, who->run, sizeof(op->rec.run));
+		op->rec.run_start = who->run_start;
+	} else {
+		memset(&op->rec.runinfo, 0, sizeof(op->rec.runinfo));
+	}
 
 	if ((tfd = trash_scope_open(t, scope, true)) < 0) {
 		trash_op_free(op);

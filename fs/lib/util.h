@@ -11,6 +11,7 @@
 
 #define UTIL_CMD_MAX 32  /* bytes of sanitised command in an op name */
 #define UTIL_CMDLINE_MAX 1024  /* a command line, printable, NUL-terminated */
+#define UTIL_RUN_MAX 64  /* a run ID ("<utc>-<cmd>-<pid>") with its NUL */
 
 /* "90s", "15m", "12h", "30d", "2w"; "1d12h" combines.  Every number needs
  * its unit: a bare "30" is -EINVAL (it once meant seconds).

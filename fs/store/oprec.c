@@ -23,10 +23,23 @@
  * with last_el_ns 0, which makes an old op's retention count from the
  * first start of a daemon with the trusted clock: late, never early.
  *
+ * Version 3 (ops with a run, procinfo.h) is version 2 with, before the
+ * strings:
+ *    75     8  run_start (u64)
+ *    83     8  runinfo.sid, runinfo.loginuid               (u32 each)
+ *    91     1  run ID length (1..OPREC_RUN_MAX-1)
+ *    92     2  leader command line length (< PROCINFO_RUN_CMD_MAX)
+ *    94     2  parent chain length (< PROCINFO_CHAIN_MAX)
+ *    96     1  cgroup length (< PROCINFO_UNIT_MAX)
+ *    97     -  scope, name, cmdline, run ID, leader command line, chain,
+ *              cgroup (no NULs; the run ID no '/' either)
+ * A record without a run is written as version 2, so a version 3 encoding
+ * always has a run ID (a decodable buffer is canonical).
+ *
  * The total length must equal the fixed part + the three string lengths
  * exactly, so a truncated or extended buffer is rejected.  At maximum
- * string lengths the encoding is exactly OPREC_ENC_MAX (1608) bytes; that
- * budget is why state,
+ * string lengths a version 3 encoding is exactly OPREC_ENC_MAX (2906)
+ * bytes; that budget is why state,
  * hold and the name lengths are single bytes.  A record must satisfy the
  * same rules to be encoded as to be decoded: strings terminated within their
  * arrays, no '/' in scope or name, non-empty name, valid state, hold <= 255.
@@ -36,12 +49,14 @@
 
 #include "store/oprec.h"
 
-#define OPREC_VERSION  2
+#define OPREC_VERSION  3
+#define OPREC_FIXED_V3 97
 #define OPREC_FIXED    75
 #define OPREC_FIXED_V1 67
 
-_Static_assert(OPREC_FIXED + 2 * NAME_MAX + OPREC_CMD_MAX - 1 <= OPREC_ENC_MAX,
-	       "oprec encoding must fit OPREC_ENC_MAX");
+_Static_assert(PROCINFO_RUN_CMD_MAX <= UINT16_MAX && PROCINFO_CHAIN_MAX <= UINT16_MAX &&
+	       PROCINFO_UNIT_MAX <= UINT8_MAX + 1 && OPREC_RUN_MAX <= UINT8_MAX + 1,
+	       "run string lengths must fit their length fields");
 _Static_assert(NAME_MAX <= UINT8_MAX, "name lengths are encoded in one byte");
 
 int64_t oprec_expiry(const struct op_record *r)
@@ -100,26 +115,44 @@ static bool fields_ok(uint32_t state, uint32_t hold)
 	return state >= OP_OPEN && state <= OP_PURGING && hold <= UINT8_MAX;
 }
 
+static bool no_run(const struct op_record *r)
+{
+	static const struct run_info none = { .loginuid = 0 };
+
+	return !r->run_start && !memcmp(&r->runinfo, &none, sizeof(none));
+}
+
 int oprec_encode(const struct op_record *r, void *buf, size_t cap)
 {
 	int ls = str_len(r->scope, sizeof(r->scope));
 	int ln = str_len(r->name, sizeof(r->name));
 	int lc = str_len(r->cmdline, sizeof(r->cmdline));
+	int lr = str_len(r->run, sizeof(r->run));
+	const struct run_info *ri = &r->runinfo;
+	int lrc = str_len(ri->cmdline, sizeof(ri->cmdline));
+	int lch = str_len(ri->chain, sizeof(ri->chain));
+	int lu = str_len(ri->unit, sizeof(ri->unit));
 	const uint64_t wide[] = {
 		r->pid_start, (uint64_t)r->first_ns, (uint64_t)r->last_ns,
 		(uint64_t)r->retention_s, r->items, r->bytes,
 	};
 	unsigned char *p = buf;
-	size_t len;
+	size_t len, fixed;
 
 	if (ls < 0 || ln <= 0 || lc < 0 || !fields_ok(r->state, r->hold) ||
 	    !component_ok(r->scope, ls) || !component_ok(r->name, ln))
 		return -EINVAL;
-	len = OPREC_FIXED + (size_t)ls + ln + lc;
+	if (lr < 0 || lrc < 0 || lch < 0 || lu < 0 || !component_ok(r->run, lr) ||
+	    (!lr && !no_run(r)))
+		return -EINVAL;
+	fixed = lr ? OPREC_FIXED_V3 : OPREC_FIXED;
+	len = fixed + (size_t)ls + ln + lc;
+	if (lr)
+		len += (size_t)lr + lrc + lch + lu;
 	if (len > cap)
 		return -ENOBUFS;
 
-	p[0] = OPREC_VERSION;
+	p[0] = lr ? OPREC_VERSION : 2;
 	p[1] = (unsigned char)r->state;
 	p[2] = (unsigned char)r->hold;
 	p[3] = (unsigned char)ls;
@@ -131,11 +164,50 @@ int oprec_encode(const struct op_record *r, void *buf, size_t cap)
 	for (int i = 0; i < 6; i++)
 		put_le(p + 19 + 8 * i, wide[i], 8);
 	put_le(p + 67, (uint64_t)r->last_el_ns, 8);
-	p += OPREC_FIXED;
+	if (lr) {
+		put_le(p + 75, r->run_start, 8);
+		put_le(p + 83, ri->sid, 4);
+		put_le(p + 87, ri->loginuid, 4);
+		p[91] = (unsigned char)lr;
+		put_le(p + 92, (uint64_t)lrc, 2);
+		put_le(p + 94, (uint64_t)lch, 2);
+		p[96] = (unsigned char)lu;
+	}
+	p += fixed;
 	memcpy(p, r->scope, ls);
-	memcpy(p + ls, r->name, ln);
-	memcpy(p + ls + ln, r->cmdline, lc);
+	memcpy(p += ls, r->name, ln);
+	memcpy(p += ln, r->cmdline, lc);
+	p += lc;
+	if (lr) {
+		memcpy(p, r->run, lr);
+		memcpy(p += lr, ri->cmdline, lrc);
+		memcpy(p += lrc, ri->chain, lch);
+		memcpy(p += lch, ri->unit, lu);
+	}
 	return (int)len;
+}
+
+/* The run part of a version 3 encoding (p: the whole buffer, str: its
+ * strings after scope, name and cmdline; rest: their length). */
+static int decode_run(const unsigned char *p, const unsigned char *str, size_t rest,
+		      struct op_record *r)
+{
+	size_t lr = p[91], lrc = get_le(p + 92, 2), lch = get_le(p + 94, 2), lu = p[96];
+	struct run_info *ri = &r->runinfo;
+
+	if (lr < 1 || lr >= OPREC_RUN_MAX || lrc >= PROCINFO_RUN_CMD_MAX ||
+	    lch >= PROCINFO_CHAIN_MAX || lu >= PROCINFO_UNIT_MAX ||
+	    rest != lr + lrc + lch + lu || !component_ok((const char *)str, lr) ||
+	    memchr(str + lr, '\0', lrc + lch + lu))
+		return -EINVAL;
+	memcpy(r->run, str, lr);
+	memcpy(ri->cmdline, str += lr, lrc);
+	memcpy(ri->chain, str += lrc, lch);
+	memcpy(ri->unit, str + lch, lu);
+	r->run_start = get_le(p + 75, 8);
+	ri->sid = (uint32_t)get_le(p + 83, 4);
+	ri->loginuid = (uint32_t)get_le(p + 87, 4);
+	return 0;
 }
 
 int oprec_decode(const void *buf, size_t len, struct op_record *r)
@@ -144,19 +216,25 @@ int oprec_decode(const void *buf, size_t len, struct op_record *r)
 	size_t ls, ln, lc, fixed;
 
 	memset(r, 0, sizeof(*r));
-	if (!p || len < OPREC_FIXED_V1 || (p[0] != OPREC_VERSION && p[0] != 1))
+	if (!p || len < OPREC_FIXED_V1 || p[0] < 1 || p[0] > OPREC_VERSION)
 		return -EINVAL;
-	fixed = p[0] == 1 ? OPREC_FIXED_V1 : OPREC_FIXED;
+	fixed = p[0] == 1 ? OPREC_FIXED_V1 : p[0] == 2 ? OPREC_FIXED : OPREC_FIXED_V3;
+	if (len < fixed)
+		return -EINVAL;
 	ls = p[3];
 	ln = p[4];
 	lc = get_le(p + 5, 2);
 	if (!fields_ok(p[1], p[2]) || ls > NAME_MAX || ln < 1 || ln > NAME_MAX ||
-	    lc >= OPREC_CMD_MAX || len != fixed + ls + ln + lc)
+	    lc >= OPREC_CMD_MAX || (p[0] < 3 && len != fixed + ls + ln + lc) ||
+	    len < fixed + ls + ln + lc)
 		return -EINVAL;
 	p += fixed;
 	if (!component_ok((const char *)p, ls) ||
 	    !component_ok((const char *)p + ls, ln) || memchr(p + ls + ln, '\0', lc))
-		return -EINVAL;
+		goto bad;
+	if (((const unsigned char *)buf)[0] == 3 &&
+	    decode_run(buf, p + ls + ln + lc, len - fixed - ls - ln - lc, r) < 0)
+		goto bad;
 
 	memcpy(r->scope, p, ls);
 	memcpy(r->name, p + ls, ln);
@@ -173,9 +251,12 @@ int oprec_decode(const void *buf, size_t len, struct op_record *r)
 	r->retention_s = (int64_t)get_le(p + 43, 8);
 	r->items = get_le(p + 51, 8);
 	r->bytes = get_le(p + 59, 8);
-	if (fixed == OPREC_FIXED)
+	if (fixed != OPREC_FIXED_V1)
 		r->last_el_ns = (int64_t)get_le(p + 67, 8);
 	return 0;
+bad:
+	memset(r, 0, sizeof(*r));
+	return -EINVAL;
 }
 
 int oprec_key(const char *scope, const char *name, char *buf, size_t cap)

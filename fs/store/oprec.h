@@ -15,11 +15,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "lib/procinfo.h"
 #include "lib/util.h"
 
 #define OPREC_XATTR    "trusted.gracefs.op"
 #define OPREC_CMD_MAX  UTIL_CMDLINE_MAX   /* command line, printable, NUL-terminated */
-#define OPREC_ENC_MAX  (72 + 2 * (NAME_MAX + 1) + OPREC_CMD_MAX)
+#define OPREC_RUN_MAX  UTIL_RUN_MAX       /* run ID, NUL-terminated */
+/* Longest encoding (version 3, every string at its maximum). */
+#define OPREC_ENC_MAX  (97 + 2 * NAME_MAX + (OPREC_CMD_MAX - 1) + (OPREC_RUN_MAX - 1) + \
+			(PROCINFO_RUN_CMD_MAX - 1) + (PROCINFO_CHAIN_MAX - 1) + \
+			(PROCINFO_UNIT_MAX - 1))
 
 enum op_state {
 	OP_OPEN = 1,     /* still collecting deletions */
@@ -41,6 +46,15 @@ struct op_record {
 	uint32_t state;            /* enum op_state */
 	uint32_t hold;             /* legal hold: never purged while nonzero */
 	char cmdline[OPREC_CMD_MAX];
+	/* The run (procinfo.h) the deleting process belonged to when the op
+	 * was created; run "" (and everything below zero) for ops from before
+	 * runs were recorded (encoding versions 1 and 2) and for processes
+	 * that were not visible. */
+	char run[OPREC_RUN_MAX];   /* run ID, without the "run:" of typed IDs */
+	uint64_t run_start;        /* leader start, clock ticks since boot: two
+				    * runs whose IDs collide differ here */
+	struct run_info runinfo;   /* leader command line, parents, session,
+				    * login uid, cgroup */
 };
 
 /* Expiry in wall-clock seconds: last deletion plus retention.  For display
@@ -52,14 +66,18 @@ int64_t oprec_expiry(const struct op_record *r);
  * clock_elapsed_ns() / 1e9 >= oprec_due(). */
 int64_t oprec_due(const struct op_record *r);
 
-/* Encode into buf (cap bytes, OPREC_ENC_MAX always suffices).
+/* Encode into buf (cap bytes, OPREC_ENC_MAX always suffices): version 3
+ * when the record has a run, else version 2 (byte for byte what gracefs
+ * wrote before runs, so such records stay readable by older daemons).
  * Returns the encoded length, or -ENOBUFS, or -EINVAL: unterminated
- * strings, an empty name, '/' in scope or name, state outside
- * OP_OPEN..OP_PURGING (callers must always set it), hold > 255. */
+ * strings, an empty name, '/' in scope, name or run, state outside
+ * OP_OPEN..OP_PURGING (callers must always set it), hold > 255, run
+ * details without a run ID. */
 int oprec_encode(const struct op_record *r, void *buf, size_t cap);
 
-/* Decode len bytes (version 2, or version 1 from before the elapsed stamp:
- * it reads as last_el_ns 0, i.e. counted from the trusted clock's start).
+/* Decode len bytes (version 3; version 2 from before runs: no run; or
+ * version 1 from before the elapsed stamp: it reads as last_el_ns 0, i.e.
+ * counted from the trusted clock's start).
  * Returns 0, or -EINVAL for a short, corrupt or unknown version encoding
  * (r is then zeroed). */
 int oprec_decode(const void *buf, size_t len, struct op_record *r);

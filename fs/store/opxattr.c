@@ -10,7 +10,8 @@
 #include "lib/util.h"
 
 enum field { F_OP, F_SITE, F_UID, F_GID, F_PID, F_COMMAND, F_DELETED,
-	     F_LAST, F_EXPIRES, F_RETENTION, F_ITEMS, F_BYTES, F_STATE, F_HOLD };
+	     F_LAST, F_EXPIRES, F_RETENTION, F_ITEMS, F_BYTES, F_STATE, F_HOLD,
+	     F_RUN, F_RUN_COMMAND };
 
 static const char *const names[] = {
 	[F_OP] = "op", [F_SITE] = "site", [F_UID] = "uid", [F_GID] = "gid",
@@ -18,6 +19,7 @@ static const char *const names[] = {
 	[F_LAST] = "last_deleted", [F_EXPIRES] = "expires",
 	[F_RETENTION] = "retention", [F_ITEMS] = "items", [F_BYTES] = "bytes",
 	[F_STATE] = "state", [F_HOLD] = "hold",
+	[F_RUN] = "run", [F_RUN_COMMAND] = "run_command",
 };
 #define NFIELDS (sizeof(names) / sizeof(names[0]))
 
@@ -65,6 +67,9 @@ ssize_t opattr_get(const struct op_record *rec, const char *name, char *buf, siz
 	case F_BYTES:   snprintf(v, sizeof(v), "%" PRIu64, rec->bytes); break;
 	case F_STATE:   snprintf(v, sizeof(v), "%s", state_name(rec->state)); break;
 	case F_HOLD:    snprintf(v, sizeof(v), "%u", rec->hold ? 1u : 0u); break;
+	/* "run:ID" as gracectl takes it; empty for ops from before runs */
+	case F_RUN:     snprintf(v, sizeof(v), "%s%s", rec->run[0] ? "run:" : "", rec->run); break;
+	case F_RUN_COMMAND: snprintf(v, sizeof(v), "%s", rec->runinfo.cmdline); break;
 	default:        return -ENODATA;
 	}
 	return opattr_value(v, buf, cap);

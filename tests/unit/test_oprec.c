@@ -48,6 +48,8 @@ static int roundtrip(const struct op_record *r)
 	return n;
 }
 
+static void expect_reject(const void *buf, size_t len);
+
 static void test_roundtrip_basic(void **state)
 {
 	(void)state;
@@ -79,7 +81,68 @@ static void test_roundtrip_max(void **state)
 	r.retention_s = INT64_MIN;
 	r.state = OP_PURGING;
 	r.hold = 255;
+	assert_int_equal(roundtrip(&r), OPREC_ENC_MAX - (97 - 75) - (OPREC_RUN_MAX - 1) -
+			 (PROCINFO_RUN_CMD_MAX - 1) - (PROCINFO_CHAIN_MAX - 1) -
+			 (PROCINFO_UNIT_MAX - 1));
+	memset(r.run, 'r', OPREC_RUN_MAX - 1);
+	memset(r.runinfo.cmdline, 'c', PROCINFO_RUN_CMD_MAX - 1);
+	memset(r.runinfo.chain, '\n', PROCINFO_CHAIN_MAX - 1);
+	memset(r.runinfo.unit, '/', PROCINFO_UNIT_MAX - 1);
+	r.run_start = UINT64_MAX;
+	r.runinfo.sid = r.runinfo.loginuid = UINT32_MAX;
 	assert_int_equal(roundtrip(&r), OPREC_ENC_MAX);
+}
+
+/* A record with a run is version 3; the run's fields come back; without
+ * a run the encoding is version 2, byte for byte as before runs. */
+static void sample_run(struct op_record *r)
+{
+	sample(r);
+	strcpy(r->run, "20261207T055122Z-cleanup.sh-4242");
+	r->run_start = 987654;
+	r->runinfo.sid = 4242;
+	r->runinfo.loginuid = 1001;
+	strcpy(r->runinfo.cmdline, "/bin/sh ./cleanup.sh acme");
+	strcpy(r->runinfo.chain, "sudo ./cleanup.sh acme\n-bash\nsshd: alice@pts/0");
+	strcpy(r->runinfo.unit, "/user.slice/user-1001.slice/session-7.scope");
+}
+
+static void test_run_v3(void **state)
+{
+	(void)state;
+	unsigned char buf[OPREC_ENC_MAX];
+	struct op_record r, plain;
+	int n;
+
+	sample_run(&r);
+	n = roundtrip(&r);
+	assert_int_equal(oprec_encode(&r, buf, sizeof(buf)), n);
+	assert_int_equal(buf[0], 3);
+	assert_int_equal(buf[91], strlen(r.run));
+	assert_memory_equal(buf + 97 + strlen(r.scope) + strlen(r.name) + strlen(r.cmdline),
+			    r.run, strlen(r.run));
+	sample(&plain);
+	assert_int_equal(oprec_encode(&plain, buf, sizeof(buf)), n - 22 - (int)(strlen(r.run) +
+			 strlen(r.runinfo.cmdline) + strlen(r.runinfo.chain) +
+			 strlen(r.runinfo.unit)));
+	assert_int_equal(buf[0], 2);
+	/* run details without a run ID, a '/' in the ID: refused */
+	plain.runinfo.sid = 1;
+	assert_int_equal(oprec_encode(&plain, buf, sizeof(buf)), -EINVAL);
+	sample_run(&r);
+	strcpy(r.run, "a/b");
+	assert_int_equal(oprec_encode(&r, buf, sizeof(buf)), -EINVAL);
+	/* a version 3 header on a record without a run ID: rejected */
+	sample_run(&r);
+	n = oprec_encode(&r, buf, sizeof(buf));
+	buf[91] = 0;
+	expect_reject(buf, (size_t)n);
+	n = oprec_encode(&r, buf, sizeof(buf));
+	buf[n - 1] = '\0';                     /* NUL in the cgroup */
+	expect_reject(buf, (size_t)n);
+	n = oprec_encode(&r, buf, sizeof(buf));
+	for (int len = 0; len < n; len++)
+		expect_reject(buf, (size_t)len);
 }
 
 static void test_encode_rejects(void **state)
@@ -215,7 +278,7 @@ static void test_decode_corrupt(void **state)
 #define MUTATE(off, val) do { memcpy(bad, buf, n); bad[off] = (val); \
 		expect_reject(bad, n); } while (0)
 	MUTATE(0, 0);                 /* version */
-	MUTATE(0, 3);
+	MUTATE(0, 4);
 	MUTATE(1, 0);                 /* state */
 	MUTATE(1, OP_PURGING + 1);
 	MUTATE(3, buf[3] + 1);        /* scope length disagrees with total */
@@ -258,6 +321,7 @@ static void check_any(const unsigned char *buf, size_t len)
 	assert_true(strnlen(out.scope, sizeof(out.scope)) < sizeof(out.scope));
 	assert_true(strnlen(out.name, sizeof(out.name)) < sizeof(out.name));
 	assert_true(strnlen(out.cmdline, sizeof(out.cmdline)) < sizeof(out.cmdline));
+	assert_true(strnlen(out.run, sizeof(out.run)) < sizeof(out.run));
 	if (buf[0] == 1)
 		return;   /* version 1 re-encodes as version 2 */
 	assert_int_equal(oprec_encode(&out, again, sizeof(again)), (int)len);
@@ -271,12 +335,17 @@ static void test_decode_fuzz(void **state)
 	struct op_record r;
 	size_t n;
 
-	sample(&r);
-	n = (size_t)oprec_encode(&r, buf, sizeof(buf));
-	for (size_t bit = 0; bit < 8 * n; bit++) {
-		memcpy(bad, buf, n);
-		bad[bit / 8] ^= (unsigned char)(1u << (bit % 8));
-		check_any(bad, n);
+	for (int v = 0; v < 2; v++) {
+		if (v)
+			sample_run(&r);
+		else
+			sample(&r);
+		n = (size_t)oprec_encode(&r, buf, sizeof(buf));
+		for (size_t bit = 0; bit < 8 * n; bit++) {
+			memcpy(bad, buf, n);
+			bad[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+			check_any(bad, n);
+		}
 	}
 	srand(42);
 	for (int i = 0; i < 20000; i++) {
@@ -285,7 +354,7 @@ static void test_decode_fuzz(void **state)
 		for (size_t j = 0; j < len; j++)
 			bad[j] = (unsigned char)rand();
 		if (i % 2) {              /* plausible header, random rest */
-			bad[0] = 1;
+			bad[0] = (unsigned char)(1 + i % 3);
 			bad[1] = OP_OPEN;
 		}
 		check_any(bad, len);
@@ -360,6 +429,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_basic),
 		cmocka_unit_test(test_roundtrip_max),
+		cmocka_unit_test(test_run_v3),
 		cmocka_unit_test(test_layout),
 		cmocka_unit_test(test_decode_v1),
 		cmocka_unit_test(test_encode_rejects),

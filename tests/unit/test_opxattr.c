@@ -20,7 +20,7 @@
 
 static const char *const all_names[] = {
 	"op", "site", "uid", "gid", "pid", "command", "deleted", "last_deleted",
-	"expires", "retention", "items", "bytes", "state", "hold",
+	"expires", "retention", "items", "bytes", "state", "hold", "run", "run_command",
 };
 #define NNAMES (sizeof(all_names) / sizeof(all_names[0]))
 
@@ -129,6 +129,8 @@ static void test_every_listed_name_has_value(void **state)
 	(void)state;
 
 	sample(&r);
+	strcpy(r.run, "20261207T055122Z-cleanup.sh-4242");   /* ops from before runs: "" */
+	strcpy(r.runinfo.cmdline, "/bin/sh ./cleanup.sh");
 	for (size_t off = 0; off < need; off += strlen(buf + off) + 1) {
 		char v[2048];
 		ssize_t len = opattr_get(&r, buf + off, v, sizeof(v));
@@ -162,6 +164,12 @@ static void test_get_fields(void **state)
 	assert_string_equal(get(&r, "bytes"), "65536");
 	assert_string_equal(get(&r, "state"), "closed");
 	assert_string_equal(get(&r, "hold"), "0");
+	assert_string_equal(get(&r, "run"), "");           /* an op from before runs */
+	assert_string_equal(get(&r, "run_command"), "");
+	strcpy(r.run, "20261207T055122Z-cleanup.sh-4242");
+	strcpy(r.runinfo.cmdline, "/bin/sh ./cleanup.sh");
+	assert_string_equal(get(&r, "run"), "run:20261207T055122Z-cleanup.sh-4242");
+	assert_string_equal(get(&r, "run_command"), "/bin/sh ./cleanup.sh");
 }
 
 static void test_get_variants(void **state)
