@@ -32,6 +32,7 @@ struct inode {
 	uint64_t nlookup;        /* kernel references */
 	uint32_t children;       /* entries whose parent is this one */
 	enum inode_kind kind;
+	bool trash;              /* reached through a trash name (hash key) */
 	struct inode *parent;    /* NULL: root, or detached */
 	char *name;
 	struct file_handle *fh;  /* NULL for the root (uses the backing fd) */
@@ -48,6 +49,7 @@ static struct {
 
 static size_t bucket_of(dev_t dev, ino_t ino)
 {
+	/* both routes of one inode share a bucket */
 	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
 
 	return (size_t)(h ^ (h >> 29)) & (table.nbuckets - 1);
@@ -83,19 +85,6 @@ static int hash_grow(void)
 	return 0;
 }
 
-static struct inode *hash_find(dev_t dev, ino_t ino)
-{
-	for (struct inode *n = table.buckets[bucket_of(dev, ino)]; n; n = n->hnext)
-		if (n->ino == ino && n->dev == dev)
-			return n;
-	return NULL;
-}
-
-static bool is_root_stat(const struct stat *st)
-{
-	return st->st_ino == table.root.ino && st->st_dev == table.root.dev;
-}
-
 static void hash_remove(struct inode *n)
 {
 	for (struct inode **pp = &table.buckets[bucket_of(n->dev, n->ino)]; *pp;
@@ -106,6 +95,43 @@ static void hash_remove(struct inode *n)
 			return;
 		}
 	}
+}
+
+/* The entry of (dev, ino) on one route: through a trash name or not. */
+static struct inode *hash_find(dev_t dev, ino_t ino, bool trash)
+{
+	for (struct inode *n = table.buckets[bucket_of(dev, ino)]; n; n = n->hnext)
+		if (n->ino == ino && n->dev == dev && n->trash == trash)
+			return n;
+	return NULL;
+}
+
+/* The route a name in parent is reached by: below a .trash directory, a
+ * trash route (its own node id, read-only: see docs/design.md). */
+static bool trash_route(const struct inode *parent)
+{
+	return parent && parent != &table.root &&
+	       (parent->trash || parent->kind == K_STRASH || parent->kind == K_RTRASH);
+}
+
+/* n moved under parent: its route follows, and so does its hash key.  If
+ * the other route of its inode already has an entry, n stays unhashed: it
+ * lives on only for the kernel's references (an alias). */
+static void rekey(struct inode *n, struct inode *parent)
+{
+	bool trash = trash_route(parent);
+
+	if (trash == n->trash)
+		return;
+	hash_remove(n);   /* (a no-op for an alias) */
+	n->trash = trash;
+	if (!hash_find(n->dev, n->ino, trash))
+		hash_insert(n);
+}
+
+static bool is_root_stat(const struct stat *st)
+{
+	return st->st_ino == table.root.ino && st->st_dev == table.root.dev;
 }
 
 static void free_entry(struct inode *n)
@@ -234,6 +260,7 @@ int inode_lookup(struct inode *parent, int pfd, const char *name,
 		char buf[sizeof(struct file_handle) + HANDLE_MAX];
 	} h;
 	int mount_id;
+	bool trash;
 
 	if (st->st_dev != table.root.dev)
 		return -EXDEV;   /* never cross into another filesystem */
@@ -244,8 +271,9 @@ int inode_lookup(struct inode *parent, int pfd, const char *name,
 	h.fh.handle_bytes = HANDLE_MAX;
 	if (name_to_handle_at(pfd, bname ? bname : name, &h.fh, &mount_id, 0) < 0)
 		return -errno;
+	trash = trash_route(parent);
 	pthread_mutex_lock(&table.lock);
-	old = hash_find(st->st_dev, st->st_ino);
+	old = hash_find(st->st_dev, st->st_ino, trash);
 	if (old && same_handle(old->fh, &h.fh)) {
 		n = old;
 		goto found;
@@ -261,9 +289,10 @@ int inode_lookup(struct inode *parent, int pfd, const char *name,
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->type = st->st_mode & S_IFMT;
+	n->trash = trash;
 
 	pthread_mutex_lock(&table.lock);
-	old = hash_find(st->st_dev, st->st_ino);
+	old = hash_find(st->st_dev, st->st_ino, trash);
 	if (old && same_handle(old->fh, n->fh)) {   /* inserted meanwhile */
 		free(n->fh);
 		free(n);
@@ -318,29 +347,32 @@ struct inode *inode_find(dev_t dev, ino_t ino)
 	struct inode *n;
 
 	pthread_mutex_lock(&table.lock);
-	n = hash_find(dev, ino);
+	if (!(n = hash_find(dev, ino, false)))
+		n = hash_find(dev, ino, true);
 	pthread_mutex_unlock(&table.lock);
 	return n;
 }
 
-void inode_moved(dev_t dev, ino_t ino, struct inode *parent, const char *name)
+void inode_moved(dev_t dev, ino_t ino, bool from_trash, struct inode *parent,
+		 const char *name)
 {
 	struct inode *n;
 
 	pthread_mutex_lock(&table.lock);
-	if ((n = hash_find(dev, ino)) && n != &table.root) {
+	if ((n = hash_find(dev, ino, from_trash)) && n != &table.root) {
 		set_parent(n, parent, name);
 		n->kind = kind_for(parent, name, n->type);
+		rekey(n, parent);
 	}
 	pthread_mutex_unlock(&table.lock);
 }
 
-void inode_detach(dev_t dev, ino_t ino)
+void inode_detach(dev_t dev, ino_t ino, bool trash)
 {
 	struct inode *n;
 
 	pthread_mutex_lock(&table.lock);
-	if ((n = hash_find(dev, ino)) && n != &table.root) {
+	if ((n = hash_find(dev, ino, trash)) && n != &table.root) {
 		n->nlookup++;   /* keep n alive across set_parent */
 		set_parent(n, NULL, NULL);
 		n->kind = K_PLAIN;
@@ -366,6 +398,7 @@ void inode_where(struct inode *ino, struct where *w)
 		w->zone = Z_ROOT;
 	} else if (!n) {
 		w->zone = Z_INTRASH;   /* detached: it was deleted */
+		w->detached = true;
 	} else if (op) {
 		const struct inode *tr = op->parent;
 
@@ -384,6 +417,11 @@ void inode_where(struct inode *ino, struct where *w)
 		w->zone = Z_INTRASH;
 	}
 	pthread_mutex_unlock(&table.lock);
+}
+
+bool inode_trash_route(const struct inode *ino)
+{
+	return ino->trash;
 }
 
 enum inode_kind inode_kind(const struct inode *ino)

@@ -1,12 +1,23 @@
 /*
  * inode — the daemon's table of inodes the kernel knows about.
  *
- * Each entry is keyed by the backing (st_dev, st_ino) and holds a file
+ * Each entry is keyed by the backing (st_dev, st_ino) and its route, and
+ * holds a file
  * handle (name_to_handle_at), not an open fd: fds are opened per operation
  * with open_by_handle_at(), so a tree of any size works within a small
  * RLIMIT_NOFILE.  Each entry also remembers its last known parent and name,
  * which gives the zone (live site, trash, ...) and the site-relative path
  * needed to mirror a victim's parents in the trash.
+ *
+ * Routes: a name looked up below a .trash directory gets an entry, and so
+ * a node id, of its own, distinct from the one its live names share (the
+ * kernel sees one inode per node id).  A request on a trash node id reached
+ * the item through a trash name whatever other names it has, and a request
+ * on the live node id through a live name or an fd opened through one: the
+ * route decides what may change (may_modify), never a guess about the
+ * caller.  A rename moves an entry to its new route; if that route already
+ * has an entry for the inode, the moved one lives on unhashed, for the
+ * kernel's references only (an alias).
  *
  * Threading: one mutex guards the hash, lookup counts, parent/name links
  * and the open-file lists.
@@ -49,6 +60,7 @@ struct where {
 	char site[NAME_MAX + 1];   /* Z_LIVE: the site's name */
 	char scope[NAME_MAX + 1];  /* in trash: scope of the outermost op */
 	char op[NAME_MAX + 1];     /* in trash: name of the outermost op */
+	bool detached;             /* Z_INTRASH: no parent chain (deleted) */
 };
 
 /* Create the table with the root (BACKING, fd borrowed) and the root trash
@@ -73,11 +85,17 @@ void inode_forget(struct inode *ino, uint64_t n);
  * Returns a fd or -errno. */
 int inode_open(struct inode *ino, int flags);
 
-/* Find by backing identity (NULL if the kernel does not know it). */
+/* Find by backing identity: the live route's entry, else the trash
+ * route's (NULL if the kernel does not know it). */
 struct inode *inode_find(dev_t dev, ino_t ino);
-/* It was renamed to (parent, name) / moved out of the kernel's view. */
-void inode_moved(dev_t dev, ino_t ino, struct inode *parent, const char *name);
-void inode_detach(dev_t dev, ino_t ino);
+/* The entry of (dev, ino) on one route (from_trash: the trash route) was
+ * renamed to (parent, name); its route is now parent's. */
+void inode_moved(dev_t dev, ino_t ino, bool from_trash, struct inode *parent,
+		 const char *name);
+/* The entry of (dev, ino) on one route lost its name (deleted). */
+void inode_detach(dev_t dev, ino_t ino, bool trash);
+/* Was ino reached through a trash name (see Routes above)? */
+bool inode_trash_route(const struct inode *ino);
 
 void inode_where(struct inode *ino, struct where *w);
 enum inode_kind inode_kind(const struct inode *ino);

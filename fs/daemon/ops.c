@@ -79,19 +79,40 @@ static nlink_t live_nlink(struct gfs *g, struct inode *ino, const struct where *
 
 static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat *st);
 
-/* Does ino still have a live name?  Directories: only outside trash. */
-int has_live_name(struct gfs *g, struct inode *ino, const struct where *w)
+/* Was ino (at w) reached through a live name?  Outside trash: yes.
+ * Through a trash name (a trash node id, attached below .trash or detached
+ * by a purge): no, whatever other names the inode has.  The live node id
+ * of an inode a delete detached: while a live name remains (a delete that
+ * raced with another name's lookup).  1, 0 or -errno. */
+int reached_live(struct gfs *g, struct inode *ino, const struct where *w)
 {
 	struct stat st;
 	int r;
 
 	if (!in_trash(w->zone))
 		return 1;
-	if (inode_is_dir(ino))
+	if (!w->detached || inode_trash_route(ino) || inode_is_dir(ino))
 		return 0;
 	if ((r = stat_inode(ino, NULL, &st)) < 0)
 		return r;
 	return live_nlink(g, ino, w, &st, false) > 0;
+}
+
+/* A name of st (its lstat from before) just went to trash: does its inode
+ * keep a live name?  Then its live node id stays attached where it was:
+ * the other names reach the same kernel inode, which must stay writable
+ * (and preserved before a truncation) through them. */
+bool live_after_remove(struct gfs *g, const struct stat *st)
+{
+	struct where w = { .zone = Z_INTRASH, .detached = true };
+	struct inode *n;
+	struct stat now;
+
+	if (S_ISDIR(st->st_mode) || st->st_nlink <= 1 || !(n = inode_find(st->st_dev, st->st_ino)))
+		return false;
+	if (stat_inode(n, NULL, &now) < 0)
+		return false;
+	return live_nlink(g, n, &w, &now, false) > 0;
 }
 
 static pid_t tid_tgid(pid_t tid)
@@ -102,14 +123,16 @@ static pid_t tid_tgid(pid_t tid)
 	return (pid_t)c.pid;
 }
 
-/* May the contents or attributes of ino change?  0 or -errno.
- * Outside trash: yes.  A directory in trash: never.  A non-directory while
- * it has a live link: yes, through any of its names (one inode: the trash
- * cannot freeze data that a live name shares).  Once its every name is in
- * trash, only what a file opened before that can do: writes and ftruncate
- * through that file (fi), and the metadata calls the kernel sends without a
- * file handle (fchmod, fchown, futimens, fsetxattr) when they come from a
- * process that holds such a file open.  Never a new open, never a link. */
+/* May the contents or attributes of ino change?  0 or -errno.  The route
+ * decides (inode.h, "Routes"): through a live name, yes.  Through a trash
+ * name (a trash node id): never, for any request — open for writing,
+ * O_TRUNC, SETATTR, xattrs, links in or out — whatever live names or open
+ * files the item has; the kept item is read-only, and a live name shares
+ * the inode only through its own node id.  A live node id whose every name
+ * went to trash (detached by the delete) serves only what was open before:
+ * writes and ftruncate through such a file (fi), and the metadata calls the
+ * kernel sends without a file handle (fchmod, fchown, futimens, fsetxattr)
+ * from a process that holds one.  Never a new open, never a link. */
 int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
 	       struct fuse_file_info *fi)
 {
@@ -117,8 +140,10 @@ int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
 	int r;
 
 	inode_where(ino, &w);
-	if ((r = has_live_name(G(req), ino, &w)) != 0)
+	if ((r = reached_live(G(req), ino, &w)) != 0)
 		return r < 0 ? r : 0;
+	if (!w.detached || inode_trash_route(ino))
+		return -EPERM;   /* through a trash name */
 	if (how == REACH_FD && fi)
 		return inode_handle_live(ino, (int)fi->fh) ? 0 : -EPERM;
 	if (how == REACH_PATH && !inode_is_dir(ino)) {
@@ -142,19 +167,26 @@ void who_of(fuse_req_t req, struct caller *c)
 
 /* ---- lookups --------------------------------------------------------------- */
 
+/* How long the kernel keeps attributes: a file seen through a trash name
+ * shares its inode with live names on another node id, whose writes the
+ * kernel does not tell this one about: not at all. */
+static double attr_timeout(struct gfs *g, const struct where *w, const struct stat *st)
+{
+	return !S_ISDIR(st->st_mode) && in_trash(w->zone) ? 0 : g->timeout;
+}
+
 static void fill_entry(struct gfs *g, struct fuse_entry_param *e, struct inode *n,
 		       const struct stat *st)
 {
+	struct where w;
+
 	memset(e, 0, sizeof(*e));
 	e->ino = inode_nodeid(n);
 	e->attr = *st;
-	if (!S_ISDIR(st->st_mode)) {
-		struct where w;
-
-		inode_where(n, &w);
+	inode_where(n, &w);
+	if (!S_ISDIR(st->st_mode))
 		e->attr.st_nlink = live_nlink(g, n, &w, st, true);
-	}
-	e->attr_timeout = g->timeout;
+	e->attr_timeout = attr_timeout(g, &w, st);
 	e->entry_timeout = g->timeout;
 }
 
@@ -246,19 +278,17 @@ static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat 
 static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info *fi)
 {
 	struct stat st;
+	struct where w;
 	int r = stat_inode(ino, fi, &st);
 
 	if (r < 0) {
 		fuse_reply_err(req, -r);
 		return;
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		struct where w;
-
-		inode_where(ino, &w);
+	inode_where(ino, &w);
+	if (!S_ISDIR(st.st_mode))
 		st.st_nlink = live_nlink(G(req), ino, &w, &st, true);
-	}
-	fuse_reply_attr(req, &st, G(req)->timeout);
+	fuse_reply_attr(req, &st, attr_timeout(G(req), &w, &st));
 }
 
 static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -60,7 +60,8 @@ struct pathref {
 bool is_reserved(struct inode *parent, const char *name);
 bool in_trash(enum zone z);
 int may_create(struct inode *parent, const char *name, bool is_dir);
-int has_live_name(struct gfs *g, struct inode *ino, const struct where *w);
+int reached_live(struct gfs *g, struct inode *ino, const struct where *w);
+bool live_after_remove(struct gfs *g, const struct stat *st);
 int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
 	       struct fuse_file_info *fi);
 void who_of(fuse_req_t req, struct caller *c);
@@ -143,5 +144,8 @@ void gfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 /* A background WRITE (writeback cache) to nodeid through fd failed with
  * ENOSPC or EDQUOT: the next write(2) to it fails so too (wberr.h). */
 void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err);
+/* The kernel's entry for name in the live directory dirfd is stale: it is
+ * dropped soon after (by the maintenance thread), never from a request. */
+void ops_entry_stale(struct gfs *g, int dirfd, const char *name);
 
 #endif

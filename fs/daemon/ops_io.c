@@ -35,12 +35,19 @@ static int backing_flags(struct gfs *g, int flags)
 /* The backing fd lives in the file handle: an open file keeps working
  * after rm moved it into trash.  Nothing else changes a file's data behind
  * the kernel, so its page cache is kept across opens, and close() needs no
- * FLUSH round trip (locks are the kernel's; see gfs_ops). */
-static void set_open_flags(struct gfs *g, struct fuse_file_info *fi, int fd)
+ * FLUSH round trip (locks are the kernel's; see gfs_ops) — except through
+ * a trash name: its node id is not the one its live names write through
+ * (inode.h, "Routes"), so reads there go to the backing file every time
+ * (direct I/O) and never see stale data or sizes. */
+static void set_open_flags(struct gfs *g, struct inode *ino, struct fuse_file_info *fi, int fd)
 {
+	struct where w;
+
 	(void)g;
+	inode_where(ino, &w);
 	fi->fh = (uint64_t)fd;
-	fi->keep_cache = 1;
+	fi->keep_cache = !inode_trash_route(ino);
+	fi->direct_io = in_trash(w.zone) && !w.detached;
 	fi->noflush = 1;
 }
 
@@ -51,7 +58,7 @@ static int track_open(fuse_req_t req, struct inode *ino, int fd)
 	int live;
 
 	inode_where(ino, &w);
-	if ((live = has_live_name(G(req), ino, &w)) < 0)
+	if ((live = reached_live(G(req), ino, &w)) < 0)
 		return live;
 	return inode_handle_open(ino, fd, fuse_req_ctx(req)->pid, live > 0);
 }
@@ -131,7 +138,7 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
-	set_open_flags(G(req), fi, fd);
+	set_open_flags(G(req), I(ino), fi, fd);
 	own_times(G(req), fi, fd, NULL);
 	fuse_reply_open(req, fi);
 }
@@ -167,7 +174,7 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	note_created(req, I(parent), fd);
-	set_open_flags(G(req), fi, fd);
+	set_open_flags(G(req), I(e.ino), fi, fd);
 	own_times(G(req), fi, fd, &e.attr);
 	fd = -1;
 out:

@@ -41,6 +41,16 @@ void ops_on_relinked(void *arg, dev_t dev, ino_t ino)
 	queue_inval(arg, iv);
 }
 
+/* Have the maintenance thread send the queued invalidations now, not at
+ * the next tick (never from a request: the kernel may hold the locks an
+ * invalidation takes until the request is answered). */
+static void wake_maint(struct gfs *g)
+{
+	pthread_mutex_lock(&g->maint_lock);
+	pthread_cond_signal(&g->maint_cond);
+	pthread_mutex_unlock(&g->maint_lock);
+}
+
 void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err)
 {
 	struct stat st;
@@ -49,9 +59,7 @@ void ops_write_failed(struct gfs *g, fuse_ino_t nodeid, int fd, int err)
 	if (fstat(fd, &st) < 0)
 		return;   /* the kernel asks again when its attributes expire */
 	ops_on_relinked(g, st.st_dev, st.st_ino);
-	pthread_mutex_lock(&g->maint_lock);   /* sent now, not at the next tick */
-	pthread_cond_signal(&g->maint_cond);
-	pthread_mutex_unlock(&g->maint_lock);
+	wake_maint(g);
 }
 
 void ops_on_removed(void *arg, int dirfd, const char *name)
@@ -204,4 +212,10 @@ void ops_maint_stop(struct gfs *g)
 	pthread_join(g->maint, NULL);
 	g->maint_running = false;
 	send_invalidations(g);
+}
+
+void ops_entry_stale(struct gfs *g, int dirfd, const char *name)
+{
+	ops_on_removed(g, dirfd, name);
+	wake_maint(g);
 }

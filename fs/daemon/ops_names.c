@@ -4,6 +4,7 @@
  * protection that preserve a file before a truncation.  Everything that
  * destroys a name goes to the trash engine.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -315,6 +316,37 @@ int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
 	return r;
 }
 
+/* name in pfd was ino's last known name; a file with other links may have
+ * lost it since (ln f g; lookup g; rm g; : > f — the kernel reached f
+ * through a cached dentry).  Find a current name of st in the same
+ * directory (one readdir, only for hard-linked files whose name went);
+ * none: keep the old one, the bytes are preserved under it all the same. */
+static void current_name(int pfd, char *name, size_t cap, const struct stat *st)
+{
+	struct stat now;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	if (st->st_nlink <= 1 ||
+	    (fstatat(pfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_ino == st->st_ino))
+		return;
+	if ((fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (de->d_ino == st->st_ino && strlen(de->d_name) < cap &&
+		    fstatat(pfd, de->d_name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    now.st_ino == st->st_ino && now.st_dev == st->st_dev) {
+			strcpy(name, de->d_name);
+			break;
+		}
+	closedir(d);
+}
+
 /* The same for an inode, through its last known name. */
 int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 {
@@ -340,6 +372,7 @@ int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 		if ((pfd = inode_open(parent, O_PATH)) < 0) {
 			r = pfd;
 		} else {
+			current_name(pfd, name, sizeof(name), &st);
 			r = preserve_at(req, parent, pfd, name, rfd, keep);
 			close(pfd);
 		}
@@ -391,7 +424,8 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		    !gone)
 			r = trash_delete(G(req)->trash, &who, &loc, dir, &st);
 		if (r == 0) {
-			inode_detach(st.st_dev, st.st_ino);
+			if (!live_after_remove(G(req), &st))
+				inode_detach(st.st_dev, st.st_ino, false);
 			if (w.zone == Z_ROOT) {
 				control_site_changed(G(req)->ctl, name, true);
 				control_audit(G(req)->ctl, AUDIT_EV_SITE_TRASH, &who, name, NULL, "", NULL);
@@ -483,7 +517,7 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat sst, dst_st;
 	struct where ws, wd;
 	struct caller who;
-	int sfd = -1, dfd = -1, r = 0;
+	int sfd = -1, dfd = -1, r = 0, restored = -1;
 	bool had_dst, gone = false;   /* gone: dst excluded, replaced unpreserved */
 
 	inode_where(sp, &ws);
@@ -560,15 +594,19 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ws.zone == Z_ROOT && strcmp(name, newname))
 		control_site_changed(g->ctl, name, true);
 
-	inode_moved(sst.st_dev, sst.st_ino, dp, newname);
+	/* the kernel moves the dentry it reached the source by: a restore
+	 * moves the trash node id, which becomes live (inode.h, "Routes") */
+	inode_moved(sst.st_dev, sst.st_ino, in_trash(ws.zone), dp, newname);
 	if (in_trash(ws.zone) && !S_ISDIR(sst.st_mode) && sst.st_nlink > 1)
 		relinked_now(g, sst.st_dev, sst.st_ino);
 	if (had_dst && (dst_st.st_ino != sst.st_ino || dst_st.st_dev != sst.st_dev)) {
 		if (flags & RENAME_EXCHANGE)
-			inode_moved(dst_st.st_dev, dst_st.st_ino, sp, name);
-		else
-			inode_detach(dst_st.st_dev, dst_st.st_ino);
+			inode_moved(dst_st.st_dev, dst_st.st_ino, false, sp, name);
+		else if (!live_after_remove(g, &dst_st))
+			inode_detach(dst_st.st_dev, dst_st.st_ino, false);
 	}
+	if (in_trash(ws.zone))   /* after the reply: see ops_entry_stale */
+		restored = dfd;
 	if (in_trash(ws.zone) && S_ISDIR(sst.st_mode)) {
 		/* live again: our markers must not follow it */
 		int fd = openat(dfd, newname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -584,6 +622,11 @@ out:
 	free(drp);
 	free(frp);
 	close_fd(&sfd);
-	close_fd(&dfd);
 	fuse_reply_err(req, -r);
+	/* the restored name's dentry points at the node id it had in trash
+	 * (or, an alias, a second one of a live inode): the kernel drops it
+	 * and looks the name up afresh, on its live node id */
+	if (restored >= 0)
+		ops_entry_stale(g, restored, newname);
+	close_fd(&dfd);
 }

@@ -100,6 +100,8 @@ static void usage_exit(const char *why)
 		"     process; prints one word per STEP (OK, OK:nlink=N, or the errno):\n"
 		"     nlink | write:DATA | ftruncate:LEN | fchmod:MODE | fchown:UID:GID |\n"
 		"     futimens | fsetxattr:NAME:VALUE | unlink:PATH | chmod:PATH:MODE |\n"
+		"     chown:PATH:UID (and gid) | truncate:PATH:LEN | utime:PATH (now) |\n"
+		"     setxattr:PATH:NAME (value 1) |\n"
 		"     open:PATH:FLAGS | hold:FILE (create FILE, wait <= 60 s until it is gone)\n"
 		"  freeze_on_fd PID SUBSTR SECONDS   SIGSTOP PID while it holds an unlinked\n"
 		"     file whose path contains SUBSTR open (OK; ETIMEDOUT)\n", prog);
@@ -450,6 +452,14 @@ static void fd_step(int fd, char *step)
 		rc = unlink(arg);
 	} else if (!strcmp(name, "chmod") && arg2) {
 		rc = chmod(arg, parse_mode(arg2));
+	} else if (!strcmp(name, "chown") && arg2) {
+		rc = chown(arg, (uid_t)parse_num(arg2, 10, "uid"), (gid_t)parse_num(arg2, 10, "gid"));
+	} else if (!strcmp(name, "truncate") && arg2) {
+		rc = truncate(arg, (off_t)parse_num(arg2, 10, "length"));
+	} else if (!strcmp(name, "utime") && arg) {
+		rc = utimensat(AT_FDCWD, arg, NULL, 0);
+	} else if (!strcmp(name, "setxattr") && arg2) {
+		rc = setxattr(arg, arg2, "1", 1, 0);
 	} else if (!strcmp(name, "open") && arg2) {
 		int nfd = open(arg, parse_open_flags(arg2), 0644);
 
