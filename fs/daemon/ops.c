@@ -411,6 +411,8 @@ static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	if (!r && (to_set & FUSE_SET_ATTR_SIZE))
 		r = preserve_ino(req, I(ino), attr->st_size);
+	if (!r && (to_set & FUSE_SET_ATTR_SIZE) && fi && fi->fh)
+		guard_grow((int)fi->fh, attr->st_size);
 	if (!r)
 		r = do_setattr(req, ino, attr, to_set, fi);
 	if (r < 0)

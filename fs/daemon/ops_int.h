@@ -16,6 +16,7 @@
 
 #include "daemon/inode.h"
 #include "daemon/ops.h"
+#include "daemon/wguard.h"
 
 #define OWN_XATTR_PREFIX "trusted.gracefs."
 
@@ -78,12 +79,18 @@ void pathref_put(struct pathref *pr);
  * fd, or -errno) after may_create. */
 int give_to_caller(fuse_req_t req, int pfd, const char *name, mode_t mode);
 int creation_dir(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir);
-/* Overwrite protection: preserve a file before a truncation to keep bytes,
- * and remember a file created in the caller's open op. */
+/* Overwrite protection: preserve a file before a truncation to keep bytes
+ * (keep -1: before existing bytes are overwritten), in who's op (NULL: the
+ * request's caller; note: what was done, may be NULL), and remember a file
+ * created in who's open op. */
 int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
 		int srcfd, off_t keep);
+int preserve_at_as(fuse_req_t req, const struct caller *who, struct inode *parent, int pfd,
+		   const char *name, int srcfd, off_t keep, off_t upto, struct wguard_note *note);
 int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep);
-void note_created(fuse_req_t req, struct inode *parent, int fd);
+int preserve_ino_as(fuse_req_t req, const struct caller *who, struct inode *ino, off_t keep,
+		    off_t upto, struct wguard_note *note);
+void note_created(fuse_req_t req, const struct caller *who, struct inode *parent, int fd);
 /* The operations (the table is in ops.c). */
 void gfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode, dev_t rdev);
@@ -130,6 +137,23 @@ void gfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void gfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
 void gfs_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- ops_guard.c ---- */
+
+/* Overwrite protection of in-place writes (docs/overwrite.md): before a
+ * WRITE (data: *in) or copy_file_range (in NULL: assumed to change every
+ * byte) of len bytes at off through the open file fd of ino changes bytes
+ * the file holds, preserve the file in its opener's op.  *in may be
+ * replaced by a copy in memory (*heap, for the caller to free).  0: go
+ * ahead; -errno: the request fails with it, the file unchanged. */
+int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
+		struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap);
+/* A handle was opened for writing by who (its WRITEs preserve in who's op;
+ * own: who created the file with it, nothing to preserve). */
+void guard_open(int fd, const struct caller *who, bool own);
+/* An ftruncate through fd is about to set its size (growing: the handle's
+ * own bytes from the old size on, as an append's). */
+void guard_grow(int fd, off_t size);
 
 /* ---- ops_xattr.c ---- */
 

@@ -138,6 +138,12 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if ((fi->flags & O_ACCMODE) != O_RDONLY) {   /* its WRITEs preserve in the opener's op */
+		struct caller who;
+
+		who_of(req, &who);
+		guard_open(fd, &who, false);
+	}
 	set_open_flags(G(req), I(ino), fi, fd);
 	own_times(G(req), fi, fd, NULL);
 	fuse_reply_open(req, fi);
@@ -147,6 +153,7 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
+	struct caller who;
 	uid_t uid = fuse_req_ctx(req)->uid;
 	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1;
 
@@ -173,7 +180,10 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		inode_forget(I(e.ino), 1);
 		goto out;
 	}
-	note_created(req, I(parent), fd);
+	who_of(req, &who);
+	note_created(req, &who, I(parent), fd);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)   /* made here, unless it was made meanwhile */
+		guard_open(fd, &who, e.attr.st_size == 0);
 	set_open_flags(G(req), I(e.ino), fi, fd);
 	own_times(G(req), fi, fd, &e.attr);
 	fd = -1;
@@ -201,13 +211,18 @@ void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		   off_t off, struct fuse_file_info *fi)
 {
-	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in)), mem;
+	void *heap = NULL;
 	ssize_t n;
 
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
-	if ((n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
+	/* existing bytes preserved first (ops_guard.c), then setid cleared */
+	if ((n = guard_write(req, ino, (int)fi->fh, off, fuse_buf_size(in), &in, &mem,
+			     &heap)) < 0 ||
+	    (n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
+		free(heap);
 		fuse_reply_err(req, (int)-n);
 		return;
 	}
@@ -217,6 +232,7 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 						 fuse_req_ctx(req)->uid));
 	n = fuse_buf_copy(&out, in, 0);
 	privs_fsuid_leave(fs);
+	free(heap);
 	if (n >= 0)
 		wbtimes_after_write((int)fi->fh);   /* the kernel's mtime stays */
 	if ((n == -ENOSPC || n == -EDQUOT) && G(req)->writeback)
@@ -231,6 +247,7 @@ void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	fdcap_release(G(req)->fdcap, (int)fi->fh);
 	wbtimes_forget((int)fi->fh);
+	wguard_forget((int)fi->fh);
 	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
 	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
 	close((int)fi->fh);
@@ -267,9 +284,9 @@ void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
-	int k = kill_setid(req, ino_out, (int)fi_out->fh, true);
+	int k = guard_write(req, ino_out, (int)fi_out->fh, off_out, len, NULL, NULL, NULL);
 
-	if (k < 0) {
+	if (k < 0 || (k = kill_setid(req, ino_out, (int)fi_out->fh, true)) < 0) {
 		fuse_reply_err(req, -k);
 		return;
 	}

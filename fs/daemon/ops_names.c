@@ -244,71 +244,107 @@ static int check_protected(struct gfs *g, const struct caller *who, const struct
 /* Say what a preservation did: audit and log what the module reports.  An
  * unpreserved truncation of a protected path is refused instead (EPERM). */
 static int report_preserve(struct gfs *g, const struct caller *who, const struct trash_loc *loc,
-			   const struct overwrite_result *res, int r)
+			   const struct overwrite_result *res, int r, bool write)
 {
+	const char *what = write ? "overwrite" : "truncation";
+
 	char rel[RELPATH_MAX_BYTES], detail[96], lim[32];
 
 	if (!r && res->how != OW_CLONED && res->how != OW_COPIED && res->how != OW_UNPRESERVED)
 		return 0;
 	rel_string(loc->rel, loc->name, rel, sizeof(rel));
 	if (r < 0) {
-		log_msg(LOG_ERR, "cannot preserve %s/%s before truncation, refused: %s", loc->site,
-			rel, strerror(-r));
+		log_msg(LOG_ERR, "cannot preserve %s/%s before %s, refused: %s", loc->site,
+			rel, what, strerror(-r));
 		return r;
 	}
 	if (res->how != OW_UNPRESERVED) {
-		snprintf(detail, sizeof(detail), "bytes=%llu %s", (unsigned long long)res->bytes,
-			 res->how == OW_CLONED ? "clone" : "copy");
+		snprintf(detail, sizeof(detail), "bytes=%llu %s%s", (unsigned long long)res->bytes,
+			 res->how == OW_CLONED ? "clone" : "copy", write ? " write" : "");
 		control_audit(g->ctl, AUDIT_EV_OVERWRITE, who, loc->site, res->op, rel, detail);
 		return 0;
 	}
 	util_format_size((uint64_t)res->limit, lim, sizeof(lim));
-	snprintf(detail, sizeof(detail), "bytes=%llu preserve_max=%s",
-		 (unsigned long long)res->bytes, lim);
+	snprintf(detail, sizeof(detail), "bytes=%llu preserve_max=%s%s",
+		 (unsigned long long)res->bytes, lim, write ? " write" : "");
 	if (control_protected(g->ctl, loc->site, rel)) {
 		control_audit(g->ctl, AUDIT_EV_DENIED, who, loc->site, NULL, rel,
-			      "protected path: truncation over preserve_max");
-		log_msg(LOG_NOTICE, "refused unpreserved truncation of protected %s/%s (pid %u, %s)",
-			loc->site, rel, who->pid, who->cmd);
+			      write ? "protected path: overwrite over preserve_max"
+				    : "protected path: truncation over preserve_max");
+		log_msg(LOG_NOTICE, "refused unpreserved %s of protected %s/%s (pid %u, %s)",
+			what, loc->site, rel, who->pid, who->cmd);
 		return -EPERM;
 	}
 	control_audit(g->ctl, AUDIT_EV_UNPRESERVED, who, loc->site, NULL, rel, detail);
-	log_msg(LOG_WARNING, "truncated %s/%s unpreserved (%s, no clone) by pid %u (%s)",
-		loc->site, rel, detail, who->pid, who->cmd);
+	log_msg(LOG_WARNING, "%s %s/%s unpreserved (%s, no clone) by pid %u (%s)",
+		write ? "overwriting" : "truncated", loc->site, rel, detail, who->pid, who->cmd);
 	return 0;
 }
 
-/* name in parent (pfd) is about to lose its bytes from keep on: preserve
- * them in the caller's op first.  srcfd: the file, open for reading, or -1
- * (opened here).  0: go ahead; -errno: the truncation fails with it. */
-int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
-		int srcfd, off_t keep)
+/* What a preservation did, for the write guard's note (wguard.h). */
+static void note_result(struct wguard_note *note, const struct trash_loc *loc,
+			const struct overwrite_result *res)
 {
-	struct overwrite_result res;
+	if (!note)
+		return;
+	memset(note, 0, sizeof(*note));
+	if (res->how == OW_UNPRESERVED) {
+		note->state = WG_UNPRESERVED;
+	} else if (res->how == OW_HELD && !res->op[0]) {
+		note->state = WG_OWN;   /* the writer created it (no op) */
+	} else if (res->how != OW_NOTHING && res->op[0]) {
+		note->state = WG_COVERED;
+		snprintf(note->scope, sizeof(note->scope), "%s", loc->site);
+		snprintf(note->op, sizeof(note->op), "%s", res->op);
+	}
+}
+
+/* name in parent (pfd) is about to lose its bytes from keep on (a
+ * truncation), or (keep -1) to have existing bytes overwritten: preserve
+ * them in who's op first (who NULL: the request's caller).  srcfd: the
+ * file, open for reading, or -1 (opened here).  upto >= 0: keep only the
+ * file's first upto bytes (the rest the writer appended itself in this
+ * op; wguard_append).  note (may be NULL): what
+ * was done, for the write guard.  0: go ahead; -errno: the truncation or
+ * write fails with it. */
+int preserve_at_as(fuse_req_t req, const struct caller *who, struct inode *parent, int pfd,
+		   const char *name, int srcfd, off_t keep, off_t upto, struct wguard_note *note)
+{
+	struct overwrite_result res = { .how = OW_NOTHING };
 	struct relpath *rp = NULL;
 	struct trash_loc loc;
-	struct caller who;
+	struct caller me;
 	struct stat st;
 	struct where w;
 	int fd = srcfd, r;
+	off_t k = keep < 0 ? 0 : keep;
 
+	if (note)
+		memset(note, 0, sizeof(*note));
 	inode_where(parent, &w);
 	if (w.zone != Z_LIVE)
 		return 0;
 	/* the type first: never open a device or FIFO just to look at it */
 	if (fd < 0 && (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		       !S_ISREG(st.st_mode) || st.st_size <= keep))
+		       !S_ISREG(st.st_mode) || st.st_size <= k))
 		return 0;   /* nothing to lose (a missing name: the caller reports it) */
 	if (fd < 0 && (fd = openat(pfd, name, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (fstat(fd, &st) < 0)
 		r = -errno;
-	else if (!S_ISREG(st.st_mode) || st.st_size <= keep)
+	else if (!S_ISREG(st.st_mode) || st.st_size <= k)
 		r = 0;
 	else if ((r = loc_of(parent, &w, pfd, name, &rp, &loc)) == 0) {
-		who_of(req, &who);
-		r = overwrite_preserve(G(req)->ow, &who, &loc, fd, &st, keep, &res);
-		r = report_preserve(G(req), &who, &loc, &res, r);
+		if (!who) {
+			who_of(req, &me);
+			who = &me;
+		}
+		if (upto >= 0 && upto < st.st_size)
+			st.st_size = upto;
+		r = overwrite_preserve(G(req)->ow, who, &loc, fd, &st, k, &res);
+		r = report_preserve(G(req), who, &loc, &res, r, keep < 0);
+		if (r == 0)
+			note_result(note, &loc, &res);
 	}
 	free(rp);
 	if (fd != srcfd)
@@ -347,8 +383,15 @@ static void current_name(int pfd, char *name, size_t cap, const struct stat *st)
 	closedir(d);
 }
 
+int preserve_at(fuse_req_t req, struct inode *parent, int pfd, const char *name,
+		int srcfd, off_t keep)
+{
+	return preserve_at_as(req, NULL, parent, pfd, name, srcfd, keep, -1, NULL);
+}
+
 /* The same for an inode, through its last known name. */
-int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
+int preserve_ino_as(fuse_req_t req, const struct caller *who, struct inode *ino, off_t keep,
+		    off_t upto, struct wguard_note *note)
 {
 	char name[NAME_MAX + 1], proc[64];
 	struct inode *parent = NULL;
@@ -356,12 +399,14 @@ int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 	struct where w;
 	int fd, rfd = -1, pfd, r = 0;
 
+	if (note)
+		memset(note, 0, sizeof(*note));
 	inode_where(ino, &w);
 	if (w.zone != Z_LIVE || inode_is_dir(ino) || inode_is_symlink(ino))
 		return 0;   /* in trash or detached (an fd opened before rm): not live data */
 	if ((fd = inode_open(ino, O_PATH)) < 0)
 		return fd;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= keep)
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= (keep < 0 ? 0 : keep))
 		goto out;   /* the type first: never open a device or FIFO to read it */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if ((rfd = open(proc, O_RDONLY | O_NOATIME | O_CLOEXEC)) < 0) {
@@ -373,7 +418,7 @@ int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 			r = pfd;
 		} else {
 			current_name(pfd, name, sizeof(name), &st);
-			r = preserve_at(req, parent, pfd, name, rfd, keep);
+			r = preserve_at_as(req, who, parent, pfd, name, rfd, keep, upto, note);
 			close(pfd);
 		}
 	}
@@ -384,19 +429,22 @@ out:
 	return r;
 }
 
+int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
+{
+	return preserve_ino_as(req, NULL, ino, keep, -1, NULL);
+}
+
 /* A file was created: if its creator's op is collecting, a truncation of
  * it in that op keeps nothing (the op made it). */
-void note_created(fuse_req_t req, struct inode *parent, int fd)
+void note_created(fuse_req_t req, const struct caller *who, struct inode *parent, int fd)
 {
-	struct caller who;
 	struct stat st;
 	struct where w;
 
 	inode_where(parent, &w);
 	if (w.zone != Z_LIVE || fstat(fd, &st) < 0)
 		return;
-	who_of(req, &who);
-	trash_note_created(G(req)->trash, &who, w.site, st.st_dev, st.st_ino);
+	trash_note_created(G(req)->trash, who, w.site, st.st_dev, st.st_ino);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)

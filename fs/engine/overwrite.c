@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/privs.h"
 #include "store/layout.h"
 #include "engine/overwrite.h"
 #include "engine/sitepolicy.h"
@@ -127,8 +128,8 @@ static int fill(struct overwrite *ow, int tmpfd, int srcfd, const struct stat *s
 	int r;
 
 	if (__atomic_load_n(&ow->noclone_dev, __ATOMIC_RELAXED) != dev1) {
-		if (ioctl(tmpfd, FICLONE, srcfd) == 0)
-			return OW_CLONED;
+		if (ioctl(tmpfd, FICLONE, srcfd) == 0)   /* the whole file: cut to st's size */
+			return ftruncate(tmpfd, st->st_size) < 0 ? -errno : OW_CLONED;
 		if (errno == EOPNOTSUPP || errno == ENOTTY || errno == EXDEV)
 			__atomic_store_n(&ow->noclone_dev, dev1, __ATOMIC_RELAXED);
 	}
@@ -150,7 +151,7 @@ int overwrite_preserve(struct overwrite *ow, const struct caller *who,
 	    !*loc->site)
 		return 0;
 	res->limit = limit_of(ow, loc->site);
-	if ((r = trash_preserve_held(ow->conf.trash, who, loc, st)) != 0) {
+	if ((r = trash_preserve_held(ow->conf.trash, who, loc, st, res->op, sizeof(res->op))) != 0) {
 		if (r > 0)
 			res->how = OW_HELD;
 		return r < 0 ? r : 0;
@@ -163,7 +164,10 @@ int overwrite_preserve(struct overwrite *ow, const struct caller *who,
 	}
 	if ((tmpfd = tmpfile_in(ow, loc->site)) < 0)
 		return tmpfd;
+	/* as the writer: ext4 grants its reserved blocks to fsuid 0 (privs.h) */
+	uid_t fs = privs_fsuid_enter(who->uid);
 	r = fill(ow, tmpfd, srcfd, st, res->limit);
+	privs_fsuid_leave(fs);
 	if (r == OW_UNPRESERVED) {
 		res->how = OW_UNPRESERVED;
 		count(&ow->n.unpreserved);

@@ -887,6 +887,7 @@ void trash_close(struct trash *t)
 	close_fd(&t->state_fd);
 	pthread_mutex_destroy(&t->lock);
 	undo_runs_free(t->undo_runs);
+	free(t->preborn);
 	free(t);
 }
 

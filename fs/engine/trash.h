@@ -197,10 +197,18 @@ int trash_reconcile(struct trash *t, struct trash_stats *st);
 
 /* Does who's open op in loc's site (never created here) already hold
  * loc's path — its state from before the op touched it — or was the file
- * (st: its stat) created while that op collects?  Then a truncation keeps
- * nothing.  1 yes, 0 no, or -errno. */
+ * (st: its stat) created while that op collects?  Then a truncation or an
+ * overwrite keeps nothing.  1 yes (the op's name to opname), 0 no, or
+ * -errno. */
 int trash_preserve_held(struct trash *t, const struct caller *who,
-			const struct trash_loc *loc, const struct stat *st);
+			const struct trash_loc *loc, const struct stat *st,
+			char *opname, size_t cap);
+
+/* Is opname still who's op collecting in scope?  (The note of a file an
+ * op preserved already: later writes in that op cost this lookup, no
+ * syscall.)  Takes the engine's lock; never blocks on I/O of its own. */
+bool trash_preserve_current(struct trash *t, const struct caller *who, const char *scope,
+			    const char *opname);
 
 /* Name tmpfd — an O_TMPFILE on loc's filesystem holding the content of
  * srcfd, the live file loc (stat st) about to be truncated — as an item of
@@ -213,8 +221,10 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 			  const struct stat *st, char *opname, size_t cap);
 
 /* who created file (dev, ino) in scope: if who has an op collecting there,
- * a truncation of that file in the op needs no preservation (bounded;
- * a file not remembered is preserved). */
+ * a truncation or overwrite of that file in the op needs no preservation;
+ * if it has none, the file is who's own for as long as who lives (the last
+ * 4096 such files of all processes; bounded: a file not remembered is
+ * preserved).  trash_preserve_held says 1 with an empty opname then. */
 void trash_note_created(struct trash *t, const struct caller *who, const char *scope,
 			dev_t dev, ino_t ino);
 

@@ -80,6 +80,10 @@ struct trash {
 	 * purged meanwhile */
 	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; bool used; } undoing[8];
 	struct undo_runs *undo_runs;   /* bulk undo runs in progress (undo.h) */
+	/* files created by processes that had no op collecting: theirs to
+	 * overwrite (trash_preserve.c; a ring, allocated on first use) */
+	struct preborn { dev_t dev; ino_t ino; uint32_t uid, pid; uint64_t pid_start; } *preborn;
+	unsigned npreborn;   /* entries written so far (the ring wraps) */
 };
 
 /* A growable copy of index records (index_foreach with trash_collect). */

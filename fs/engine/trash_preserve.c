@@ -22,7 +22,8 @@
 #include "lib/sys.h"
 #include "engine/trash_int.h"
 
-#define BORN_MAX 4096   /* files remembered per op as created in it */
+#define BORN_MAX 4096      /* files remembered per op as created in it */
+#define PREBORN_MAX 4096   /* files remembered as created by a process with no op */
 
 /* The open op of who in scope, if it is still collecting (never creates). */
 static struct op *open_op_of(struct trash *t, const struct caller *who, const char *scope)
@@ -42,6 +43,24 @@ static bool born_in(const struct op *op, dev_t dev, ino_t ino)
 	return false;
 }
 
+/* Did who create (dev, ino) while it had no op collecting?  (A process's
+ * own new file: rewriting it destroys nothing that predates the process.) */
+static bool preborn_of(const struct trash *t, const struct caller *who, dev_t dev, ino_t ino)
+{
+	unsigned n = t->npreborn < PREBORN_MAX ? t->npreborn : PREBORN_MAX;
+
+	if (!who->pid)
+		return false;   /* an invisible process: nobody to tell apart */
+	for (unsigned i = 0; i < n && t->preborn; i++) {
+		const struct preborn *b = &t->preborn[i];
+
+		if (b->ino == ino && b->dev == dev && b->pid == who->pid &&
+		    b->pid_start == who->pid_start && b->uid == who->uid)
+			return true;
+	}
+	return false;
+}
+
 /* Does op hold loc's path already?  (Its mirror parents are made on the way:
  * the caller is about to need them.) */
 static int op_holds(struct trash *t, struct op *op, const struct trash_loc *loc)
@@ -57,18 +76,37 @@ static int op_holds(struct trash *t, struct op *op, const struct trash_loc *loc)
 }
 
 int trash_preserve_held(struct trash *t, const struct caller *who,
-			const struct trash_loc *loc, const struct stat *st)
+			const struct trash_loc *loc, const struct stat *st,
+			char *opname, size_t cap)
 {
 	struct op *op;
 	int r = 0;
 
 	trash_lock(t);
-	if ((op = open_op_of(t, who, loc->site))) {
+	if (preborn_of(t, who, st->st_dev, st->st_ino)) {
+		r = 1;   /* the caller's own file: no op needed, none named */
+		if (cap)
+			opname[0] = '\0';
+	} else if ((op = open_op_of(t, who, loc->site))) {
 		if (born_in(op, st->st_dev, st->st_ino))
 			r = 1;
 		else if ((r = op_holds(t, op, loc)) == -EEXIST)
 			r = 0;   /* a non-directory where a parent belongs: commit starts a new op */
+		if (r > 0)
+			snprintf(opname, cap, "%s", op->rec.name);
 	}
+	trash_unlock(t);
+	return r;
+}
+
+bool trash_preserve_current(struct trash *t, const struct caller *who, const char *scope,
+			    const char *opname)
+{
+	struct op *op;
+	bool r;
+
+	trash_lock(t);
+	r = (op = open_op_of(t, who, scope)) && !strcmp(op->rec.name, opname);
 	trash_unlock(t);
 	return r;
 }
@@ -79,7 +117,15 @@ void trash_note_created(struct trash *t, const struct caller *who, const char *s
 	struct op *op;
 
 	trash_lock(t);
-	if ((op = open_op_of(t, who, scope)) && op->nborn < BORN_MAX) {
+	if (!(op = open_op_of(t, who, scope)) && who->pid) {
+		if (!t->preborn && !(t->preborn = calloc(PREBORN_MAX, sizeof(*t->preborn))))
+			goto out;   /* not remembered: a later overwrite preserves */
+		t->preborn[t->npreborn++ % PREBORN_MAX] = (struct preborn){
+			.dev = dev, .ino = ino, .uid = who->uid, .pid = who->pid,
+			.pid_start = who->pid_start };
+		if (t->npreborn == 2 * PREBORN_MAX)
+			t->npreborn = PREBORN_MAX;   /* keeps "full" and the ring position */
+	} else if (op && op->nborn < BORN_MAX) {
 		if (op->nborn == op->capborn) {
 			unsigned cap = op->capborn ? 2 * op->capborn : 16;
 			void *v = realloc(op->born, cap * sizeof(*op->born));
@@ -142,7 +188,8 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 	for (int attempt = 0; attempt < 2 && r == -EEXIST; attempt++) {
 		if ((r = trash_op_for(t, who, loc->site, attempt > 0, &op)) < 0)
 			break;
-		r = born_in(op, st->st_dev, st->st_ino) ? 1 : op_holds(t, op, loc);
+		r = born_in(op, st->st_dev, st->st_ino) || preborn_of(t, who, st->st_dev, st->st_ino)
+			? 1 : op_holds(t, op, loc);
 		if (r == 0 && (r = link_into(t, op, loc, tmpfd, srcfd, st)) == 0) {
 			op->rec.items++;
 			op->rec.bytes += (uint64_t)st->st_blocks * 512;

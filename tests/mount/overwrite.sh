@@ -4,7 +4,7 @@
 # like rm.  Every way of truncating a file with data (`: >`, truncate -s0,
 # truncate -s 1, cp over it, echo >, ftruncate, fallocate punch and zero)
 # first preserves its content in the caller's op at its site-relative path
-# with its metadata; writes that do not shrink are not versioned; the
+# with its metadata; appends and growing writes are not versioned; the
 # preserved item is immutable; a path truncated twice, or truncated then
 # deleted, in one op keeps its first state; mv and `gracectl undo` (one op
 # and --since) put the first state back; over preserve_max the truncation
@@ -91,18 +91,19 @@ check_errno "a preserved item cannot be opened for writing" EPERM et open "$item
 check_errno "a preserved item cannot be opened with O_TRUNC" EPERM et open "$item" r,trunc
 check_eq "and it is unchanged" "orig colon" "$(cat "$item")"
 
-# Writes that do not shrink, new files and empty files: nothing versioned.
+# Appends, growing, new files and empty files: nothing versioned (in-place
+# writes over existing bytes are: overwrite_inplace.sh).
 mk keep "0123456789"
 before=$(trash_op_dirs s1)
 sh -c 'echo more >>"$1"' _ "$S/keep"
-printf 'AB' | dd of="$S/keep" bs=1 seek=2 conv=notrunc status=none
+printf 'AB' | dd of="$S/keep" bs=1 seek=17 conv=notrunc status=none
 truncate -s 100 "$S/keep"
 sh -c 'echo new >"$1"' _ "$S/fresh"
 : >"$S/empty"
 sh -c ': >"$1"' _ "$S/empty"
 truncate -s0 "$S/empty"
 et open "$S/fresh2" w,creat,trunc >/dev/null
-check_eq "append, in-place write, growing, new and empty files: no op" "$before" \
+check_eq "append, write past the end, growing, new and empty files: no op" "$before" \
 	"$(trash_op_dirs s1)"
 
 # One op truncating a path twice keeps its first state, once.
