@@ -315,18 +315,30 @@ static void test_created_in_op(void **state)
 	struct fx *f = *state;
 	struct stat st;
 
+	struct overwrite_result res;
+	int err;
+
+	/* made by a process with no op open: its own file while it lives, no
+	 * op opened for it (another process preserves it: below) */
 	write_file(bp(f, "site/d/before"), "x");
 	assert_int_equal(stat(bp(f, "site/d/before"), &st), 0);
-	trash_note_created(f->t, &f->who, "site", st.st_dev, st.st_ino);   /* no op yet: ignored */
-	assert_int_not_equal(preserve_ok(f, "before", 0), OW_HELD);        /* opens the op */
+	trash_note_created(f->t, &f->who, "site", st.st_dev, st.st_ino);
+	assert_int_equal(preserve(f, "before", 0, &res, &err), OW_HELD);
+	assert_int_equal(err, 0);
+	assert_string_equal(res.op, "");
+	assert_false(exists(bp(f, "site/.trash/%s", f->op)));
+	write_file(bp(f, "site/d/other"), "y");
+	assert_int_not_equal(preserve_ok(f, "other", 0), OW_HELD);    /* opens the op */
 	write_file(bp(f, "site/d/new"), "made by the op");
 	assert_int_equal(stat(bp(f, "site/d/new"), &st), 0);
 	trash_note_created(f->t, &f->who, "site", st.st_dev, st.st_ino);
 	assert_int_equal(preserve_ok(f, "new", 0), OW_HELD);
 	assert_false(exists(bp(f, "site/.trash/%s/d/new", f->op)));
-	/* another process's op does not know it */
+	/* another process's op does not know either */
 	f->who.pid = 99;
 	int how = preserve_ok(f, "new", 0);
+	assert_true(how == OW_COPIED || how == OW_CLONED);
+	how = preserve_ok(f, "before", 0);
 	assert_true(how == OW_COPIED || how == OW_CLONED);
 }
 
