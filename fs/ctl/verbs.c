@@ -33,7 +33,17 @@
 
 static const char *kind_word(unsigned want)
 {
-	return want == CTL_ID_SITE ? "site:…" : want == CTL_ID_OP ? "op:…" : "site:… or op:…";
+	static const char *const words[8] = {
+		"an ID", "site:…", "op:…", "site:… or op:…", "run:…", "site:… or run:…",
+		"op:… or run:…", "site:…, op:… or run:…",
+	};
+
+	return words[want & 7];
+}
+
+static const char *kind_name(enum ctl_id_kind k)
+{
+	return k == CTL_ID_SITE ? "a site" : k == CTL_ID_OP ? "an op" : "a run";
 }
 
 static bool op_name_valid(const char *s)
@@ -58,6 +68,8 @@ int ctlcmd_parse_id(const char *s, unsigned want, struct ctl_id *id, char *msg, 
 		id->kind = CTL_ID_SITE;
 	} else if (!strncmp(s, "op:", 3)) {
 		id->kind = CTL_ID_OP;
+	} else if (!strncmp(s, "run:", 4)) {
+		id->kind = CTL_ID_RUN;
 	} else {
 		snprintf(msg, cap, "unknown ID kind '%.*s:' in '%s' (expected %s)",
 			 (int)(colon - s), s, s, kind_word(want));
@@ -65,8 +77,15 @@ int ctlcmd_parse_id(const char *s, unsigned want, struct ctl_id *id, char *msg, 
 	}
 	if (!(want & id->kind)) {
 		snprintf(msg, cap, "'%s' is %s ID; this command takes %s", s,
-			 id->kind == CTL_ID_SITE ? "a site" : "an op", kind_word(want));
+			 kind_name(id->kind), kind_word(want));
 		return -EINVAL;
+	}
+	if (id->kind == CTL_ID_RUN) {   /* an op name's form, without ".N" */
+		if (strlen(v) >= UTIL_RUN_MAX || !op_name_valid(v) ||
+		    strchr(strrchr(v, '-'), '.'))
+			goto bad;
+		strcpy(id->name, v);
+		return 0;
 	}
 	if (id->kind == CTL_ID_SITE) {
 		if (!catalog_site_id_valid(v))

@@ -56,17 +56,18 @@
 
 /* ---- typed IDs ---- */
 
-enum ctl_id_kind { CTL_ID_SITE = 1, CTL_ID_OP = 2 };
+enum ctl_id_kind { CTL_ID_SITE = 1, CTL_ID_OP = 2, CTL_ID_RUN = 4 };
 
 struct ctl_id {
 	enum ctl_id_kind kind;
 	bool scoped;               /* op:SITE/NAME or op:/NAME (root scope) */
 	char site[NAME_MAX + 1];   /* site:NAME; op: the scope when scoped */
-	char name[NAME_MAX + 1];   /* op: the op directory name */
+	char name[NAME_MAX + 1];   /* op: the op directory name; run: the run ID */
 };
 
-/* Parse "site:NAME", "op:NAME", "op:SITE/NAME" or "op:/NAME".  want is a
- * mask of the kinds this command takes.  0, or -EINVAL with a one-line
+/* Parse "site:NAME", "op:NAME", "op:SITE/NAME", "op:/NAME" or "run:ID"
+ * (ID: "<utc>-<cmd>-<pid>", procinfo.h).  want is a mask of the kinds
+ * this command takes.  0, or -EINVAL with a one-line
  * message in msg (untyped, unknown kind, wrong kind, malformed name). */
 int ctlcmd_parse_id(const char *s, unsigned want, struct ctl_id *id, char *msg, size_t cap);
 

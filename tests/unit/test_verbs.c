@@ -72,6 +72,17 @@ static void test_parse_id(void **state)
 	id_bad("site:..", CTL_ID_SITE, "malformed ID");
 	id_bad("site:.trash", CTL_ID_SITE, "malformed ID");
 	id_bad("site:a/b", CTL_ID_SITE, "malformed ID");
+	/* runs */
+	id_ok("run:20261207T055122Z-cleanup.sh-4242", CTL_ID_OP | CTL_ID_RUN, CTL_ID_RUN,
+	      false, "", "20261207T055122Z-cleanup.sh-4242");
+	id_bad("run:20261207T055122Z-cleanup.sh-4242", CTL_ID_OP,
+	       "is a run ID; this command takes op:");
+	id_bad("op:" OP, CTL_ID_RUN, "is an op ID; this command takes run:");
+	id_bad("site:www", CTL_ID_OP | CTL_ID_RUN, "this command takes op:… or run:…");
+	id_bad("run:" OP ".2", CTL_ID_RUN, "malformed ID");
+	id_bad("run:www/" OP, CTL_ID_RUN, "malformed ID");
+	id_bad("run:cleanup.sh", CTL_ID_RUN, "malformed ID");
+	id_bad("run:", CTL_ID_RUN, "malformed ID");
 }
 
 static void test_plan_token(void **state)
