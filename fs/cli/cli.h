@@ -9,6 +9,7 @@
  *   plan.c       plan tokens; hold, release, purge
  *   site.c       site ls/add/set/protect/unprotect, trash usage per site
  *   log.c        the audit log (and --follow)
+ *   runs.c       runs: the runs listing, show run:ID, hold/release of a run
  *
  * Single-threaded, except undo --execute (see undo.c).  fmt() returns
  * one of a ring of static buffers: main thread only.
@@ -153,8 +154,8 @@ int changes_done(struct gctl *x, struct changes *c, int r);   /* prints; returns
 /* ---- listings (show.c    ) ---- */
 
 extern const char *const op_cols[];
-#define OP_NCOLS 14
-#define OP_TYPES "sssEnsnnbsssnn"
+#define OP_NCOLS 15
+#define OP_TYPES "sssEnsnnbsssnnS"
 #define OP_LS_COLS 10   /* ls shows the first ten */
 extern const char *const plan_cols[];   /* op, action, from, to */
 const char *state_name(uint32_t s);
@@ -193,12 +194,26 @@ struct selection {
 	int64_t since_ns, until_ns, uid;
 	const char *command;
 	const char *site;
+	const char *run;             /* a run ID (no "run:"), or NULL */
 	int backing_fd;
 	size_t skipped_purging;
 };
 
 void sel_add(struct selection *s, const struct op_record *r);
+/* Select by s's filters from the index, with the ops inside the deleted
+ * sites the selected root ops bring back.  0 or an exit status (printed). */
+int sel_run(struct gctl *x, struct selection *s);
 int c_undo(struct gctl *x, int argc, char **argv);
+
+/* ---- runs (runs.c    ) ---- */
+
+int run_arg(const char *s, char *out);      /* "run:ID" or ID -> ID (UTIL_RUN_MAX) */
+int run_check(const struct selection *s, const char *id);   /* one run, not empty */
+int c_runs(struct gctl *x, int argc, char **argv);
+int run_show(struct gctl *x, const char *arg);
+int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute,
+	     const char *given);
+int run_complete(struct gctl *x);           /* __complete runs */
 
 /* ---- plans, hold, purge (plan.c    ) ---- */
 

@@ -505,13 +505,14 @@ int changes_done(struct gctl *x, struct changes *c, int r)
 /* ---- main ---- */
 
 static const struct cmd cmds[] = {
-	{ "ls",      c_ls,     "ls [SITE]" },
-	{ "show",    c_show,   "show op:ID" },
-	{ "find",    c_find,   "find [--site SITE] PATTERN" },
-	{ "undo",    c_undo,   "undo op:ID… | undo --since T [--until T] [--uid U] [--command C] "
-			       "[--site S]   [--execute [TOKEN]]" },
-	{ "hold",    c_hold,   "hold site:ID|op:ID…" },
-	{ "release", c_hold,   "release site:ID|op:ID…" },
+	{ "ls",      c_ls,     "ls [SITE] [--run ID]" },
+	{ "show",    c_show,   "show op:ID | show run:ID" },
+	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN" },
+	{ "runs",    c_runs,   "runs" },
+	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] | undo --since T [--until T] "
+			       "[--uid U] [--command C] [--site S]   [--execute [TOKEN]]" },
+	{ "hold",    c_hold,   "hold site:ID|op:ID… | hold run:ID [--execute TOKEN]" },
+	{ "release", c_hold,   "release site:ID|op:ID… | release run:ID [--execute TOKEN]" },
 	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },
 	{ "site",    c_site,   "site ls|add|set|protect|unprotect …" },
 	{ "status",  c_status, "status" },
@@ -529,8 +530,9 @@ static void usage(FILE *to)
 		fprintf(to, "  %s\n", cmds[i].usage);
 	for (size_t i = 0; i < n_site_cmds; i++)
 		fprintf(to, "  %s\n", site_cmds[i].usage);
-	fputs("IDs are typed: site:NAME, op:NAME or op:SITE/NAME (op:/NAME: a deleted site).\n"
-	      "undo and purge are dry runs unless given --execute.\n", to);
+	fputs("IDs are typed: site:NAME, op:NAME or op:SITE/NAME (op:/NAME: a deleted site),\n"
+	      "run:ID (the job that deleted: gracectl runs).\n"
+	      "undo, purge and hold/release of a run are dry runs unless given --execute.\n", to);
 }
 
 int dispatch(struct gctl *x, const struct cmd *c, size_t n, const char *what,

@@ -139,10 +139,23 @@ struct hold_req {
 
 int c_hold(struct gctl *x, int argc, char **argv)
 {
-	const char *verb = argv[-1];
+	const char *verb = argv[-1], *given;
+	bool execute = take_execute(&argc, argv, &given);
 	struct hold_req *q = xrealloc(NULL, (size_t)(argc ? argc : 1) * sizeof(*q));
 	struct changes c;
-	int r = argc ? EXIT_DONE : fail(EXIT_USAGE, "usage: %s site:ID|op:ID…", verb);
+	int r = argc ? EXIT_DONE : fail(EXIT_USAGE, "usage: %s site:ID|op:ID… | %s run:ID "
+					 "[--execute TOKEN]", verb, verb);
+
+	for (int i = 0; i < argc && !r; i++)
+		if (!strncmp(argv[i], "run:", 4)) {   /* a whole run: planned like undo */
+			free(q);
+			if (argc != 1)
+				return fail(EXIT_USAGE, "%s run:ID takes no other ID", verb);
+			return run_hold(x, verb, argv[0], execute, given);
+		}
+	if (execute && !r)
+		r = fail(EXIT_USAGE, "%s site:ID|op:ID acts at once: --execute is for %s run:ID",
+			 verb, verb);
 
 	/* resolve every ID before changing anything */
 	for (int i = 0; i < argc && !r; i++) {

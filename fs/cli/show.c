@@ -21,7 +21,7 @@
 /* ---- op listings ---- */
 
 const char *const op_cols[] = { "op", "site", "deleted", "expires", "uid", "command",
-	"items", "bytes", "hold", "state", "first_deleted", "retention", "pid", "gid" };
+	"items", "bytes", "hold", "state", "first_deleted", "retention", "pid", "gid", "run" };
 
 const char *state_name(uint32_t s)
 {
@@ -62,22 +62,45 @@ int op_row(const struct op_record *r, void *arg)
 	table_add(o->t, op_id(r->scope, r->name), *r->scope ? r->scope : "/",
 		  utc(r->last_ns / NS), expiry_text(r, held), num(r->uid), r->cmdline,
 		  num(r->items), num(r->bytes), yes(held), state_name(r->state),
-		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid));
+		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid),
+		  r->run[0] ? fmt("run:%s", r->run) : "");
 	return 0;
+}
+
+/* op_row for the ops of one run (ls --run) */
+struct run_rows {
+	struct op_rows o;
+	const char *run;
+};
+
+static int run_op_row(const struct op_record *r, void *arg)
+{
+	struct run_rows *rr = arg;
+
+	return strcmp(r->run, rr->run) ? 0 : op_row(r, &rr->o);
 }
 
 int c_ls(struct gctl *x, int argc, char **argv)
 {
 	struct table t = { op_cols, OP_TYPES, OP_LS_COLS, 0, NULL };
-	char site[NAME_MAX + 1];
+	char site[NAME_MAX + 1], run[UTIL_RUN_MAX];
+	struct run_rows rr = { { &t, x->backing_fd }, NULL };
 	int r;
 
+	if (argc >= 2 && !strcmp(argv[argc - 2], "--run")) {
+		if ((r = run_arg(argv[argc - 1], run)))
+			return r;
+		rr.run = run;
+		argc -= 2;
+	}
 	if (argc > 1)
-		return fail(EXIT_USAGE, "usage: ls [SITE]");
+		return fail(EXIT_USAGE, "usage: ls [SITE] [--run ID]");
 	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_counts(x)))
 		return r;
-	if ((r = index_foreach(x->ix, argc ? site : NULL, op_row,
-			       &(struct op_rows){ &t, x->backing_fd })) < 0)
+	if (x->json)
+		t.ncols = OP_NCOLS;   /* every field, the run included */
+	if ((r = index_foreach(x->ix, argc ? site : NULL, rr.run ? run_op_row : op_row,
+			       rr.run ? (void *)&rr : (void *)&rr.o)) < 0)
 		return fail(EXIT_FAILED, "index: %s", strerror(-r));
 	table_print(&t, x->json);
 	table_free(&t);
@@ -108,7 +131,9 @@ int c_show(struct gctl *x, int argc, char **argv)
 	int r, pr;
 
 	if (argc != 1)
-		return fail(EXIT_USAGE, "usage: show op:ID");
+		return fail(EXIT_USAGE, "usage: show op:ID | show run:ID");
+	if (!strncmp(argv[0], "run:", 4))
+		return run_show(x, argv[0]);
 	if ((r = need_counts(x)) || (r = resolve_op(x, argv[0], &rec)))
 		return r;
 	op_row(&rec, &(struct op_rows){ &t, x->backing_fd });
@@ -141,6 +166,7 @@ int c_show(struct gctl *x, int argc, char **argv)
 struct finder {
 	struct table t;
 	const char *pat, *site;
+	const char *run;             /* only ops of this run (--run), or NULL */
 	bool by_path;
 	dev_t dev;
 	char opid[2 * NAME_MAX + 8];
@@ -205,6 +231,17 @@ static void find_in_trash(struct finder *f, int tfd, const char *scope)
 
 		if (!util_parse_op_name(de->d_name, &t, &pid) || (ofd = open_in(tfd, de->d_name)) < 0)
 			continue;
+		if (f->run) {   /* the op's own record says which run it is */
+			char buf[OPREC_ENC_MAX];
+			struct op_record rec;
+			ssize_t len = fgetxattr(ofd, OPREC_XATTR, buf, sizeof(buf));
+
+			if (len < 0 || oprec_decode(buf, (size_t)len, &rec) < 0 ||
+			    strcmp(rec.run, f->run)) {
+				close(ofd);
+				continue;
+			}
+		}
 		if (fstat(ofd, &st) == 0) {
 			f->dev = st.st_dev;
 			snprintf(f->opid, sizeof(f->opid), "op:%s/%s", scope, de->d_name);
@@ -232,25 +269,31 @@ int root_trash_open(int backing_fd)
 int c_find(struct gctl *x, int argc, char **argv)
 {
 	static const char *const cols[] = { "op", "site", "path", "type", "size" };
-	char site[NAME_MAX + 1];
-	const char *want = NULL;
+	char site[NAME_MAX + 1], run[UTIL_RUN_MAX];
+	const char *want = NULL, *want_run = NULL;
 	struct finder *f;
 	struct dirent *de;
 	int r, tfd;
 	DIR *d;
 
-	if (argc == 3 && !strcmp(argv[0], "--site")) {
-		if ((r = known_site(x, argv[1], site)))
-			return r;
-		want = site;
+	while (argc >= 3 && (!strcmp(argv[0], "--site") || !strcmp(argv[0], "--run"))) {
+		if (argv[0][2] == 's') {
+			if ((r = known_site(x, argv[1], site)))
+				return r;
+			want = site;
+		} else {
+			if ((r = run_arg(argv[1], run)))
+				return r;
+			want_run = run;
+		}
 		argv += 2;
 		argc -= 2;
 	}
 	if (argc != 1)
-		return fail(EXIT_USAGE, "usage: find [--site SITE] PATTERN");
+		return fail(EXIT_USAGE, "usage: find [--site SITE] [--run ID] PATTERN");
 	f = xrealloc(NULL, sizeof(*f));
 	*f = (struct finder){ .t = TABLE(cols, "ssssn"), .pat = argv[0], .site = want,
-			      .by_path = strchr(argv[0], '/') != NULL };
+			      .run = want_run, .by_path = strchr(argv[0], '/') != NULL };
 	/* deleted whole sites: BACKING/.gracefs/trash/<op>/<site>/… */
 	if ((tfd = root_trash_open(x->backing_fd)) >= 0) {
 		find_in_trash(f, tfd, "");
@@ -396,6 +439,11 @@ int c_complete(struct gctl *x, int argc, char **argv)
 		if (d)
 			closedir(d);
 		return EXIT_DONE;
+	}
+	if (!strcmp(argv[0], "runs")) {
+		if (!x->ix && index_open(&x->ix, fmt("%s/index", x->state)) < 0)
+			return EXIT_FAILED;
+		return run_complete(x);
 	}
 	if (!strcmp(argv[0], "ops")) {
 		if (!x->ix && index_open(&x->ix, fmt("%s/index", x->state)) < 0)

@@ -51,6 +51,8 @@ static int sel_filter(const struct op_record *r, void *arg)
 	if (r->last_ns < s->since_ns || (s->until_ns && r->first_ns >= s->until_ns) ||
 	    (s->uid >= 0 && r->uid != (uint64_t)s->uid))
 		return 0;
+	if (s->run && strcmp(r->run, s->run))
+		return 0;
 	if (s->command && strcmp(op_cmd(r->name), s->command) &&
 	    fnmatch(s->command, r->cmdline, 0) != 0)
 		return 0;
@@ -145,6 +147,16 @@ static void sel_nested(struct selection *s)
 	}
 	if (tfd >= 0)
 		close(tfd);
+}
+
+int sel_run(struct gctl *x, struct selection *s)
+{
+	int r = index_foreach(x->ix, NULL, sel_filter, s);
+
+	if (r < 0)
+		return fail(EXIT_FAILED, "index: %s", strerror(-r));
+	sel_nested(s);
+	return 0;
 }
 
 /* Plan a selected op; a nested op where it lies now, against its site as
@@ -494,7 +506,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 int c_undo(struct gctl *x, int argc, char **argv)
 {
 	struct selection s = { .uid = -1, .backing_fd = x->backing_fd };
-	char token[CTLCMD_TOKEN_LEN + 1], site[NAME_MAX + 1], *body;
+	char token[CTLCMD_TOKEN_LEN + 1], site[NAME_MAX + 1], run[UTIL_RUN_MAX], *body;
 	const char *given;
 	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false;
 	int r;
@@ -504,6 +516,17 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (a[0] != '-' && !strncmp(a, "run:", 4)) {   /* every op of one run */
+			if (s.run) {
+				r = fail(EXIT_USAGE, "undo takes one run:ID at a time");
+				goto out;
+			}
+			if ((r = run_arg(a, run)))
+				goto out;
+			s.run = run;
+			bulk = true;
+			continue;
+		}
 		if (a[0] != '-') {
 			struct op_record rec;
 
@@ -540,17 +563,15 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			goto out;
 		}
 	}
-	if (ids == bulk || (bulk && !s.since_ns)) {
-		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo --since T [--until T] [--uid U] "
-			 "[--command C] [--site S]  [--execute [TOKEN]]");
+	if (ids == bulk || (bulk && !s.since_ns && !s.run)) {
+		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--site S] … | undo --since T "
+			 "[--until T] [--uid U] [--command C] [--site S]  [--execute [TOKEN]]");
 		goto out;
 	}
-	if (bulk && (r = index_foreach(x->ix, NULL, sel_filter, &s)) < 0) {
-		r = fail(EXIT_FAILED, "index: %s", strerror(-r));
+	if (bulk && (r = sel_run(x, &s)))
 		goto out;
-	}
-	if (bulk)
-		sel_nested(&s);
+	if (s.run && (r = run_check(&s, s.run)))
+		goto out;
 	if (!s.n) {
 		r = fail(EXIT_FAILED, "no operation matches");
 		goto out;

@@ -10,6 +10,13 @@
 #  2. Every one of the script's 6 ops carries the same run ID — after the
 #     remount too — and the op directories' xattrs show it with the
 #     script's command line; the other job's 2 ops carry another run.
+#  3. gracectl: `runs` lists both runs (newest first, ops and sites
+#     counted), `show run:ID` shows the script's command line and parent
+#     chain, `ls --run` / `find --run` pick its ops, `hold run:ID` and
+#     `release run:ID` (dry run, token, --execute) act on all 6 and only
+#     them, and `undo run:ID --execute TOKEN` restores exactly the
+#     script's 6 deletions while the other job's 2 (one in a shared site,
+#     deleted in the same minute) stay in trash.  Bad run IDs are refused.
 #
 # Every wait is a bounded poll.
 
@@ -68,5 +75,64 @@ o1=$(xa "$MNT/s1/.trash/$(op_of s1 other)" run)
 o7=$(xa "$MNT/s7/.trash/$(op_of s7 other)" run)
 check_match "the other job has a run of its own" "^run:.*-sh-[0-9]+\$" "$o1"
 check_eq "the other job's 2 ops are one run" "$o1" "$o7"
+
+# ---- gracectl: runs, show, ls/find --run, hold/release, undo ----
+wait_until 20 all_closed
+ID=${RUN#run:}
+tok() { sed -n 's/^plan token: \([0-9a-f]\{12\}\)$/\1/p'; }
+
+runs=$(gctl --json runs)
+check_eq "runs lists the 2 runs" 2 "$(pyj 'len(d)' <<<"$runs")"
+check_eq "the script's run: 6 ops in 6 sites, the other job's 2 in 2" "6 6 2 2" \
+	"$(pyj '" ".join("%d %d" % (r["ops"], r["sites"]) for r in sorted(d, key=lambda r: r["run"] != "'"$RUN"'"))' <<<"$runs")"
+check_match "the runs table names the script" "cleanup\.sh" "$(gctl runs)"
+
+shown=$(gctl show "$RUN")
+check_match "show run:ID shows the leader's command line" "/bin/sh $GFS_TMP/cleanup.sh" "$shown"
+check_match "show run:ID shows the parent chain" "started by \(nearest first\):" "$shown"
+check_eq "show run:ID --json: its 6 ops" 6 "$(gctl --json show "$RUN" | pyj 'len(d["ops"])')"
+check_match "show run:ID --json: the chain has the script's parents" "[a-z]" \
+	"$(gctl --json show "$RUN" | pyj '" ".join(d["chain"])')"
+check_eq "ls --run: the script's 6 ops, each with its run" "6 1" \
+	"$(gctl --json ls --run "$ID" | pyj '"%d %d" % (len(d), len(set(o["run"] for o in d)))')"
+check_eq "find --run: the script's file in s4, not the other job's" "1" \
+	"$(gctl --json find --run "$RUN" f | pyj 'len([r for r in d if r["site"] == "s4"])')"
+check_eq "find --run: none of the other job's files" "0" \
+	"$(gctl --json find --run "$RUN" g | pyj 'len(d)')"
+
+# hold run:ID: a dry run, then all 6 and only them
+dry=$(gctl hold "$RUN")
+check_eq "hold run:ID changes nothing without --execute" 0 \
+	"$(gctl --json ls | pyj 'len([o for o in d if o["hold"]])')"
+check "hold run:ID --execute TOKEN" gctl hold "$RUN" --execute "$(tok <<<"$dry")"
+check_eq "hold run:ID held the script's 6 ops and none of the other job's" "6 0" \
+	"$(gctl --json ls | pyj '"%d %d" % (len([o for o in d if o["hold"] and o["run"] == "'"$RUN"'"]), len([o for o in d if o["hold"] and o["run"] != "'"$RUN"'"]))')"
+out=$(gctl undo "$RUN" --execute "$(gctl --json undo "$RUN" | pyj 'd["token"]')" 2>&1)
+check_match "undo of a held run is refused" "legal hold" "$out"
+check "release run:ID --execute TOKEN" \
+	gctl release "$RUN" --execute "$(gctl --json release "$RUN" | pyj 'd["token"]')"
+check_eq "release run:ID released all 6" 0 \
+	"$(gctl --json ls | pyj 'len([o for o in d if o["hold"]])')"
+
+# bad inputs change nothing
+check_errno_rc() { local want=$1; shift; "$@" >/dev/null 2>&1; [ "$?" == "$want" ]; }
+check "undo of a malformed run ID is a usage error" check_errno_rc 2 gctl undo run:cleanup.sh
+check "undo of an unknown run is refused" check_errno_rc 2 gctl undo run:20200101T000000Z-x-1
+check "hold run:ID with another ID is refused" check_errno_rc 2 gctl hold "$RUN" site:s1
+check "purge of a run ID (purge takes an op) is refused" check_errno_rc 2 gctl purge "$RUN" --reason x
+
+# undo run:ID: exactly the script's 6 deletions
+dryj=$(gctl --json undo "$RUN")
+check_eq "undo run:ID dry run: 6 ops in 6 sites" "6 6" "$(pyj '"%d %d" % (d["ops"], d["sites"])' <<<"$dryj")"
+check "undo run:ID --execute TOKEN" gctl undo "$RUN" --execute "$(pyj 'd["token"]' <<<"$dryj")"
+back=0
+for s in s1 s2 s3 s4 s5 s6; do
+	[ "$(cat "$MNT/$s/data/sub/f" 2>/dev/null)" == "orig $s" ] && back=$((back + 1))
+done
+check_eq "the script's 6 deletions are back" 6 "$back"
+check "the other job's deletion in the shared site stays deleted" test ! -e "$MNT/s1/other"
+check "the other job's deletion in s7 stays deleted" test ! -e "$MNT/s7/other"
+left() { [ "$(gctl --json ls | pyj '"%d %s" % (len(d), " ".join(sorted(set(o["run"] for o in d))))')" == "2 $o1" ]; }
+check "the other job's 2 ops are still in trash, and only they" wait_until 10 left
 
 done_testing
