@@ -625,6 +625,10 @@ int ctlcmd_handle(void *arg, const struct ctl_peer *peer, char **argv, int argc,
 		if (procinfo_read(peer->pid, &rq->who) < 0)
 			rq->who.cmdline[0] = '\0';
 		r = v->fn(rq);
+		/* The audit writer is asynchronous; the reply waits for the
+		 * verb's rows so that the next command (`gracectl log`, a
+		 * follower's --after) reads what this one did. */
+		audit_flush(rq->c->audit);
 		free(rq);
 		return r;
 	}
