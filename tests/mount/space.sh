@@ -12,11 +12,8 @@
 # nothing else.  Every eviction is audited ("evict") and counted.
 
 . "$(dirname "$0")/lib.sh"
-: "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
-gfs_require python3 mkfs.ext4 fallocate losetup
-[ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
-
-gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
+. "$(dirname "$0")/gctl_lib.sh"
+gfs_require mkfs.ext4 fallocate losetup
 
 # check_wait DESC SECONDS CMD... — ok once CMD succeeds, polled (bounded)
 check_wait() {
@@ -101,6 +98,8 @@ check "hold op C" gctl hold "op:s3/$C"
 diag "$(date +%T) trash_max: s4 holds"
 
 check_not "trash_max refuses a bad size" gctl site set site:s4 trash_max=3q
+# an op's bytes are counted when it closes (op_gap after its last rm)
+check "the ops are closed" wait_until 30 all_closed
 check_match "setting a cap is a dry run first" "dry run: would cap the trash of site 's4' at 3M; it holds 6291456 bytes in 3 op" \
 	"$(gctl site set site:s4 trash_max=3M)"
 check_eq "the dry run set nothing" "" "$(site_field s4 trash_max)"
@@ -111,6 +110,7 @@ check "the newest op of s4 stays (within the cap)" op_there s4 "$G3"
 for o in "s1 $A" "s2 $B" "s3 $C" "s1 $D"; do
 	check "op $o untouched by s4's cap" op_there $o
 done
+wait_until 20 eval 'audit_rows evict s4 | grep -q "$G1"'   # the audit writer is asynchronous
 check_match "evictions by the cap are audited with their reason" \
 	"$G1 .*reason=trash_max trash_max=3M" "$(audit_rows evict s4)"
 
@@ -139,6 +139,7 @@ check "op G3 stays" op_there s4 "$G3"
 check "free space ends above the floor" test "$(free_bytes)" -ge "$FLOOR"
 check_eq "status: 4 ops evicted" 4 "$(status evicted_ops)"
 check_eq "status: no space pressure" 0 "$(status space_pressure)"
+wait_until 20 eval 'audit_rows evict s1 | grep -q "$A" && audit_rows evict s2 | grep -q "$B"'
 check_match "A's eviction audited with reason=space" "$A .*reason=space free=" "$(audit_rows evict s1)"
 check_match "B's eviction audited with reason=space" "$B .*reason=space free=" "$(audit_rows evict s2)"
 check_match "evictions are logged" "evicted op s1/$A: .*reason=space" "$(cat "$GFS_LOG")"
