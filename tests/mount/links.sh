@@ -26,7 +26,11 @@ B=$BACKING/s1
 nlink_mnt() { stat -c %h -- "$1" 2>/dev/null || echo missing; }
 
 # newest op of a site (the ops made below are one per rm process)
-last_op() { trash_op_dirs "$1" | tail -n 1; }
+# mark SITE, then last_op SITE: the op the deletions since the mark made.
+# (Op names sort by second, then command: two ops of one second would not
+# sort by age.)
+mark() { MARK=$(trash_op_dirs "$1"); }
+last_op() { comm -13 <(printf '%s\n' "$MARK" | sed '/^$/d') <(trash_op_dirs "$1") | tail -n 1; }
 
 # changes that must all fail with EPERM on PATH (a name in trash)
 check_frozen() {
@@ -78,6 +82,7 @@ check_eq "through trash, the item shows its names there (2)" "2 2" \
 
 touch "$S/a"
 ln "$S/a" "$S/b"
+mark s1
 check "rm b" rm "$S/b"
 opb=$(last_op s1)
 check_eq "touch a; ln a b; rm b; stat a: 1 link" 1 "$(nlink_mnt "$S/a")"
@@ -95,6 +100,7 @@ check_eq "after a restart: stat a shows 1" 1 "$(nlink_mnt "$S/a")"
 
 check "mv .trash/OP/b b (restore)" mv "$S/.trash/$opb/b" "$S/b"
 check_eq "after the restore: a and b show 2" "2 2" "$(nlink_mnt "$S/a") $(nlink_mnt "$S/b")"
+mark s1
 check "rm b again" rm "$S/b"
 check_eq "a shows 1" 1 "$(nlink_mnt "$S/a")"
 opb2=$(last_op s1)
@@ -107,6 +113,7 @@ check_eq "after the undo: a and b show 2" "2 2" "$(nlink_mnt "$S/a") $(nlink_mnt
 mkdir "$S/d"
 echo d >"$S/d/f"
 ln "$S/d/f" "$S/g"
+mark s1
 check "rm -r d (d/f has a live twin g)" rm -r "$S/d"
 opd=$(last_op s1)
 check_eq "g shows 1" 1 "$(nlink_mnt "$S/g")"
@@ -118,6 +125,7 @@ check "after the restore: g and d/f show 2" wait_until 5 eval \
 # purge: the count goes with the purged name
 echo p >"$S/p"
 ln "$S/p" "$S/q"
+mark s1
 check "rm q (to purge)" rm "$S/q"
 opp=$(last_op s1)
 check_eq "p shows 1" 1 "$(nlink_mnt "$S/p")"
@@ -151,6 +159,7 @@ S2=$MNT/s2
 echo x >"$S2/x"
 ln "$S2/x" "$S2/y"
 check "rm s2/y" rm "$S2/y"
+mark /
 check "rm -rf s2" rm -rf "$S2"
 rop=$(last_op /)
 check_eq "x in the deleted site shows its names (2)" 2 "$(nlink_mnt "$MNT/.trash/$rop/s2/x")"
@@ -173,6 +182,7 @@ check_eq "fstat after unlink of one of two names: 1, then 0" \
 # ---------------------------------------------------------------------------
 # 3 and 9. an fd opened before the delete keeps working
 
+mark s1
 printf data >"$S/f"
 out=$(et fd "$S/f" rw,append "unlink:$S/f" fchmod:0640 fchown:1234:1234 futimens \
 	fsetxattr:user.t:v write:more ftruncate:6 nlink)
@@ -187,6 +197,7 @@ check_frozen "once that fd is closed" "$S/.trash/$opf/f"
 
 # while the fd is open: other processes, new opens, later fds: EPERM
 echo keep >"$S/h"
+mark s1
 gfs_bg "$ERRNOTOOL" fd "$S/h" rw,append "unlink:$S/h" "hold:$GFS_TMP/held" fchmod:0600 write:+
 holder=$GFS_BG_PID
 check "the holder removed h and waits" wait_until 20 test -e "$GFS_TMP/held"
