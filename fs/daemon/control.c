@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <assert.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "engine/metrics.h"
 #include "engine/overwrite.h"
 #include "engine/sitepolicy.h"
+#include "engine/sitedel.h"
 #include "lib/sys.h"
 
 struct control {
@@ -34,6 +36,7 @@ struct control {
 	struct sweep *sweep;
 	struct space *space;
 	struct exclusions *excl;
+	struct sitedel *sitedel;
 	pthread_rwlock_t prot_lock;
 	struct catalog_protected *prot;
 	struct ctlcmd_ctx ctx;
@@ -327,6 +330,7 @@ void control_site_changed(struct control *c, const char *site, bool trashed)
 
 	if (!c || !catalog_site_id_valid(site))
 		return;
+	sitedel_touch(c->sitedel, site);   /* its deletion counters exist from now on, at 0 */
 	exclusions_invalidate(c->excl, site);   /* a new site of the same name starts clean */
 	/* catalog writes are small and rare (site creation/deletion) */
 	if (catalog_site_get(c->cat, site, &s) < 0) {
@@ -370,11 +374,19 @@ static void register_sites(struct control *c)
 			continue;
 		if (catalog_site_get(c->cat, de->d_name, &s) < 0 || s.state != CATALOG_ACTIVE)
 			control_site_changed(c, de->d_name, false);
+		else
+			sitedel_touch(c->sitedel, de->d_name);
 	}
 	closedir(d);
 }
 
 /* ---- metrics ------------------------------------------------------------------ */
+
+void control_site_level_deleted(struct control *c, const char *site, bool whole)
+{
+	if (c)
+		sitedel_note(c->sitedel, site, whole);
+}
 
 struct site_acc {
 	size_t n, cap;
@@ -414,6 +426,9 @@ int control_write_metrics(struct control *c, const char *path)
 	struct space_status sp = {0};
 	struct exclusions_totals et;
 	struct metrics m = {0};
+	struct sitedel_count *sd = NULL;
+	struct metrics_sitedel *msd = NULL;
+	size_t nsd = 0;
 	int r;
 
 	if (!c || !path)
@@ -430,9 +445,25 @@ int control_write_metrics(struct control *c, const char *path)
 	for (size_t i = 0; i < acc.n; i++) {   /* a held site expires nothing */
 		struct site_policy p;
 
-		if (strcmp(acc.v[i].site, "/") &&
-		    sitepolicy_get(c->conf.backing_fd, acc.v[i].site, &p) == 0 && p.hold)
+		if (!strcmp(acc.v[i].site, "/") ||
+		    sitepolicy_get(c->conf.backing_fd, acc.v[i].site, &p) < 0)
+			continue;
+		if (p.hold)
 			acc.v[i].next_expiry_s = 0;
+		acc.v[i].trash_max = p.trash_max;
+	}
+	if ((r = sitedel_snapshot(c->sitedel, &sd, &nsd)) < 0)
+		goto out;
+	static_assert(sizeof(sd->site) == sizeof(((struct metrics_sitedel *)0)->site),
+		      "site names of one size");
+	if (nsd && !(msd = calloc(nsd, sizeof(*msd)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nsd; i++) {
+		memcpy(msd[i].site, sd[i].site, sizeof(msd[i].site));
+		msd[i].whole = sd[i].whole;
+		msd[i].trees = sd[i].trees;
 	}
 	m = (struct metrics){
 		.ops_created = tc.ops_created, .ops_restored = tc.restores,
@@ -444,7 +475,10 @@ int control_write_metrics(struct control *c, const char *path)
 		.space_pressure = sp.pressure, .evictable_ops = sp.eligible_ops,
 		.evictable_bytes = sp.eligible_bytes, .evicted_ops = sp.evicted_ops,
 		.evicted_bytes = sp.evicted_bytes, .excluded_items = et.items,
-		.excluded_bytes = et.bytes,
+		.excluded_bytes = et.bytes, .sweeper_last_pass_s = st.last_pass_s,
+		.sweeper_interval_s = c->conf.sweep_interval_s,
+		.clock_jump_s = c->conf.clock_jump_s, .written_s = sys.wall_ns() / 1000000000,
+		.nsitedel = nsd, .sitedel = msd,
 	};
 	if (c->conf.ow) {
 		struct overwrite_counters oc;
@@ -456,6 +490,8 @@ int control_write_metrics(struct control *c, const char *path)
 	}
 	r = metrics_write(path, &m);
 out:
+	free(msd);
+	free(sd);
 	free(acc.v);
 	return r;
 }
@@ -490,7 +526,7 @@ int control_open(struct control **out, const struct control_conf *conf)
 	}
 	struct exclusions_conf xc = { .backing_fd = conf->backing_fd, .gap_ns = conf->op_gap_ns,
 				      .on_group = on_excluded, .cb_arg = c };
-	if ((r = exclusions_new(&c->excl, &xc)) < 0)
+	if ((r = exclusions_new(&c->excl, &xc)) < 0 || (r = sitedel_new(&c->sitedel)) < 0)
 		goto fail;
 	register_sites(c);
 	load_protected(c);
@@ -536,6 +572,7 @@ void control_close(struct control *c)
 	control_stop(c);
 	exclusions_free(c->excl);   /* its open groups are audited */
 	c->excl = NULL;
+	sitedel_free(c->sitedel);
 	if (c->audit && audit_flush(c->audit) < 0)
 		log_msg(LOG_ERR, "audit: rows still queued at unmount could not be written");
 	audit_free(c->audit);

@@ -28,6 +28,7 @@ struct control_conf {
 	const char *backing, *mountpoint;   /* for status */
 	int64_t retention_floor_s;
 	int64_t op_gap_ns;                  /* groups direct (excluded) removals */
+	int64_t sweep_interval_s, clock_jump_s;   /* exported for the alert rules */
 };
 
 /* Open the catalog (BACKING/.gracefs/catalog.db), start the audit writer,
@@ -54,6 +55,9 @@ void control_audit_op_detail(struct control *c, const char *event, const struct 
 			     const char *detail);
 void control_audit(struct control *c, const char *event, const struct caller *who,
 		   const char *site, const char *op, const char *path, const char *detail);
+/* A site-level deletion went to trash: the site itself (whole) or a
+ * directory directly under it.  Counted per site for the metrics. */
+void control_site_level_deleted(struct control *c, const char *site, bool whole);
 /* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
 int control_write_metrics(struct control *c, const char *path);
 

@@ -395,6 +395,7 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 		.ix = g->ix, .ow = g->ow, .backing = backing, .mountpoint = mountpoint,
 		.retention_floor_s = o->min_retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
+		.sweep_interval_s = o->sweep_s, .clock_jump_s = o->clock_jump_s,
 	};
 
 	return control_open(&g->ctl, &cc);

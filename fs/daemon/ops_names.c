@@ -478,6 +478,12 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 				control_site_changed(G(req)->ctl, name, true);
 				control_audit(G(req)->ctl, AUDIT_EV_SITE_TRASH, &who, name, NULL, "", NULL);
 			}
+			/* site-level: the site itself, or a tree directly under it
+			 * (docs/operations.md, "Alerts") */
+			if (w.zone == Z_ROOT)
+				control_site_level_deleted(G(req)->ctl, name, true);
+			else if (dir && !gone && loc.site && loc.rel && loc.rel->n == 0)
+				control_site_level_deleted(G(req)->ctl, loc.site, false);
 		}
 	}
 	free(rp);

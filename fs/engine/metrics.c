@@ -18,6 +18,11 @@
 #include <unistd.h>
 
 #include "engine/metrics.h"
+#include "engine/sitedel.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define SITEDEL_MAX_STR STR(SITEDEL_MAX_SITES)
 
 #define TMP_SUFFIX ".tmp"
 
@@ -149,14 +154,25 @@ static void sample_i64(struct text *t, const char *name, int64_t v)
 	text_printf(t, "%s %" PRId64 "\n", name, v);
 }
 
-enum site_field { F_BYTES, F_ITEMS, F_OPS, F_OLDEST, F_NEXT_EXPIRY };
+enum site_field { F_BYTES, F_ITEMS, F_OPS, F_OLDEST, F_NEXT_EXPIRY, F_TRASH_MAX };
+
+/* `name{site="SITE"} ` — the root scope ("") as "/" */
+static void site_label(struct text *t, const char *name, const char *site, size_t cap)
+{
+	size_t n = strnlen(site, cap);
+
+	text_printf(t, "%s{site=\"", name);
+	if (n == 0)
+		text_add(t, "/", 1);
+	else
+		text_label_value(t, site, n);
+}
 
 static void site_samples(struct text *t, const char *name, const struct metrics *m,
 			 enum site_field f)
 {
 	for (size_t i = 0; i < m->nsites; i++) {
 		const struct metrics_site *s = &m->sites[i];
-		size_t n = strnlen(s->site, sizeof(s->site));
 		int64_t v;
 
 		if (f == F_OLDEST || f == F_NEXT_EXPIRY) {
@@ -164,18 +180,28 @@ static void site_samples(struct text *t, const char *name, const struct metrics 
 			if (v == 0)
 				continue;   /* "none" is an absent series, not 1970 */
 		}
-		text_printf(t, "%s{site=\"", name);
-		if (n == 0)
-			text_add(t, "/", 1);
-		else
-			text_label_value(t, s->site, n);
+		if (f == F_TRASH_MAX && s->trash_max == 0)
+			continue;   /* no cap: no series */
+		site_label(t, name, s->site, sizeof(s->site));
 		switch (f) {
 		case F_BYTES: text_printf(t, "\"} %" PRIu64 "\n", s->trash_bytes); break;
 		case F_ITEMS: text_printf(t, "\"} %" PRIu64 "\n", s->trash_items); break;
 		case F_OPS: text_printf(t, "\"} %" PRIu64 "\n", s->ops); break;
 		case F_OLDEST: text_printf(t, "\"} %" PRId64 "\n", s->oldest_s); break;
 		case F_NEXT_EXPIRY: text_printf(t, "\"} %" PRId64 "\n", s->next_expiry_s); break;
+		case F_TRASH_MAX: text_printf(t, "\"} %" PRIu64 "\n", s->trash_max); break;
 		}
+	}
+}
+
+static void sitedel_samples(struct text *t, const char *name, const struct metrics *m,
+			    bool whole)
+{
+	for (size_t i = 0; i < m->nsitedel; i++) {
+		const struct metrics_sitedel *s = &m->sitedel[i];
+
+		site_label(t, name, s->site, sizeof(s->site));
+		text_printf(t, "\"} %" PRIu64 "\n", whole ? s->whole : s->trees);
 	}
 }
 
@@ -255,6 +281,18 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_evictable_bytes", "gauge",
 		  "Recorded bytes of the operations that could be evicted now.",
 		  (int64_t)m->evictable_bytes, !m->space_known },
+		/* what the alert rules compare against (scripts/prometheus) */
+		{ "gracefs_sweeper_last_pass_timestamp_seconds", "gauge",
+		  "Unix time of the sweeper's last completed pass (absent before the first).",
+		  m->sweeper_last_pass_s, m->sweeper_last_pass_s == 0 },
+		{ "gracefs_sweeper_interval_seconds", "gauge",
+		  "Longest time between two sweeper passes (-o sweep_interval).",
+		  m->sweeper_interval_s },
+		{ "gracefs_clock_jump_seconds", "gauge",
+		  "Wall-clock skew worth a notice (-o clock_jump).", m->clock_jump_s },
+		{ "gracefs_metrics_written_timestamp_seconds", "gauge",
+		  "Unix time this file was written; the daemon rewrites it at least every 30 s.",
+		  m->written_s },
 	};
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		if (scalars[i].absent)
@@ -262,6 +300,17 @@ static void render(struct text *t, const struct metrics *m)
 		family(t, scalars[i].name, scalars[i].type, scalars[i].help);
 		sample_i64(t, scalars[i].name, scalars[i].v);
 	}
+	family(t, "gracefs_trash_max_bytes", "gauge",
+	       "The site's trash cap (trash_max) in bytes, for sites with one.");
+	site_samples(t, "gracefs_trash_max_bytes", m, F_TRASH_MAX);
+	family(t, "gracefs_site_deletions_total", "counter",
+	       "Whole sites deleted since the daemon started, per site name "
+	       "(site=\"/other\" past " SITEDEL_MAX_STR " names).");
+	sitedel_samples(t, "gracefs_site_deletions_total", m, true);
+	family(t, "gracefs_site_tree_deletions_total", "counter",
+	       "Directories directly under a site root deleted since the daemon started, per site "
+	       "(site=\"/other\" past " SITEDEL_MAX_STR " names).");
+	sitedel_samples(t, "gracefs_site_tree_deletions_total", m, false);
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -294,7 +343,7 @@ int metrics_write(const char *path, const struct metrics *m)
 	struct text t = {0};
 	int fd, r;
 
-	if (!path || !*path || !m || (m->nsites && !m->sites))
+	if (!path || !*path || !m || (m->nsites && !m->sites) || (m->nsitedel && !m->sitedel))
 		return -EINVAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX, path) >= sizeof(tmp))
 		return -ENAMETOOLONG;

@@ -27,6 +27,15 @@
  *   gracefs_backing_free_bytes, gracefs_space_floor_bytes,
  *   gracefs_evictable_ops, gracefs_evictable_bytes                    gauge
  *     (the backing/floor/evictable gauges only once measured)
+ *   gracefs_trash_max_bytes (per site, only sites with a cap)         gauge
+ *   gracefs_site_deletions_total, gracefs_site_tree_deletions_total
+ *     (per site: whole sites and directories directly under a site
+ *     deleted; at most SITEDEL_MAX_SITES + 1 series, sitedel.h)       counter
+ *   gracefs_sweeper_last_pass_timestamp_seconds (once a pass ran),
+ *   gracefs_sweeper_interval_seconds, gracefs_clock_jump_seconds,
+ *   gracefs_metrics_written_timestamp_seconds                         gauge
+ * No label but "site", whose values are bounded by the sites of the node:
+ * no op or run IDs as labels.
  */
 #ifndef GRACEFS_METRICS_H
 #define GRACEFS_METRICS_H
@@ -45,6 +54,14 @@ struct metrics_site {
 	uint64_t ops;            /* operations held in trash */
 	int64_t oldest_s;        /* wall-clock s of the oldest deletion; 0: none (not written) */
 	int64_t next_expiry_s;   /* wall-clock s of the next expiry; 0: none (not written) */
+	uint64_t trash_max;      /* the site's trash cap in bytes; 0: none (not written) */
+};
+
+/* Site-level deletions of one site (sitedel.h; same site name rules). */
+struct metrics_sitedel {
+	char site[256];
+	uint64_t whole;          /* the site itself deleted */
+	uint64_t trees;          /* directories directly under it deleted */
 };
 
 /* One snapshot.  The caller owns everything; metrics_write only reads. */
@@ -65,8 +82,14 @@ struct metrics {
 	uint64_t evictable_ops, evictable_bytes;
 	uint64_t evicted_ops, evicted_bytes;      /* counters since start */
 	uint64_t excluded_items, excluded_bytes;  /* removed directly (exclusions) */
+	int64_t sweeper_last_pass_s;   /* wall-clock s of the last pass; 0: none yet (not written) */
+	int64_t sweeper_interval_s;    /* longest time between passes (-o sweep_interval) */
+	int64_t clock_jump_s;          /* -o clock_jump: skew worth a notice */
+	int64_t written_s;             /* wall-clock s of this snapshot */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
+	size_t nsitedel;
+	struct metrics_sitedel *sitedel;   /* nsitedel entries, written in this order */
 };
 
 /* Write m to `path` in the Prometheus text exposition format (version
@@ -74,7 +97,7 @@ struct metrics {
  * (a stale one is removed first), which is fsync()ed, made mode 0644 and
  * renamed over path.  On failure the temporary file is removed and path is
  * left as it was.
- * Returns 0, -EINVAL (NULL argument, or sites NULL with nsites > 0),
+ * Returns 0, -EINVAL (NULL argument, or sites/sitedel NULL with a count > 0),
  * -ENAMETOOLONG (path too long for the ".tmp" suffix), -ENOMEM, or the
  * -errno of the failing unlink/open/write/fsync/rename (e.g. -ENOENT for a
  * missing directory, -EACCES, -ENOSPC). */

@@ -202,6 +202,7 @@ int64_t sweep_pass(struct sweep *s)
 	}
 	pthread_mutex_lock(&s->lock);
 	s->st.lag_s = lag;
+	s->st.last_pass_s = sys.wall_ns() / NS;
 	pthread_mutex_unlock(&s->lock);
 	if (full && !stopping(s))
 		return 0;   /* more was due than one pass takes */

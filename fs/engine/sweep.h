@@ -50,6 +50,8 @@ struct sweep_status {
 	int64_t last_purge_ns;  /* how long the last completed purge took */
 	int64_t lag_s;          /* oldest due, unheld op not yet purged: now - expiry */
 	int last_error;         /* -errno of the last failed purge, 0 if none */
+	int64_t last_pass_s;    /* wall clock (s) when the last pass ended; 0: none yet
+				 * (for the operator's "is it passing" alert only) */
 };
 
 struct sweep;

@@ -290,8 +290,14 @@ static const char *const families[] = {
 	"gracefs_evicted_ops_total", "gracefs_evicted_bytes_total",
 	"gracefs_excluded_items_total", "gracefs_excluded_bytes_total",
 	"gracefs_space_pressure",
+	/* what the alert rules compare against */
+	"gracefs_sweeper_interval_seconds", "gracefs_clock_jump_seconds",
+	"gracefs_metrics_written_timestamp_seconds",
+	/* per site, written only where there is something to say */
+	"gracefs_trash_max_bytes", "gracefs_site_deletions_total",
+	"gracefs_site_tree_deletions_total",
 };
-#define SCALARS 15   /* samples without a site label when space is not known */
+#define SCALARS 18   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -386,6 +392,50 @@ static void test_space(void **state)
 	assert_string_equal(value(&ps, "gracefs_evictable_ops", NULL), "4");
 	assert_string_equal(value(&ps, "gracefs_evictable_bytes", NULL), "5000");
 	parsed_free(&ps);
+}
+
+/* The series the alert rules need: caps, site-level deletions, the
+ * sweeper's last pass, the configured thresholds, the write time. */
+static void test_alert_inputs(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics_site sites[2];
+	struct metrics_sitedel del[3] = {
+		{ .site = "acme-shop", .whole = 1, .trees = 0 },
+		{ .site = "wi\"ki", .whole = 0, .trees = 7 },
+		{ .site = "/other", .whole = 2, .trees = 3 },
+	};
+	struct metrics m = { .nsites = 2, .sites = sites, .nsitedel = 3, .sitedel = del,
+			     .sweeper_last_pass_s = 1795784712, .sweeper_interval_s = 60,
+			     .clock_jump_s = 3600, .written_s = 1795784715 };
+	struct parsed ps;
+
+	site_set(&sites[0], "acme-shop", 100, 1, 1, 0, 0);
+	site_set(&sites[1], "capped", 200, 2, 1, 0, 0);
+	sites[1].trash_max = 1 << 20;
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_trash_max_bytes", "capped"), "1048576");
+	assert_null(value(&ps, "gracefs_trash_max_bytes", "acme-shop"));   /* no cap: no series */
+	assert_string_equal(value(&ps, "gracefs_site_deletions_total", "acme-shop"), "1");
+	assert_string_equal(value(&ps, "gracefs_site_tree_deletions_total", "acme-shop"), "0");
+	assert_string_equal(value(&ps, "gracefs_site_tree_deletions_total", "wi\"ki"), "7");
+	assert_string_equal(value(&ps, "gracefs_site_deletions_total", "/other"), "2");
+	assert_string_equal(value(&ps, "gracefs_site_tree_deletions_total", "/other"), "3");
+	assert_string_equal(value(&ps, "gracefs_sweeper_last_pass_timestamp_seconds", NULL),
+			    "1795784712");
+	assert_string_equal(value(&ps, "gracefs_sweeper_interval_seconds", NULL), "60");
+	assert_string_equal(value(&ps, "gracefs_clock_jump_seconds", NULL), "3600");
+	assert_string_equal(value(&ps, "gracefs_metrics_written_timestamp_seconds", NULL),
+			    "1795784715");
+	/* 2 sites x 3, one cap, 3 x 2 deletion series, the scalars and the last pass */
+	assert_int_equal(ps.nsamples, 6 + 1 + 6 + SCALARS + 1);
+	assert_non_null(strstr(ps.text, "# TYPE gracefs_site_deletions_total counter\n"
+				       "gracefs_site_deletions_total{site=\"acme-shop\"} 1\n"));
+	parsed_free(&ps);
+
+	m.sitedel = NULL;   /* a count without its array */
+	assert_int_equal(metrics_write(fx->path, &m), -EINVAL);
 }
 
 static void test_no_sites(void **state)
@@ -626,6 +676,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_all_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alert_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),

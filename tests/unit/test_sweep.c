@@ -376,6 +376,8 @@ static void test_purge_at_expiry(void **state)
 	assert_int_equal(st.purged_entries, 7);
 	assert_int_equal(st.last_error, 0);
 	assert_int_equal(st.lag_s, 0);
+	/* the pass's end on the wall clock, for the "sweeper not passing" alert */
+	assert_int_equal(st.last_pass_s, fake_wall() / NS);
 
 	assert_int_equal(trash_usage(f->t, "site", &u), 0);
 	assert_int_equal(u.ops, 0);
