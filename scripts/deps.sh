@@ -8,6 +8,7 @@ pkgs=(meson ninja-build pkg-config gcc libc6-dev python3
       attr acl util-linux bindfs faketime xfsprogs
       rsync             # tests/mount: rsync --inplace is an in-place overwrite
       prometheus        # promtool: scripts/prometheus/gracefs.rules.yml tests
+      python3-yaml      # scripts/prometheus/check.sh reads the rule files
       ansible-core)   # tests/mount/fleet.sh runs scripts/ansible/*.yml
 missing=()
 for p in "${pkgs[@]}"; do
