@@ -165,7 +165,10 @@ const char *expiry_text(const struct op_record *r, bool held);
 struct op_rows {
 	struct table *t;
 	int backing_fd;
+	const char *site;   /* ls SITE: only that site's ops */
 };
+const char *op_site_text(int backing_fd, const struct op_record *r);   /* fmt() */
+bool op_of_site(int backing_fd, const struct op_record *r, const char *site);
 int op_row(const struct op_record *r, void *arg);   /* arg: struct op_rows */
 void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only);
 int root_trash_open(int backing_fd);

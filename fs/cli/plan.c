@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "engine/sitepolicy.h"
+#include "store/layout.h"
 
 int cmp_rec(const void *a, const void *b)
 {
@@ -135,20 +136,54 @@ struct hold_req {
 	int n;
 	bool already;   /* an op already as asked (its record says so) */
 	char scope[NAME_MAX + 1], name[NAME_MAX + 1];
+	char id[2 * NAME_MAX + 64];   /* what the output names */
 };
+
+struct hold_reqs {
+	struct hold_req *v;
+	size_t n;
+	const char *verb, *site, *arg;
+	int backing_fd;
+};
+
+static struct hold_req *hold_add(struct hold_reqs *q, const char *kind, const char *scope,
+				 const char *name)
+{
+	struct hold_req *h;
+
+	q->v = xrealloc(q->v, (q->n + 1) * sizeof(*q->v));
+	h = &q->v[q->n++];
+	*h = (struct hold_req){ .n = *kind == 'o' ? 4 : 3 };
+	snprintf(h->scope, sizeof(h->scope), "%s", scope);
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	return h;
+}
+
+/* A site deleted whole is held through the root op(s) holding it. */
+static int hold_root_op(const struct op_record *r, void *arg)
+{
+	struct hold_reqs *q = arg;
+	struct hold_req *h;
+
+	if (*r->scope || !layout_root_op_has(q->backing_fd, r->name, q->site))
+		return 0;
+	h = hold_add(q, "op", "", r->name);
+	h->already = r->hold == !strcmp(q->verb, "hold");
+	snprintf(h->id, sizeof(h->id), "%s (deleted whole: op:/%s)", q->arg, r->name);
+	return 0;
+}
 
 int c_hold(struct gctl *x, int argc, char **argv)
 {
 	const char *verb = argv[-1], *given;
 	bool execute = take_execute(&argc, argv, &given);
-	struct hold_req *q = xrealloc(NULL, (size_t)(argc ? argc : 1) * sizeof(*q));
+	struct hold_reqs q = { .verb = verb, .backing_fd = x->backing_fd };
 	struct changes c;
 	int r = argc ? EXIT_DONE : fail(EXIT_USAGE, "usage: %s site:ID|op:ID… | %s run:ID "
 					 "[--execute TOKEN]", verb, verb);
 
 	for (int i = 0; i < argc && !r; i++)
 		if (!strncmp(argv[i], "run:", 4)) {   /* a whole run: planned like undo */
-			free(q);
 			if (argc != 1)
 				return fail(EXIT_USAGE, "%s run:ID takes no other ID", verb);
 			return run_hold(x, verb, argv[0], execute, given);
@@ -164,36 +199,52 @@ int c_hold(struct gctl *x, int argc, char **argv)
 		struct stat st;
 		char msg[600];
 
-		q[i] = (struct hold_req){ { verb, "site", q[i].scope, q[i].name }, 3, false };
 		if (ctlcmd_parse_id(argv[i], CTL_ID_SITE | CTL_ID_OP, &id, msg, sizeof(msg)) < 0) {
 			r = fail(EXIT_USAGE, "%s", msg);
 		} else if (id.kind == CTL_ID_SITE) {
-			if (fstatat(x->backing_fd, id.site, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-			    !S_ISDIR(st.st_mode))
-				r = fail(EXIT_USAGE, "unknown site '%s'", argv[i]);
-			strcpy(q[i].scope, id.site);
+			size_t before = q.n;
+
+			if (fstatat(x->backing_fd, id.site, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode)) {
+				snprintf(hold_add(&q, "site", id.site, "")->id, sizeof(q.v->id),
+					 "%s", argv[i]);
+				continue;
+			}
+			/* deleted whole: its root op(s) are the site's */
+			q.site = id.site;
+			q.arg = argv[i];
+			if (!(r = need_counts(x)) &&
+			    (r = index_foreach(x->ix, "", hold_root_op, &q)) < 0)
+				r = fail(EXIT_FAILED, "index: %s", strerror(-r));
+			if (!r && q.n == before)
+				r = fail(EXIT_USAGE, "unknown site '%s' (neither live nor among the "
+					 "deleted sites: gracectl site ls)", argv[i]);
 		} else if (!(r = resolve_op(x, argv[i], &rec))) {
-			strcpy(q[i].scope, rec.scope);
-			strcpy(q[i].name, rec.name);
-			q[i].v[1] = "op";
-			q[i].n = 4;
-			q[i].already = rec.hold == !strcmp(verb, "hold");
+			struct hold_req *h = hold_add(&q, "op", rec.scope, rec.name);
+
+			h->already = rec.hold == !strcmp(verb, "hold");
+			snprintf(h->id, sizeof(h->id), "%s", argv[i]);
 		}
 	}
-	if (r)
-		return free(q), r;
+	if (r) {
+		free(q.v);
+		return r;
+	}
 	changes_init(&c, verb);
-	for (int i = 0; i < argc && !r; i++) {
-		if (q[i].already) {   /* nothing to do is done: no audit row either */
-			table_add(&c.t, argv[i], "no", q[i].v[0][0] == 'h' ? "held" : "not held");
+	for (size_t i = 0; i < q.n && !r; i++) {
+		struct hold_req *h = &q.v[i];
+		const char *v[4] = { verb, h->n == 4 ? "op" : "site", h->scope, h->name };
+
+		if (h->already) {   /* nothing to do is done: no audit row either */
+			table_add(&c.t, h->id, "no", verb[0] == 'h' ? "held" : "not held");
 			if (!x->json)
-				printf("%s: %s (unchanged: %s)\n", verb, argv[i],
-				       q[i].v[0][0] == 'h' ? "held" : "not held");
-		} else if (change(x, &c, argv[i], q[i].v, q[i].n) < 0) {
+				printf("%s: %s (unchanged: %s)\n", verb, h->id,
+				       verb[0] == 'h' ? "held" : "not held");
+		} else if (change(x, &c, h->id, v, h->n) < 0) {
 			r = EXIT_FAILED;
 		}
 	}
-	free(q);
+	free(q.v);
 	return changes_done(x, &c, r);
 }
 

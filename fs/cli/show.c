@@ -17,6 +17,7 @@
 #include "lib/sys.h"
 #include "engine/trash.h"
 #include "lib/util.h"
+#include "store/layout.h"
 
 /* ---- op listings ---- */
 
@@ -52,14 +53,35 @@ const char *expiry_text(const struct op_record *r, bool held)
 	return held ? HELD_NEVER : utc(oprec_expiry(r));
 }
 
+/* The site column of an op: its scope, or for a root op the deleted sites
+ * it holds ("/" only when it holds none any more). */
+const char *op_site_text(int backing_fd, const struct op_record *r)
+{
+	char sites[4096];
+
+	if (*r->scope)
+		return r->scope;
+	return layout_root_op_sites(backing_fd, r->name, sites, sizeof(sites)) > 0 ?
+	       fmt("%s", sites) : "/";
+}
+
+/* Is r one of site's ops: in its trash, or a root op holding the site? */
+bool op_of_site(int backing_fd, const struct op_record *r, const char *site)
+{
+	return !strcmp(r->scope, site) ||
+	       (!*r->scope && layout_root_op_has(backing_fd, r->name, site));
+}
+
 int op_row(const struct op_record *r, void *arg)
 {
 	struct op_rows *o = arg;
 	bool held = r->hold || site_held(o->backing_fd, r->scope);
 	char ret[32];
 
+	if (o->site && !op_of_site(o->backing_fd, r, o->site))
+		return 0;
 	util_format_duration(r->retention_s > 0 ? r->retention_s : 1, ret, sizeof(ret));
-	table_add(o->t, op_id(r->scope, r->name), *r->scope ? r->scope : "/",
+	table_add(o->t, op_id(r->scope, r->name), op_site_text(o->backing_fd, r),
 		  utc(r->last_ns / NS), expiry_text(r, held), num(r->uid), r->cmdline,
 		  num(r->items), num(r->bytes), yes(held), state_name(r->state),
 		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid),
@@ -99,7 +121,10 @@ int c_ls(struct gctl *x, int argc, char **argv)
 		return r;
 	if (x->json)
 		t.ncols = OP_NCOLS;   /* every field, the run included */
-	if ((r = index_foreach(x->ix, argc ? site : NULL, rr.run ? run_op_row : op_row,
+	/* a site's ops: its own trash's, and the root op holding it if it
+	 * was deleted whole (op_row filters on rr.o.site) */
+	rr.o.site = argc ? site : NULL;
+	if ((r = index_foreach(x->ix, NULL, rr.run ? run_op_row : op_row,
 			       rr.run ? (void *)&rr : (void *)&rr.o)) < 0)
 		return fail(EXIT_FAILED, "index: %s", strerror(-r));
 	table_print(&t, x->json);

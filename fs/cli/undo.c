@@ -30,20 +30,6 @@ void sel_add(struct selection *s, const struct op_record *r)
 	s->v[s->n++] = *r;
 }
 
-/* Does root-scope op `name` hold deleted site `site`? */
-static bool root_op_has(int backing_fd, const char *name, const char *site)
-{
-	struct stat st;
-	int t = root_trash_open(backing_fd), o = t >= 0 ? open_in(t, name) : -1;
-	bool has = o >= 0 && fstatat(o, site, &st, AT_SYMLINK_NOFOLLOW) == 0;
-
-	if (o >= 0)
-		close(o);
-	if (t >= 0)
-		close(t);
-	return has;
-}
-
 static int sel_filter(const struct op_record *r, void *arg)
 {
 	struct selection *s = arg;
@@ -56,8 +42,7 @@ static int sel_filter(const struct op_record *r, void *arg)
 	if (s->command && strcmp(op_cmd(r->name), s->command) &&
 	    fnmatch(s->command, r->cmdline, 0) != 0)
 		return 0;
-	if (s->site && strcmp(r->scope, s->site) &&
-	    (*r->scope || !root_op_has(s->backing_fd, r->name, s->site)))
+	if (s->site && !op_of_site(s->backing_fd, r, s->site))
 		return 0;
 	if (r->state == OP_PURGING) {
 		s->skipped_purging++;
@@ -398,17 +383,7 @@ static const char *const dry_cols[] = { "op", "site", "deleted", "uid", "command
 /* The sites an op touches: its scope, or the deleted sites it holds. */
 static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_t cap)
 {
-	struct undo_plan p;
-
-	snprintf(buf, cap, "%s", r->scope);
-	if (*r->scope || undo_plan(x->backing_fd, "", r->name, &p) < 0)
-		return;
-	buf[0] = '\0';
-	for (size_t i = 0, len = 0; i < p.n; i++)
-		if (!strchr(p.steps[i].from, '/') && len + strlen(p.steps[i].from) + 2 < cap)
-			len += (size_t)snprintf(buf + len, cap - len, "%s%s", len ? "," : "",
-						p.steps[i].from);
-	undo_plan_release(&p);
+	snprintf(buf, cap, "%s", op_site_text(x->backing_fd, r));
 }
 
 /* The dry run plans every op in the order --execute runs them, each

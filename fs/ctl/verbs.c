@@ -26,6 +26,7 @@
 #include "engine/sitepolicy.h"
 #include "lib/sys.h"
 #include "lib/util.h"
+#include "store/layout.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -140,6 +141,7 @@ struct req {
 	struct undo_result res;
 	size_t steps;          /* undo: steps done, for the progress lines */
 	uint64_t removed;      /* purge: entries removed so far */
+	char sites[1024];      /* a root op's deleted sites, read before it acts */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -165,7 +167,8 @@ static void audit(struct req *rq, const char *event, const char *site, const cha
 	struct audit_row row = AUDIT_ROW_INIT;
 
 	row.event = event;
-	row.site = site;
+	/* a root op's rows are filed under the sites it holds */
+	row.site = site && !*site && op && *rq->sites ? rq->sites : site;
 	row.op = op;
 	row.path = path;
 	row.uid = rq->peer->uid;
@@ -173,6 +176,13 @@ static void audit(struct req *rq, const char *event, const char *site, const cha
 	row.cmdline = rq->who.cmdline;
 	row.detail = detail;
 	audit_log(rq->c->audit, &row);
+}
+
+/* A root op's deleted sites, for its audit rows (read while it exists). */
+static void root_sites(struct req *rq, const char *scope, const char *op)
+{
+	if (!*scope)
+		layout_root_op_sites(rq->c->backing_fd, op, rq->sites, sizeof(rq->sites));
 }
 
 /* Is scope/op a well-formed op address? */
@@ -277,6 +287,7 @@ static int v_undo(struct req *rq)
 		return r;
 	if (!o || !o->undo_op)
 		return need_daemon(rq);
+	root_sites(rq, scope, op);
 	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
 		       rq, res);
 	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
@@ -335,6 +346,7 @@ static int v_hold(struct req *rq)
 		return r;
 	if (!o || !o->op_hold)
 		return need_daemon(rq);
+	root_sites(rq, rq->argv[2], rq->argv[3]);
 	if ((r = o->op_hold(rq->c->arg, rq->argv[2], rq->argv[3], hold)) < 0)
 		return fail(rq, r, "op %s/%s: %s", rq->argv[2], rq->argv[3], strerror(-r));
 	audit(rq, ev, rq->argv[2], rq->argv[3], NULL, NULL);
@@ -369,6 +381,7 @@ static int v_purge(struct req *rq)
 		return fail(rq, -EPERM, "site '%s' is under legal hold", scope);
 	if (!o || !o->purge)
 		return need_daemon(rq);
+	root_sites(rq, scope, op);
 	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0) {
 		if (r == -EPERM) {   /* held before it began, or a hold stopped it */
 			snprintf(detail, sizeof(detail), "purge refused: under legal hold after %"

@@ -27,6 +27,7 @@
 #include "engine/sitepolicy.h"
 #include "engine/sitedel.h"
 #include "lib/sys.h"
+#include "store/layout.h"
 
 struct control {
 	struct control_conf conf;
@@ -40,7 +41,71 @@ struct control {
 	pthread_rwlock_t prot_lock;
 	struct catalog_protected *prot;
 	struct ctlcmd_ctx ctx;
+	pthread_mutex_t roots_lock;
+	struct root_sites *roots;   /* under roots_lock */
+	size_t nroots;
 };
+
+/* ---- whose is a root op ----------------------------------------------------- */
+
+/* The deleted sites of each root op, remembered while its directory
+ * exists (at start and at each of its audit rows), so that the rows of
+ * its expiry or eviction, written once the directory is gone, still name
+ * the sites: `log --site X` finds the purge of X's data. */
+#define ROOT_SITES_MAX 1024
+struct root_sites {
+	char op[NAME_MAX + 1];
+	char sites[ROOT_SITES_MAX];
+};
+
+/* Into buf: op's sites as they are now, else as last seen (forgotten
+ * then: the op is gone).  "" when never seen. */
+static void root_sites(struct control *c, const char *op, char *buf, size_t cap)
+{
+	int n = layout_root_op_sites(c->conf.backing_fd, op, buf, cap);
+	size_t i;
+
+	pthread_mutex_lock(&c->roots_lock);
+	for (i = 0; i < c->nroots && strcmp(c->roots[i].op, op); i++)
+		;
+	if (n > 0) {
+		if (i == c->nroots) {
+			struct root_sites *v = realloc(c->roots, (i + 1) * sizeof(*v));
+
+			if (v) {
+				c->roots = v;
+				snprintf(v[i].op, sizeof(v[i].op), "%s", op);
+				c->nroots++;
+			}
+		}
+		if (i < c->nroots)
+			snprintf(c->roots[i].sites, sizeof(c->roots[i].sites), "%s", buf);
+	} else if (i < c->nroots) {
+		snprintf(buf, cap, "%s", c->roots[i].sites);
+		c->roots[i] = c->roots[--c->nroots];
+	}
+	pthread_mutex_unlock(&c->roots_lock);
+}
+
+/* Remember every root op's sites (at start: they may expire later). */
+static void root_sites_load(struct control *c)
+{
+	int s = openat(c->conf.backing_fd, TRASH_STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+	    t = s >= 0 ? openat(s, "trash", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = t >= 0 ? fdopendir(t) : NULL;
+	struct dirent *de;
+	char buf[ROOT_SITES_MAX];
+
+	while (d && (de = readdir(d)))
+		if (de->d_name[0] != '.')
+			root_sites(c, de->d_name, buf, sizeof(buf));
+	if (d)
+		closedir(d);
+	else if (t >= 0)
+		close(t);
+	if (s >= 0)
+		close(s);
+}
 
 /* ---- engine side of the control verbs ------------------------------------ */
 
@@ -254,8 +319,16 @@ void control_audit_op(struct control *c, const char *event, const struct op_reco
 void control_audit_op_detail(struct control *c, const char *event, const struct op_record *r,
 			     const char *detail)
 {
-	if (c)
+	char sites[ROOT_SITES_MAX];
+
+	if (!c)
+		return;
+	if (*r->scope)
 		audit_log_op(c->audit, event, r, detail);
+	else {
+		root_sites(c, r->name, sites, sizeof(sites));
+		audit_log_op_at(c->audit, event, r, sites, detail);
+	}
 }
 
 /* One exclusion group went idle: one audit row and one log line for all
@@ -509,6 +582,7 @@ int control_open(struct control **out, const struct control_conf *conf)
 		return -ENOMEM;
 	c->conf = *conf;
 	pthread_rwlock_init(&c->prot_lock, NULL);
+	pthread_mutex_init(&c->roots_lock, NULL);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/catalog.db", conf->state_fd);
 	if ((r = catalog_open(&c->cat, path, false, &found)) < 0) {
 		if (r == -EPROTO)
@@ -530,6 +604,7 @@ int control_open(struct control **out, const struct control_conf *conf)
 		goto fail;
 	register_sites(c);
 	load_protected(c);
+	root_sites_load(c);
 	c->ctx = (struct ctlcmd_ctx){ .ops = &engine_ops, .arg = c, .backing_fd = conf->backing_fd,
 				      .cat = c->cat, .audit = c->audit,
 				      .retention_floor_s = conf->retention_floor_s };
@@ -579,5 +654,7 @@ void control_close(struct control *c)
 	catalog_close(c->cat);
 	catalog_protected_free(c->prot);
 	pthread_rwlock_destroy(&c->prot_lock);
+	pthread_mutex_destroy(&c->roots_lock);
+	free(c->roots);
 	free(c);
 }

@@ -136,6 +136,12 @@ void audit_log(struct audit *a, const struct audit_row *row)
 void audit_log_op(struct audit *a, const char *event, const struct op_record *r,
 		  const char *detail)
 {
+	audit_log_op_at(a, event, r, r->scope, detail);
+}
+
+void audit_log_op_at(struct audit *a, const char *event, const struct op_record *r,
+		     const char *site, const char *detail)
+{
 	char buf[160], first[24], last[24];
 	struct audit_row row = AUDIT_ROW_INIT;
 
@@ -147,7 +153,7 @@ void audit_log_op(struct audit *a, const char *event, const struct op_record *r,
 		detail = buf;
 	}
 	row.event = event;
-	row.site = r->scope;
+	row.site = site;
 	row.op = r->name;
 	row.uid = r->uid;
 	row.pid = r->pid;

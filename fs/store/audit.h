@@ -83,6 +83,10 @@ void audit_log(struct audit *a, const struct audit_row *row);
  * "items=N bytes=B first=<utc> last=<utc>". */
 void audit_log_op(struct audit *a, const char *event, const struct op_record *r,
 		  const char *detail);
+/* The same, filed under site (a root op's deleted sites, comma-separated)
+ * instead of r->scope. */
+void audit_log_op_at(struct audit *a, const char *event, const struct op_record *r,
+		     const char *site, const char *detail);
 
 /* Wait until everything logged before the call is written (0) or a write
  * attempt made after the call failed (-errno; rows stay queued). */

@@ -74,14 +74,15 @@ static const char *const sql[S_COUNT] = {
 	[S_PROT_LIST] = "SELECT site, path FROM protected ORDER BY site, path",
 	[S_AUDIT_INSERT] = "INSERT INTO audit(ts_ns, event, site, op, path, uid, pid,"
 		" cmdline, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	/* site: a row of a root op names its deleted sites as a comma list */
 	[S_AUDIT_QUERY] = "SELECT seq, ts_ns, event, site, op, path, uid, pid, cmdline, detail"
 		" FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1) AND (?2 IS NULL OR ts_ns < ?2)"
-		" AND (?3 IS NULL OR site = ?3) AND (?4 IS NULL OR op = ?4)"
+		" AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0) AND (?4 IS NULL OR op = ?4)"
 		" AND (?5 IS NULL OR event = ?5) AND seq > ?6 ORDER BY seq LIMIT ?7",
 	/* the same filter, the last ?7 rows, still in seq order */
 	[S_AUDIT_TAIL] = "SELECT * FROM (SELECT seq, ts_ns, event, site, op, path, uid, pid,"
 		" cmdline, detail FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1)"
-		" AND (?2 IS NULL OR ts_ns < ?2) AND (?3 IS NULL OR site = ?3)"
+		" AND (?2 IS NULL OR ts_ns < ?2) AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0)"
 		" AND (?4 IS NULL OR op = ?4) AND (?5 IS NULL OR event = ?5) AND seq > ?6"
 		" ORDER BY seq DESC LIMIT ?7) ORDER BY seq",
 	[S_PLAN_PUT] = "INSERT OR REPLACE INTO plans(token, created_s, body) VALUES (?1, ?2, ?3)",
