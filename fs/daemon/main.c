@@ -587,7 +587,7 @@ int main(int argc, char *argv[])
 	sigaction(SIGHUP, &hup, NULL);   /* libfuse made SIGHUP exit the loop */
 	if (fuse_session_mount(g.se, co.mountpoint) != 0)
 		goto out_signals;
-	if (fuseio_attach(g.se) < 0)   /* before the loop: INIT is its first request */
+	if (fuseio_attach(g.se, o.passthrough) < 0)   /* before the loop: INIT is its first request */
 		goto out_unmount;
 	fuse_daemonize(co.foreground);
 	log_init("gracefs", co.foreground, co.debug);

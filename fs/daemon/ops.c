@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon/dircache.h"
+#include "daemon/fuseio.h"
 #include "daemon/inode.h"
 #include "daemon/ops_int.h"
 #include "lib/procinfo.h"
@@ -457,6 +458,8 @@ static void gfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want |= want & conn->capable;
 	if (g->writeback && !(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		g->writeback = false;
+	if (g->writeback)   /* fs/fuse/inode.c: FUSE_PASSTHROUGH is ignored with it */
+		fuseio_passthrough_veto("-o writeback: the kernel has no passthrough with it");
 	conn->time_gran = g->time_gran ? g->time_gran : 1;   /* cached mtimes as BACKING keeps them */
 	/* readdirplus only where it pays: the kernel asks when it will stat */
 	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;

@@ -18,6 +18,7 @@ struct raw {
 	char *max_open;
 	char *min_free;
 	char *preserve_max;
+	char *passthrough;
 	int trash_visible, writeback;
 };
 
@@ -31,6 +32,7 @@ static const struct fuse_opt specs[] = {
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
 	{ "min_free=%s", offsetof(struct raw, min_free), 0 },
 	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
+	{ "passthrough=%s", offsetof(struct raw, passthrough), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
@@ -145,6 +147,12 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 			r.preserve_max);
 		goto out;
 	}
+	if (r.passthrough && strcmp(r.passthrough, "auto") && strcmp(r.passthrough, "off")) {
+		fprintf(stderr, "gracefs: error: invalid passthrough '%s' (auto or off)\n",
+			r.passthrough);
+		goto out;
+	}
+	o->passthrough = !r.passthrough || !strcmp(r.passthrough, "auto");
 	o->tick_ms = (int64_t)tick;
 	o->max_open_per_uid = (unsigned)max_open;
 	if (r.min_free && evict_parse_floor(r.min_free, &o->min_free) < 0) {
@@ -173,6 +181,7 @@ out:
 	free(r.max_open);
 	free(r.min_free);
 	free(r.preserve_max);
+	free(r.passthrough);
 	return rc;
 }
 
@@ -197,6 +206,8 @@ void options_usage(const char *prog)
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache: write(2) returns once cached; on\n"
 	       "                           a full disk the next write(2) fails (default off)\n"
+	       "    -o passthrough=auto|off  auto: the kernel reads and writes open files itself\n"
+	       "                           where it can (Linux 6.9+; not with -o writeback)\n"
 	       "    -o tick_ms=N           maintenance interval in ms (default 200)\n"
 	       "    -o max_open_per_uid=N  files one non-root uid may hold open through the mount\n"
 	       "                           (default: a quarter of RLIMIT_NOFILE less a reserve)\n\n",

@@ -24,6 +24,7 @@ struct gfs_opts {
 	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* kernel writeback cache (-o writeback; default off) */
+	bool passthrough;       /* -o passthrough=auto (default) | off */
 	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */
 };
 
