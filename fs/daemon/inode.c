@@ -37,6 +37,7 @@ struct inode {
 	char *name;
 	struct file_handle *fh;  /* NULL for the root (uses the backing fd) */
 	struct ohandle *open;    /* open files (the kernel holds a reference) */
+	struct pt_inode pt;      /* passthrough bookkeeping: passthru.c's, its lock */
 };
 
 static struct {
@@ -549,6 +550,11 @@ void inode_handle_close(struct inode *ino, int fd)
 	}
 	pthread_mutex_unlock(&table.lock);
 	free(h);
+}
+
+struct pt_inode *inode_pt(struct inode *ino)
+{
+	return &ino->pt;
 }
 
 bool inode_handle_live(struct inode *ino, int fd)

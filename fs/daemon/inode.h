@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include "store/tlink.h"
 #include "engine/trash.h"
+#include "daemon/ptpolicy.h"
 
 enum inode_kind {
 	K_PLAIN,   /* anything else */
@@ -116,6 +117,9 @@ int inode_handle_open(struct inode *ino, int fd, pid_t tid, bool live);
 void inode_handle_close(struct inode *ino, int fd);
 /* Was fd (an open file of ino) opened while ino had a live name? */
 bool inode_handle_live(struct inode *ino, int fd);
+/* The inode's passthrough bookkeeping (ptpolicy.h), kept for passthru.c
+ * under its own lock; alive while the kernel holds the inode. */
+struct pt_inode *inode_pt(struct inode *ino);
 bool inode_handle_held(struct inode *ino, pid_t tgid, pid_t (*tid_tgid)(pid_t tid));
 
 /* Site-relative path of a Z_LIVE directory into *rp. 0 or -ENAMETOOLONG. */

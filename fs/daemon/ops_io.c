@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "daemon/dircache.h"
+#include "daemon/fuseio.h"
+#include "daemon/passthru.h"
 #include "daemon/inode.h"
 #include "daemon/ops_int.h"
 #include "lib/privs.h"
@@ -111,8 +113,54 @@ int kill_setid(fuse_req_t req, fuse_ino_t ino, int fd, bool notify)
 	return 0;
 }
 
+/* Which path the open file fd of ino takes (ptpolicy.h), after
+ * set_open_flags: *backing 0, the daemon's; else the kernel's, through
+ * that registration.  An open that meets passthrough files of the inode
+ * must join them (the kernel refuses anything else): if it writes, the
+ * file's bytes are preserved as by a truncation, and setid bits cleared
+ * as by its first write.  0 or -errno. */
+static int choose_path(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int fd,
+		       uint32_t *backing)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct stat st;
+	struct where w;
+	int r;
+
+	*backing = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	inode_where(I(ino), &w);
+	r = passthru_open(I(ino), fd, uid, ptpolicy_class(fi->flags, &st,
+			  w.zone == Z_LIVE && !inode_trash_route(I(ino))), backing);
+	if (r != PASSTHRU_PRESERVE)
+		goto done;
+	if (wants_write(fi->flags) && ((r = preserve_ino(req, I(ino), 0)) < 0 ||
+				       (r = kill_setid(req, ino, fd, true)) < 0))
+		return r;
+	r = passthru_open(I(ino), fd, uid, PT_PRESERVED, backing);
+done:
+	if (r == 0 && *backing)
+		fi->keep_cache = 0;   /* the kernel refuses it with FOPEN_PASSTHROUGH */
+	return r;
+}
+
+/* Forget the open file fd of ino: RELEASE, or an open the kernel did not
+ * take after all (its request was interrupted: no RELEASE will come). */
+static void forget_open(fuse_req_t req, fuse_ino_t ino, int fd)
+{
+	passthru_release(I(ino), fd);   /* before the fd number is free */
+	fdcap_release(G(req)->fdcap, fd);
+	wbtimes_forget(fd);
+	wguard_forget(fd);
+	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
+	inode_handle_close(I(ino), fd);   /* before the fd number is free */
+	close(fd);
+}
+
 void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	uint32_t backing;
 	uid_t uid = fuse_req_ctx(req)->uid;
 	int r = wants_write(fi->flags) ? may_modify(req, I(ino), REACH_NEW, NULL) : 0, fd;
 
@@ -131,8 +179,11 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
+	set_open_flags(G(req), I(ino), fi, fd);
 	if ((r = track_open(req, I(ino), fd)) < 0 ||
-	    ((fi->flags & O_TRUNC) && (r = kill_setid(req, ino, fd, true)) < 0)) {
+	    ((fi->flags & O_TRUNC) && (r = kill_setid(req, ino, fd, true)) < 0) ||
+	    (r = choose_path(req, ino, fi, fd, &backing)) < 0) {
+		inode_handle_close(I(ino), fd);   /* nothing if it was not tracked */
 		fdcap_release(G(req)->fdcap, fd);
 		close(fd);
 		fuse_reply_err(req, -r);
@@ -144,9 +195,9 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		who_of(req, &who);
 		guard_open(fd, &who, false);
 	}
-	set_open_flags(G(req), I(ino), fi, fd);
 	own_times(G(req), fi, fd, NULL);
-	fuse_reply_open(req, fi);
+	if (fuseio_reply_open(req, fi, backing) != 0)
+		forget_open(req, ino, fd);
 }
 
 void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -155,7 +206,8 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct fuse_entry_param e;
 	struct caller who;
 	uid_t uid = fuse_req_ctx(req)->uid;
-	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1;
+	uint32_t backing = 0;
+	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1, kept = -1;
 
 	if (pfd < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
 		r = pfd < 0 ? pfd : r;
@@ -176,7 +228,10 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if ((r = give_to_caller(req, pfd, name, S_IFREG | mode)) < 0 ||
 	    (r = do_lookup(G(req), I(parent), pfd, name, &e)) < 0)
 		goto out;
-	if ((r = track_open(req, I(e.ino), fd)) < 0) {
+	set_open_flags(G(req), I(e.ino), fi, fd);
+	if ((r = track_open(req, I(e.ino), fd)) < 0 ||
+	    (r = choose_path(req, e.ino, fi, fd, &backing)) < 0) {
+		inode_handle_close(I(e.ino), fd);   /* nothing if it was not tracked */
 		inode_forget(I(e.ino), 1);
 		goto out;
 	}
@@ -184,8 +239,8 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	note_created(req, &who, I(parent), fd);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)   /* made here, unless it was made meanwhile */
 		guard_open(fd, &who, e.attr.st_size == 0);
-	set_open_flags(G(req), I(e.ino), fi, fd);
 	own_times(G(req), fi, fd, &e.attr);
+	kept = fd;
 	fd = -1;
 out:
 	dircache_put(I(parent), pfd);
@@ -193,8 +248,8 @@ out:
 	close_fd(&fd);
 	if (r < 0)
 		fuse_reply_err(req, -r);
-	else
-		fuse_reply_create(req, &e, fi);
+	else if (fuseio_reply_create(req, &e, fi, backing) != 0)
+		forget_open(req, e.ino, kept);   /* not taken: no RELEASE will come */
 }
 
 void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -245,12 +300,7 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 
 void gfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	fdcap_release(G(req)->fdcap, (int)fi->fh);
-	wbtimes_forget((int)fi->fh);
-	wguard_forget((int)fi->fh);
-	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
-	inode_handle_close(I(ino), (int)fi->fh);   /* before the fd number is free */
-	close((int)fi->fh);
+	forget_open(req, ino, (int)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

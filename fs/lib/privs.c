@@ -22,7 +22,8 @@
  *   mknod of device nodes for root through the mount          MKNOD
  *   security.capability xattrs set by root through the mount  SETFCAP
  *   switch fsuid to the writing tenant and back               SETUID, SETGID
- *   trusted.gracefs.* xattrs, unmount at exit                 SYS_ADMIN
+ *   trusted.gracefs.* xattrs, unmount at exit,                SYS_ADMIN
+ *   FUSE_DEV_IOC_BACKING_OPEN (passthrough, fuseio.h)
  * Everything else goes, CAP_SYS_RESOURCE (reserved blocks, quotas, rlimits)
  * first of all. */
 static const int keep[] = {
