@@ -18,6 +18,8 @@
 
 #include "store/catalog.h"
 #include "daemon/control.h"
+#include "daemon/fuseio.h"
+#include "daemon/passthru.h"
 #include "ctl/channel.h"
 #include "ctl/verbs.h"
 #include "engine/exclude_apply.h"
@@ -238,6 +240,35 @@ static void space_status_lines(struct control *c, struct ctl_out *out)
 	}
 }
 
+/* The data path (passthru.h): passthrough's state and why, its counters. */
+static void datapath_lines(struct ctl_out *out)
+{
+	struct passthru_counters pc;
+	char a[160];
+
+	passthru_get_counters(&pc);
+	ctl_emitf(out, "passthrough", fuseio_passthrough_status(a, sizeof(a)), (char *)NULL);
+	snprintf(a, sizeof(a), "passthrough=%" PRIu64 " daemon=%" PRIu64 " preserved=%" PRIu64
+		 " failures=%" PRIu64 " backing_files=%" PRIu64,
+		 pc.opens, pc.daemon, pc.preserved, pc.failures, pc.backing);
+	ctl_emitf(out, "opens", a, (char *)NULL);
+}
+
+static void datapath_metrics(struct metrics *m)
+{
+	struct passthru_counters pc;
+	char st[160];
+
+	passthru_get_counters(&pc);
+	fuseio_passthrough_status(st, sizeof(st));
+	m->passthrough_known = strcmp(st, "pending") != 0;
+	m->passthrough_on = strcmp(st, "on") == 0;
+	m->passthrough_opens = pc.opens;
+	m->daemon_opens = pc.daemon;
+	m->passthrough_failures = pc.failures;
+	m->passthrough_backing = pc.backing;
+}
+
 static void do_policy_changed(void *arg, const char *site)
 {
 	struct control *c = arg;
@@ -270,6 +301,7 @@ static int do_status(void *arg, struct ctl_out *out)
 		ctl_emitf(out, "sweeper_lag_s", a, (char *)NULL);
 	}
 	space_status_lines(c, out);
+	datapath_lines(out);
 	audit_get_stats(c->audit, &as);
 	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
 		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);
@@ -553,6 +585,7 @@ int control_write_metrics(struct control *c, const char *path)
 		.clock_jump_s = c->conf.clock_jump_s, .written_s = sys.wall_ns() / 1000000000,
 		.nsitedel = nsd, .sitedel = msd,
 	};
+	datapath_metrics(&m);
 	if (c->conf.ow) {
 		struct overwrite_counters oc;
 

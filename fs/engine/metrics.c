@@ -293,6 +293,22 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_metrics_written_timestamp_seconds", "gauge",
 		  "Unix time this file was written; the daemon rewrites it at least every 30 s.",
 		  m->written_s },
+		/* data path (kernel passthrough) */
+		{ "gracefs_passthrough", "gauge",
+		  "1 while the kernel reads and writes passthrough-opened files itself.",
+		  m->passthrough_on ? 1 : 0, !m->passthrough_known },
+		{ "gracefs_passthrough_opens_total", "counter",
+		  "Files opened passthrough (the kernel does their I/O) since start.",
+		  (int64_t)m->passthrough_opens, !m->passthrough_known },
+		{ "gracefs_daemon_opens_total", "counter",
+		  "Files opened on the daemon's data path since start.",
+		  (int64_t)m->daemon_opens, !m->passthrough_known },
+		{ "gracefs_passthrough_failures_total", "counter",
+		  "Backing-file registrations that failed (the open fell back) since start.",
+		  (int64_t)m->passthrough_failures, !m->passthrough_known },
+		{ "gracefs_passthrough_backing_files", "gauge",
+		  "Backing-file registrations held now (one per file open passthrough).",
+		  (int64_t)m->passthrough_backing, !m->passthrough_known },
 	};
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		if (scalars[i].absent)

@@ -86,6 +86,12 @@ struct metrics {
 	int64_t sweeper_interval_s;    /* longest time between passes (-o sweep_interval) */
 	int64_t clock_jump_s;          /* -o clock_jump: skew worth a notice */
 	int64_t written_s;             /* wall-clock s of this snapshot */
+	/* data path (daemon/passthru.h): the gauges only once passthrough_known */
+	int passthrough_known;
+	int passthrough_on;                  /* 1: the kernel serves passthrough opens */
+	uint64_t passthrough_opens, daemon_opens;   /* counters since start */
+	uint64_t passthrough_failures;       /* registrations that fell back */
+	uint64_t passthrough_backing;        /* registrations held now */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 	size_t nsitedel;

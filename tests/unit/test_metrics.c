@@ -438,6 +438,33 @@ static void test_alert_inputs(void **state)
 	assert_int_equal(metrics_write(fx->path, &m), -EINVAL);
 }
 
+/* The data path: absent until the INIT reply said whether passthrough
+ * is on, then a gauge and its counters. */
+static void test_passthrough(void **state)
+{
+	struct fx *fx = *state;
+	struct metrics m = { .passthrough_on = 1, .passthrough_opens = 7, .daemon_opens = 2,
+			     .passthrough_failures = 1, .passthrough_backing = 3 };
+	struct parsed ps;
+
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_int_equal(ps.nsamples, SCALARS);
+	assert_null(value(&ps, "gracefs_passthrough", NULL));
+	parsed_free(&ps);
+
+	m.passthrough_known = 1;
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_int_equal(ps.nsamples, SCALARS + 5);
+	assert_string_equal(value(&ps, "gracefs_passthrough", NULL), "1");
+	assert_string_equal(value(&ps, "gracefs_passthrough_opens_total", NULL), "7");
+	assert_string_equal(value(&ps, "gracefs_daemon_opens_total", NULL), "2");
+	assert_string_equal(value(&ps, "gracefs_passthrough_failures_total", NULL), "1");
+	assert_string_equal(value(&ps, "gracefs_passthrough_backing_files", NULL), "3");
+	parsed_free(&ps);
+}
+
 static void test_no_sites(void **state)
 {
 	struct fx *fx = *state;
@@ -677,6 +704,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_all_families, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_space, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alert_inputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_passthrough, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_sites, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_escaping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_utf8, setup, teardown),
