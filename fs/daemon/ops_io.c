@@ -354,9 +354,20 @@ void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		fuse_reply_write(req, (size_t)n);
 }
 
+/* SEEK_DATA and SEEK_HOLE.  With the writeback cache, written data may
+ * still be dirty pages in the kernel only: the backing file would answer
+ * ENXIO past its shorter end, or a hole where data is.  The daemon cannot
+ * flush the kernel's pages, so it declines (ENOSYS): the kernel then
+ * answers every lseek of the mount itself, from its own size — the whole
+ * file is data, the one hole at its end (what a filesystem without hole
+ * reporting says; sparse copies copy zeros). */
 void gfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
+	if (G(req)->writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	off_t r = lseek((int)fi->fh, off, whence);
 
 	if (r < 0)
