@@ -516,7 +516,7 @@ static const struct cmd cmds[] = {
 	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },
 	{ "site",    c_site,   "site ls|add|set|protect|unprotect …" },
 	{ "status",  c_status, "status" },
-	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--event E] "
+	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--run ID] [--event E] "
 			       "[--limit N] [--after SEQ] [--follow]" },
 };
 

@@ -25,8 +25,8 @@
 #define FOLLOW_POLL_MS 200
 
 static const char *const log_cols[] = { "seq", "time", "event", "site", "op", "path", "uid",
-	"pid", "command", "detail" };
-#define LOG_TYPES "nssSSSnnSS"
+	"pid", "command", "detail", "run" };
+#define LOG_TYPES "nssSSSnnSSS"
 
 /* The events gracefs writes (audit.h); others are accepted when the log
  * has rows of them (newer daemons may write more). */
@@ -58,7 +58,7 @@ static int log_row(const struct audit_row *a, void *arg)
 	util_format_utc(a->ts_ns / NS, false, ts, sizeof(ts));
 	table_add(&o->t, num(a->seq), ts, a->event, a->site, a->op, a->path,
 		  a->uid >= 0 ? num((uint64_t)a->uid) : "", a->pid >= 0 ? num((uint64_t)a->pid) : "",
-		  a->cmdline, a->detail);
+		  a->cmdline, a->detail, a->run && *a->run ? fmt("run:%s", a->run) : "");
 	o->last_seq = a->seq;
 	if (o->lines) {
 		if (o->json) {
@@ -90,7 +90,7 @@ static bool digits_only(const char *s)
 static int usage_log(void)
 {
 	return fail(EXIT_USAGE, "usage: log [--since T] [--until T] [--site S] [--op ID] "
-		    "[--event E] [--limit N] [--after SEQ] [--follow]");
+		    "[--run ID] [--event E] [--limit N] [--after SEQ] [--follow]");
 }
 
 /* Poll for new rows until a signal (or the output goes away). */
@@ -125,7 +125,7 @@ int c_log(struct gctl *x, int argc, char **argv)
 {
 	struct log_out o = { .t = TABLE(log_cols, LOG_TYPES), .json = x->json };
 	struct catalog_audit_filter f = {0};
-	char site[NAME_MAX + 1];
+	char site[NAME_MAX + 1], run[UTIL_RUN_MAX];
 	bool follow_on = false;
 	struct ctl_id id;
 	int r;
@@ -156,6 +156,10 @@ int c_log(struct gctl *x, int argc, char **argv)
 			f.op = id.name;
 			if (id.scoped && *id.site)
 				f.site = id.site;
+		} else if (!strcmp(a, "--run")) {
+			if ((r = run_arg(v, run)))
+				return r;
+			f.run = run;
 		} else if (!strcmp(a, "--event")) {
 			f.event = v;
 		} else if (!strcmp(a, "--limit")) {

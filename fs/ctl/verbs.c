@@ -174,6 +174,7 @@ static void audit(struct req *rq, const char *event, const char *site, const cha
 	row.uid = rq->peer->uid;
 	row.pid = rq->peer->pid;
 	row.cmdline = rq->who.cmdline;
+	row.run = rq->who.run;
 	row.detail = detail;
 	audit_log(rq->c->audit, &row);
 }

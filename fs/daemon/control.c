@@ -423,6 +423,7 @@ void control_audit(struct control *c, const char *event, const struct caller *wh
 		row.uid = who->uid;
 		row.pid = who->pid;
 		row.cmdline = who->cmdline;
+		row.run = who->run;
 	}
 	audit_log(c->audit, &row);
 }

@@ -265,6 +265,14 @@ static void on_closed(void *arg, const struct op_record *r)
 {
 	struct gfs *g = arg;
 
+	if (!g->ctl) {   /* reconcile before the mount: audited by start_control */
+		struct op_record *v = realloc(g->unaudited, (g->nunaudited + 1) * sizeof(*v));
+
+		if (v) {
+			g->unaudited = v;
+			v[g->nunaudited++] = *r;
+		}
+	}
 	control_audit_op(g->ctl, AUDIT_EV_DELETE, r);
 	log_msg(LOG_INFO, "deleted op %s%s%s: %llu items, %llu bytes, uid %u pid %u (%s)",
 		r->scope, *r->scope ? "/" : "", r->name, (unsigned long long)r->items,
@@ -398,7 +406,14 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 		.sweep_interval_s = o->sweep_s, .clock_jump_s = o->clock_jump_s,
 	};
 
-	return control_open(&g->ctl, &cc);
+	int r = control_open(&g->ctl, &cc);
+
+	for (size_t i = 0; r == 0 && i < g->nunaudited; i++)
+		control_audit_op(g->ctl, AUDIT_EV_DELETE, &g->unaudited[i]);
+	free(g->unaudited);
+	g->unaudited = NULL;
+	g->nunaudited = 0;
+	return r;
 }
 
 static void close_engine(struct gfs *g)

@@ -34,6 +34,10 @@ struct gfs {
 	struct sweep *sweep;
 	struct space *space;       /* eviction for space (the sweeper's) */
 	struct control *ctl;       /* catalog, audit, protected paths; may be NULL */
+	/* ops closed before ctl was open (the pre-mount reconcile): audited
+	 * once it is (main thread only) */
+	struct op_record *unaudited;
+	size_t nunaudited;
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fdcap *fdcap;       /* per-uid open-file caps; NULL: none */
 	struct fuse_session *se;

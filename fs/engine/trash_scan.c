@@ -243,7 +243,9 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 		if (st)
 			st->collapsed++;
 	}
-	if (rebuilt || rec.state == OP_OPEN) {
+	bool was_open = rec.state == OP_OPEN;   /* a crash ended it: never reported */
+
+	if (rebuilt || was_open) {
 		/* deletions after the record was last stored (or no record):
 		 * their time on the trusted clock is unknown, so count from now */
 		int64_t now = clock_elapsed_ns();
@@ -264,6 +266,11 @@ static void scan_one(struct trash *t, const char *scope, int tfd,
 	if (r == -ENOENT && st)
 		st->adopted++;
 	index_put(t->ix, &rec);
+	/* the reconcile (st) closed it, after its record: its delete row (with
+	 * its run) is written now, as trash_op_close would have.  Not in the
+	 * rescan of a site that came back: an op of it may still be open. */
+	if (st && was_open && rec.state == OP_CLOSED && t->conf.on_closed)
+		t->conf.on_closed(t->conf.cb_arg, &rec);
 }
 
 int trash_scope_scan(struct trash *t, const char *scope, struct trash_stats *st)

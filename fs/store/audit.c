@@ -85,7 +85,7 @@ static const char *put(char **p, const char *s)
 static struct qrow *qrow_new(const struct audit_row *r)
 {
 	size_t size = slen(r->event) + slen(r->site) + slen(r->op) + slen(r->path) +
-		      slen(r->cmdline) + slen(r->detail);
+		      slen(r->cmdline) + slen(r->detail) + slen(r->run);
 	struct qrow *q = malloc(sizeof(*q) + size);
 	char *p;
 
@@ -102,6 +102,7 @@ static struct qrow *qrow_new(const struct audit_row *r)
 	q->row.path = put(&p, r->path);
 	q->row.cmdline = put(&p, r->cmdline);
 	q->row.detail = put(&p, r->detail);
+	q->row.run = put(&p, r->run);
 	return q;
 }
 
@@ -159,6 +160,7 @@ void audit_log_op_at(struct audit *a, const char *event, const struct op_record 
 	row.pid = r->pid;
 	row.cmdline = r->cmdline;
 	row.detail = detail;
+	row.run = r->run;
 	audit_log(a, &row);
 }
 

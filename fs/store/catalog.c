@@ -42,6 +42,9 @@ static const char *const migrations[] = {
 	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TABLE plans("
 	"  token TEXT PRIMARY KEY, created_s INTEGER NOT NULL, body TEXT NOT NULL);",
+	/* 1 -> 2: the run of each row (issue 23); older rows have none */
+	"ALTER TABLE audit ADD COLUMN run TEXT;"
+	"CREATE INDEX audit_run ON audit(run) WHERE run IS NOT NULL;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == CATALOG_SCHEMA_VERSION,
 	       "one migration per schema version");
@@ -57,6 +60,19 @@ enum stmt {
 };
 
 #define SITE_COLS "id, kind, created_s, state, retention_s, hold"
+#define AUDIT_COLS "seq, ts_ns, event, site, op, path, uid, pid, cmdline, detail, run"
+/* ?3, a site: a row of a root op names its deleted sites as a comma list */
+/* ?8, a run: its own rows, and the rows about an op it made (its delete
+ * or overwrite row names it; audit_run makes that lookup an index
+ * search).  By op name alone: a name holds the deleting pid and second,
+ * so one name in two sites is one process, one run; and the restore of a
+ * deleted site is filed under the site, not the root scope of its delete
+ * row. */
+#define AUDIT_WHERE "(?1 IS NULL OR ts_ns >= ?1) AND (?2 IS NULL OR ts_ns < ?2)" \
+	" AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0)" \
+	" AND (?4 IS NULL OR op = ?4) AND (?5 IS NULL OR event = ?5) AND seq > ?6" \
+	" AND (?8 IS NULL OR run = ?8 OR (op IS NOT NULL AND EXISTS (SELECT 1 FROM audit d" \
+	" WHERE d.run = ?8 AND d.op = a.op AND d.event IN ('delete', 'overwrite'))))"
 static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -73,17 +89,11 @@ static const char *const sql[S_COUNT] = {
 	[S_UNPROTECT] = "DELETE FROM protected WHERE site = ?1 AND path = ?2",
 	[S_PROT_LIST] = "SELECT site, path FROM protected ORDER BY site, path",
 	[S_AUDIT_INSERT] = "INSERT INTO audit(ts_ns, event, site, op, path, uid, pid,"
-		" cmdline, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	/* site: a row of a root op names its deleted sites as a comma list */
-	[S_AUDIT_QUERY] = "SELECT seq, ts_ns, event, site, op, path, uid, pid, cmdline, detail"
-		" FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1) AND (?2 IS NULL OR ts_ns < ?2)"
-		" AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0) AND (?4 IS NULL OR op = ?4)"
-		" AND (?5 IS NULL OR event = ?5) AND seq > ?6 ORDER BY seq LIMIT ?7",
+		" cmdline, detail, run) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[S_AUDIT_QUERY] = "SELECT " AUDIT_COLS " FROM audit a WHERE " AUDIT_WHERE
+		" ORDER BY seq LIMIT ?7",
 	/* the same filter, the last ?7 rows, still in seq order */
-	[S_AUDIT_TAIL] = "SELECT * FROM (SELECT seq, ts_ns, event, site, op, path, uid, pid,"
-		" cmdline, detail FROM audit WHERE (?1 IS NULL OR ts_ns >= ?1)"
-		" AND (?2 IS NULL OR ts_ns < ?2) AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0)"
-		" AND (?4 IS NULL OR op = ?4) AND (?5 IS NULL OR event = ?5) AND seq > ?6"
+	[S_AUDIT_TAIL] = "SELECT * FROM (SELECT " AUDIT_COLS " FROM audit a WHERE " AUDIT_WHERE
 		" ORDER BY seq DESC LIMIT ?7) ORDER BY seq",
 	[S_PLAN_PUT] = "INSERT OR REPLACE INTO plans(token, created_s, body) VALUES (?1, ?2, ?3)",
 	[S_PLAN_GET] = "SELECT created_s, body FROM plans WHERE token = ?1",
@@ -596,6 +606,7 @@ int catalog_audit_append_batch(struct catalog *c, const struct audit_row *rows, 
 		bind_opt_int(q, 7, a->pid, -1);
 		bind_text(q, 8, a->cmdline);
 		bind_text(q, 9, a->detail);
+		bind_text(q, 10, a->run && *a->run ? a->run : NULL);
 		r = run(c, q, NULL);
 	}
 	if (!r)
@@ -621,6 +632,7 @@ int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 	bind_text(q, 5, f->event);
 	sqlite3_bind_int64(q, 6, (int64_t)f->after_seq);
 	sqlite3_bind_int64(q, 7, f->limit ? (int64_t)f->limit : -1);
+	bind_text(q, 8, f->run);
 	while (!r && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct audit_row a = {
 			.seq = (uint64_t)sqlite3_column_int64(q, 0),
@@ -629,7 +641,7 @@ int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 			.op = col_text(q, 4), .path = col_text(q, 5),
 			.uid = sqlite3_column_type(q, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 6),
 			.pid = sqlite3_column_type(q, 7) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 7),
-			.cmdline = col_text(q, 8), .detail = col_text(q, 9),
+			.cmdline = col_text(q, 8), .detail = col_text(q, 9), .run = col_text(q, 10),
 		};
 		r = fn(&a, arg);
 	}

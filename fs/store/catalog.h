@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 1
+#define CATALOG_SCHEMA_VERSION 2
 #define CATALOG_KIND_MAX 32         /* bytes of a site kind, [a-z0-9_-] */
 #define CATALOG_PATH_MAX 4096       /* bytes of a protected path */
 #define CATALOG_TEXT_MAX 8192       /* longest audit text stored (longer is cut) */
@@ -50,6 +50,8 @@ struct audit_row {
 	const char *site, *op, *path;
 	int64_t uid, pid;
 	const char *cmdline, *detail;
+	const char *run;                /* the run of the process it was about
+					 * (procinfo.h; no "run:"), or NULL */
 };
 #define AUDIT_ROW_INIT { .uid = -1, .pid = -1 }
 
@@ -141,6 +143,9 @@ int catalog_audit_append_batch(struct catalog *c, const struct audit_row *rows, 
 struct catalog_audit_filter {
 	int64_t since_ns, until_ns;     /* since inclusive, until exclusive; 0: open */
 	const char *site, *op, *event;  /* NULL: any */
+	const char *run;                /* NULL: any; else the run's rows and
+					 * every row about one of the ops it
+					 * deleted (undo, hold, restore, purge) */
 	uint64_t after_seq;             /* rows with seq > after_seq only */
 	uint64_t limit;                 /* 0: all */
 	bool newest;                    /* with limit: the last rows, not the first */

@@ -16,7 +16,8 @@
 #     `release run:ID` (dry run, token, --execute) act on all 6 and only
 #     them, and `undo run:ID --execute TOKEN` restores exactly the
 #     script's 6 deletions while the other job's 2 (one in a shared site,
-#     deleted in the same minute) stay in trash.  Bad run IDs are refused.
+#     deleted in the same minute) stay in trash; `log --run` shows the
+#     run's deletions and their undo.  Bad run IDs are refused.
 #
 # Every wait is a bounded poll.
 
@@ -134,5 +135,14 @@ check "the other job's deletion in the shared site stays deleted" test ! -e "$MN
 check "the other job's deletion in s7 stays deleted" test ! -e "$MNT/s7/other"
 left() { [ "$(gctl --json ls | pyj '"%d %s" % (len(d), " ".join(sorted(set(o["run"] for o in d))))')" == "2 $o1" ]; }
 check "the other job's 2 ops are still in trash, and only they" wait_until 10 left
+
+# log --run: the run's 6 delete rows and the 6 undo rows of its ops
+# (written by gracectl's own run), none of the other job's
+logged() { [ "$(gctl --json log --run "$RUN" | pyj '" ".join("%s:%d" % (e, len([r for r in d if r["event"] == e])) for e in ("delete", "undo"))')" == "delete:6 undo:6" ]; }
+check "log --run: the run's deletions and the undo of its ops" wait_until 10 logged
+check_eq "log --run: its delete rows carry its run" 6 \
+	"$(gctl --json log --run "$RUN" --event delete | pyj 'len([r for r in d if r["run"] == "'"$RUN"'"])')"
+check_eq "log --run: none of the other job's rows" 0 \
+	"$(gctl --json log --run "$RUN" | pyj 'len([r for r in d if r["run"] == "'"$o1"'"])')"
 
 done_testing

@@ -353,7 +353,7 @@ static void test_protect(void **state)
 struct rows {
 	size_t n;
 	struct audit_row r[16];
-	char text[16][4][64];
+	char text[16][5][64];
 };
 
 static const char *keep(struct rows *rs, int k, const char *s)
@@ -375,6 +375,7 @@ static int collect_rows(const struct audit_row *a, void *arg)
 	rs->r[rs->n].site = keep(rs, 1, a->site);
 	rs->r[rs->n].op = keep(rs, 2, a->op);
 	rs->r[rs->n].detail = keep(rs, 3, a->detail);
+	rs->r[rs->n].run = keep(rs, 4, a->run);
 	rs->r[rs->n].path = rs->r[rs->n].cmdline = NULL;
 	rs->n++;
 	return 0;
@@ -436,6 +437,64 @@ static void test_audit_append_query(void **state)
 	assert_true(rs.r[0].seq < rs.r[1].seq);
 	assert_int_equal(rs.r[1].seq, 4);
 	query(f, &(struct catalog_audit_filter){ .site = "none" }, &rs);
+	assert_int_equal(rs.n, 0);
+}
+
+/* Rows carry their run; a --run query gets the run's rows and every row
+ * about an op they name (another process's undo of it), nothing else. */
+static void test_audit_run(void **state)
+{
+	struct fx *f = *state;
+	struct audit_row r[5];
+	struct rows rs;
+
+	for (int i = 0; i < 5; i++)
+		r[i] = (struct audit_row)AUDIT_ROW_INIT;
+	r[0].event = "delete"; r[0].site = "www"; r[0].op = "op1"; r[0].run = "R";
+	r[1].event = "delete"; r[1].site = "www"; r[1].op = "op2"; r[1].run = "S";
+	r[2].event = "undo"; r[2].site = "www"; r[2].op = "op1"; r[2].run = "G";
+	r[3].event = "hold"; r[3].site = "www"; r[3].op = "op2"; r[3].run = "G";
+	r[4].event = "site-add"; r[4].site = "blog"; r[4].run = "";   /* "" is none */
+	assert_int_equal(catalog_audit_append_batch(f->c, r, 5), 0);
+	query(f, &(struct catalog_audit_filter){ .run = "R" }, &rs);
+	assert_int_equal(rs.n, 2);
+	assert_string_equal(rs.r[0].event, "delete");
+	assert_string_equal(rs.r[0].run, "R");
+	assert_string_equal(rs.r[1].event, "undo");
+	assert_string_equal(rs.r[1].run, "G");   /* the run of the process that undid it */
+	query(f, &(struct catalog_audit_filter){ .run = "G" }, &rs);
+	assert_int_equal(rs.n, 2);   /* its own rows: the ops it acted on are not its */
+	query(f, &(struct catalog_audit_filter){ .run = "S", .event = "hold" }, &rs);
+	assert_int_equal(rs.n, 1);
+	query(f, &(struct catalog_audit_filter){ .run = "none" }, &rs);
+	assert_int_equal(rs.n, 0);
+	query(f, &(struct catalog_audit_filter){0}, &rs);
+	assert_int_equal(rs.n, 5);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE run IS NULL"), 1);
+}
+
+/* A version 1 file (no run column) migrates, its rows kept without a run. */
+static void test_migrate_v1(void **state)
+{
+	struct fx *f = *state;
+	struct rows rs;
+	int found = -1;
+
+	assert_int_equal(catalog_open(&f->c, f->path, false, NULL), 0);
+	catalog_close(f->c);
+	f->c = NULL;
+	assert_int_equal(raw(f->path, "DROP INDEX audit_run; ALTER TABLE audit DROP COLUMN run;"
+			     "INSERT INTO audit(ts_ns, event, op) VALUES (1, 'delete', 'op1');"
+			     "PRAGMA user_version = 1"), SQLITE_OK);
+	assert_int_equal(catalog_open(&f->c, f->path, true, &found), -EPROTO);
+	assert_int_equal(found, 1);   /* gracectl says: start the daemon to migrate */
+	assert_int_equal(catalog_open(&f->c, f->path, false, &found), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), CATALOG_SCHEMA_VERSION);
+	query(f, &(struct catalog_audit_filter){0}, &rs);
+	assert_int_equal(rs.n, 1);
+	assert_null(rs.r[0].run);
+	query(f, &(struct catalog_audit_filter){ .run = "R" }, &rs);
 	assert_int_equal(rs.n, 0);
 }
 
@@ -588,6 +647,8 @@ int main(void)
 		cmocka_unit_test(test_normalize),
 		TO(test_protect),
 		TO(test_audit_append_query),
+		TO(test_audit_run),
+		T(test_migrate_v1),
 		TO(test_audit_append_only),
 		TO(test_audit_batch_atomic),
 		TO(test_audit_long_text),
