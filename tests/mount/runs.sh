@@ -101,6 +101,13 @@ check_eq "find --run: the script's file in s4, not the other job's" "1" \
 check_eq "find --run: none of the other job's files" "0" \
 	"$(gctl --json find --run "$RUN" g | pyj 'len(d)')"
 
+# bash completion offers the run IDs where a run is taken
+. "$GFS_REPO/scripts/completion/gracectl"
+comp() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _gracectl; printf '%s\n' "${COMPREPLY[@]}" | sort | xargs; }
+check_eq "completion: run IDs after --run" "$(sort <<<"$RUN"$'\n'"$o1" | xargs)" \
+	"$(comp "$GRACECTL" -b "$BACKING" ls --run run:)"
+check_match "completion: undo offers the script's run" "$RUN" "$(comp "$GRACECTL" -b "$BACKING" undo run:)"
+
 # hold run:ID: a dry run, then all 6 and only them
 dry=$(gctl hold "$RUN")
 check_eq "hold run:ID changes nothing without --execute" 0 \
