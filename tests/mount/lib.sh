@@ -464,6 +464,29 @@ trap _gfs_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# gfs_xfs_backing — make BACKING a 512 MiB XFS (reflink=1) image on a loop
+# device (sparse, in GFS_TMP), for tests of a store that shares blocks.
+# Call before gfs_site.  skip_all where mkfs.xfs, a loop device or the
+# mount are unavailable.  gfs_xfs_umount unmounts it at the end of a test
+# (the daemon first); the EXIT trap does it too, on any exit.
+GFS_XFS_MOUNTED=
+gfs_xfs_backing() {
+	local img=$GFS_TMP/xfs.img
+	command -v mkfs.xfs >/dev/null || skip_all "mkfs.xfs is not installed (xfsprogs)"
+	losetup -f >/dev/null 2>&1 || skip_all "no loop device available"
+	truncate -s 512M "$img" || skip_all "cannot create the image file"
+	mkfs.xfs -q -m reflink=1 "$img" 2>/dev/null || skip_all "mkfs.xfs -m reflink=1 failed"
+	mount -o loop "$img" "$BACKING" 2>/dev/null || skip_all "cannot mount an XFS loop image here"
+	GFS_XFS_MOUNTED=1
+	chmod 0755 "$BACKING"
+	trap 'rc=$?; gfs_xfs_umount >/dev/null 2>&1 || umount -l "$BACKING" 2>/dev/null; (exit $rc); _gfs_cleanup' EXIT
+}
+gfs_xfs_umount() {
+	[ -n "$GFS_XFS_MOUNTED" ] || return 0
+	gfs_umount
+	umount "$BACKING" && GFS_XFS_MOUNTED=
+}
+
 # ---------------------------------------------------------------------------
 # Paths and three-way checks
 #

@@ -11,24 +11,7 @@
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
 gfs_require python3 truncate fallocate sha256sum losetup
 [ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
-command -v mkfs.xfs >/dev/null || skip_all "mkfs.xfs is not installed (xfsprogs)"
-losetup -f >/dev/null 2>&1 || skip_all "no loop device available"
-
-IMG=$GFS_TMP/xfs.img
-XFS_MOUNTED=
-xfs_cleanup() {
-	if [ -n "$XFS_MOUNTED" ]; then
-		gfs_umount >/dev/null 2>&1
-		umount "$BACKING" 2>/dev/null || umount -l "$BACKING" 2>/dev/null
-	fi
-}
-trap 'rc=$?; xfs_cleanup; (exit $rc); _gfs_cleanup' EXIT
-
-truncate -s 512M "$IMG" || skip_all "cannot create the image file"
-mkfs.xfs -q -m reflink=1 "$IMG" 2>/dev/null || skip_all "mkfs.xfs -m reflink=1 failed"
-mount -o loop "$IMG" "$BACKING" 2>/dev/null || skip_all "cannot mount an XFS loop image here"
-XFS_MOUNTED=1
-chmod 0755 "$BACKING"
+gfs_xfs_backing
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
 PROM=$GFS_TMP/gracefs.prom
@@ -82,6 +65,5 @@ check "undo op --execute TOKEN" gctl undo "op:s1/$op_p" --execute "$token"
 check_eq "undo: the whole file is back" "$psum" "$(sha256sum <"$S/p")"
 
 check "unmount" gfs_umount
-check "unmount the XFS image" umount "$BACKING"
-XFS_MOUNTED=
+check "unmount the XFS image" gfs_xfs_umount
 done_testing
