@@ -238,6 +238,23 @@ static void space_status_lines(struct control *c, struct ctl_out *out)
 		snprintf(n, sizeof(n), "%" PRIu64, l->v);
 		ctl_emitf(out, l->key, l->have ? n : "unknown", (char *)NULL);
 	}
+	/* who holds the most trash against its share, and who keeps the
+	 * others' from being evicted (docs/operations.md) */
+	const struct { const char *key, *site; uint64_t bytes, share; } *f, figs[] = {
+		{ "space_top_site", sp.top_site, sp.top_bytes, sp.top_share },
+		{ "space_blocked_by", sp.blocked_site, sp.blocked_bytes, sp.blocked_share },
+	};
+	for (f = figs; c->space && sp.known && f < figs + 2; f++) {
+		char k[64], b[32], sh[32];
+
+		if (!*f->site)
+			continue;
+		ctl_emitf(out, f->key, f->site, (char *)NULL);
+		snprintf(k, sizeof(k), "%s_bytes", f->key);
+		ctl_emitf(out, k, (snprintf(b, sizeof(b), "%" PRIu64, f->bytes), b), (char *)NULL);
+		snprintf(k, sizeof(k), "%s_share_bytes", f->key);
+		ctl_emitf(out, k, (snprintf(sh, sizeof(sh), "%" PRIu64, f->share), sh), (char *)NULL);
+	}
 }
 
 /* The data path (passthru.h): passthrough's state and why, its counters. */

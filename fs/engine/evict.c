@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,11 +107,233 @@ static int cmp_key(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* One scope as the fair floor sees it. */
+struct scope {
+	const char *name;
+	uint64_t used;           /* unheld bytes not being purged, minus victims */
+	uint64_t cap;            /* trash_max, 0: none */
+	size_t first, end, next; /* its eligible ops: order[first..end), next unchosen */
+};
+
+static int cmp_scope_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static uint64_t share_of(const struct scope *s, uint64_t equal)
+{
+	uint64_t v = s->cap ? s->cap : equal;
+
+	return v ? v : 1;
+}
+
+/* Usage against share: is a's larger than b's? */
+static int cmp_ratio(const struct scope *a, uint64_t sa, const struct scope *b, uint64_t sb)
+{
+	unsigned __int128 x = (unsigned __int128)a->used * sb, y = (unsigned __int128)b->used * sa;
+
+	return x > y ? 1 : x < y ? -1 : 0;
+}
+
+static struct evict_figures figures(const struct scope *s, uint64_t equal)
+{
+	if (!s)
+		return (struct evict_figures){0};
+	return (struct evict_figures){ s->name, s->used, share_of(s, equal) };
+}
+
+/* The scope with usage whose usage against share is largest, other than
+ * `skip` (NULL when none). */
+static struct scope *top_scope(struct scope *sc, size_t n, const struct scope *skip,
+			       uint64_t equal)
+{
+	struct scope *best = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (&sc[i] != skip && sc[i].used &&
+		    (!best || cmp_ratio(&sc[i], share_of(&sc[i], equal), best,
+					share_of(best, equal)) > 0))
+			best = &sc[i];
+	return best;
+}
+
+/* The equal share: usage total over the scopes that have usage. */
+static uint64_t equal_share(const struct scope *sc, size_t n)
+{
+	uint64_t total = 0, with = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (sc[i].used) {
+			total += sc[i].used;
+			with++;
+		}
+	return with ? total / with : 0;
+}
+
+struct work {
+	const struct evict_input *in;
+	struct key *k;           /* eligible ops, oldest first */
+	size_t nk;
+	unsigned char *chosen;   /* per op: 0, or its enum evict_reason */
+	struct scope *sc;
+	size_t nsc;
+	size_t *op_scope;        /* per op: index into sc */
+	size_t *order;           /* positions in k, grouped by scope, oldest first */
+};
+
+static void work_free(struct work *w)
+{
+	free(w->k);
+	free(w->chosen);
+	free(w->sc);
+	free(w->op_scope);
+	free(w->order);
+}
+
+/* The scopes, each op's scope, usage, caps and per-scope eligible lists. */
+static int build_scopes(struct work *w)
+{
+	const struct evict_input *in = w->in;
+	const char **names;
+	size_t n = 0;
+
+	if (!(names = malloc(in->nops * sizeof(*names))))
+		return -ENOMEM;
+	for (size_t i = 0; i < in->nops; i++)
+		names[i] = in->ops[i].scope;
+	qsort(names, in->nops, sizeof(*names), cmp_scope_name);
+	for (size_t i = 0; i < in->nops; i++)
+		if (!n || strcmp(names[n - 1], names[i]))
+			names[n++] = names[i];
+	if (!(w->sc = calloc(n, sizeof(*w->sc))) ||
+	    !(w->op_scope = malloc(in->nops * sizeof(*w->op_scope))) ||
+	    !(w->order = malloc((w->nk ? w->nk : 1) * sizeof(*w->order)))) {
+		free(names);
+		return -ENOMEM;
+	}
+	w->nsc = n;
+	for (size_t i = 0; i < n; i++)
+		w->sc[i].name = names[i];
+	free(names);
+	for (size_t i = 0; i < in->nops; i++) {
+		const struct evict_op *o = &in->ops[i];
+		size_t lo = 0, hi = n;
+
+		while (lo < hi) {   /* the scope's index: every op's scope is in sc */
+			size_t mid = (lo + hi) / 2;
+			int c = strcmp(o->scope, w->sc[mid].name);
+
+			if (!c) {
+				lo = mid;
+				break;
+			}
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		w->op_scope[i] = lo;
+		if (!o->hold && !o->site_held && o->state != OP_PURGING)
+			w->sc[w->op_scope[i]].used += o->bytes;
+	}
+	for (size_t c = 0; c < in->ncaps; c++)
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(w->sc[i].name, in->caps[c].scope))
+				w->sc[i].cap = in->caps[c].max_bytes;
+	/* counting sort of the eligible ops by scope, keeping time order */
+	for (size_t j = 0; j < w->nk; j++)
+		w->sc[w->op_scope[w->k[j].op]].end++;
+	for (size_t i = 0, at = 0; i < n; i++) {
+		size_t cnt = w->sc[i].end;
+
+		w->sc[i].first = w->sc[i].next = at;
+		w->sc[i].end = at;
+		at += cnt;
+	}
+	for (size_t j = 0; j < w->nk; j++)
+		w->order[w->sc[w->op_scope[w->k[j].op]].end++] = j;
+	return 0;
+}
+
+/* The op (index into in->ops) the scope would give next, or SIZE_MAX. */
+static size_t next_op(struct work *w, struct scope *s)
+{
+	while (s->next < s->end && w->chosen[w->k[w->order[s->next]].op])
+		s->next++;
+	return s->next < s->end ? w->k[w->order[s->next]].op : SIZE_MAX;
+}
+
+static void evict_caps(struct work *w, struct evict_plan *plan, uint64_t *freed)
+{
+	const struct evict_input *in = w->in;
+
+	for (size_t c = 0; c < in->ncaps; c++) {
+		uint64_t used = 0;
+
+		for (size_t i = 0; i < in->nops; i++)
+			if (!strcmp(in->ops[i].scope, in->caps[c].scope))
+				used += in->ops[i].bytes;
+		for (size_t j = 0; j < w->nk && used > in->caps[c].max_bytes; j++) {
+			size_t i = w->k[j].op;
+			const struct evict_op *o = &in->ops[i];
+			struct scope *s = &w->sc[w->op_scope[i]];
+
+			if (w->chosen[i] || strcmp(o->scope, in->caps[c].scope))
+				continue;
+			w->chosen[i] = EVICT_CAP;
+			plan->v[plan->n++] = (struct evict_victim){
+				i, EVICT_CAP, { s->name, used, in->caps[c].max_bytes }, {0} };
+			used -= o->bytes < used ? o->bytes : used;
+			s->used -= o->bytes < s->used ? o->bytes : s->used;
+			*freed += o->bytes;
+		}
+	}
+}
+
+/* The floor, fairly (evict.h). */
+static void evict_floor(struct work *w, struct evict_plan *plan, uint64_t *freed)
+{
+	const struct evict_input *in = w->in;
+	uint64_t target = in->floor + evict_margin(in->floor);
+
+	while (in->avail + *freed < target) {
+		uint64_t eq = equal_share(w->sc, w->nsc);
+		struct scope *best = NULL, *top;
+		size_t best_op = SIZE_MAX, best_pos = 0;
+
+		for (size_t i = 0; i < w->nsc; i++) {
+			struct scope *s = &w->sc[i];
+			size_t op = next_op(w, s);
+			int c;
+
+			if (op == SIZE_MAX)
+				continue;
+			c = best ? cmp_ratio(s, share_of(s, eq), best, share_of(best, eq)) : 1;
+			if (c > 0 || (c == 0 && w->order[s->next] < best_pos)) {
+				best = s;
+				best_op = op;
+				best_pos = w->order[s->next];
+			}
+		}
+		if (!best)
+			break;
+		top = top_scope(w->sc, w->nsc, NULL, eq);
+		if (best->used <= share_of(best, eq) && top && top->used > share_of(top, eq)) {
+			plan->blocked_by = figures(top, eq);
+			break;
+		}
+		w->chosen[best_op] = EVICT_SPACE;
+		plan->v[plan->n++] = (struct evict_victim){
+			best_op, EVICT_SPACE, figures(best, eq),
+			figures(top_scope(w->sc, w->nsc, best, eq), eq) };
+		best->used -= in->ops[best_op].bytes < best->used ? in->ops[best_op].bytes : best->used;
+		*freed += in->ops[best_op].bytes;
+	}
+}
+
 int evict_plan(const struct evict_input *in, struct evict_plan *plan)
 {
-	struct key *k = NULL;
-	unsigned char *chosen = NULL;   /* per op: 0, or its enum evict_reason */
-	size_t nk = 0;
+	struct work w = { .in = in };
 	uint64_t freed = 0;
 
 	plan->n = 0;
@@ -118,11 +341,14 @@ int evict_plan(const struct evict_input *in, struct evict_plan *plan)
 	plan->held = plan->young = plan->busy = 0;
 	plan->below_floor = in->avail < in->floor;
 	plan->short_of_floor = false;
-	if (in->nops && (!(k = malloc(in->nops * sizeof(*k))) ||
-			 !(chosen = calloc(in->nops, sizeof(*chosen))))) {
-		free(k);
-		return -ENOMEM;
+	plan->blocked_by = plan->top = (struct evict_figures){0};
+	if (!in->nops) {
+		plan->short_of_floor = plan->below_floor;
+		return 0;
 	}
+	if (!(w.k = malloc(in->nops * sizeof(*w.k))) ||
+	    !(w.chosen = calloc(in->nops, sizeof(*w.chosen))))
+		goto nomem;
 	for (size_t i = 0; i < in->nops; i++) {
 		const struct evict_op *o = &in->ops[i];
 
@@ -135,53 +361,26 @@ int evict_plan(const struct evict_input *in, struct evict_plan *plan)
 				plan->young++;
 			continue;
 		}
-		k[nk++] = (struct key){ i, o->el_ns, o->scope, o->name };
+		w.k[w.nk++] = (struct key){ i, o->el_ns, o->scope, o->name };
 		plan->eligible_ops++;
 		plan->eligible_bytes += o->bytes;
 	}
-	if (nk > 1)
-		qsort(k, nk, sizeof(*k), cmp_key);
-
-	/* site caps: usage counts every op of the site, eligible or not */
-	for (size_t c = 0; c < in->ncaps; c++) {
-		uint64_t used = 0;
-
-		for (size_t i = 0; i < in->nops; i++)
-			if (!strcmp(in->ops[i].scope, in->caps[c].scope))
-				used += in->ops[i].bytes;
-		for (size_t j = 0; j < nk && used > in->caps[c].max_bytes; j++) {
-			const struct evict_op *o = &in->ops[k[j].op];
-
-			if (chosen[k[j].op] || strcmp(o->scope, in->caps[c].scope))
-				continue;
-			chosen[k[j].op] = EVICT_CAP;
-			plan->n++;
-			used -= o->bytes < used ? o->bytes : used;
-			freed += o->bytes;
-		}
-	}
-
-	/* the floor, across all scopes */
+	if (w.nk > 1)
+		qsort(w.k, w.nk, sizeof(*w.k), cmp_key);
+	if (build_scopes(&w) < 0)
+		goto nomem;
+	evict_caps(&w, plan, &freed);
 	if (plan->below_floor) {
-		uint64_t target = in->floor + evict_margin(in->floor);
-
-		for (size_t j = 0; j < nk && in->avail + freed < target; j++) {
-			if (chosen[k[j].op])
-				continue;
-			chosen[k[j].op] = EVICT_SPACE;
-			plan->n++;
-			freed += in->ops[k[j].op].bytes;
-		}
-		plan->short_of_floor = in->avail + plan->eligible_bytes < in->floor;
+		evict_floor(&w, plan, &freed);
+		plan->short_of_floor = in->avail + freed < in->floor;
 	}
+	uint64_t eq = equal_share(w.sc, w.nsc);
 
-	/* one order for the caller: oldest first, whatever the reason */
-	plan->n = 0;
-	for (size_t j = 0; j < nk; j++)
-		if (chosen[k[j].op])
-			plan->v[plan->n++] = (struct evict_victim){ k[j].op, chosen[k[j].op] };
+	plan->top = figures(top_scope(w.sc, w.nsc, NULL, eq), eq);
 	plan->bytes = freed;
-	free(k);
-	free(chosen);
+	work_free(&w);
 	return 0;
+nomem:
+	work_free(&w);
+	return -ENOMEM;
 }

@@ -4,13 +4,27 @@
  * locking), so every rule below is unit-tested on its own.
  *
  * Two triggers, one eligibility rule:
- *   - the free-space floor: when avail < floor, evict eligible ops of all
- *     scopes, oldest first, until avail plus what they free reaches
- *     floor + margin (margin: a tenth of the floor, so one eviction run
- *     makes room for a while instead of trimming one op per pass);
  *   - a site cap (trash_max): when a site's trash (every op of it, held and
  *     young ones included) is larger than its cap, evict that site's
- *     eligible ops, oldest first, until it fits.
+ *     eligible ops, oldest first, until it fits;
+ *   - the free-space floor: when avail < floor, evict until avail plus what
+ *     the victims free reaches floor + margin (margin: a tenth of the
+ *     floor, so one eviction run makes room for a while instead of
+ *     trimming one op per pass), fairly between scopes (sites; "" — whole
+ *     deleted sites — is one more scope):
+ *       * a scope's usage is the bytes of its unheld ops that are not being
+ *         purged (young and open ops count: they are the tenant's churn;
+ *         held ones do not: a hold is the operator's choice);
+ *       * its share is its trash_max where one is set, else an equal share
+ *         of all scopes' usage (usage total / scopes with usage);
+ *       * the next victim is the oldest eligible op of the scope whose
+ *         usage is largest against its share (ties: the scope whose next op
+ *         is oldest), and the figures are taken again after each victim;
+ *       * a scope within its share loses nothing while another scope is
+ *         over its share, even when that one has nothing eligible (young or
+ *         open ops): the plan then stops there and names that scope
+ *         (blocked_by), and the floor stays unmet (pressure) — one tenant's
+ *         churn never evicts another's trash while its own is there.
  * Eligible: closed (never open or already purging), not held (op hold or
  * site hold), and whose last deletion is at least min_age_s old
  * (min_retention) on the trusted elapsed clock (clock.h), rounded as
@@ -79,9 +93,19 @@ struct evict_input {
 
 enum evict_reason { EVICT_SPACE = 1, EVICT_CAP = 2 };
 
+/* A scope's figures when a victim was chosen (for the audit): usage and
+ * share in bytes (see above; for a cap victim the share is the cap). */
+struct evict_figures {
+	const char *scope;         /* NULL: none (no other scope has usage) */
+	uint64_t bytes, share;
+};
+
 struct evict_victim {
 	size_t op;                 /* index into input.ops */
 	enum evict_reason reason;
+	struct evict_figures site;   /* the victim's scope, before the victim went */
+	struct evict_figures other;  /* the scope next in line (largest usage against
+				      * its share among the others) */
 };
 
 struct evict_plan {
@@ -93,11 +117,17 @@ struct evict_plan {
 	/* why the others cannot */
 	uint64_t held, young, busy;
 	bool below_floor;          /* avail < floor */
-	bool short_of_floor;       /* even evicting every eligible op stays below the floor */
+	bool short_of_floor;       /* even after these victims, still below the floor */
+	/* the floor was not met because this scope is over its share with
+	 * nothing eligible left (scope NULL: not blocked) */
+	struct evict_figures blocked_by;
+	/* the scope with the largest usage against its share, after the plan */
+	struct evict_figures top;
 };
 
-/* Plan the evictions.  plan->v must have room for in->nops victims.
- * 0, or -ENOMEM (scratch space). */
+/* Plan the evictions.  plan->v must have room for in->nops victims, which
+ * come in the order to evict them: cap victims first (oldest first), then
+ * the floor's in the fair order.  0, or -ENOMEM (scratch space). */
 int evict_plan(const struct evict_input *in, struct evict_plan *plan);
 
 /* Is this op eligible (closed, unheld, old enough)? */

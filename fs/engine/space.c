@@ -276,6 +276,25 @@ static int evict_one(struct space *s, const struct evict_op *o, int64_t now_s,
 
 /* ---- the pass -------------------------------------------------------------- */
 
+/* A scope as operators name it: "/" for whole deleted sites. */
+static const char *site_label(const char *scope)
+{
+	return *scope ? scope : "/";
+}
+
+static void set_figures(char *site, size_t cap, uint64_t *bytes, uint64_t *share,
+			const struct evict_figures *f)
+{
+	if (!f || !f->scope) {
+		*site = '\0';
+		*bytes = *share = 0;
+		return;
+	}
+	snprintf(site, cap, "%s", site_label(f->scope));
+	*bytes = f->bytes;
+	*share = f->share;
+}
+
 static void set_pressure(struct space *s, bool on, const struct evict_plan *p)
 {
 	char fb[32], fl[32], spec[32];
@@ -290,12 +309,23 @@ static void set_pressure(struct space *s, bool on, const struct evict_plan *p)
 	evict_format_approx(s->st.avail, fb, sizeof(fb));
 	evict_format_approx(s->st.floor, fl, sizeof(fl));
 	evict_format_floor(&s->c.floor, spec, sizeof(spec));
-	if (on)
+	if (on && p->blocked_by.scope) {
+		char tb[32], sh[32];
+
+		evict_format_approx(p->blocked_by.bytes, tb, sizeof(tb));
+		evict_format_approx(p->blocked_by.share, sh, sizeof(sh));
+		notice(s, "free space %s is below the floor of %s (min_free=%s) and nothing "
+		       "more may be evicted: site %s holds %s of trash against a share of %s, "
+		       "none of it evictable yet, so no other site's trash is evicted; %"
+		       PRIu64 " op(s) held, %" PRIu64 " younger than min_retention, %" PRIu64
+		       " open or being purged", fb, fl, spec, site_label(p->blocked_by.scope),
+		       tb, sh, p->held, p->young, p->busy);
+	} else if (on) {
 		notice(s, "free space %s is below the floor of %s (min_free=%s) and nothing "
 		       "more may be evicted: %" PRIu64 " op(s) held, %" PRIu64 " younger than "
 		       "min_retention, %" PRIu64 " open or being purged", fb, fl, spec,
 		       p->held, p->young, p->busy);
-	else
+	} else
 		notice(s, "free space %s is back above the floor of %s", fb, fl);
 }
 
@@ -337,20 +367,27 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	if ((r = evict_plan(&in, &plan)) < 0)
 		goto out;
 	for (size_t i = 0; i < plan.n && !stopping(s); i++) {
-		const struct evict_op *o = &l.ops[plan.v[i].op];
-		char detail[160], a[32];
-		bool cap = plan.v[i].reason == EVICT_CAP;
+		const struct evict_victim *v = &plan.v[i];
+		const struct evict_op *o = &l.ops[v->op];
+		char detail[512], a[32];
+		bool cap = v->reason == EVICT_CAP;
 
 		if (!cap && measure(s, &total, &avail) == 0 && avail >= target)
 			continue;   /* freed more than the records said */
 		if (cap) {
-			for (size_t c = 0; c < l.ncaps; c++)
-				if (!strcmp(l.caps[c].scope, o->scope))
-					util_format_size(l.caps[c].max_bytes, a, sizeof(a));
-			snprintf(detail, sizeof(detail), "reason=trash_max trash_max=%s", a);
+			util_format_size(v->site.share, a, sizeof(a));
+			snprintf(detail, sizeof(detail), "reason=trash_max trash_max=%s trash=%" PRIu64,
+				 a, v->site.bytes);
 		} else {
-			snprintf(detail, sizeof(detail), "reason=space free=%" PRIu64 " floor=%" PRIu64,
-				 avail, floor);
+			int n = snprintf(detail, sizeof(detail), "reason=space free=%" PRIu64
+					 " floor=%" PRIu64 " site=%s trash=%" PRIu64 " share=%" PRIu64,
+					 avail, floor, site_label(v->site.scope), v->site.bytes,
+					 v->site.share);
+
+			if (v->other.scope && n > 0 && (size_t)n < sizeof(detail))
+				snprintf(detail + n, sizeof(detail) - (size_t)n, " next=%s next_trash=%"
+					 PRIu64 " next_share=%" PRIu64, site_label(v->other.scope),
+					 v->other.bytes, v->other.share);
 		}
 		r = evict_one(s, o, now_s, detail);
 		if (r == 0) {
@@ -377,12 +414,17 @@ int64_t space_pass(struct space *s, int64_t now_s)
 	s->st.held = plan.held;
 	s->st.young = plan.young;
 	s->st.busy = plan.busy;
+	set_figures(s->st.top_site, sizeof(s->st.top_site), &s->st.top_bytes, &s->st.top_share,
+		    &plan.top);
+	set_figures(s->st.blocked_site, sizeof(s->st.blocked_site), &s->st.blocked_bytes,
+		    &s->st.blocked_share, avail < floor ? &plan.blocked_by : NULL);
 	pthread_mutex_unlock(&s->lock);
 	if (avail < floor) {
 		/* more to try (the records overstated what an op frees): soon */
 		bool more = evicted && s->st.eligible_ops;
 
-		set_pressure(s, !more, &plan);
+		if (!more)   /* with more to try the next pass decides */
+			set_pressure(s, true, &plan);
 		s->last_walk_ns = 0;
 		next = more ? BUSY_NS : WATCH_NS;
 	} else {

@@ -1,8 +1,8 @@
 /*
  * space — keeps the trash from filling the disk: the sweeper's eviction
  * pass.  It measures the backing filesystem (fstatvfs f_bavail), asks the
- * policy (evict.h) what to evict for the free-space floor (-o min_free)
- * and the sites' trash caps (trash_max), and purges those ops through the
+ * policy (evict.h) what to evict for the free-space floor (-o min_free,
+ * fairly between sites) and the sites' trash caps (trash_max), and purges those ops through the
  * trash engine (trash_purge_begin / trash_purge_step) in bounded steps,
  * checking the op's and its site's hold before every step.
  *
@@ -23,6 +23,7 @@
 #ifndef GRACEFS_SPACE_H
 #define GRACEFS_SPACE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "engine/evict.h"
@@ -57,6 +58,14 @@ struct space_status {
 	uint64_t held, young, busy;  /* ops that could not */
 	uint64_t evicted_ops, evicted_bytes;     /* since start */
 	bool pressure;               /* below the floor and nothing more may go */
+	/* the site with the most trash against its share ("/": whole deleted
+	 * sites; "" when no trash), its unheld trash and share (evict.h) */
+	char top_site[NAME_MAX + 1];
+	uint64_t top_bytes, top_share;
+	/* below the floor: the site over its share whose trash is all young or
+	 * open, which keeps everyone else's from being evicted ("" if none) */
+	char blocked_site[NAME_MAX + 1];
+	uint64_t blocked_bytes, blocked_share;
 	int last_error;              /* -errno of the last failed eviction, 0 if none */
 };
 

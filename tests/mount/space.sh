@@ -2,9 +2,11 @@
 #
 # space.sh — issue 12: trash never fills the disk.  On a small ext4 loop
 # image: site trash caps (trash_max) evict a site's oldest ops past
-# min_retention; below the free-space floor (min_free) the oldest unheld ops
-# of all sites past min_retention are evicted first, while held and young
-# ops stay and free space ends above the floor; when nothing more may go,
+# min_retention; below the free-space floor (min_free) unheld ops past
+# min_retention are evicted, from the site most over its share first, oldest
+# first within it, while held and young ops stay and free space ends above
+# the floor; a site within its share keeps its trash while another is over
+# its share (issue 21); when nothing more may go,
 # the pressure is reported once and cleared when space comes back;
 # exclusion globs remove matching items directly (directories only when
 # empty, protected paths first) while everything else still goes to trash;
@@ -150,16 +152,28 @@ check_eq "metric gracefs_space_floor_bytes" "$FLOOR" "$(metric gracefs_space_flo
 
 # ---------------------------------------------------------------------------
 # Pressure: 12 MiB below the floor, more than every evictable op frees.
+# Fair shares (unheld trash: s1 D 4M, s2 E+F 8M, s4 G3 2M capped at 3M):
+# s2 is over its share, so its E goes once past min_retention, then s1's D
+# (s1 is then over the share); then s2 (F, young) is still over its share
+# and s4's G3, within its share, stays although it is old enough.
 diag "$(date +%T) Pressure: 12 MiB"
 
 F=$(del s2 f.dat)   # young
 FILL=$(( $(free_bytes) - FLOOR + 12 * MiB ))
 check "fill s1 to 12 MiB below the floor" fallocate -l "$FILL" "$MNT/s1/fill2"
+check_wait "s2's op E (over its share) was evicted" 60 op_gone s2 "$E"
 check_wait "status reports space pressure" 60 eval '[ "$(status space_pressure)" == 1 ]'
 check "young op F stays under pressure" op_there s2 "$F"
 check "held op C stays under pressure" op_there s3 "$C"
 check "op D was evicted" op_gone s1 "$D"
-check "op G3 was evicted" op_gone s4 "$G3"
+check "op G3 (s4 within its share) stays while s2 is over its share" op_there s4 "$G3"
+check_eq "status: s2 keeps the others' trash from eviction" s2 "$(status space_blocked_by)"
+check "status: s2's figures (F's 4 MiB against a share of 3 MiB)" \
+	test "$(status space_blocked_by_bytes)" -ge $((4 * MiB)) -a "$(status space_blocked_by_share_bytes)" -lt $((4 * MiB))
+check_match "E's eviction audited with both sites' figures" \
+	"$E .*reason=space free=[0-9]+ floor=[0-9]+ site=s2 trash=[0-9]+ share=[0-9]+ next=s[14] next_trash=[0-9]+ next_share=[0-9]+" \
+	"$(audit_rows evict s2)"
+check_match "the pressure names the site over its share" "site s2 holds .* against a share of" "$(cat "$GFS_LOG")"
 check_eq "the pressure is logged once" 1 "$(grep -c 'nothing more may be evicted' "$GFS_LOG")"
 wait_until 10 eval '[ "$(metric gracefs_space_pressure)" == 1 ]'
 check_eq "metric gracefs_space_pressure" 1 "$(metric gracefs_space_pressure)"

@@ -1,6 +1,6 @@
 /*
  * test_evict — the eviction policy (evict.h): floor parsing, which ops are
- * eligible, oldest first across sites, the margin, site caps, and the
+ * eligible, fair shares between sites, the margin, site caps, and the
  * counts of what could not be evicted.
  */
 #include <errno.h>
@@ -98,38 +98,50 @@ static void test_eligibility(void **state)
 	assert_false(evict_eligible(&o, DAY - 1, DAY));
 }
 
-/* The floor: oldest first across sites, stopping at floor + margin, never a
- * held, young or open op. */
-static void test_floor_oldest_first(void **state)
+/* The floor never takes a held, young or open op, stops at floor + margin,
+ * and here stops early: once a (the churner) is down to what only its young
+ * op holds, it is still over its share, so b — within its share — keeps its
+ * op although it is old enough. */
+static void test_floor_counts(void **state)
 {
 	struct evict_op ops[] = {
 		op("b", "b-old", 9 * DAY, 10 * MiB),
 		op("a", "a-young", 3600, 50 * MiB),      /* younger than min_age */
 		op("a", "a-oldest", 10 * DAY, 10 * MiB),
-		op("c", "c-held", 20 * DAY, 50 * MiB),   /* held: never */
+		op("c", "c-held", 20 * DAY, 50 * MiB),   /* held: never, and not counted */
 		op("a", "a-mid", 5 * DAY, 10 * MiB),
 		op("b", "b-new", 2 * DAY, 10 * MiB),
-		op("c", "c-open", 30 * DAY, 50 * MiB),
+		op("c", "c-open", 30 * DAY, 50 * MiB),   /* open: never, but counted */
 	};
 	struct evict_victim v[7];
 	struct evict_plan p = { .v = v };
 	struct evict_input in = { .ops = ops, .nops = 7, .now_s = NOW, .min_age_s = DAY,
-				  .total = 1000 * MiB, .avail = 80 * MiB, .floor = 100 * MiB };
+				  .total = 1000 * MiB, .avail = 70 * MiB, .floor = 100 * MiB };
 
 	(void)state;
 	ops[3].hold = true;
 	ops[6].state = OP_OPEN;
-	/* need 100 + 10 (margin) - 80 = 30 MiB: the three oldest eligible */
+	/* usage a 70, b 20, c 50 (equal share 46.7): a's two old ops go; then
+	 * a (50) is still over its share (40) with nothing eligible */
 	assert_int_equal(evict_plan(&in, &p), 0);
 	assert_true(p.below_floor);
-	assert_false(p.short_of_floor);
-	assert_int_equal(p.n, 3);
+	assert_true(p.short_of_floor);
+	assert_int_equal(p.n, 2);
 	assert_string_equal(ops[v[0].op].name, "a-oldest");
-	assert_string_equal(ops[v[1].op].name, "b-old");
-	assert_string_equal(ops[v[2].op].name, "a-mid");
+	assert_string_equal(ops[v[1].op].name, "a-mid");
 	for (size_t i = 0; i < p.n; i++)
 		assert_int_equal(v[i].reason, EVICT_SPACE);
-	assert_int_equal(p.bytes, 30 * MiB);
+	assert_string_equal(v[0].site.scope, "a");
+	assert_int_equal(v[0].site.bytes, 70 * MiB);
+	assert_int_equal(v[0].site.share, 140 * MiB / 3);
+	assert_string_equal(v[0].other.scope, "c");   /* next in line: 50 against 46.7 */
+	assert_int_equal(v[0].other.bytes, 50 * MiB);
+	assert_string_equal(v[1].site.scope, "a");
+	assert_int_equal(v[1].site.bytes, 60 * MiB);
+	assert_string_equal(p.blocked_by.scope, "a");
+	assert_int_equal(p.blocked_by.bytes, 50 * MiB);
+	assert_int_equal(p.blocked_by.share, 40 * MiB);
+	assert_int_equal(p.bytes, 20 * MiB);
 	assert_int_equal(p.eligible_ops, 4);
 	assert_int_equal(p.eligible_bytes, 40 * MiB);
 	assert_int_equal(p.held, 1);
@@ -142,11 +154,28 @@ static void test_floor_oldest_first(void **state)
 	assert_false(p.below_floor);
 	assert_int_equal(p.n, 0);
 	assert_int_equal(p.eligible_ops, 4);   /* still reported */
+	assert_null(p.blocked_by.scope);
+	assert_string_equal(p.top.scope, "a");
 
-	/* far below: every eligible op, and it is still not enough */
+	/* c's open op counts too: with a's young op empty, c (50 against 30)
+	 * is over its share and blocks at once */
+	ops[1].bytes = 0;
+	in.avail = 10 * MiB;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 0);
+	assert_string_equal(p.blocked_by.scope, "c");
+
+	/* with both empty, a and b are level: the older op goes first, and
+	 * they take turns */
+	ops[6].bytes = 0;
 	in.avail = 10 * MiB;
 	assert_int_equal(evict_plan(&in, &p), 0);
 	assert_int_equal(p.n, 4);
+	assert_string_equal(ops[v[0].op].name, "a-oldest");
+	assert_string_equal(ops[v[1].op].name, "b-old");
+	assert_string_equal(ops[v[2].op].name, "a-mid");
+	assert_string_equal(ops[v[3].op].name, "b-new");
+	assert_null(p.blocked_by.scope);
 	assert_true(p.short_of_floor);
 
 	/* a site hold protects every op of the site */
@@ -156,6 +185,63 @@ static void test_floor_oldest_first(void **state)
 	assert_int_equal(p.held, 3);
 	for (size_t i = 0; i < p.n; i++)
 		assert_string_equal(ops[v[i].op].scope, "a");
+}
+
+/* The issue's churn: a deletes op after op, b deleted one op a while ago.
+ * Oldest-first would take b's op second; fairly, a pays until it is down to
+ * its share, and b keeps its op.  When a's remaining trash is young and
+ * still over its share, b keeps it even below the floor. */
+static void test_floor_fair(void **state)
+{
+	struct evict_op ops[] = {
+		op("a", "a1", 600, 10 * MiB),
+		op("b", "b1", 300, 20 * MiB),
+		op("a", "a2", 200, 10 * MiB),
+		op("a", "a3", 150, 10 * MiB),
+		op("a", "a4", 120, 10 * MiB),
+		op("a", "a5", 100, 10 * MiB),
+	};
+	struct evict_victim v[6];
+	struct evict_plan p = { .v = v };
+	struct evict_input in = { .ops = ops, .nops = 6, .now_s = NOW, .min_age_s = 60,
+				  .total = 1000 * MiB, .avail = 0, .floor = 25 * MiB };
+
+	(void)state;
+	/* need 27.5 MiB: a (50 against 35) gives a1, a2, a3; b1 stays */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 3);
+	assert_string_equal(ops[v[0].op].name, "a1");
+	assert_string_equal(ops[v[1].op].name, "a2");
+	assert_string_equal(ops[v[2].op].name, "a3");
+	assert_string_equal(v[0].other.scope, "b");
+	assert_int_equal(v[0].other.bytes, 20 * MiB);
+	assert_int_equal(v[0].other.share, 35 * MiB);
+	assert_false(p.short_of_floor);
+
+	/* need 66 MiB, and a's last two ops are young and large: a is still
+	 * over its share (60 against 40) with nothing eligible; b keeps b1 */
+	ops[4] = op("a", "a4", 10, 30 * MiB);
+	ops[5] = op("a", "a5", 5, 30 * MiB);
+	in.floor = 60 * MiB;
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 3);
+	for (size_t i = 0; i < p.n; i++)
+		assert_string_equal(ops[v[i].op].scope, "a");
+	assert_string_equal(p.blocked_by.scope, "a");
+	assert_int_equal(p.blocked_by.bytes, 60 * MiB);
+	assert_int_equal(p.blocked_by.share, 40 * MiB);
+	assert_true(p.short_of_floor);
+
+	/* a cap is the site's share: b capped at 10 MiB is over it (20), a
+	 * with an equal share is not (a's young 60 against (60 + 20) / 2) */
+	struct evict_cap caps[] = { { "b", 100 * MiB } };
+	in.caps = caps;
+	in.ncaps = 1;
+	ops[4].bytes = ops[5].bytes = 5 * MiB;   /* a 40 against 30: over */
+	assert_int_equal(evict_plan(&in, &p), 0);
+	assert_int_equal(p.n, 4);   /* a1 a2 a3, then b1 (20 of 100) */
+	assert_string_equal(ops[v[3].op].name, "b1");
+	assert_int_equal(v[3].site.share, 100 * MiB);
 }
 
 /* A tie in time is broken by scope, then name: the order is total. */
@@ -215,12 +301,16 @@ static void test_site_cap(void **state)
 	in.avail = 40 * MiB;   /* need 110 - 40 = 70: a1+a2 (cap) free 80 */
 	assert_int_equal(evict_plan(&in, &p), 0);
 	assert_int_equal(p.n, 2);
-	in.avail = 20 * MiB;   /* need 90: a1+a2 = 80, then b1 (oldest left) */
+	in.avail = 20 * MiB;   /* need 90: a1+a2 = 80, then a3: a (80 against its
+				* cap 100) is fuller than b (40 against 60) */
 	assert_int_equal(evict_plan(&in, &p), 0);
 	assert_int_equal(p.n, 3);
-	assert_string_equal(ops[v[0].op].name, "b1");   /* oldest first in the plan */
-	assert_int_equal(v[0].reason, EVICT_SPACE);
+	assert_int_equal(v[0].reason, EVICT_CAP);   /* cap victims first */
 	assert_int_equal(v[1].reason, EVICT_CAP);
+	assert_string_equal(ops[v[2].op].name, "a3");
+	assert_int_equal(v[2].reason, EVICT_SPACE);
+	assert_int_equal(v[0].site.bytes, 160 * MiB);
+	assert_int_equal(v[0].site.share, 100 * MiB);
 }
 
 static void test_empty(void **state)
@@ -242,7 +332,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_floor),
 		cmocka_unit_test(test_eligibility),
-		cmocka_unit_test(test_floor_oldest_first),
+		cmocka_unit_test(test_floor_counts),
+		cmocka_unit_test(test_floor_fair),
 		cmocka_unit_test(test_floor_ties),
 		cmocka_unit_test(test_site_cap),
 		cmocka_unit_test(test_empty),
