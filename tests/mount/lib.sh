@@ -432,6 +432,34 @@ gfs_bg() {
 	GFS_BG_PIDS+=("$GFS_BG_PID")
 }
 
+# gfs_loop_backing SIZE MKFS_ARG... — BACKING becomes a fresh ext4 image of
+# SIZE in GFS_TMP (mkfs.ext4 -q -F MKFS_ARG..., no lost+found), unmounted
+# at exit once gracefs is gone.  Skips the test where loop devices are not
+# available.  The image is $GFS_IMG.
+gfs_loop_backing() {
+	local size=$1
+	shift
+	GFS_IMG=$GFS_TMP/img
+	[ -e /dev/loop-control ] || skip_all "no loop devices (/dev/loop-control missing)"
+	truncate -s "$size" "$GFS_IMG" && mkfs.ext4 -q -F "$@" "$GFS_IMG" ||
+		skip_all "cannot make an ext4 image"
+	mount -o loop "$GFS_IMG" "$BACKING" 2>/dev/null || skip_all "loop devices are not available here"
+	rmdir "$BACKING/lost+found"
+	trap _gfs_loop_cleanup EXIT
+}
+
+_gfs_loop_cleanup() {
+	local rc=$?
+	if [ -n "$GFS_PID" ]; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
+		wait_until 10 eval '! _pid_alive "$GFS_PID"' || kill -KILL "$GFS_PID" 2>/dev/null
+		GFS_PID=
+	fi
+	umount "$BACKING" 2>/dev/null || umount -l "$BACKING"
+	(exit "$rc")
+	_gfs_cleanup
+}
+
 _gfs_cleanup() {
 	local rc=$? p
 	trap - EXIT

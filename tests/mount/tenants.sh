@@ -11,28 +11,12 @@
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
 gfs_require python3 mkfs.ext4 losetup setpriv
 [ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
-[ -e /dev/loop-control ] || skip_all "no loop devices (/dev/loop-control missing)"
 
 gctl() { "$GRACECTL" -b "$BACKING" "$@"; }
 MiB=$((1 << 20))
 A=2101 B=2102
 
-IMG=$GFS_TMP/img
-truncate -s 64M "$IMG" && mkfs.ext4 -q -F -m 0 -N 2048 "$IMG" || skip_all "cannot make an ext4 image"
-mount -o loop "$IMG" "$BACKING" 2>/dev/null || skip_all "loop devices are not available here"
-rmdir "$BACKING/lost+found"
-_img_cleanup() {
-	local rc=$?
-	if [ -n "$GFS_PID" ]; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-		wait_until 10 eval '! _pid_alive "$GFS_PID"' || kill -KILL "$GFS_PID" 2>/dev/null
-		GFS_PID=
-	fi
-	umount "$BACKING" 2>/dev/null || umount -l "$BACKING"
-	(exit "$rc")
-	_gfs_cleanup
-}
-trap _img_cleanup EXIT
+gfs_loop_backing 64M -m 0 -N 2048
 
 status() {
 	gctl --json status |
