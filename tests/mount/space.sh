@@ -30,23 +30,7 @@ check_wait() {
 
 # The backing store is a 128 MiB ext4 image (no reserved blocks, inodes
 # enough for the crash test's 40000 files); unmounted after gracefs.
-IMG=$GFS_TMP/img
-truncate -s 128M "$IMG" && mkfs.ext4 -q -F -m 0 -N 50000 -I 128 "$IMG" ||
-	skip_all "cannot make an ext4 image"
-mount -o loop "$IMG" "$BACKING" 2>/dev/null || skip_all "loop devices are not available here"
-rmdir "$BACKING/lost+found"
-_space_cleanup() {
-	local rc=$?
-	if [ -n "$GFS_PID" ]; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -u -z "$MNT" 2>/dev/null
-		wait_until 10 eval '! _pid_alive "$GFS_PID"' || kill -KILL "$GFS_PID" 2>/dev/null
-		GFS_PID=
-	fi
-	umount "$BACKING" 2>/dev/null || umount -l "$BACKING"
-	(exit "$rc")
-	_gfs_cleanup
-}
-trap _space_cleanup EXIT
+gfs_loop_backing 128M -m 0 -N 50000 -I 128
 
 PROM=$GFS_TMP/gracefs.prom
 MiB=$((1 << 20))
@@ -154,16 +138,31 @@ check_eq "metric gracefs_space_floor_bytes" "$FLOOR" "$(metric gracefs_space_flo
 # Pressure: 12 MiB below the floor, more than every evictable op frees.
 # Fair shares (unheld trash: s1 D 4M, s2 E+F 8M, s4 G3 2M capped at 3M):
 # s2 is over its share, so its E goes once past min_retention, then s1's D
-# (s1 is then over the share); then s2 (F, young) is still over its share
+# (s1 is then over the share); then s2 (F, open) is still over its share
 # and s4's G3, within its share, stays although it is old enough.
 diag "$(date +%T) Pressure: 12 MiB"
 
-F=$(del s2 f.dat)   # young
+# F is deleted by a process that goes on deleting a small file every 0.3 s
+# into the same op (within op_gap): the op stays open — s2's trash, never
+# evictable — however long the checks below take on a loaded machine.
+before=$(trash_op_dirs s2)
+gfs_bg python3 -c '
+import os, sys, time
+os.unlink(sys.argv[1] + "/f.dat")
+for i in range(100000):
+    p = "%s/tick%d" % (sys.argv[1], i)
+    open(p, "w").close()
+    os.unlink(p)
+    time.sleep(0.3)
+' "$MNT/s2"
+DELETER=$GFS_BG_PID
+wait_until 10 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(trash_op_dirs s2))" ]'
+F=$(new_op s2 "$before")
 FILL=$(( $(free_bytes) - FLOOR + 12 * MiB ))
 check "fill s1 to 12 MiB below the floor" fallocate -l "$FILL" "$MNT/s1/fill2"
 check_wait "s2's op E (over its share) was evicted" 60 op_gone s2 "$E"
 check_wait "status reports space pressure" 60 eval '[ "$(status space_pressure)" == 1 ]'
-check "young op F stays under pressure" op_there s2 "$F"
+check "op F (still open) stays under pressure" op_there s2 "$F"
 check "held op C stays under pressure" op_there s3 "$C"
 check "op D was evicted" op_gone s1 "$D"
 check "op G3 (s4 within its share) stays while s2 is over its share" op_there s4 "$G3"
@@ -177,6 +176,7 @@ check_match "the pressure names the site over its share" "site s2 holds .* again
 check_eq "the pressure is logged once" 1 "$(grep -c 'nothing more may be evicted' "$GFS_LOG")"
 wait_until 10 eval '[ "$(metric gracefs_space_pressure)" == 1 ]'
 check_eq "metric gracefs_space_pressure" 1 "$(metric gracefs_space_pressure)"
+kill "$DELETER" && wait "$DELETER" 2>/dev/null
 
 # ---------------------------------------------------------------------------
 # Exclusions relieve it: the fill files are removed directly, not to trash.
