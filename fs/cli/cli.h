@@ -198,6 +198,7 @@ struct selection {
 	const char *command;
 	const char *site;
 	const char *run;             /* a run ID (no "run:"), or NULL */
+	const char *script;          /* --script: the run's leader command, or NULL */
 	int backing_fd;
 	size_t skipped_purging;
 };

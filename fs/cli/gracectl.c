@@ -510,7 +510,7 @@ static const struct cmd cmds[] = {
 	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN" },
 	{ "runs",    c_runs,   "runs" },
 	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] | undo --since T [--until T] "
-			       "[--uid U] [--command C] [--site S]   [--execute [TOKEN]]" },
+			       "[--uid U] [--command C] [--script NAME] [--site S]   [--execute [TOKEN]]" },
 	{ "hold",    c_hold,   "hold site:ID|op:ID… | hold run:ID [--execute TOKEN]" },
 	{ "release", c_hold,   "release site:ID|op:ID… | release run:ID [--execute TOKEN]" },
 	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },

@@ -39,6 +39,11 @@ static int sel_filter(const struct op_record *r, void *arg)
 		return 0;
 	if (s->run && strcmp(r->run, s->run))
 		return 0;
+	/* --script: the command of the run's leader (the word in its ID, a
+	 * script's name for `sh ./x.sh`), or a pattern on its command line */
+	if (s->script && (!r->run[0] || (strcmp(op_cmd(r->run), s->script) &&
+					 fnmatch(s->script, r->runinfo.cmdline, 0) != 0)))
+		return 0;
 	if (s->command && strcmp(op_cmd(r->name), s->command) &&
 	    fnmatch(s->command, r->cmdline, 0) != 0)
 		return 0;
@@ -529,6 +534,8 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			}
 		} else if (!strcmp(a, "--command")) {
 			s.command = v;
+		} else if (!strcmp(a, "--script")) {
+			s.script = v;
 		} else if (!strcmp(a, "--site")) {
 			if ((r = known_site(x, v, site)))
 				goto out;
@@ -540,7 +547,8 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	}
 	if (ids == bulk || (bulk && !s.since_ns && !s.run)) {
 		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--site S] … | undo --since T "
-			 "[--until T] [--uid U] [--command C] [--site S]  [--execute [TOKEN]]");
+			 "[--until T] [--uid U] [--command C] [--script NAME] [--site S]  "
+			 "[--execute [TOKEN]]");
 		goto out;
 	}
 	if (bulk && (r = sel_run(x, &s)))

@@ -16,8 +16,10 @@
 #     `release run:ID` (dry run, token, --execute) act on all 6 and only
 #     them, and `undo run:ID --execute TOKEN` restores exactly the
 #     script's 6 deletions while the other job's 2 (one in a shared site,
-#     deleted in the same minute) stay in trash; `log --run` shows the
-#     run's deletions and their undo.  Bad run IDs are refused.
+#     deleted in the same minute) stay in trash; `undo --since T --script
+#     cleanup.sh` (the fleet playbook's form) plans the same ops;
+#     `log --run` shows the run's deletions and their undo.  Bad run IDs
+#     are refused.
 #
 # Every wait is a bounded poll.
 
@@ -47,6 +49,7 @@ while [ ! -e "$GFS_TMP/go" ]; do sleep 0.1; done
 for s in s4 s5 s6; do rm -rf "$MNT/\$s/data"; done
 SH
 chmod +x "$GFS_TMP/cleanup.sh"
+T0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 setsid "$GFS_TMP/cleanup.sh" 3>&- </dev/null &
 SCRIPT=$!
 GFS_BG_PIDS+=("$SCRIPT")
@@ -132,6 +135,12 @@ check "purge of a run ID (purge takes an op) is refused" check_errno_rc 2 gctl p
 # undo run:ID: exactly the script's 6 deletions
 dryj=$(gctl --json undo "$RUN")
 check_eq "undo run:ID dry run: 6 ops in 6 sites" "6 6" "$(pyj '"%d %d" % (d["ops"], d["sites"])' <<<"$dryj")"
+check_eq "undo --since --script cleanup.sh plans the same 6 ops (the fleet's form)" \
+	"$(pyj 'd["token"]' <<<"$dryj")" "$(gctl --json undo --since "$T0" --script cleanup.sh | pyj 'd["token"]')"
+check_eq "undo --since --script sh: the other job's 2" 2 \
+	"$(gctl --json undo --since "$T0" --script sh | pyj 'd["ops"]')"
+check_eq "undo --since --script, a pattern on the leader's command line" 6 \
+	"$(gctl --json undo --since "$T0" --script '*/cleanup.sh' | pyj 'd["ops"]')"
 check "undo run:ID --execute TOKEN" gctl undo "$RUN" --execute "$(pyj 'd["token"]' <<<"$dryj")"
 back=0
 for s in s1 s2 s3 s4 s5 s6; do

@@ -77,6 +77,11 @@ class UndoArgs(unittest.TestCase):
             ['--since', '2026-11-27T13:05:12Z', '--until', '2026-11-27T14:00:00Z',
              '--uid', '1000', '--command', 'rm', '--site', 'acme'])
 
+    def test_script(self):
+        self.assertEqual(g.gracefs_undo_args('2026-11-27T13:05:12Z', None, None, None, None,
+                                             'cleanup.sh'),
+                         ['--since', '2026-11-27T13:05:12Z', '--script', 'cleanup.sh'])
+
     def test_optional_left_out(self):
         self.assertEqual(g.gracefs_undo_args('2026-11-27', None, '', None, None),
                          ['--since', '2026-11-27T00:00:00Z'])

@@ -78,7 +78,7 @@ def _site_name(site):
     return s
 
 
-def gracefs_undo_args(since, until=None, site=None, uid=None, command=None):
+def gracefs_undo_args(since, until=None, site=None, uid=None, command=None, script=None):
     """The arguments of `gracectl undo` for the selection, times made
     absolute.  Checked here so a typo fails on the controller."""
     if not _given(since):
@@ -96,6 +96,8 @@ def gracefs_undo_args(since, until=None, site=None, uid=None, command=None):
         args += ['--uid', str(int(uid))]
     if _given(command):
         args += ['--command', str(command)]
+    if _given(script):   # the run's leader: run IDs (pids) differ across nodes
+        args += ['--script', str(script)]
     if _given(site):
         args += ['--site', _site_name(site)]
     return args
