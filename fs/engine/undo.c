@@ -15,6 +15,7 @@
  * Threading: none; every function works on its own fds and memory.
  */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -265,6 +266,36 @@ static bool ov_in_run(const struct undo_overlay *ov, const char *scope, const ch
 	}
 }
 
+/* Redirects: a directory the run put back under another name (its name
+ * was taken: NAME.restored-<op>, or below such a one).  Kept under the
+ * scope with '\2' appended, so they never answer ov_get's "what is at
+ * this path".  Older ops of the run follow their parent there instead of
+ * writing into what now holds the original name (a tenant's new tree). */
+#define REDIR_SCOPE_MAX (NAME_MAX + 2)
+
+static int ov_redirect_add(struct undo_overlay *ov, const char *scope, const char *from,
+			   const char *to)
+{
+	char rs[REDIR_SCOPE_MAX + 1];
+
+	snprintf(rs, sizeof(rs), "%s\2", scope);
+	return undo_overlay_add(ov, rs, from, true, to);
+}
+
+/* Where the run put the directory whose original path is `from`, or NULL. */
+static const char *ov_redirect(const struct undo_overlay *ov, const char *scope,
+			       const char *from)
+{
+	char rs[REDIR_SCOPE_MAX + 1];
+	const struct ov_entry *e;
+
+	if (!ov || !ov->n)
+		return NULL;
+	snprintf(rs, sizeof(rs), "%s\2", scope);
+	e = ov_get(ov, rs, from);
+	return e ? e->src : NULL;
+}
+
 struct undo_runs {
 	struct {
 		char id[NAME_MAX + 1];
@@ -337,6 +368,8 @@ int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p)
 		snprintf(src, sizeof(src), "%s/%s", root, s->from);
 		r = undo_overlay_add(ov, p->scope, s->to, dir,
 				     dir && s->kind != UNDO_MKDIR ? src : NULL);
+		if (!r && dir && strcmp(s->from, s->to))
+			r = ov_redirect_add(ov, p->scope, s->from, s->to);
 	}
 	return r;
 }
@@ -344,10 +377,15 @@ int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p)
 int undo_overlay_note_step(struct undo_overlay *ov, const char *scope,
 			   const struct undo_step *s, const char *to)
 {
+	int r;
+
 	/* only directories matter once things are really in place */
 	if (s->kind == UNDO_MERGED || !S_ISDIR(s->mode))
 		return 0;
-	return undo_overlay_add(ov, scope, to, true, NULL);
+	r = undo_overlay_add(ov, scope, to, true, NULL);
+	if (!r && strcmp(s->from, to))
+		r = ov_redirect_add(ov, scope, s->from, to);
+	return r;
 }
 
 /* ---- planning ---- */
@@ -387,6 +425,7 @@ static int add_step(struct undo_plan *p, enum undo_kind kind, const char *from, 
 	*(kind == UNDO_MKDIR ? &p->mkdirs : kind == UNDO_MOVE ? &p->moves :
 	  kind == UNDO_MERGED ? &p->merges : kind == UNDO_REPLACE ? &p->replaces :
 	  &p->renames) += 1;
+	p->follows += kind == UNDO_MOVE && strcmp(from, to);
 	return 0;
 }
 
@@ -536,6 +575,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	char alt[NAME_MAX + 1];
 	struct stat st = { .st_mode = DTTOIF(type), .st_dev = w->dev }, lst;
 	const struct ov_entry *ove;
+	const char *redir, *base;
 	int sub = -1, nf, nt, r;
 	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
 
@@ -551,6 +591,14 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	if ((nf = push(w->from, flen, name)) < 0 || (nt = push(w->to, tlen, name)) < 0) {
 		r = -ENAMETOOLONG;
 		goto out;
+	}
+	/* the run put this directory back under another name (its own was
+	 * taken): follow it there, never into what holds the name now */
+	if (sub >= 0 && (redir = ov_redirect(w->ov, w->p->scope, w->from)) &&
+	    (base = strrchr(redir, '/') ? strrchr(redir, '/') + 1 : redir) - redir ==
+	    (ptrdiff_t)(tlen ? tlen + 1 : 0) && !strncmp(redir, w->to, tlen) && valid_name(base)) {
+		name = base;
+		nt = push(w->to, tlen, name);
 	}
 	/* what is at the target: live, or put there by an earlier op of the run */
 	ove = ov_get(w->ov, w->p->scope, w->to);
@@ -809,6 +857,7 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			*(s->kind == UNDO_MKDIR ? &res->mkdirs : s->kind == UNDO_MERGED ?
 			  &res->merged : renamed ? &res->renamed : &res->moved) += 1;
 			res->replaced += s->kind == UNDO_REPLACE;
+			res->followed += !renamed && s->kind == UNDO_MOVE && strcmp(s->from, final);
 		}
 		if (fn && (r = fn(arg, s, final, renamed, r)) != 0) {
 			first = r;

@@ -21,6 +21,14 @@
  * NAME.restored-<op> rule, and the emptied directory is removed from the
  * op — instead of restoring it next to it as NAME.restored-<op>.
  *
+ * A directory the run put back under a new name (its own was taken by a
+ * tree the tenant re-created meanwhile) is followed: an older op's items
+ * below its original path go below the new name
+ * (blog.restored-<op>/2024), never into the directory that holds the
+ * original name now — a restore never writes into a directory that did
+ * not exist when the op ran.  Such steps are UNDO_MOVEs whose `to`
+ * differs from `from` (counted in follows / followed).
+ *
  * One exception (docs/overwrite.md): a file the op preserved before
  * truncating it (TRASH_PRESERVED_XATTR naming the op) is the path's state
  * before the op, so it takes the path back from the live non-directory
@@ -44,7 +52,8 @@
 
 enum undo_kind {
 	UNDO_MKDIR,     /* recreate a missing live parent (its mirror's mode/owner) */
-	UNDO_MOVE,      /* rename an item back to its original path */
+	UNDO_MOVE,      /* rename an item back to its original path (or below the
+			 * new name of a parent the run renamed: a follow) */
 	UNDO_RENAME,    /* the original name is taken: next to it, renamed */
 	UNDO_MERGED,    /* a directory whose entries went into the directory the
 			 * run restored at its path: remove it from the op once
@@ -70,6 +79,8 @@ struct undo_plan {
 	struct undo_step *steps;  /* in order: a parent's mkdir before its children */
 	size_t n, cap;
 	size_t moves, renames, mkdirs, merges, replaces;
+	size_t follows;   /* of moves: items that follow a parent the run put
+			   * back under a new name (to differs from from) */
 };
 
 /* ---- overlays: what earlier ops of one bulk undo put back ---- */
@@ -134,6 +145,7 @@ typedef int (*undo_progress_fn)(void *arg, const struct undo_step *step, const c
 struct undo_result {
 	size_t moved, renamed, mkdirs, merged, failed;
 	size_t replaced;   /* of moved: UNDO_REPLACE steps */
+	size_t followed;   /* of moved: below a parent restored under a new name */
 };
 
 /* Carry out the plan with renameat2(RENAME_NOREPLACE), never following a
