@@ -140,11 +140,15 @@ static const char *const action_names[] = {
 
 void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (!conflicts_only || p->steps[i].kind == UNDO_RENAME ||
-		    p->steps[i].kind == UNDO_REPLACE)
-			table_add(t, op_id(p->scope, p->op), action_names[p->steps[i].kind],
-				  p->steps[i].from, p->steps[i].to);
+	for (size_t i = 0; i < p->n; i++) {
+		const struct undo_step *s = &p->steps[i];
+		/* an item that follows its parent to that parent's new name */
+		bool follow = s->kind == UNDO_MOVE && strcmp(s->from, s->to);
+
+		if (!conflicts_only || s->kind == UNDO_RENAME || s->kind == UNDO_REPLACE || follow)
+			table_add(t, op_id(p->scope, p->op), follow ? "follow" :
+				  action_names[s->kind], s->from, s->to);
+	}
 }
 
 int c_show(struct gctl *x, int argc, char **argv)

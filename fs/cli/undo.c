@@ -212,6 +212,7 @@ struct undo_run {
 	pthread_mutex_t lock;
 	struct table events;         /* op, event, from, to */
 	size_t next, end, done, moved, renamed, mkdirs, merged, failed, failed_ops;
+	size_t followed;             /* of moved: below a parent restored renamed */
 	bool stop;
 };
 
@@ -245,6 +246,7 @@ static int undo_line(void *arg, const char *const *f, int n)
 		progress_add(u->pg, steps > c->steps ? steps - c->steps : 0);
 		c->steps = steps;
 	} else if (n >= 2 && strcmp(f[0], "mkdir")) {
+		u->followed += !strcmp(f[0], "followed");
 		table_add(&u->events, c->opid, f[0], f[1], n > 2 ? f[2] : "");
 		if (!u->x->json) {
 			progress_clear(u->pg);
@@ -366,14 +368,16 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 	if (x->json) {
 		printf("{\"executed\":true,\"token\":\"%s\",\"ops\":%zu,\"failed_ops\":%zu,"
 		       "\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,\"merged\":%zu,\"mkdirs\":%zu,"
-		       "\"failed\":%zu,\"events\":", token, s->n, u.failed_ops, u.moved + u.renamed,
-		       u.moved, u.renamed, u.merged, u.mkdirs, u.failed);
+		       "\"followed\":%zu,\"failed\":%zu,\"events\":", token, s->n, u.failed_ops,
+		       u.moved + u.renamed, u.moved, u.renamed, u.merged, u.mkdirs, u.followed,
+		       u.failed);
 		table_json(&u.events);
 		puts("}");
 	} else {
 		printf("undo: %zu op(s): %zu item(s) restored to their original paths, %zu next "
-		       "to a taken name, %zu director%s merged into restored ones, %zu parent(s) "
-		       "recreated, %zu failed%s\n", s->n, u.moved, u.renamed, u.merged,
+		       "to a taken name, %zu following a parent restored under a new name, %zu "
+		       "director%s merged into restored ones, %zu parent(s) recreated, %zu "
+		       "failed%s\n", s->n, u.moved - u.followed, u.renamed, u.followed, u.merged,
 		       u.merged == 1 ? "y" : "ies", u.mkdirs, u.failed,
 		       u.failed_ops ? " (see the errors above)" : "");
 	}
@@ -401,7 +405,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	const struct op_record **order = exec_order(s);
 	struct undo_overlay *ov = NULL;
 	uint64_t items = 0, bytes = 0;
-	size_t moves = 0, renamed = 0, mkdirs = 0, merged = 0, nsites = 0;
+	size_t moves = 0, renamed = 0, mkdirs = 0, merged = 0, followed = 0, nsites = 0;
 	char **sites = NULL, sbuf[4096];
 	int r = EXIT_DONE;
 
@@ -440,6 +444,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		renamed += p.renames;
 		mkdirs += p.mkdirs;
 		merged += p.merges;
+		followed += p.follows;
 		undo_plan_release(&p);
 	}
 	undo_overlay_free(ov);
@@ -450,9 +455,10 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	} else if (x->json) {
 		printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"sites\":%zu,\"items\":%"
 		       PRIu64 ",\"bytes\":%" PRIu64 ",\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,"
-		       "\"merged\":%zu,\"mkdirs\":%zu,\"conflicts\":%zu,\"skipped_purging\":%zu,"
-		       "\"plan\":", token, s->n, nsites, items, bytes, moves + renamed, moves,
-		       renamed, merged, mkdirs, ct.nrows, s->skipped_purging);
+		       "\"merged\":%zu,\"mkdirs\":%zu,\"followed\":%zu,\"conflicts\":%zu,"
+		       "\"skipped_purging\":%zu,\"plan\":", token, s->n, nsites, items, bytes,
+		       moves + renamed, moves, renamed, merged, mkdirs, followed, ct.nrows,
+		       s->skipped_purging);
 		table_json(&t);
 		fputs(",\"conflict_list\":", stdout);
 		table_json(&ct);
@@ -460,15 +466,19 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	} else {
 		table_plain(&t);
 		if (ct.nrows) {
-			printf("\nthe original names of these are taken; they would be restored "
-			       "next to them (rename), or, for files the op truncated, replace "
-			       "the live version, which stays in trash (replace):\n");
+			printf("\nthese do not go back to their original paths: the name is "
+			       "taken and they would be restored next to it (rename); they "
+			       "follow a parent restored under a new name, never into the "
+			       "directory that holds the name now (follow); or, for files the "
+			       "op truncated, they replace the live version, which stays in "
+			       "trash (replace):\n");
 			table_plain(&ct);
 		}
 		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
 		       " item(s), %" PRIu64 " byte(s); %zu to their original paths, %zu under a "
-		       "new name, %zu director%s merged into restored ones, %zu parent "
-		       "director%s recreated", s->n, nsites, items, bytes, moves, renamed, merged,
+		       "new name, %zu following a parent restored under a new name, %zu "
+		       "director%s merged into restored ones, %zu parent director%s recreated",
+		       s->n, nsites, items, bytes, moves - followed, renamed, followed, merged,
 		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
 		if (s->skipped_purging)
 			printf("; %zu op(s) being purged left out", s->skipped_purging);

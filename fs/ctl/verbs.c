@@ -241,7 +241,8 @@ static int v_status(struct req *rq)
 	return o && o->status ? o->status(rq->c->arg, rq->out) : need_daemon(rq);
 }
 
-/* Report the exceptional steps (mkdir, renamed, failed); moves are counted. */
+/* Report the exceptional steps (mkdir, renamed, replaced, followed, failed);
+ * moves are counted. */
 static int undo_step_line(void *arg, const struct undo_step *s, const char *to, bool renamed,
 			  int err)
 {
@@ -263,6 +264,12 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 	} else if (renamed) {
 		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
 		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
+	} else if (s->kind == UNDO_MOVE && strcmp(s->from, to)) {
+		/* its parent came back under a new name: it went there too */
+		ctl_emitf(rq->out, "followed", s->from, to, NULL);
+		snprintf(detail, sizeof(detail), "to=%s (follows its parent, restored under a "
+			 "new name)", to);
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
 	} else if (!*rq->argv[1]) {
 		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
