@@ -10,23 +10,6 @@
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gctl_lib.sh"
-# tree DIR — "path sha256" of every file below DIR, and "path/" of dirs
-tree() {
-	python3 - "$1" <<'PY'
-import hashlib, os, sys
-root = sys.argv[1]
-out = []
-for d, dirs, files in os.walk(root):
-    rel = os.path.relpath(d, root)
-    for n in dirs:
-        out.append(os.path.normpath(os.path.join(rel, n)) + "/")
-    for n in files:
-        with open(os.path.join(d, n), "rb") as f:
-            h = hashlib.sha256(f.read()).hexdigest()[:16]
-        out.append(os.path.normpath(os.path.join(rel, n)) + " " + h)
-print("\n".join(sorted(out)))
-PY
-}
 
 gfs_site site1
 gfs_mount op_gap=1s
