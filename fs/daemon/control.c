@@ -540,6 +540,80 @@ static int add_site(void *arg, const char *scope, const struct trash_usage *u)
 	return 0;
 }
 
+/* The entry of site in a, added (zeroed) when missing; NULL: no memory. */
+static struct metrics_site *acc_site(struct site_acc *a, const char *site)
+{
+	static const struct trash_usage none;
+
+	for (size_t i = 0; i < a->n; i++)
+		if (!strcmp(a->v[i].site, site))
+			return &a->v[i];
+	return add_site(a, site, &none) < 0 ? NULL : &a->v[a->n - 1];
+}
+
+/* Count usage u into entry m as well. */
+static void site_merge(struct metrics_site *m, const struct trash_usage *u)
+{
+	int64_t oldest = u->oldest_ns / 1000000000;
+
+	m->trash_bytes += u->bytes;
+	m->trash_items += u->items;
+	m->ops += u->ops;
+	if (u->oldest_ns && (!m->oldest_s || oldest < m->oldest_s))
+		m->oldest_s = oldest;
+	if (u->next_expiry_s && (!m->next_expiry_s || u->next_expiry_s < m->next_expiry_s))
+		m->next_expiry_s = u->next_expiry_s;
+}
+
+struct root_attr {
+	struct control *c;
+	struct site_acc *acc;
+	struct trash_usage rest;   /* the root ops that stay under "/" */
+	int err;
+};
+
+static int attr_root_op(const struct op_record *r, void *arg)
+{
+	struct root_attr *ra = arg;
+	struct trash_usage one = {0};
+	struct metrics_site *m;
+	char sites[ROOT_SITES_MAX];
+
+	if (layout_root_op_sites(ra->c->conf.backing_fd, r->name, sites, sizeof(sites)) != 1) {
+		trash_usage_add(&ra->rest, r);
+		return 0;
+	}
+	trash_usage_add(&one, r);
+	if (!(m = acc_site(ra->acc, sites)))
+		return ra->err = -ENOMEM;
+	site_merge(m, &one);
+	return 0;
+}
+
+/* A site deleted whole is that site's in the metrics too (issue 19): a
+ * root op holding one site is counted under that site; one holding
+ * several (rm -rf a b in one command) stays under site="/", since its
+ * bytes are not known per site.  Sums over all series are unchanged. */
+static int attribute_root_ops(struct control *c, struct site_acc *acc)
+{
+	struct root_attr ra = { .c = c, .acc = acc };
+	size_t i;
+	int r;
+
+	for (i = 0; i < acc->n && strcmp(acc->v[i].site, "/"); i++)
+		;
+	if (i == acc->n)
+		return 0;   /* no root op */
+	if ((r = index_foreach(c->conf.ix, "", attr_root_op, &ra)) < 0 || ra.err)
+		return r < 0 ? r : ra.err;
+	acc->v[i].trash_bytes = acc->v[i].trash_items = acc->v[i].ops = 0;
+	acc->v[i].oldest_s = acc->v[i].next_expiry_s = 0;
+	site_merge(&acc->v[i], &ra.rest);
+	if (!ra.rest.ops)
+		acc->v[i] = acc->v[--acc->n];   /* no "/" series left */
+	return 0;
+}
+
 int control_write_metrics(struct control *c, const char *path)
 {
 	struct site_acc acc = {0};
@@ -563,7 +637,8 @@ int control_write_metrics(struct control *c, const char *path)
 	if (c->sweep)
 		sweep_get_status(c->sweep, &st);
 	audit_get_stats(c->audit, &as);
-	if ((r = trash_usage_all(c->conf.trash, add_site, &acc)) < 0)
+	if ((r = trash_usage_all(c->conf.trash, add_site, &acc)) < 0 ||
+	    (r = attribute_root_ops(c, &acc)) < 0)
 		goto out;
 	for (size_t i = 0; i < acc.n; i++) {   /* a held site expires nothing */
 		struct site_policy p;

@@ -208,7 +208,8 @@ static void sitedel_samples(struct text *t, const char *name, const struct metri
 static void render(struct text *t, const struct metrics *m)
 {
 	family(t, "gracefs_trash_bytes", "gauge",
-	       "Bytes (allocated blocks) held in trash, per site; site=\"/\" is deleted whole sites.");
+	       "Bytes (allocated blocks) held in trash, per site (a site deleted whole "
+	       "included); site=\"/\": operations that deleted several sites at once.");
 	site_samples(t, "gracefs_trash_bytes", m, F_BYTES);
 	family(t, "gracefs_trash_items", "gauge", "Deleted names held in trash, per site.");
 	site_samples(t, "gracefs_trash_items", m, F_ITEMS);

@@ -164,6 +164,8 @@ struct trash_usage {
 };
 /* Trash usage of a scope (a site, or "" for deleted sites). 0 or -errno. */
 int trash_usage(struct trash *t, const char *scope, struct trash_usage *u);
+/* Count op record r into u (what trash_usage does for each op). */
+void trash_usage_add(struct trash_usage *u, const struct op_record *r);
 
 /* Trash usage of every scope that holds ops, in index order; fn gets
  * each scope once.  0, fn's nonzero value, or -errno. */

@@ -265,7 +265,7 @@ out:
 	return r;
 }
 
-static void add_usage(struct trash_usage *u, const struct op_record *r)
+void trash_usage_add(struct trash_usage *u, const struct op_record *r)
 {
 	int64_t exp = oprec_expiry(r);
 
@@ -290,7 +290,7 @@ static int usage_of_closed(const struct op_record *r, void *arg)
 	for (struct op *op = w->t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, r->scope) && !strcmp(op->rec.name, r->name))
 			return 0;   /* open: counted from memory, which is newer */
-	add_usage(w->u, r);
+	trash_usage_add(w->u, r);
 	return 0;
 }
 
@@ -317,7 +317,7 @@ static int usage_all_step(const struct op_record *r, void *arg)
 		snprintf(a->scope, sizeof(a->scope), "%s", r->scope);
 		a->have = true;
 	}
-	add_usage(&a->u, r);
+	trash_usage_add(&a->u, r);
 	return rc;
 }
 
@@ -355,7 +355,7 @@ int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
 	trash_lock(t);
 	for (struct op *op = t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, scope))
-			add_usage(u, &op->rec);
+			trash_usage_add(u, &op->rec);
 	r = index_foreach(t->ix, scope, usage_of_closed, &w);
 	trash_unlock(t);
 	return r < 0 ? r : 0;

@@ -2,8 +2,9 @@
 #
 # whole_site.sh — issue 19, item 1: a site deleted whole is that site's in
 # every per-site view and command.  After `rm -rf MNT/acme`, its root-trash
-# op is acme's for ls, show, find, hold, release, undo, purge and log; and
-# the expiry of a deleted site that nobody held is filed under its name.
+# op is acme's for ls, show, find, hold, release, undo, purge, log and
+# metrics; and the expiry of a deleted site that nobody held is filed
+# under its name.
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gctl_lib.sh"
@@ -11,7 +12,10 @@
 gfs_site acme
 gfs_site gone
 gfs_site other
-gfs_mount retention=4s,min_retention=2s,sweep_interval=1s,op_gap=1s
+PROM=$GFS_TMP/gracefs.prom
+# retention 15s: long enough that the root ops do not expire while the
+# hold/release/purge checks run on a loaded machine (gone expires at the end)
+gfs_mount "metrics=$PROM" retention=15s,min_retention=2s,sweep_interval=1s,op_gap=1s
 check "acme keeps its trash a day" gctl site set site:acme retention=1d --execute
 
 mkdir -p "$MNT/acme/shop" "$MNT/gone/www" "$MNT/other/www"
@@ -35,6 +39,14 @@ check_eq "ls other: not acme's op" "[]" \
 check_eq "show: site acme, not /" acme "$(gctl --json show "$op" | pyj 'd["op"]["site"]')"
 check_match "find --site acme finds its files" "$op +acme +acme/shop/cart.php" \
 	"$(gctl find --site acme cart.php)"
+
+# ---- metrics: the deleted site's own series, no "/" ---------------------------
+acme_metric() { grep -qx 'gracefs_trash_ops{site="acme"} 1' "$PROM"; }
+check "metrics: gracefs_trash_ops{site=acme} counts its root op" wait_until 10 acme_metric
+check_match "metrics: acme's bytes are there too" '^gracefs_trash_bytes\{site="acme"\} [1-9]' \
+	"$(grep '^gracefs_trash_bytes{site="acme"}' "$PROM")"
+check_eq "metrics: no site=/ series (each root op holds one site)" "" \
+	"$(grep -v '^#' "$PROM" | grep 'site="/"')"
 
 # ---- hold and release through the deleted site --------------------------------
 out=$(gctl hold site:acme 2>&1)
@@ -65,7 +77,7 @@ check_eq "every one of them names site acme" '["acme"]' \
 
 # ---- a deleted site that expires ------------------------------------------------
 gone_expired() { [ "$(gctl --json log --site gone --event expire | pyj 'len(d)')" = 1 ]; }
-check "the expiry of gone's root op is in log --site gone" wait_until 30 gone_expired
+check "the expiry of gone's root op is in log --site gone" wait_until 60 gone_expired
 check_eq "log --event evict before any eviction: empty, rc 0" "[]" \
 	"$(gctl --json log --event evict)"
 
