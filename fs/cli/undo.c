@@ -387,7 +387,8 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 }
 
 static const char *const dry_cols[] = { "op", "site", "deleted", "uid", "command", "items",
-	"bytes", "moves", "renamed", "mkdirs", "merged" };
+	"bytes", "moves", "renamed", "mkdirs", "merged", "run" };
+#define DRY_TEXT_COLS 11   /* the text table leaves out the run */
 
 /* The sites an op touches: its scope, or the deleted sites it holds. */
 static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_t cap)
@@ -401,7 +402,7 @@ static void op_sites(struct gctl *x, const struct op_record *r, char *buf, size_
 static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, bool bulk,
 			const char *body)
 {
-	struct table t = TABLE(dry_cols, "sssnsnnnnnn"), ct = { plan_cols, "ssss", 4, 0, NULL };
+	struct table t = TABLE(dry_cols, "sssnsnnnnnnS"), ct = { plan_cols, "ssss", 4, 0, NULL };
 	const struct op_record **order = exec_order(s);
 	struct undo_overlay *ov = NULL;
 	uint64_t items = 0, bytes = 0;
@@ -409,6 +410,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	char **sites = NULL, sbuf[4096];
 	int r = EXIT_DONE;
 
+	if (!x->json)
+		t.ncols = DRY_TEXT_COLS;   /* before any row: its width */
 	if (undo_overlay_new(&ov) < 0)
 		r = fail(EXIT_FAILED, "out of memory");
 	for (size_t i = 0; i < s->n && r == EXIT_DONE; i++) {
@@ -426,7 +429,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		op_sites(x, rec, sbuf, sizeof(sbuf));
 		table_add(&t, op_id(rec->scope, rec->name), sbuf, utc(rec->last_ns / NS),
 			  num(rec->uid), rec->cmdline, num(rec->items), num(rec->bytes),
-			  num(p.moves + p.renames + p.replaces), num(p.renames), num(p.mkdirs), num(p.merges));
+			  num(p.moves + p.renames + p.replaces), num(p.renames), num(p.mkdirs), num(p.merges),
+			  rec->run[0] ? fmt("run:%s", rec->run) : "");
 		for (char *save, *w = strtok_r(sbuf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 			size_t k;
 
@@ -525,6 +529,10 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			sel_add(&s, &rec);
 			ids = true;
 			continue;
+		}
+		if (!strstr(" --since --until --uid --command --script --site ", fmt(" %s ", a))) {
+			r = fail(EXIT_USAGE, "unknown option '%s'", a);
+			goto out;
 		}
 		if (!v) {
 			r = fail(EXIT_USAGE, "%s needs a value", a);

@@ -135,6 +135,8 @@ check "purge of a run ID (purge takes an op) is refused" check_errno_rc 2 gctl p
 # undo run:ID: exactly the script's 6 deletions
 dryj=$(gctl --json undo "$RUN")
 check_eq "undo run:ID dry run: 6 ops in 6 sites" "6 6" "$(pyj '"%d %d" % (d["ops"], d["sites"])' <<<"$dryj")"
+check_eq "undo run:ID dry run: each planned op names the run" "$RUN" \
+	"$(pyj '" ".join(sorted(set(o["run"] for o in d["plan"])))' <<<"$dryj")"
 check_eq "undo --since --script cleanup.sh plans the same 6 ops (the fleet's form)" \
 	"$(pyj 'd["token"]' <<<"$dryj")" "$(gctl --json undo --since "$T0" --script cleanup.sh | pyj 'd["token"]')"
 check_eq "undo --since --script sh: the other job's 2" 2 \
