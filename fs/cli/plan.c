@@ -159,6 +159,13 @@ static struct hold_req *hold_add(struct hold_reqs *q, const char *kind, const ch
 	return h;
 }
 
+/* Is an op with these hold bits (OPREC_HOLD_*) already as verb asks?
+ * Held for any reason is held; a release lifts every reason. */
+static bool hold_as_asked(uint32_t hold, const char *verb)
+{
+	return !strcmp(verb, "hold") ? hold != 0 : hold == 0;
+}
+
 /* A site deleted whole is held through the root op(s) holding it. */
 static int hold_root_op(const struct op_record *r, void *arg)
 {
@@ -168,7 +175,7 @@ static int hold_root_op(const struct op_record *r, void *arg)
 	if (*r->scope || !layout_root_op_has(q->backing_fd, r->name, q->site))
 		return 0;
 	h = hold_add(q, "op", "", r->name);
-	h->already = r->hold == !strcmp(q->verb, "hold");
+	h->already = hold_as_asked(r->hold, q->verb);
 	snprintf(h->id, sizeof(h->id), "%s (deleted whole: op:/%s)", q->arg, r->name);
 	return 0;
 }
@@ -222,7 +229,7 @@ int c_hold(struct gctl *x, int argc, char **argv)
 		} else if (!(r = resolve_op(x, argv[i], &rec))) {
 			struct hold_req *h = hold_add(&q, "op", rec.scope, rec.name);
 
-			h->already = rec.hold == !strcmp(verb, "hold");
+			h->already = hold_as_asked(rec.hold, verb);
 			snprintf(h->id, sizeof(h->id), "%s", argv[i]);
 		}
 	}

@@ -268,6 +268,9 @@ static int op_create(struct trash *t, const struct caller *who,
 	} else {
 		memset(&op->rec.runinfo, 0, sizeof(op->rec.runinfo));
 	}
+	/* a braked run's ops are held from their first record on */
+	if (op->rec.run[0] && t->conf.run_braked && t->conf.run_braked(t->conf.cb_arg, op->rec.run))
+		op->rec.hold |= OPREC_HOLD_BRAKE;
 
 	if ((tfd = trash_scope_open(t, scope, true)) < 0) {
 		trash_op_free(op);

@@ -79,6 +79,10 @@ struct trash_conf {
 	 * back.  Called after the engine's lock is released, in the thread
 	 * that ran trash_undo (never a FUSE request): it may notify the kernel. */
 	void (*on_undone)(void *arg);
+	/* Is this run braked (brake.h)?  Its new ops start with the brake's
+	 * hold.  Called with the engine's lock held: take no lock that is
+	 * held while calling into the engine.  May be NULL. */
+	bool (*run_braked)(void *arg, const char *run);
 	void *cb_arg;
 };
 
@@ -144,6 +148,14 @@ int trash_may_leave(struct trash *t, const char *scope, const char *name);
 
 /* Legal hold on one op (never purged while held).  0 or -errno. */
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);
+
+/* The mass-deletion brake (brake.h): set (on) or clear its hold
+ * (OPREC_HOLD_BRAKE) on every op of run, open or closed, leaving other
+ * holds alone.  *n (may be NULL) gets how many ops changed (an op listed
+ * twice, in memory and in the index, counts once: the second finds it
+ * done).  0, -EINVAL (empty run), or the -errno of the first op that
+ * could not be changed (the others are still tried). */
+int trash_run_set_brake(struct trash *t, const char *run, bool on, size_t *n);
 
 /* Start purging an op: refuses a held op (-EPERM) or one still open
  * (-EBUSY); marks it OP_PURGING.  0 or -errno. */

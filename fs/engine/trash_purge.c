@@ -25,7 +25,9 @@
 
 /* ---- holds, usage, purging ------------------------------------------------ */
 
-/* Change a closed or open op's record under the lock: fn edits it. */
+/* Change a closed or open op's record under the lock: fn edits it, or
+ * returns 1 when there is nothing to change (nothing is written, and
+ * op_update returns 1 too).  0 or -errno otherwise. */
 static int op_update(struct trash *t, const char *scope, const char *name,
 		     int (*fn)(struct op_record *r, void *arg), void *arg)
 {
@@ -35,8 +37,8 @@ static int op_update(struct trash *t, const char *scope, const char *name,
 
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
-			if ((r = fn(&op->rec, arg)) < 0)
-				return r;
+			if ((r = fn(&op->rec, arg)) != 0)
+				return r;   /* 1: unchanged, nothing to store */
 			return trash_op_store(t, op);
 		}
 	}
@@ -52,6 +54,10 @@ static int op_update(struct trash *t, const char *scope, const char *name,
 		snprintf(rec.name, sizeof(rec.name), "%s", name);
 		r = fn(&rec, arg);
 	}
+	if (r == 1) {   /* unchanged */
+		close(ofd);
+		return 1;
+	}
 	if (r == 0 && (len = oprec_encode(&rec, buf, sizeof(buf))) < 0)
 		r = len;
 	if (r == 0 && fsetxattr(ofd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
@@ -60,19 +66,102 @@ static int op_update(struct trash *t, const char *scope, const char *name,
 	return r ? r : index_put(t->ix, &rec);
 }
 
+struct hold_bit {
+	uint32_t bit;
+	bool on;
+};
+
+/* Set or clear one reason to hold (OPREC_HOLD_*), leaving the others. */
 static int set_hold(struct op_record *r, void *arg)
 {
-	r->hold = *(bool *)arg;
+	const struct hold_bit *h = arg;
+	uint32_t now = h->on ? r->hold | h->bit : r->hold & ~h->bit;
+
+	if (now == r->hold)
+		return 1;
+	r->hold = now;
 	return 0;
 }
 
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold)
 {
+	struct hold_bit h = { OPREC_HOLD_LEGAL, hold };
 	int r;
 
 	trash_lock(t);
-	r = op_update(t, scope, name, set_hold, &hold);
+	r = op_update(t, scope, name, set_hold, &h);
 	trash_unlock(t);
+	return r > 0 ? 0 : r;
+}
+
+/* The keys of a run's ops that need the change (records are large: keep
+ * only their keys). */
+struct run_keys {
+	const char *run;
+	struct hold_bit h;
+	size_t n, cap;
+	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; } *v;
+};
+
+static int add_key(struct run_keys *k, const char *scope, const char *name)
+{
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		void *v = realloc(k->v, cap * sizeof(*k->v));
+
+		if (!v)
+			return -ENOMEM;
+		k->v = v;
+		k->cap = cap;
+	}
+	snprintf(k->v[k->n].scope, sizeof(k->v[k->n].scope), "%s", scope);
+	snprintf(k->v[k->n].name, sizeof(k->v[k->n].name), "%s", name);
+	k->n++;
+	return 0;
+}
+
+static int run_key(const struct op_record *r, void *arg)
+{
+	struct run_keys *k = arg;
+
+	if (strcmp(r->run, k->run) || ((r->hold & k->h.bit) != 0) == k->h.on)
+		return 0;
+	return add_key(k, r->scope, r->name);
+}
+
+/*
+ * Every op of run, open (in memory) or in the index: the brake's hold on
+ * or off.  One op at a time, each as trash_op_set_hold does (xattr, then
+ * index): a crash part way leaves some ops changed and some not; the
+ * caller makes that safe (brake.h: the braked set is kept before holding
+ * and after releasing, and holds are re-applied at mount).
+ */
+int trash_run_set_brake(struct trash *t, const char *run, bool on, size_t *n)
+{
+	struct run_keys k = { .run = run, .h = { OPREC_HOLD_BRAKE, on } };
+	int r = 0, e;
+
+	if (n)
+		*n = 0;
+	if (!run || !*run)
+		return -EINVAL;
+	trash_lock(t);
+	for (struct op *op = t->ops; op && r == 0; op = op->next)
+		if (!strcmp(op->rec.run, run) && ((op->rec.hold & OPREC_HOLD_BRAKE) != 0) != on)
+			r = add_key(&k, op->rec.scope, op->rec.name);
+	if (r == 0 && (r = index_foreach(t->ix, NULL, run_key, &k)) > 0)
+		r = -EIO;
+	for (size_t i = 0; i < k.n; i++) {
+		/* an op gone meanwhile (purged, restored away) needs nothing */
+		if ((e = op_update(t, k.v[i].scope, k.v[i].name, set_hold, &k.h)) == 0) {
+			if (n)
+				(*n)++;
+		} else if (e < 0 && e != -ENOENT && !r) {
+			r = e;
+		}
+	}
+	trash_unlock(t);
+	free(k.v);
 	return r;
 }
 

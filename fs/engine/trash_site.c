@@ -44,8 +44,7 @@ void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into
 			continue;
 		into->items += r->items + 1;
 		into->bytes += r->bytes;
-		if (r->hold)
-			into->hold = 1;
+		into->hold |= r->hold;   /* every reason to hold, kept */
 		int64_t need = oprec_due(r) - into->last_el_ns / NS;   /* trusted clock */
 		if (need > into->retention_s)
 			into->retention_s = need;
@@ -155,7 +154,7 @@ int trash_delete_site(struct trash *t, const struct caller *who,
 			if (sp.retention_s > root->rec.retention_s)
 				root->rec.retention_s = sp.retention_s;
 			if (sp.hold)
-				root->rec.hold = 1;
+				root->rec.hold |= OPREC_HOLD_LEGAL;
 			close(tfd);
 		}
 		close(rfd);

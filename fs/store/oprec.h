@@ -26,6 +26,12 @@
 			(PROCINFO_RUN_CMD_MAX - 1) + (PROCINFO_CHAIN_MAX - 1) + \
 			(PROCINFO_UNIT_MAX - 1))
 
+/* Why an op is held (op_record.hold, a bit mask; any bit holds it: it is
+ * never purged, expired or evicted, and restores copy).  Daemons before
+ * the brake wrote 0 or 1 and treat any nonzero value as held. */
+#define OPREC_HOLD_LEGAL 1u   /* an operator's legal hold (gracectl hold op:) */
+#define OPREC_HOLD_BRAKE 2u   /* the mass-deletion brake held its run (brake.h) */
+
 enum op_state {
 	OP_OPEN = 1,     /* still collecting deletions */
 	OP_CLOSED = 2,   /* grouping window over; counts are final */
@@ -44,7 +50,7 @@ struct op_record {
 				    * deletion: what expiry is measured from */
 	uint64_t items, bytes;     /* deleted names; bytes allocated (st_blocks*512) */
 	uint32_t state;            /* enum op_state */
-	uint32_t hold;             /* legal hold: never purged while nonzero */
+	uint32_t hold;             /* OPREC_HOLD_* bits: never purged while nonzero */
 	char cmdline[OPREC_CMD_MAX];
 	/* The run (procinfo.h) the deleting process belonged to when the op
 	 * was created; run "" (and everything below zero) for ops from before
