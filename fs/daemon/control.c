@@ -28,6 +28,7 @@
 #include "engine/overwrite.h"
 #include "engine/sitepolicy.h"
 #include "engine/sitedel.h"
+#include "engine/brake.h"
 #include "lib/sys.h"
 #include "store/layout.h"
 
@@ -40,6 +41,7 @@ struct control {
 	struct space *space;
 	struct exclusions *excl;
 	struct sitedel *sitedel;
+	struct brake *brake;
 	pthread_rwlock_t prot_lock;
 	struct catalog_protected *prot;
 	struct ctlcmd_ctx ctx;
@@ -286,6 +288,23 @@ static void datapath_metrics(struct metrics *m)
 	m->passthrough_backing = pc.backing;
 }
 
+/* "brake 20/10m braked=1 trips=1" (or "off ..."): the runs themselves are
+ * in the audit log (gracectl log --event brake). */
+static void brake_status_line(struct control *c, struct ctl_out *out)
+{
+	struct brake_stats bs;
+	char win[32], a[96];
+
+	brake_get_stats(c->brake, &bs);
+	util_format_duration(bs.window_s, win, sizeof(win));
+	if (bs.limit)
+		snprintf(a, sizeof(a), "%u/%s braked=%zu trips=%" PRIu64, bs.limit, win, bs.braked,
+			 bs.trips);
+	else
+		snprintf(a, sizeof(a), "off braked=%zu trips=%" PRIu64, bs.braked, bs.trips);
+	ctl_emitf(out, "brake", a, (char *)NULL);
+}
+
 static void do_policy_changed(void *arg, const char *site)
 {
 	struct control *c = arg;
@@ -319,6 +338,7 @@ static int do_status(void *arg, struct ctl_out *out)
 	}
 	space_status_lines(c, out);
 	datapath_lines(out);
+	brake_status_line(c, out);
 	audit_get_stats(c->audit, &as);
 	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
 		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);
@@ -505,10 +525,126 @@ static void register_sites(struct control *c)
 
 /* ---- metrics ------------------------------------------------------------------ */
 
-void control_site_level_deleted(struct control *c, const char *site, bool whole)
+/* ---- the mass-deletion brake (brake.h; docs/design.md, "The mass-deletion
+ * brake") --------------------------------------------------------------------- */
+
+/* The brake row: one per braked run (and one more if the daemon restarted
+ * before its holds were all placed). */
+static void audit_brake(struct control *c, const struct caller *who, const char *run,
+			const char *site, unsigned sites, size_t ops, const char *leader,
+			const char *note)
 {
-	if (c)
-		sitedel_note(c->sitedel, site, whole);
+	struct audit_row row = AUDIT_ROW_INIT;
+	char win[32], detail[160 + PROCINFO_RUN_CMD_MAX];
+	struct brake_stats bs;
+
+	brake_get_stats(c->brake, &bs);
+	util_format_duration(bs.window_s, win, sizeof(win));
+	snprintf(detail, sizeof(detail), "run=%s sites=%u limit=%u/%s ops_held=%zu%s%s leader=%s",
+		 run, sites, bs.limit, bs.limit ? win : "off", ops, note ? " " : "", note ? note : "",
+		 leader && *leader ? leader : "unknown");
+	row.event = AUDIT_EV_BRAKE;
+	row.site = site;
+	row.detail = detail;
+	if (who) {
+		row.uid = who->uid;
+		row.pid = who->pid;
+		row.cmdline = who->cmdline;
+	}
+	audit_log(c->audit, &row);
+}
+
+/*
+ * A run just crossed the brake (brake_note kept it in the braked set
+ * first).  Steps: 1 the braked set is kept (done: from now on the run's
+ * new ops are created held); 2 hold every op the run already has;
+ * 3 log and audit.  A crash after 1 leaves the run braked in the kept set:
+ * the next mount holds its ops again (control_open) and says so.
+ */
+static void brake_trip(struct control *c, const struct caller *who, const char *site,
+		       unsigned sites, int kept)
+{
+	struct run_info ri;
+	size_t n = 0;
+	int r = trash_run_set_brake(c->conf.trash, who->run, true, &n);
+	char win[32];
+	struct brake_stats bs;
+
+	if (procinfo_run_info(who, &ri) < 0)
+		ri.cmdline[0] = '\0';
+	brake_get_stats(c->brake, &bs);
+	util_format_duration(bs.window_s, win, sizeof(win));
+	log_msg(LOG_WARNING, "brake: run %s (%s) removed whole sites or their top-level "
+		"directories in %u sites within %s (latest: %s, by pid %u %s); held its %zu ops: "
+		"nothing it deleted expires or is evicted until gracectl release run:%s%s%s%s%s",
+		who->run, *ri.cmdline ? ri.cmdline : who->cmd, sites, win, site, who->pid, who->cmd,
+		n, who->run, r < 0 ? "; some ops could not be held: " : "",
+		r < 0 ? strerror(-r) : "", kept < 0 ? "; the braked run could not be kept for a "
+		"restart: " : "", kept < 0 ? strerror(-kept) : "");
+	audit_brake(c, who, who->run, site, sites, n, ri.cmdline, NULL);
+}
+
+void control_site_level_deleted(struct control *c, const struct caller *who, const char *site,
+				bool whole)
+{
+	unsigned sites;
+	int kept;
+
+	if (!c)
+		return;
+	sitedel_note(c->sitedel, site, whole);
+	if (who && brake_note(c->brake, who->run, site, sys.mono_ns(), &sites, &kept) == 1)
+		brake_trip(c, who, site, sites, kept);
+}
+
+bool control_run_braked(struct control *c, const char *run)
+{
+	return c && brake_is_braked(c->brake, run);
+}
+
+int control_brake_release(struct control *c, const char *run, size_t *n)
+{
+	bool was;
+	int r, kept;
+
+	*n = 0;
+	if (!c)
+		return -ENOTCONN;
+	/* Steps: 1 no longer braked in memory (new ops are not held); 2 clear
+	 * the brake's hold on every op of the run; 3 keep the braked set.  A
+	 * crash before 3 leaves the run braked on disk: the next mount holds
+	 * its ops again, and a second release finishes the job. */
+	was = brake_release(c->brake, run) == 0;
+	r = trash_run_set_brake(c->conf.trash, run, false, n);
+	kept = was ? brake_save(c->brake) : 0;
+	if (!was && *n == 0)
+		return r < 0 ? r : -ENOENT;
+	log_msg(LOG_NOTICE, "brake: run %s released: %zu ops no longer held by the brake%s%s", run,
+		*n, kept < 0 ? "; the release could not be kept for a restart: " : "",
+		kept < 0 ? strerror(-kept) : "");
+	return r < 0 ? r : kept;
+}
+
+/* At mount: the runs braked before the restart are held again (a crash
+ * may have stopped their holds part way). */
+static void brake_resume(struct control *c)
+{
+	char (*runs)[UTIL_RUN_MAX];
+	size_t nr;
+
+	if (brake_list(c->brake, &runs, &nr) < 0)
+		return;
+	for (size_t i = 0; i < nr; i++) {
+		size_t n = 0;
+		int r = trash_run_set_brake(c->conf.trash, runs[i], true, &n);
+
+		log_msg(LOG_WARNING, "brake: run %s is still braked (gracectl release run:%s)%s%s",
+			runs[i], runs[i], r < 0 ? "; holding its ops failed: " : "",
+			r < 0 ? strerror(-r) : "");
+		if (n)   /* the holds a crash interrupted, finished now */
+			audit_brake(c, NULL, runs[i], NULL, 0, n, NULL, "resumed=restart");
+	}
+	free(runs);
 }
 
 struct site_acc {
@@ -625,6 +761,7 @@ int control_write_metrics(struct control *c, const char *path)
 	struct metrics m = {0};
 	struct sitedel_count *sd = NULL;
 	struct metrics_sitedel *msd = NULL;
+	struct brake_stats bs;
 	size_t nsd = 0;
 	int r;
 
@@ -650,6 +787,7 @@ int control_write_metrics(struct control *c, const char *path)
 			acc.v[i].next_expiry_s = 0;
 		acc.v[i].trash_max = p.trash_max;
 	}
+	brake_get_stats(c->brake, &bs);
 	if ((r = sitedel_snapshot(c->sitedel, &sd, &nsd)) < 0)
 		goto out;
 	static_assert(sizeof(sd->site) == sizeof(((struct metrics_sitedel *)0)->site),
@@ -676,7 +814,8 @@ int control_write_metrics(struct control *c, const char *path)
 		.excluded_bytes = et.bytes, .sweeper_last_pass_s = st.last_pass_s,
 		.sweeper_interval_s = c->conf.sweep_interval_s,
 		.clock_jump_s = c->conf.clock_jump_s, .written_s = sys.wall_ns() / 1000000000,
-		.nsitedel = nsd, .sitedel = msd,
+		.nsitedel = nsd, .sitedel = msd, .brake_limit = bs.limit,
+		.brake_window_s = bs.window_s, .braked_runs = bs.braked, .brake_trips = bs.trips,
 	};
 	datapath_metrics(&m);
 	if (c->conf.ow) {
@@ -728,6 +867,15 @@ int control_open(struct control **out, const struct control_conf *conf)
 				      .on_group = on_excluded, .cb_arg = c };
 	if ((r = exclusions_new(&c->excl, &xc)) < 0 || (r = sitedel_new(&c->sitedel)) < 0)
 		goto fail;
+	struct brake_conf bc = { .limit = conf->brake_limit, .window_ns = conf->brake_window_ns,
+				 .state_fd = conf->state_fd };
+	if ((r = brake_new(&c->brake, &bc)) < 0) {
+		if (!c->brake)
+			goto fail;
+		log_msg(LOG_ERR, "brake: cannot read %s/.gracefs/" BRAKE_FILE ": %s (runs braked "
+			"before are not held again)", conf->backing, strerror(-r));
+	}
+	brake_resume(c);
 	register_sites(c);
 	load_protected(c);
 	root_sites_load(c);
@@ -774,6 +922,7 @@ void control_close(struct control *c)
 	exclusions_free(c->excl);   /* its open groups are audited */
 	c->excl = NULL;
 	sitedel_free(c->sitedel);
+	brake_free(c->brake);
 	if (c->audit && audit_flush(c->audit) < 0)
 		log_msg(LOG_ERR, "audit: rows still queued at unmount could not be written");
 	audit_free(c->audit);

@@ -29,6 +29,8 @@ struct control_conf {
 	int64_t retention_floor_s;
 	int64_t op_gap_ns;                  /* groups direct (excluded) removals */
 	int64_t sweep_interval_s, clock_jump_s;   /* exported for the alert rules */
+	unsigned brake_limit;               /* -o brake: sites per run; 0: off */
+	int64_t brake_window_ns;            /* ... within this long */
 };
 
 /* Open the catalog (BACKING/.gracefs/catalog.db), start the audit writer,
@@ -55,9 +57,19 @@ void control_audit_op_detail(struct control *c, const char *event, const struct 
 			     const char *detail);
 void control_audit(struct control *c, const char *event, const struct caller *who,
 		   const char *site, const char *op, const char *path, const char *detail);
-/* A site-level deletion went to trash: the site itself (whole) or a
- * directory directly under it.  Counted per site for the metrics. */
-void control_site_level_deleted(struct control *c, const char *site, bool whole);
+/* who's site-level deletion went to trash: the site itself (whole) or a
+ * directory directly under it.  Counted per site for the metrics, and per
+ * run for the mass-deletion brake: the deletion that crosses it holds
+ * every op of who's run (logged at warning, audit row "brake"). */
+void control_site_level_deleted(struct control *c, const struct caller *who, const char *site,
+				bool whole);
+/* Is run braked?  (trash_conf.run_braked: takes only the brake's lock.) */
+bool control_run_braked(struct control *c, const char *run);
+/* Release the brake on run: its ops' brake holds are cleared (other
+ * holds stay), its count starts again.  *n gets the ops released.  The
+ * caller (the release verb) writes the audit row.  0, -ENOENT (run not
+ * braked and no op of it held by the brake), or -errno. */
+int control_brake_release(struct control *c, const char *run, size_t *n);
 /* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
 int control_write_metrics(struct control *c, const char *path);
 

@@ -321,6 +321,14 @@ static void on_notice(void *arg, const char *msg)
 	log_msg(LOG_WARNING, "%s", msg);
 }
 
+/* trash_conf.run_braked: before the control side is up, nothing is. */
+static bool run_braked(void *arg, const char *run)
+{
+	struct gfs *g = arg;
+
+	return control_run_braked(g->ctl, run);
+}
+
 static int open_engine(struct gfs *g, const struct gfs_opts *o)
 {
 	char path[64];
@@ -331,6 +339,7 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		.on_closed = on_closed,
 		.on_relinked = ops_on_relinked,
 		.on_undone = ops_on_undone,
+		.run_braked = run_braked,
 		.cb_arg = g,
 	};
 	int r;
@@ -404,6 +413,7 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 		.retention_floor_s = o->min_retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.sweep_interval_s = o->sweep_s, .clock_jump_s = o->clock_jump_s,
+		.brake_limit = o->brake_limit, .brake_window_ns = o->brake_window_s * 1000000000LL,
 	};
 
 	int r = control_open(&g->ctl, &cc);

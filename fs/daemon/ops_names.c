@@ -481,9 +481,9 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 			/* site-level: the site itself, or a tree directly under it
 			 * (docs/operations.md, "Alerts") */
 			if (w.zone == Z_ROOT)
-				control_site_level_deleted(G(req)->ctl, name, true);
+				control_site_level_deleted(G(req)->ctl, &who, name, true);
 			else if (dir && !gone && loc.site && loc.rel && loc.rel->n == 0)
-				control_site_level_deleted(G(req)->ctl, loc.site, false);
+				control_site_level_deleted(G(req)->ctl, &who, loc.site, false);
 		}
 	}
 	free(rp);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "daemon/options.h"
+#include "engine/brake.h"
 #include "engine/overwrite.h"
 #include "lib/util.h"
 
@@ -19,6 +20,7 @@ struct raw {
 	char *min_free;
 	char *preserve_max;
 	char *passthrough;
+	char *brake;
 	int trash_visible, writeback;
 };
 
@@ -33,6 +35,7 @@ static const struct fuse_opt specs[] = {
 	{ "min_free=%s", offsetof(struct raw, min_free), 0 },
 	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
 	{ "passthrough=%s", offsetof(struct raw, passthrough), 0 },
+	{ "brake=%s", offsetof(struct raw, brake), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
@@ -113,7 +116,9 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 				.min_retention_s = 86400, .clock_jump_s = 3600, .sweep_s = 60,
 				.tick_ms = 200, .timeout = 3600,
 				.min_free = { .pct = true, .value = 10 },
-				.preserve_max = OVERWRITE_DEFAULT_MAX };
+				.preserve_max = OVERWRITE_DEFAULT_MAX,
+				.brake_limit = BRAKE_DEFAULT_LIMIT,
+				.brake_window_s = BRAKE_DEFAULT_WINDOW_S };
 	if (fuse_opt_parse(args, &r, specs, proc) < 0)
 		goto out;
 	if (duration("retention", r.retention, &o->retention_s) < 0 ||
@@ -160,6 +165,11 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 			"or a size: 10%%, 0%%, 512M, 20G)\n", r.min_free);
 		goto out;
 	}
+	if (r.brake && brake_parse(r.brake, &o->brake_limit, &o->brake_window_s) < 0) {
+		fprintf(stderr, "gracefs: error: invalid brake '%s' (SITES/DURATION, e.g. 20/10m, "
+			"SITES 1 to %d; or off)\n", r.brake, BRAKE_LIMIT_MAX);
+		goto out;
+	}
 	if (r.metrics && r.metrics[0] != '/') {
 		fprintf(stderr, "gracefs: error: metrics path '%s' must be absolute\n", r.metrics);
 		goto out;
@@ -182,6 +192,7 @@ out:
 	free(r.min_free);
 	free(r.preserve_max);
 	free(r.passthrough);
+	free(r.brake);
 	return rc;
 }
 
@@ -199,6 +210,9 @@ void options_usage(const char *prog)
 	       "    -o sweep_interval=DUR  longest time between sweeper passes (default 60s)\n"
 	       "    -o min_free=PCT|SIZE   free-space floor: below it the sweeper evicts the oldest\n"
 	       "                           unheld ops past min_retention (default 10%%; 0%% disables)\n"
+	       "    -o brake=N/DURATION    mass-deletion brake: a run that removes whole sites or\n"
+	       "                           their top-level directories in N sites within DURATION\n"
+	       "                           has all its ops held (default 20/10m; off)\n"
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
 	       "    -o preserve_max=SIZE   largest file a truncation copies into trash where the\n"
 	       "                           backing store cannot clone (default 64M; 0: clones only)\n"

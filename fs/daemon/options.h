@@ -26,6 +26,8 @@ struct gfs_opts {
 	bool writeback;         /* kernel writeback cache (-o writeback; default off) */
 	bool passthrough;       /* -o passthrough=auto (default) | off */
 	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */
+	unsigned brake_limit;   /* -o brake=N/DURATION: sites per run (20; 0: off) */
+	int64_t brake_window_s; /* ... within this long (10m) */
 };
 
 /* Parse gracefs options out of args (leaving libfuse's in place).

@@ -310,6 +310,17 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_passthrough_backing_files", "gauge",
 		  "Backing-file registrations held now (one per file open passthrough).",
 		  (int64_t)m->passthrough_backing, !m->passthrough_known },
+		/* the mass-deletion brake (brake.h) */
+		{ "gracefs_brake_limit_sites", "gauge",
+		  "Sites one run may remove site-level trees in within the brake window (0: off).",
+		  m->brake_limit },
+		{ "gracefs_brake_window_seconds", "gauge",
+		  "The brake window (-o brake=N/DURATION).", m->brake_window_s },
+		{ "gracefs_braked_runs", "gauge",
+		  "Runs braked now: every op of each is held until gracectl release run:ID.",
+		  (int64_t)m->braked_runs },
+		{ "gracefs_brake_trips_total", "counter",
+		  "Runs braked since the daemon started.", (int64_t)m->brake_trips },
 	};
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		if (scalars[i].absent)

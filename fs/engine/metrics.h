@@ -92,6 +92,10 @@ struct metrics {
 	uint64_t passthrough_opens, daemon_opens;   /* counters since start */
 	uint64_t passthrough_failures;       /* registrations that fell back */
 	uint64_t passthrough_backing;        /* registrations held now */
+	int64_t brake_limit;           /* -o brake: sites per run (0: off) */
+	int64_t brake_window_s;        /* ... within this long */
+	uint64_t braked_runs;          /* runs braked now (gauge) */
+	uint64_t brake_trips;          /* runs braked since start (counter) */
 	size_t nsites;
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 	size_t nsitedel;

@@ -293,11 +293,14 @@ static const char *const families[] = {
 	/* what the alert rules compare against */
 	"gracefs_sweeper_interval_seconds", "gracefs_clock_jump_seconds",
 	"gracefs_metrics_written_timestamp_seconds",
+	/* the mass-deletion brake */
+	"gracefs_brake_limit_sites", "gracefs_brake_window_seconds", "gracefs_braked_runs",
+	"gracefs_brake_trips_total",
 	/* per site, written only where there is something to say */
 	"gracefs_trash_max_bytes", "gracefs_site_deletions_total",
 	"gracefs_site_tree_deletions_total",
 };
-#define SCALARS 18   /* samples without a site label when space is not known */
+#define SCALARS 22   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -407,7 +410,8 @@ static void test_alert_inputs(void **state)
 	};
 	struct metrics m = { .nsites = 2, .sites = sites, .nsitedel = 3, .sitedel = del,
 			     .sweeper_last_pass_s = 1795784712, .sweeper_interval_s = 60,
-			     .clock_jump_s = 3600, .written_s = 1795784715 };
+			     .clock_jump_s = 3600, .written_s = 1795784715, .brake_limit = 20,
+			     .brake_window_s = 600, .braked_runs = 1, .brake_trips = 2 };
 	struct parsed ps;
 
 	site_set(&sites[0], "acme-shop", 100, 1, 1, 0, 0);
@@ -428,6 +432,10 @@ static void test_alert_inputs(void **state)
 	assert_string_equal(value(&ps, "gracefs_clock_jump_seconds", NULL), "3600");
 	assert_string_equal(value(&ps, "gracefs_metrics_written_timestamp_seconds", NULL),
 			    "1795784715");
+	assert_string_equal(value(&ps, "gracefs_brake_limit_sites", NULL), "20");
+	assert_string_equal(value(&ps, "gracefs_brake_window_seconds", NULL), "600");
+	assert_string_equal(value(&ps, "gracefs_braked_runs", NULL), "1");
+	assert_string_equal(value(&ps, "gracefs_brake_trips_total", NULL), "2");
 	/* 2 sites x 3, one cap, 3 x 2 deletion series, the scalars and the last pass */
 	assert_int_equal(ps.nsamples, 6 + 1 + 6 + SCALARS + 1);
 	assert_non_null(strstr(ps.text, "# TYPE gracefs_site_deletions_total counter\n"
