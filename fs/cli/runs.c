@@ -5,12 +5,15 @@
  * Main thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "engine/brake.h"
 #include "lib/util.h"
 
 /* "run:ID" or a bare ID, as --run takes it; out gets the ID without the
@@ -269,13 +272,28 @@ out:
 
 /* ---- hold run:ID / release run:ID ---- */
 
+/* Is run braked by the mass-deletion brake (the daemon's kept set,
+ * brake.h), or does one of its ops still carry the brake's hold (a
+ * release cut short)?  Then release run:ID lifts the brake as well. */
+static bool run_braked(const struct gctl *x, const struct selection *s, const char *id)
+{
+	int fd = open(x->state, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool r = fd >= 0 && brake_kept(fd, id) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; i < s->n && !r; i++)
+		r = s->v[i].hold & OPREC_HOLD_BRAKE;
+	return r;
+}
+
 int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute, const char *given)
 {
 	static const char *const cols[] = { "op", "site", "deleted", "command", "items", "bytes",
 		"action" };
 	struct table t = TABLE(cols, "sssSnns");
 	struct selection s = { .uid = -1, .backing_fd = x->backing_fd };
-	bool hold = !strcmp(verb, "hold");
+	bool hold = !strcmp(verb, "hold"), braked;
 	char token[CTLCMD_TOKEN_LEN + 1], id[UTIL_RUN_MAX], *body = NULL;
 	struct changes c;
 	size_t todo = 0;
@@ -286,7 +304,9 @@ int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute, co
 	s.run = id;
 	if ((r = sel_run(x, &s)) || (r = run_check(&s, id)))
 		goto out;
-	if (!(body = plan_body(verb, &s, NULL, token))) {
+	braked = !hold && run_braked(x, &s, id);
+	/* the token names the brake's lifting too */
+	if (!(body = plan_body(verb, &s, braked ? "lift-brake" : NULL, token))) {
 		r = fail(EXIT_FAILED, "out of memory");
 		goto out;
 	}
@@ -302,24 +322,34 @@ int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute, co
 		store_plan(x, token, body);
 		if (x->json) {
 			printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"changes\":%zu,"
-			       "\"plan\":", token, s.n, todo);
+			       "%s\"plan\":", token, s.n, todo, braked ? "\"lift_brake\":true," : "");
 			table_json(&t);
 			puts("}");
 		} else {
 			table_plain(&t);
-			printf("\ndry run: would %s %zu of the %zu operation(s) of run:%s\n"
+			printf("\ndry run: would %s %zu of the %zu operation(s) of run:%s%s\n"
 			       "plan token: %s\nto act, run the same command with --execute %s\n",
-			       verb, todo, s.n, id, token, token);
+			       verb, todo, s.n, id, braked ? " and lift the mass-deletion brake on it "
+			       "(its new operations are no longer held)" : "", token, token);
 		}
 		goto out;
 	}
 	if ((r = check_token(x, given, token, true, true)))
 		goto out;
 	changes_init(&c, verb);
+	/* the brake first: from then on the run's new ops are not held, and
+	 * the ops it alone held are released with it (one audit row) */
+	if (braked && change(x, &c, fmt("run:%s", id), (const char *[]){ "release", "run", id },
+			     3) < 0)
+		r = EXIT_FAILED;
 	for (size_t i = 0; i < s.n && !r; i++) {
 		const char *opid = op_id(s.v[i].scope, s.v[i].name);
 
-		if (!s.v[i].hold == !hold) {
+		if (braked && s.v[i].hold == OPREC_HOLD_BRAKE) {
+			table_add(&c.t, opid, "yes", "with the brake");
+			if (!x->json)
+				printf("%s: %s (with the brake)\n", verb, opid);
+		} else if (!s.v[i].hold == !hold) {
 			table_add(&c.t, opid, "no", hold ? "held" : "not held");
 			if (!x->json)
 				printf("%s: %s (unchanged: %s)\n", verb, opid, hold ? "held" : "not held");

@@ -322,7 +322,35 @@ static int v_undo(struct req *rq)
 	return 0;
 }
 
-/* hold|release site SITE  /  hold|release op SCOPE OP */
+/* release run RUN: the mass-deletion brake on RUN lifted */
+static int release_run(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	char id[8 + UTIL_RUN_MAX], detail[64 + NAME_MAX], n[32];
+	struct ctl_id cid;
+	size_t ops = 0;
+	int r;
+
+	if (strlen(rq->argv[2]) >= UTIL_RUN_MAX)
+		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", rq->argv[2]);
+	snprintf(id, sizeof(id), "run:%.*s", UTIL_RUN_MAX - 1, rq->argv[2]);
+	if (ctlcmd_parse_id(id, CTL_ID_RUN, &cid, rq->msg, rq->cap) < 0)
+		return -EINVAL;
+	if (!o || !o->run_release)
+		return need_daemon(rq);
+	if ((r = o->run_release(rq->c->arg, cid.name, &ops)) == -ENOENT) {
+		ctl_emitf(rq->out, "unchanged", "not braked", NULL);
+		return 0;
+	}
+	if (r < 0)
+		return fail(rq, r, "run %s: cannot release the brake: %s", cid.name, strerror(-r));
+	snprintf(detail, sizeof(detail), "brake run=%s ops_released=%zu", cid.name, ops);
+	audit(rq, AUDIT_EV_RELEASE, NULL, NULL, NULL, detail);
+	ctl_emitf(rq->out, "released", (snprintf(n, sizeof(n), "%zu", ops), n), NULL);
+	return 0;
+}
+
+/* hold|release site SITE  /  hold|release op SCOPE OP  /  release run RUN */
 static int v_hold(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
@@ -348,8 +376,11 @@ static int v_hold(struct req *rq)
 			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
 		return 0;
 	}
+	if (!hold && !strcmp(rq->argv[1], "run") && rq->argc == 3)
+		return release_run(rq);
 	if (strcmp(rq->argv[1], "op") || rq->argc != 4)
-		return fail(rq, -EINVAL, "usage: %s site SITE | %s op SCOPE OP", rq->argv[0], rq->argv[0]);
+		return fail(rq, -EINVAL, "usage: %s site SITE | %s op SCOPE OP%s", rq->argv[0],
+			    rq->argv[0], hold ? "" : " | release run RUN");
 	if ((r = check_op(rq, rq->argv[2], rq->argv[3])) < 0)
 		return r;
 	if (!o || !o->op_hold)

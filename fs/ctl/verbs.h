@@ -17,7 +17,10 @@
  *             RUN (gracectl: the plan token) ties the ops of one bulk undo
  *             together: each is planned against what the run's earlier
  *             ops put back (undo.h, overlays)
- *   hold      site SITE | op SCOPE OP        (release: the same)
+ *   hold      site SITE | op SCOPE OP        (release: the same; release of
+ *                                          an op lifts the brake's hold too)
+ *   release   run RUN          lift the mass-deletion brake on RUN (brake.h):
+ *                              line "released OPS", or "unchanged not braked"
  *   purge     SCOPE OP REASON      line: purged ITEMS BYTES
  *   site-add  SITE KIND
  *   site-set  SITE KEY VALUE [KEY VALUE]…  keys: retention (duration or
@@ -88,6 +91,9 @@ struct ctlcmd_ops {
 		       undo_progress_fn fn, void *fn_arg, struct undo_result *res);
 	/* trash_op_set_hold. 0, -ENOENT, or -errno. */
 	int (*op_hold)(void *arg, const char *scope, const char *op, bool hold);
+	/* Lift the brake on run (control_brake_release): *n gets the ops
+	 * released.  0, -ENOENT (not braked), or -errno. */
+	int (*run_release)(void *arg, const char *run, size_t *n);
 	/* Purge an op now, as the sweeper does (trash_purge_begin, then steps
 	 * until done), calling fn(fn_arg, entries removed so far) after each
 	 * step.  *rec gets its record as it was.  0, -ENOENT, -EPERM (held),

@@ -154,6 +154,11 @@ static int do_hold(void *arg, const char *scope, const char *op, bool hold)
 	return trash_op_set_hold(c->conf.trash, scope, op, hold);
 }
 
+static int do_run_release(void *arg, const char *run, size_t *n)
+{
+	return control_brake_release(arg, run, n);
+}
+
 static int do_purge(void *arg, const char *scope, const char *op, struct op_record *rec,
 		    void (*fn)(void *fn_arg, uint64_t removed), void *fn_arg)
 {
@@ -349,6 +354,7 @@ static int do_status(void *arg, struct ctl_out *out)
 static const struct ctlcmd_ops engine_ops = {
 	.undo_op = do_undo,
 	.op_hold = do_hold,
+	.run_release = do_run_release,
 	.purge = do_purge,
 	.sync = do_sync,
 	.protected_changed = do_protected_changed,
@@ -595,6 +601,11 @@ void control_site_level_deleted(struct control *c, const struct caller *who, con
 	sitedel_note(c->sitedel, site, whole);
 	if (who && brake_note(c->brake, who->run, site, sys.mono_ns(), &sites, &kept) == 1)
 		brake_trip(c, who, site, sites, kept);
+}
+
+void control_brake_stats(struct control *c, struct brake_stats *st)
+{
+	brake_get_stats(c ? c->brake : NULL, st);
 }
 
 bool control_run_braked(struct control *c, const char *run)

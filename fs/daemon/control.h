@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include "store/audit.h"
 #include "lib/procinfo.h"
+#include "engine/brake.h"
 #include "engine/space.h"
 #include "engine/sweep.h"
 #include "engine/trash.h"
@@ -63,6 +64,8 @@ void control_audit(struct control *c, const char *event, const struct caller *wh
  * every op of who's run (logged at warning, audit row "brake"). */
 void control_site_level_deleted(struct control *c, const struct caller *who, const char *site,
 				bool whole);
+/* The brake's limit and counts (brake_get_stats); zeros for NULL c. */
+void control_brake_stats(struct control *c, struct brake_stats *st);
 /* Is run braked?  (trash_conf.run_braked: takes only the brake's lock.) */
 bool control_run_braked(struct control *c, const char *run);
 /* Release the brake on run: its ops' brake holds are cleared (other

@@ -147,10 +147,14 @@ static void write_metrics(struct gfs *g)
 		space_get_status(g->space, &sp);
 	if (g->ow)
 		overwrite_get_counters(g->ow, &oc);
+	struct brake_stats bs;
+	control_brake_stats(g->ctl, &bs);
 	/* a sweeper pass counts as a change: the "sweeper not passing" alert
-	 * reads its time (at most one write a second all the same) */
+	 * reads its time (at most one write a second all the same); so do a
+	 * brake and its release (the brake alert reads the braked runs) */
 	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure +
-	      oc.cloned + oc.copied + oc.unpreserved + (uint64_t)st.last_pass_s;
+	      oc.cloned + oc.copied + oc.unpreserved + (uint64_t)st.last_pass_s +
+	      bs.braked + bs.trips;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path);

@@ -102,29 +102,46 @@ static bool add_braked(struct brake *b, const char *run)
 	return true;
 }
 
-/* Read state_fd/BRAKE_FILE: one run ID a line. */
-static int load(struct brake *b)
+/* Each run ID of state_fd/BRAKE_FILE (one a line; others skipped) to fn,
+ * until it returns nonzero.  0 (no file: nothing), fn's value, or -errno. */
+static int read_kept(int state_fd, int (*fn)(void *arg, const char *run), void *arg)
 {
 	char line[UTIL_RUN_MAX + 2];
 	FILE *f;
-	int fd;
+	int fd, r = 0;
 
-	if ((fd = openat(b->conf.state_fd, BRAKE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+	if ((fd = openat(state_fd, BRAKE_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!(f = fdopen(fd, "r"))) {
 		close(fd);
 		return -errno;
 	}
-	while (fgets(line, sizeof(line), f)) {
+	while (!r && fgets(line, sizeof(line), f)) {
 		size_t n = strlen(line);
 
 		if (n && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (run_ok(line))
-			add_braked(b, line);
+			r = fn(arg, line);
 	}
 	fclose(f);
+	return r;
+}
+
+static int load_one(void *arg, const char *run)
+{
+	add_braked(arg, run);
 	return 0;
+}
+
+static int is_run(void *arg, const char *run)
+{
+	return !strcmp(arg, run);
+}
+
+int brake_kept(int state_fd, const char *run)
+{
+	return run_ok(run) ? read_kept(state_fd, is_run, (void *)run) : 0;
 }
 
 /* Replace state_fd/BRAKE_FILE with the braked set.  Lock held. */
@@ -178,7 +195,7 @@ int brake_new(struct brake **out, const struct brake_conf *conf)
 	pthread_mutex_init(&b->lock, NULL);
 	b->conf = *conf;
 	if (conf->state_fd >= 0)
-		r = load(b);
+		r = read_kept(conf->state_fd, load_one, b);
 	*out = b;
 	return r;
 }

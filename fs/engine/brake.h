@@ -93,4 +93,8 @@ int brake_list(struct brake *b, char (**runs)[UTIL_RUN_MAX], size_t *n);
 
 void brake_get_stats(struct brake *b, struct brake_stats *st);
 
+/* For readers without the daemon's object (gracectl): does state_fd's
+ * BRAKE_FILE list run?  1 yes, 0 no (or no file), or -errno. */
+int brake_kept(int state_fd, const char *run);
+
 #endif

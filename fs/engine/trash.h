@@ -146,7 +146,9 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
  * A missing op is 0 (the caller's rename then fails on its own). */
 int trash_may_leave(struct trash *t, const char *scope, const char *name);
 
-/* Legal hold on one op (never purged while held).  0 or -errno. */
+/* Legal hold on one op (never purged while held): hold sets the
+ * operator's reason (OPREC_HOLD_LEGAL); release clears every reason, the
+ * brake's too (its run stays braked: new ops are still held).  0 or -errno. */
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold);
 
 /* The mass-deletion brake (brake.h): set (on) or clear its hold

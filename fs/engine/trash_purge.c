@@ -71,7 +71,7 @@ struct hold_bit {
 	bool on;
 };
 
-/* Set or clear one reason to hold (OPREC_HOLD_*), leaving the others. */
+/* Set or clear reasons to hold (OPREC_HOLD_* bits), leaving the others. */
 static int set_hold(struct op_record *r, void *arg)
 {
 	const struct hold_bit *h = arg;
@@ -85,7 +85,9 @@ static int set_hold(struct op_record *r, void *arg)
 
 int trash_op_set_hold(struct trash *t, const char *scope, const char *name, bool hold)
 {
-	struct hold_bit h = { OPREC_HOLD_LEGAL, hold };
+	/* a hold is the operator's; a release lifts every reason, the brake's
+	 * too: the operator has looked at this op */
+	struct hold_bit h = { hold ? OPREC_HOLD_LEGAL : OPREC_HOLD_LEGAL | OPREC_HOLD_BRAKE, hold };
 	int r;
 
 	trash_lock(t);

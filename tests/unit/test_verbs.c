@@ -138,6 +138,22 @@ static int fake_hold(void *arg, const char *scope, const char *op, bool hold)
 	return strcmp(op, OP) ? -ENOENT : 0;
 }
 
+#define RUN_ID "20261207T055122Z-cleanup.sh-4242"
+
+/* The brake on RUN_ID: released once with 25 ops; anything else not braked. */
+static int fake_run_release(void *arg, const char *run, size_t *n)
+{
+	struct fx *f = arg;
+
+	f->hold_calls++;
+	snprintf(f->last[0], sizeof(f->last[0]), "%s", run);
+	if (strcmp(run, RUN_ID) || f->last_hold)
+		return -ENOENT;
+	f->last_hold = true;   /* released: a second release finds nothing */
+	*n = 25;
+	return 0;
+}
+
 /* Removes its entries in four steps, as the sweeper's purge does. */
 static int fake_purge(void *arg, const char *scope, const char *op, struct op_record *rec,
 		      void (*fn)(void *, uint64_t), void *fn_arg)
@@ -184,6 +200,7 @@ static void fake_policy_changed(void *arg, const char *site)
 
 static const struct ctlcmd_ops fake_ops = {
 	.undo_op = fake_undo, .op_hold = fake_hold, .purge = fake_purge, .sync = fake_sync,
+	.run_release = fake_run_release,
 	.protected_changed = fake_changed, .status = fake_status,
 	.policy_changed = fake_policy_changed,
 };
@@ -379,6 +396,36 @@ static void test_undo_root_scope(void **state)
 	assert_string_equal(s.event[2], "undo");
 	/* the op's own row names the sites it held (log --site finds it) */
 	assert_string_equal(s.site[2], "blog,www");
+}
+
+/* release run RUN lifts the mass-deletion brake: one audit row; a run
+ * not braked is "unchanged"; bad IDs and hold run are refused. */
+static void test_release_run(void **state)
+{
+	struct fx *f = *state;
+	struct audit_seen s;
+
+	f->last_hold = false;
+	assert_int_equal(run(f, "release|run|" RUN_ID), 0);
+	assert_string_equal(f->last[0], RUN_ID);
+	assert_int_equal(f->nlines, 1);
+	assert_string_equal(f->lines[0], "released 25");
+	s = audited(f);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.event[0], "release");
+	assert_string_equal(s.detail[0], "brake run=" RUN_ID " ops_released=25");
+	assert_int_equal(run(f, "release|run|" RUN_ID), 0);   /* again: nothing braked */
+	assert_string_equal(f->lines[0], "unchanged not braked");
+	assert_int_equal(audited(f).n, 1);
+	f->hold_calls = 0;
+	assert_int_equal(run(f, "release|run|cleanup.sh"), -EINVAL);   /* malformed */
+	assert_int_equal(run(f, "release|run|" RUN_ID ".2"), -EINVAL);  /* an op name */
+	assert_int_equal(run(f, "release|run|a/b"), -EINVAL);
+	assert_int_equal(run(f, "hold|run|" RUN_ID), -EINVAL);   /* hold run is per op */
+	assert_int_equal(f->hold_calls, 0);
+	assert_int_equal(audited(f).n, 1);
+	f->ctx.ops = NULL;
+	assert_int_equal(run(f, "release|run|" RUN_ID), -ENOTCONN);
 }
 
 static void test_hold(void **state)
@@ -586,6 +633,7 @@ int main(void)
 		T(test_undo),
 		T(test_undo_root_scope),
 		TR(test_hold),
+		TR(test_release_run),
 		TR(test_purge),
 		TR(test_sync),
 		TR(test_site_set),
