@@ -27,6 +27,7 @@
 
 #include "store/index.h"
 #include "store/oprec.h"
+#include "lib/procinfo.h"
 #include "lib/sys.h"
 #include "store/tlink.h"
 #include "engine/trash.h"
@@ -1928,6 +1929,85 @@ static void test_tlinks_rename_over(void **state)
 }
 
 
+/* ---- the brake's hold on a whole run (trash_run_set_brake) ---- */
+
+static bool braked_yes(void *arg, const char *run)
+{
+	return !strcmp(arg, run);
+}
+
+static uint32_t hold_of(struct fx *f, const char *scope, const char *name)
+{
+	struct op_record r;
+
+	assert_int_equal(trash_op_get(f->t, scope, name, &r), 0);
+	return r.hold;
+}
+
+static void test_run_brake(void **state)
+{
+	struct fx *f = *state;
+	struct caller run = f->who, other = f->who;
+	char a[NAME_MAX + 1], b[NAME_MAX + 1], c[NAME_MAX + 1], d[NAME_MAX + 1], e[NAME_MAX + 1];
+	size_t n;
+
+	/* the test process's own run: op records carry it */
+	assert_int_equal(procinfo_read(getpid(), &run), 0);
+	assert_true(run.run[0] != '\0');
+	run.uid = run.gid = 0;
+	other.run[0] = '\0';
+	write_file(bp(f, "site/f0"), "0");
+	write_file(bp(f, "site/f1"), "1");
+	write_file(bp(f, "site/f2"), "2");
+	write_file(bp(f, "site/f3"), "3");
+	assert_int_equal(del_as(f, &run, "site", "", "f0", false), 0);       /* op a, closed */
+	run.pid_start++;                                                  /* another process */
+	assert_int_equal(del_as(f, &run, "site", "", "f1", false), 0);       /* op b, closed */
+	trash_close_all(f->t);
+	assert_int_equal(del_as(f, &run, "site", "", "f2", false), 0);       /* op c, open */
+	assert_int_equal(del_as(f, &other, "site", "", "f3", false), 0);     /* d: no run */
+	/* names: the same command, pid and second, told apart by their ".N" */
+	assert_int_equal(util_op_name(T0 / NS, run.cmd, run.pid, 1, a, sizeof(a)), 0);
+	assert_int_equal(util_op_name(T0 / NS, run.cmd, run.pid, 2, b, sizeof(b)), 0);
+	assert_int_equal(util_op_name(T0 / NS, run.cmd, run.pid, 3, c, sizeof(c)), 0);
+	opname(d, T0, other.pid, 1);
+	assert_int_equal(hold_of(f, "site", a), 0);
+
+	assert_int_equal(trash_run_set_brake(f->t, run.run, true, &n), 0);
+	assert_int_equal(n, 3);   /* a, b (index) and c (open): each once */
+	assert_int_equal(hold_of(f, "site", a), OPREC_HOLD_BRAKE);
+	assert_int_equal(hold_of(f, "site", b), OPREC_HOLD_BRAKE);
+	assert_int_equal(hold_of(f, "site", c), OPREC_HOLD_BRAKE);
+	assert_int_equal(hold_of(f, "site", d), 0);   /* another run's op */
+	assert_int_equal(trash_purge_begin(f->t, "site", a), -EPERM);
+	assert_int_equal(trash_run_set_brake(f->t, run.run, true, &n), 0);
+	assert_int_equal(n, 0);   /* already held */
+
+	/* the operator's hold and the brake's are kept apart */
+	assert_int_equal(trash_op_set_hold(f->t, "site", a, true), 0);
+	assert_int_equal(hold_of(f, "site", a), OPREC_HOLD_LEGAL | OPREC_HOLD_BRAKE);
+	assert_int_equal(trash_run_set_brake(f->t, run.run, false, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(hold_of(f, "site", a), OPREC_HOLD_LEGAL);   /* stays the operator's */
+	assert_int_equal(hold_of(f, "site", b), 0);
+	/* ... and an operator's release lifts both */
+	assert_int_equal(trash_run_set_brake(f->t, run.run, true, NULL), 0);
+	assert_int_equal(trash_op_set_hold(f->t, "site", a, false), 0);
+	assert_int_equal(hold_of(f, "site", a), 0);
+	assert_int_equal(trash_run_set_brake(f->t, "", true, NULL), -EINVAL);
+
+	/* a braked run's new op is held from its first record on */
+	trash_close(f->t);
+	struct trash_conf conf = { .retention_s = RETENTION, .op_gap_ns = GAP_NS,
+				   .run_braked = braked_yes, .cb_arg = run.run };
+	assert_int_equal(trash_open(&f->t, f->bfd, f->ix, &conf), 0);
+	fake_now += 60 * NS;
+	write_file(bp(f, "site/f4"), "4");
+	assert_int_equal(del_as(f, &run, "site", "", "f4", false), 0);
+	assert_int_equal(util_op_name(fake_now / NS, run.cmd, run.pid, 1, e, sizeof(e)), 0);
+	assert_int_equal(hold_of(f, "site", e), OPREC_HOLD_BRAKE);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1942,6 +2022,7 @@ int main(void)
 		T(test_rm_r_counts),
 		T(test_group_same_process),
 		T(test_group_other_process),
+		T(test_run_brake),
 		T(test_group_gap),
 		T(test_group_per_site),
 		T(test_collision_fresh_op),
