@@ -551,6 +551,7 @@ static void audit_brake(struct control *c, const struct caller *who, const char 
 		 leader && *leader ? leader : "unknown");
 	row.event = AUDIT_EV_BRAKE;
 	row.site = site;
+	row.run = run;   /* gracectl log --run ID finds it */
 	row.detail = detail;
 	if (who) {
 		row.uid = who->uid;

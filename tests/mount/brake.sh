@@ -87,6 +87,8 @@ check_match "... naming the run, the count, the limit and the leader's command l
 	"run=${RUN#run:} sites=20 limit=20/10m ops_held=20 leader=/bin/sh $GFS_TMP/cleanup.sh" \
 	"$(pyj 'd[0]["detail"]' <<<"$row")"
 check_eq "... in the site that crossed it" b20 "$(pyj 'd[0]["site"]' <<<"$row")"
+check_eq "... filed under the run (log --run)" 1 \
+	"$(gctl --json log --run "${RUN#run:}" --event brake | pyj 'len(d)')"
 check "a warning in the log names the run and how to release it" \
 	grep -q "brake: run ${RUN#run:} (/bin/sh $GFS_TMP/cleanup.sh) .* 20 sites within 10m.*gracectl release $RUN" "$GFS_LOG"
 check_match "status: one run braked" "^brake: +20/10m braked=1 trips=1$" "$(gctl status | grep '^brake')"
