@@ -14,10 +14,15 @@
 #  3. kill -9 of the daemon while braked, remount: every hold is still
 #     there, and the run is still braked: the script, still running, makes
 #     one more deletion after the remount, and its op is created held.
+#     A crash after a run was kept as braked but before its ops were held
+#     (simulated: the 19-site run written into .gracefs/brakes while the
+#     daemon is down) is finished at mount: all 19 ops held, an audit row
+#     `brake` with resumed=restart.
 #  4. gracectl release run:ID: the dry run says it lifts the brake; with
 #     --execute TOKEN every op of the run is released, status and metrics
-#     say nothing is braked, and an audit row `release` names the run.
-#     A malformed run ID changes nothing.
+#     say nothing is braked, and an audit row `release` names the run;
+#     it stays released across a remount.  A malformed run ID changes
+#     nothing.
 #
 # Every wait is a bounded poll.
 
@@ -101,9 +106,16 @@ check_match "a braked op cannot be purged" "legal hold" "$out"
 
 # 3. kill -9 while braked; the run goes on after the remount
 check "kill -9 of the daemon while braked" gfs_kill9
+# the crash state "kept as braked, no op held yet", for the 19-site run
+echo "${R19#run:}" >>"$BACKING/.gracefs/brakes"
 gfs_mount op_gap=1s "metrics=$PROM"
 check_eq "after the remount every op of the run is still held" "25 25" "$(held_of "$RUN")"
-check_match "... and the run is still braked" "braked=1" "$(gctl status | grep '^brake')"
+check_match "... and the run is still braked" "braked=2" "$(gctl status | grep '^brake')"
+check_eq "a run kept as braked before its holds were placed: held at mount" "19 19" \
+	"$(held_of "$R19")"
+check_match "... with an audit row 'brake' saying so" "run=${R19#run:} .*ops_held=19 resumed=restart" \
+	"$(gctl --json log --event brake | pyj '" ".join(r["detail"] for r in d)')"
+check "... and a warning in the log" grep -q "brake: run ${R19#run:} is still braked" "$GFS_LOG"
 : >"$GFS_TMP/go"
 check "the script deleted once more, after the remount" wait_until 20 test -e "$GFS_TMP/phase2"
 check "its op is closed" wait_until 20 all_closed
@@ -120,10 +132,18 @@ check_match "the dry run says it lifts the brake" "lift the mass-deletion brake"
 tok=$(sed -n 's/^plan token: \([0-9a-f]\{12\}\)$/\1/p' <<<"$dry")
 check "release run:ID --execute TOKEN" gctl release "$RUN" --execute "$tok"
 check_eq "every op of the run is released" "0 26" "$(held_of "$RUN")"
+check_eq "... and only its: the other braked run stays held" "19 19" "$(held_of "$R19")"
+dry=$(gctl release "$R19")
+check "release of the other run" gctl release "$R19" --execute \
+	"$(sed -n 's/^plan token: \([0-9a-f]\{12\}\)$/\1/p' <<<"$dry")"
+check_eq "... released its 19" "0 19" "$(held_of "$R19")"
 check_match "status: nothing braked" "braked=0" "$(gctl status | grep '^brake')"
 check "metrics: gracefs_braked_runs 0" wait_until 10 eval '[ "$(value gracefs_braked_runs)" == 0 ]'
 check_match "an audit row 'release' names the run" "brake run=${RUN#run:} ops_released=" \
 	"$(gctl --json log --event release | pyj '" ".join(r["detail"] or "" for r in d)')"
+check_eq "the kept set is empty" "" "$(cat "$BACKING/.gracefs/brakes")"
+gfs_remount
+check_eq "released runs stay released after a remount" "0 26 0 19 braked=0" \
+	"$(held_of "$RUN") $(held_of "$R19") $(gctl status | grep -o 'braked=[0-9]*')"
 check "clean unmount" gfs_umount
-check_eq "the released run stays released after a remount" "" "$(cat "$BACKING/.gracefs/brakes")"
 done_testing
