@@ -178,6 +178,9 @@ int c_show(struct gctl *x, int argc, char **argv)
 		puts("}");
 	} else {
 		table_vertical(&t, 0);
+		if (rec.hold & OPREC_HOLD_BRAKE)   /* why it is held, and how it ends */
+			printf("\nheld by the mass-deletion brake: its run deleted site after site "
+			       "(gracectl log --event brake; gracectl release run:%s)\n", rec.run);
 		if (pr < 0)
 			printf("\nrestore plan: unavailable (%s)\n", strerror(-pr));
 		else

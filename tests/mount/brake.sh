@@ -101,6 +101,8 @@ check "metrics: gracefs_braked_runs 1" wait_until 10 eval '[ "$(value gracefs_br
 check_eq "metrics: one trip" 1 "$(value gracefs_brake_trips_total)"
 check_eq "metrics: the limit" "20 600" "$(value gracefs_brake_limit_sites) $(value gracefs_brake_window_seconds)"
 op=$(gctl --json ls --run "${RUN#run:}" | pyj 'd[0]["op"]')
+check_match "show op: says the brake holds it and how to release it" \
+	"held by the mass-deletion brake.*gracectl release $RUN" "$(gctl show "$op")"
 out=$(gctl purge "$op" --reason test --execute "$(gctl --json purge "$op" --reason test | pyj 'd["token"]')" 2>&1)
 check_match "a braked op cannot be purged" "legal hold" "$out"
 
