@@ -11,6 +11,8 @@
 # is made twice: without and with `-o writeback` (the kernel then sends
 # WRITEs by itself, the partial last page of an append included).
 #
+# Last, kill -9 of the daemon in the middle of the copy a write waits for.
+#
 # Each writer runs in its own process: ops are per process.  The checks
 # are in inplace_lib.sh (overwrite_inplace_xfs.sh runs them on XFS).
 
@@ -24,4 +26,32 @@ check "unmount" gfs_umount
 gfs_mount op_gap=1s writeback
 inplace_run wb
 check "unmount (writeback)" gfs_umount
+
+# kill -9 in the middle of the copy an in-place write waits for
+# (docs/overwrite.md, crash ordering): the copy is an unnamed O_TMPFILE
+# until it is linked into the op, and the write is made only after that,
+# so after the remount the live file is whole and unwritten, and the trash
+# holds nothing of it.  The daemon is frozen while it holds the copy open.
+gfs_mount op_gap=1s preserve_max=1G
+{ printf 'head'; head -c 400M /dev/zero; printf 'tail'; } >"$BACKING/s1/midcopy"
+sum=$(h "$BACKING/s1/midcopy")
+sync "$BACKING/s1/midcopy"   # its pages clean, then dropped: the copy reads the disk
+dd if="$BACKING/s1/midcopy" iflag=nocache count=0 status=none
+printf 'XXXX' | dd of="$MNT/s1/midcopy" conv=notrunc status=none 2>/dev/null &
+writer=$!
+if [ "$(et freeze_on_fd "$GFS_PID" "/s1/.trash/#" 30)" == OK ]; then
+	check "killed in the middle of the copy" gfs_kill9
+	wait "$writer"
+	check_not "the writing process failed" test $? -eq 0
+	gfs_mount op_gap=1s
+	check_eq "after kill -9 mid-copy: the live file is whole and unwritten" "$sum" \
+		"$(h "$MNT/s1/midcopy")"
+	check_eq "and nothing of it is in the trash" "" "$(find "$BACKING/s1/.trash" -name midcopy)"
+else
+	wait "$writer"
+	skip "kill -9 in the middle of the copy" "the 400 MiB copy ended before it was seen"
+	kill -CONT "$GFS_PID"
+fi
+rm -f "$BACKING/s1/midcopy"
+check "unmount (after the crash)" gfs_umount
 done_testing
