@@ -188,6 +188,14 @@ struct nested {
 	char site[NAME_MAX + 1], op[NAME_MAX + 1], root[NAME_MAX + 1];
 };
 
+typedef char site_name[NAME_MAX + 1];
+
+/* An op a bulk undo leaves out because it is frozen (legal hold). */
+struct held_op {
+	struct op_record rec;
+	char why[2 * NAME_MAX + 64];   /* "op held", "site S held", … */
+};
+
 struct selection {
 	struct op_record *v;
 	size_t n;
@@ -196,11 +204,16 @@ struct selection {
 	/* bulk filters */
 	int64_t since_ns, until_ns, uid;
 	const char *command;
-	const char *site;
+	site_name *sites, *xsites;   /* --site (union) and --exclude-site */
+	size_t nsites, nxsites;
+	struct op_record *xops;      /* --exclude-op (scope and name) */
+	size_t nxops;
 	const char *run;             /* a run ID (no "run:"), or NULL */
 	const char *script;          /* --script: the run's leader command, or NULL */
 	int backing_fd;
 	size_t skipped_purging;
+	struct held_op *held;        /* frozen ops left out of a bulk undo */
+	size_t nheld;
 };
 
 void sel_add(struct selection *s, const struct op_record *r);

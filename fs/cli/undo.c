@@ -18,6 +18,7 @@
 
 #include "cli/cli.h"
 #include "lib/sys.h"
+#include "engine/sitepolicy.h"
 #include "engine/trash.h"
 #include "lib/util.h"
 
@@ -28,6 +29,17 @@ void sel_add(struct selection *s, const struct op_record *r)
 {
 	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
 	s->v[s->n++] = *r;
+}
+
+/* Is r an op of one of the n sites v (its own trash's, or a root op
+ * holding one)? */
+static bool of_any_site(const struct selection *s, const struct op_record *r,
+			const site_name *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (op_of_site(s->backing_fd, r, v[i]))
+			return true;
+	return false;
 }
 
 static int sel_filter(const struct op_record *r, void *arg)
@@ -47,8 +59,15 @@ static int sel_filter(const struct op_record *r, void *arg)
 	if (s->command && strcmp(op_cmd(r->name), s->command) &&
 	    fnmatch(s->command, r->cmdline, 0) != 0)
 		return 0;
-	if (s->site && !op_of_site(s->backing_fd, r, s->site))
+	if (s->nsites && !of_any_site(s, r, s->sites, s->nsites))
 		return 0;
+	/* an op that holds an excluded site is left out whole: restoring it
+	 * would bring that site back */
+	if (s->nxsites && of_any_site(s, r, s->xsites, s->nxsites))
+		return 0;
+	for (size_t i = 0; i < s->nxops; i++)
+		if (!strcmp(s->xops[i].scope, r->scope) && !strcmp(s->xops[i].name, r->name))
+			return 0;
 	if (r->state == OP_PURGING) {
 		s->skipped_purging++;
 		return 0;
@@ -169,6 +188,80 @@ static int sel_plan(const struct selection *s, const struct op_record *r,
 	return rc;
 }
 
+static bool held_root(const struct selection *s, const char *root)
+{
+	for (size_t i = 0; i < s->nheld; i++)
+		if (!*s->held[i].rec.scope && !strcmp(s->held[i].rec.name, root))
+			return true;
+	return false;
+}
+
+/* Leave the frozen ops out of a bulk selection: an op held itself or
+ * through its site, and the ops inside a deleted site whose root op is
+ * held (that site cannot come back).  The dry run lists them and its
+ * token covers the rest; the execute restores the rest and reports them.
+ * Root ops come first in s->v (index order), so their holds are known
+ * before the ops inside them. */
+static void sel_split_held(struct selection *s)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct op_record *r = &s->v[i];
+		const struct nested *ns = nested_of(s, r);
+		struct site_policy pol;
+		char why[sizeof(s->held->why)] = "";
+
+		if (r->hold)
+			snprintf(why, sizeof(why), "op held");
+		else if (ns && held_root(s, ns->root))
+			snprintf(why, sizeof(why), "inside op:/%s, which is held", ns->root);
+		else if (!ns && *r->scope && sitepolicy_get(s->backing_fd, r->scope, &pol) == 0 &&
+			 pol.hold)
+			snprintf(why, sizeof(why), "site %s held", r->scope);
+		if (!*why) {
+			s->v[n++] = s->v[i];
+			continue;
+		}
+		s->held = xrealloc(s->held, (s->nheld + 1) * sizeof(*s->held));
+		s->held[s->nheld].rec = *r;
+		snprintf(s->held[s->nheld].why, sizeof(s->held->why), "%s", why);
+		s->nheld++;
+	}
+	s->n = n;
+}
+
+static const char *const held_cols[] = { "op", "site", "reason" };
+
+/* The ops left out for a hold: a table, and its JSON fields. */
+static void held_rows(struct gctl *x, const struct selection *s, struct table *t)
+{
+	for (size_t i = 0; i < s->nheld; i++)
+		table_add(t, op_id(s->held[i].rec.scope, s->held[i].rec.name),
+			  op_site_text(x->backing_fd, &s->held[i].rec), s->held[i].why);
+}
+
+static void held_json(struct gctl *x, const struct selection *s)
+{
+	struct table t = TABLE(held_cols, "sss");
+
+	held_rows(x, s, &t);
+	printf(",\"skipped_held\":%zu,\"held_list\":", s->nheld);
+	table_json(&t);
+	table_free(&t);
+}
+
+static void held_plain(struct gctl *x, const struct selection *s, const char *head)
+{
+	struct table t = TABLE(held_cols, "sss");
+
+	if (!s->nheld)
+		return;
+	held_rows(x, s, &t);
+	printf("\n%s\n", head);
+	table_plain(&t);
+	table_free(&t);
+}
 
 /* ---- undo ---- */
 
@@ -372,14 +465,18 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 		       u.moved + u.renamed, u.moved, u.renamed, u.merged, u.mkdirs, u.followed,
 		       u.failed);
 		table_json(&u.events);
+		held_json(x, s);
 		puts("}");
 	} else {
+		held_plain(x, s, "left out, under legal hold (as the dry run said):");
 		printf("undo: %zu op(s): %zu item(s) restored to their original paths, %zu next "
 		       "to a taken name, %zu following a parent restored under a new name, %zu "
 		       "director%s merged into restored ones, %zu parent(s) recreated, %zu "
 		       "failed%s\n", s->n, u.moved - u.followed, u.renamed, u.followed, u.merged,
 		       u.merged == 1 ? "y" : "ies", u.mkdirs, u.failed,
 		       u.failed_ops ? " (see the errors above)" : "");
+		if (s->nheld)
+			printf("undo: %zu op(s) under legal hold left out\n", s->nheld);
 	}
 	table_free(&u.events);
 	free(u.order);
@@ -466,6 +563,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		table_json(&t);
 		fputs(",\"conflict_list\":", stdout);
 		table_json(&ct);
+		held_json(x, s);
 		puts("}");
 	} else {
 		table_plain(&t);
@@ -478,6 +576,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 			       "trash (replace):\n");
 			table_plain(&ct);
 		}
+		held_plain(x, s, "left out, under legal hold (release them first to include "
+			   "them; the token covers the rest):");
 		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
 		       " item(s), %" PRIu64 " byte(s); %zu to their original paths, %zu under a "
 		       "new name, %zu following a parent restored under a new name, %zu "
@@ -486,6 +586,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
 		if (s->skipped_purging)
 			printf("; %zu op(s) being purged left out", s->skipped_purging);
+		if (s->nheld)
+			printf("; %zu op(s) under legal hold left out (listed above)", s->nheld);
 		printf("\nplan token: %s\nto act, run the same command with --execute %s\n",
 		       token, token);
 	}
@@ -497,10 +599,53 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	return r;
 }
 
+/* Each site of a comma list (site:ID or a bare name), added to *v (a
+ * repeated option adds to it: the union).  A live site whose name has a
+ * comma is taken whole.  0 or an exit status. */
+static int add_sites(struct gctl *x, const char *list, site_name **v, size_t *n)
+{
+	const char *name = strncmp(list, "site:", 5) ? list : list + 5;
+	char *dup = xstrdup(list), *save = NULL;
+	size_t before = *n;
+	struct stat st;
+	int r = 0;
+	bool whole = strchr(name, ',') && catalog_site_id_valid(name) &&
+		     fstatat(x->backing_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     S_ISDIR(st.st_mode);
+
+	for (char *w = strtok_r(dup, whole ? "" : ",", &save); w && !r;
+	     w = strtok_r(NULL, whole ? "" : ",", &save)) {
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		if (!(r = known_site(x, w, (*v)[*n])))
+			(*n)++;
+	}
+	if (!r && *n == before)
+		r = fail(EXIT_USAGE, "empty site list '%s'", list);
+	free(dup);
+	return r;
+}
+
+/* --exclude-op: each op ID of a comma list.  0 or an exit status. */
+static int add_xops(struct gctl *x, const char *list, struct selection *s)
+{
+	char *dup = xstrdup(list), *save = NULL;
+	int r = 0;
+
+	for (char *w = strtok_r(dup, ",", &save); w && !r; w = strtok_r(NULL, ",", &save)) {
+		s->xops = xrealloc(s->xops, (s->nxops + 1) * sizeof(*s->xops));
+		if (!(r = resolve_op(x, w, &s->xops[s->nxops])))
+			s->nxops++;
+	}
+	if (!r && !s->nxops)
+		r = fail(EXIT_USAGE, "empty op list '%s'", list);
+	free(dup);
+	return r;
+}
+
 int c_undo(struct gctl *x, int argc, char **argv)
 {
 	struct selection s = { .uid = -1, .backing_fd = x->backing_fd };
-	char token[CTLCMD_TOKEN_LEN + 1], site[NAME_MAX + 1], run[UTIL_RUN_MAX], *body;
+	char token[CTLCMD_TOKEN_LEN + 1], run[UTIL_RUN_MAX], *body;
 	const char *given;
 	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false;
 	int r;
@@ -530,7 +675,8 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			ids = true;
 			continue;
 		}
-		if (!strstr(" --since --until --uid --command --script --site ", fmt(" %s ", a))) {
+		if (!strstr(" --since --until --uid --command --script --site --exclude-site --exclude-op ",
+			    fmt(" %s ", a))) {
 			r = fail(EXIT_USAGE, "unknown option '%s'", a);
 			goto out;
 		}
@@ -555,9 +701,14 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		} else if (!strcmp(a, "--script")) {
 			s.script = v;
 		} else if (!strcmp(a, "--site")) {
-			if ((r = known_site(x, v, site)))
+			if ((r = add_sites(x, v, &s.sites, &s.nsites)))
 				goto out;
-			s.site = site;
+		} else if (!strcmp(a, "--exclude-site")) {
+			if ((r = add_sites(x, v, &s.xsites, &s.nxsites)))
+				goto out;
+		} else if (!strcmp(a, "--exclude-op")) {
+			if ((r = add_xops(x, v, &s)))
+				goto out;
 		} else {
 			r = fail(EXIT_USAGE, "unknown option '%s'", a);
 			goto out;
@@ -565,14 +716,22 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	}
 	if (ids == bulk || (bulk && !s.since_ns && !s.run)) {
 		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--site S] … | undo --since T "
-			 "[--until T] [--uid U] [--command C] [--script NAME] [--site S]  "
-			 "[--execute [TOKEN]]");
+			 "[--until T] [--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
+			 "[--exclude-site S[,S…]]… [--exclude-op op:ID[,op:ID…]]… [--execute [TOKEN]]");
 		goto out;
 	}
 	if (bulk && (r = sel_run(x, &s)))
 		goto out;
 	if (s.run && (r = run_check(&s, s.run)))
 		goto out;
+	if (bulk)
+		sel_split_held(&s);
+	if (!s.n && s.nheld) {
+		held_plain(x, &s, "under legal hold:");
+		r = fail(EXIT_FAILED, "every matching operation is under legal hold (%zu): nothing "
+			 "to restore", s.nheld);
+		goto out;
+	}
 	if (!s.n) {
 		r = fail(EXIT_FAILED, "no operation matches");
 		goto out;
@@ -592,5 +751,9 @@ int c_undo(struct gctl *x, int argc, char **argv)
 out:
 	free(s.v);
 	free(s.nest);
+	free(s.sites);
+	free(s.xsites);
+	free(s.xops);
+	free(s.held);
 	return r;
 }

@@ -118,8 +118,10 @@ check_eq "hold run:ID changes nothing without --execute" 0 \
 check "hold run:ID --execute TOKEN" gctl hold "$RUN" --execute "$(tok <<<"$dry")"
 check_eq "hold run:ID held the script's 6 ops and none of the other job's" "6 0" \
 	"$(gctl --json ls | pyj '"%d %d" % (len([o for o in d if o["hold"] and o["run"] == "'"$RUN"'"]), len([o for o in d if o["hold"] and o["run"] != "'"$RUN"'"]))')"
-out=$(gctl undo "$RUN" --execute "$(gctl --json undo "$RUN" | pyj 'd["token"]')" 2>&1)
-check_match "undo of a held run is refused" "legal hold" "$out"
+# every op of the run is held: the dry run already says there is nothing
+# to restore (held ops are left out of a bulk undo, issue 19)
+out=$(gctl undo "$RUN" 2>&1)
+check_match "undo of a held run is refused" "every matching operation is under legal hold" "$out"
 check "release run:ID --execute TOKEN" \
 	gctl release "$RUN" --execute "$(gctl --json release "$RUN" | pyj 'd["token"]')"
 check_eq "release run:ID released all 6" 0 \
