@@ -213,7 +213,9 @@ static void sel_split_held(struct selection *s)
 		char why[sizeof(s->held->why)] = "";
 
 		if (r->hold)
-			snprintf(why, sizeof(why), "op held");
+			snprintf(why, sizeof(why), "%s", r->hold & OPREC_HOLD_BRAKE ?
+				 (r->hold & OPREC_HOLD_LEGAL ? "op held; mass-deletion brake" :
+				  "mass-deletion brake (release run:ID)") : "op held");
 		else if (ns && held_root(s, ns->root))
 			snprintf(why, sizeof(why), "inside op:/%s, which is held", ns->root);
 		else if (!ns && *r->scope && sitepolicy_get(s->backing_fd, r->scope, &pol) == 0 &&
