@@ -219,11 +219,13 @@ static void space_status_lines(struct control *c, struct ctl_out *out)
 {
 	struct space_status sp = {0};
 	struct exclusions_totals et;
+	struct trash_counters tc;
 	char n[32];
 
 	if (c->space)
 		space_get_status(c->space, &sp);
 	exclusions_get_totals(c->excl, &et);
+	trash_get_counters(c->conf.trash, &tc);
 	const struct { const char *key; uint64_t v; bool have; } *l, lines[] = {
 		{ "space_total_bytes", sp.total, sp.known },
 		{ "space_free_bytes", sp.avail, sp.known },
@@ -235,6 +237,10 @@ static void space_status_lines(struct control *c, struct ctl_out *out)
 		{ "evicted_bytes", sp.evicted_bytes, true },
 		{ "excluded_items", et.items, true },
 		{ "excluded_bytes", et.bytes, true },
+		/* deletions when mkdir had no room (docs/operations.md) */
+		{ "deletion_reserve", trash_reserve_count(c->conf.trash), true },
+		{ "deletion_reserve_taken", tc.reserve_taken, true },
+		{ "deletion_reserve_empty", tc.reserve_empty, true },
 	};
 
 	if (c->space) {

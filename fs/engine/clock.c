@@ -93,6 +93,24 @@ static int load(int fd, int64_t *ns)
 	return clock_parse(buf, (size_t)n, ns);
 }
 
+/* No inode (or block) for clock.tmp: write the new value over the clock
+ * file in place.  It needs no new inode, and no new block (the line only
+ * grows by a digit now and then, within the file's one block).  A crash
+ * in the middle leaves a torn file, refused by its check at the next start
+ * like a torn clock.tmp rename would be: safe (see clock_save). */
+static int save_in_place(const char *buf, int len)
+{
+	int f = openat(clk.state_fd, CLOCK_FILE, O_WRONLY | O_NOFOLLOW | O_CLOEXEC), r = 0;
+
+	if (f < 0)
+		return -errno;
+	errno = EIO;
+	if (pwrite(f, buf, (size_t)len, 0) != len || ftruncate(f, len) < 0)
+		r = -errno;
+	close(f);
+	return r;
+}
+
 int clock_save(void)
 {
 	char buf[96];
@@ -112,14 +130,21 @@ int clock_save(void)
 		   O_CLOEXEC, 0600);
 	if (f < 0) {
 		r = -errno;
-		goto out;
+	} else {
+		errno = EIO;
+		if (write(f, buf, (size_t)len) != len)
+			r = -errno;
+		close(f);
+		if (!r && renameat(clk.state_fd, TMP_FILE, clk.state_fd, CLOCK_FILE) < 0)
+			r = -errno;
 	}
-	errno = EIO;
-	if (write(f, buf, (size_t)len) != len)
-		r = -errno;
-	close(f);
-	if (!r && renameat(clk.state_fd, TMP_FILE, clk.state_fd, CLOCK_FILE) < 0)
-		r = -errno;
+	/* a full filesystem (a tenant used up its inodes or blocks) must not
+	 * stop the clock being saved: then in place */
+	if (r == -ENOSPC || r == -EDQUOT) {
+		if (f >= 0)
+			unlinkat(clk.state_fd, TMP_FILE, 0);
+		r = save_in_place(buf, len);
+	}
 out:
 	pthread_mutex_unlock(&clk.lock);
 	return r;

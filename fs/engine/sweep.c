@@ -159,6 +159,8 @@ int64_t sweep_pass(struct sweep *s)
 	int64_t limit = clock_watch(s), next, lag = 0;
 	int rc;
 
+	trash_reserve_fill(s->t);   /* what deletions took when mkdir had no room */
+
 	/* ops a crash or a hold left half-purged come first (a purge once
 	 * begun is finished whatever its due time: it is not restorable) */
 	index_foreach(s->ix, NULL, collect_purging, &d);

@@ -281,10 +281,8 @@ static int op_create(struct trash *t, const struct caller *who,
 				      sizeof(op->rec.name))) < 0)
 			break;
 		snprintf(tmp, sizeof(tmp), TMP_PREFIX "%s", op->rec.name);
-		if (sys.mkdirat(tfd, tmp, 0700) < 0) {
-			r = -errno;
+		if ((r = trash_mkdir(t, tfd, tmp, 0700)) < 0)
 			continue;
-		}
 		op->dirfd = open_dir(tfd, tmp);
 		len = oprec_encode(&op->rec, buf, sizeof(buf));
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
@@ -391,7 +389,8 @@ static void cache_set(struct op *op, const struct relpath *rel, int fd)
  * Crash: a half-built mirror is empty directories inside the op, harmless.
  */
 /* Walk live and twin down rel's levels, creating missing twins. */
-static int mirror_levels(struct op *op, const struct relpath *rel, int *livep, int *twinp)
+static int mirror_levels(struct trash *t, struct op *op, const struct relpath *rel,
+			 int *livep, int *twinp)
 {
 	int live = *livep, twin = *twinp, r = 0;
 
@@ -403,7 +402,7 @@ static int mirror_levels(struct op *op, const struct relpath *rel, int *livep, i
 			r = nlive;
 			break;
 		}
-		ntwin = mkdir_open(twin, rel->comp[i], 0700, &created);
+		ntwin = trash_mkdir_open(t, twin, rel->comp[i], 0700, &created);
 		if (ntwin == -ENOTDIR || ntwin == -ELOOP)
 			ntwin = -EEXIST;
 		if (ntwin >= 0 && created) {
@@ -440,7 +439,7 @@ int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 		r = -errno;
 		goto out;
 	}
-	r = mirror_levels(op, rel, &live, &twin);
+	r = mirror_levels(t, op, rel, &live, &twin);
 	if (!r) {
 		cache_set(op, rel, twin);
 		twin = -1;
@@ -474,7 +473,7 @@ static int op_mirror_deep(struct trash *t, struct op *op, const char *site,
 		goto out;
 	}
 	while (!r && more && (r = loc->deep(loc->deep_arg, from, rp, &more)) == 0) {
-		r = mirror_levels(op, rp, &live, &twin);
+		r = mirror_levels(t, op, rp, &live, &twin);
 		from += rp->n;
 	}
 	if (!r) {
@@ -868,6 +867,7 @@ int trash_open(struct trash **out, int backing_fd, struct index *ix,
 		goto fail;
 	}
 	t->dev = st.st_dev;
+	trash_reserve_fill(t);   /* best effort: the sweeper refills it */
 	*out = t;
 	return 0;
 fail:

@@ -190,8 +190,22 @@ int trash_usage_all(struct trash *t,
 struct trash_counters {
 	uint64_t ops_created, deletions, restores, purged, record_errors;
 	uint64_t preserved;   /* files preserved before a truncation */
+	/* deletion reserve: directories taken (no room for a mkdir), and
+	 * mkdirs that failed with the reserve empty too */
+	uint64_t reserve_taken, reserve_empty;
 };
 void trash_get_counters(struct trash *t, struct trash_counters *c);
+
+/* The deletion reserve (trash_reserve.c): TRASH_RESERVE_DIRS empty
+ * directories in BACKING/.gracefs/reserve that a deletion takes for its op
+ * directory or a mirrored parent when mkdir fails with ENOSPC or EDQUOT,
+ * so one tenant exhausting inodes or blocks cannot stop another deleting.
+ * fill: make the missing ones (the sweeper, after each pass; trash_open);
+ * returns how many there are.  count: as of the last fill, less those
+ * taken since.  Lock-free. */
+#define TRASH_RESERVE_DIRS 32
+unsigned trash_reserve_fill(struct trash *t);
+unsigned trash_reserve_count(struct trash *t);
 
 /* Periodic work (call every ~0.2-1 s from one thread): write dirty ops,
  * close idle ones, process restores.  0 or -errno of the first failure. */

@@ -1,6 +1,6 @@
 /*
  * trash_int.h — the trash engine's shared state and helpers, for its own
- * files only (trash.c, trash_site.c, trash_restore.c, trash_scan.c,
+ * files only (trash.c, trash_site.c, trash_restore.c, trash_scan.c, trash_reserve.c,
  * trash_purge.c).  Nothing outside the engine includes this.
  *
  * Lock: t->lock guards everything in struct trash and every mutation of
@@ -84,6 +84,10 @@ struct trash {
 	 * overwrite (trash_preserve.c; a ring, allocated on first use) */
 	struct preborn { dev_t dev; ino_t ino; uint32_t uid, pid; uint64_t pid_start; } *preborn;
 	unsigned npreborn;   /* entries written so far (the ring wraps) */
+	/* the deletion reserve (trash_reserve.c): entries left as of the last
+	 * fill, less those taken since; said low / said empty (log once) */
+	atomic_uint reserve_n;
+	atomic_bool reserve_low, reserve_empty_said;
 };
 
 /* A growable copy of index records (index_foreach with trash_collect). */
@@ -156,6 +160,13 @@ static inline int mkdir_open(int dirfd, const char *name, mode_t mode, bool *cre
 		return -errno;
 	return open_dir(dirfd, name);
 }
+
+/* mkdirat, or when it fails with ENOSPC/EDQUOT a directory from the
+ * deletion reserve renamed to dirfd/name (trash_reserve.c).  0 or -errno
+ * (errno set too): the mkdir's error when the reserve is empty. */
+int trash_mkdir(struct trash *t, int dirfd, const char *name, mode_t mode);
+/* mkdir_open with the reserve. */
+int trash_mkdir_open(struct trash *t, int dirfd, const char *name, mode_t mode, bool *created);
 
 /* The engine lock.  pthread mutexes are not fair: a thread that unlocks
  * and locks again in a loop (purge and undo steps) would starve the FUSE

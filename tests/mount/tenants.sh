@@ -6,6 +6,12 @@
 #     evicts a's own ops (a is over its share); b's op, past min_retention
 #     and older than all of a's, stays; each eviction is audited with both
 #     sites' figures.
+#   - an inode reserve for deletions: a runs the filesystem out of inodes;
+#     b's nested and top-level rm still work (the op directory and mirrored
+#     parents come from the deletion reserve); once the reserve is gone an
+#     rm fails with ENOSPC, the file untouched, and that is logged; the
+#     sweeper refills the reserve when inodes come back; the trusted clock
+#     is still saved (in place) while no inode is free.
 
 . "$(dirname "$0")/lib.sh"
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
@@ -55,6 +61,50 @@ check_match "a's evictions are audited with both sites' figures" \
 	"reason=space free=[0-9]+ floor=[0-9]+ site=a trash=[0-9]+ share=[0-9]+ next=b next_trash=$((8 * MiB)) next_share=[0-9]+" \
 	"$(audit_rows evict a)"
 check_eq "status names the site with the most trash against its share" a "$(status space_top_site)"
+
+# ---------------------------------------------------------------------------
+diag "$(date +%T) inode exhaustion"
+
+as_uid $B mkdir -p "$MNT/b/x/y" || bail_out "b cannot mkdir"
+as_uid $B sh -c "echo n >'$MNT/b/x/y/nested.txt' && echo t >'$MNT/b/top.txt' &&
+	for i in \$(seq 1 40); do : >'$MNT/b/t'\$i; done" || bail_out "b cannot write"
+check_eq "the deletion reserve is full" 32 "$(status deletion_reserve)"
+made=$(as_uid $A /usr/bin/python3 -c '
+import errno, os, sys
+d = sys.argv[1] + "/fill"
+os.mkdir(d)
+n = 0
+try:
+    while True:
+        open("%s/%d" % (d, n), "w").close()
+        n += 1
+except OSError as e:
+    print(n if e.errno == errno.ENOSPC else "error %s" % e)
+' "$MNT/a")
+check "a ran the filesystem out of inodes ($made files)" test "$made" -gt 100 -a "$(stat -f -c %d "$BACKING")" -eq 0
+check "b's nested rm succeeds" as_uid $B rm "$MNT/b/x/y/nested.txt"
+check "b's top-level rm succeeds" as_uid $B rm "$MNT/b/top.txt"
+check "both are in b's trash" test -n "$(find "$BACKING/b/.trash" -path '*/x/y/nested.txt')" \
+	-a -n "$(find "$BACKING/b/.trash" -name top.txt)"
+check "status counts the directories taken" test "$(status deletion_reserve_taken)" -ge 4
+check_match "taking from the reserve is logged" "deletions take directories from the deletion reserve" "$(cat "$GFS_LOG")"
+# one op per rm process, one directory each, until the reserve is empty
+for i in $(seq 1 40); do
+	as_uid $B rm "$MNT/b/t$i" 2>/dev/null || break
+done
+check "b removed files until the reserve ran out ($((i - 1)))" test "$i" -gt 20 -a "$i" -le 40
+check_errno "then rm fails with ENOSPC" ENOSPC et_as $B unlink "$MNT/b/t$i"
+check "the file is still there, unchanged" test -e "$BACKING/b/t$i" -a ! -s "$BACKING/b/t$i"
+check_match "the empty reserve is logged" "the deletion reserve is empty" "$(cat "$GFS_LOG")"
+check "status counts the refused mkdir" test "$(status deletion_reserve_empty)" -ge 1
+clk=$(cat "$BACKING/.gracefs/clock")
+wait_until 20 eval '[ "$(cat "$BACKING/.gracefs/clock")" != "$clk" ]'
+check "the trusted clock is still saved with no inode free" test "$(cat "$BACKING/.gracefs/clock")" != "$clk"
+check "and no 'cannot save the trusted clock'" eval '! grep -q "cannot save the trusted clock" "$GFS_LOG"'
+rm -rf "$BACKING/a/fill"   # the operator frees inodes (underneath: a's rm would need an op too)
+wait_until 20 eval '[ "$(status deletion_reserve)" == 32 ]'
+check_eq "the sweeper refills the reserve" 32 "$(status deletion_reserve)"
+check "b's rm works again" as_uid $B rm "$MNT/b/t$i"
 
 gfs_umount
 done_testing
