@@ -172,6 +172,15 @@ static void counted(struct exclusions *x, const struct caller *who, const char *
 		report(x, out);
 }
 
+/* An exclusion removes only what the deleter owns (root: everything).
+ * Otherwise anyone who can rename in a shared directory could destroy
+ * another tenant's file outright: rename it to `*.tmp`, then rm (issue
+ * 21).  Everything else goes to trash as usual. */
+static bool owns(const struct caller *who, const struct stat *st)
+{
+	return who->uid == 0 || st->st_uid == who->uid;
+}
+
 int exclusions_remove(struct exclusions *x, const struct caller *who,
 		      const struct trash_loc *loc, bool want_dir, const struct stat *st,
 		      bool *removed)
@@ -179,7 +188,7 @@ int exclusions_remove(struct exclusions *x, const struct caller *who,
 	char pat[EXCLUDE_LIST_MAX + 1];
 
 	*removed = false;
-	if (!excluded(x, loc, pat, sizeof(pat)))
+	if (!owns(who, st) || !excluded(x, loc, pat, sizeof(pat)))
 		return 0;
 	if (S_ISDIR(st->st_mode) != want_dir)
 		return want_dir ? -ENOTDIR : -EISDIR;
@@ -198,7 +207,7 @@ int exclusions_rename(struct exclusions *x, const struct caller *who,
 	char pat[EXCLUDE_LIST_MAX + 1];
 
 	*done = false;
-	if (!excluded(x, dst, pat, sizeof(pat)))
+	if (!owns(who, dst_st) || !excluded(x, dst, pat, sizeof(pat)))
 		return 0;
 	/* the kernel's rules: a directory only over an empty one */
 	if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) < 0)

@@ -54,8 +54,9 @@ void exclusions_free(struct exclusions *x);
  * site's patterns, remove it directly — unlinkat, or for want_dir an
  * rmdir that fails with ENOTEMPTY as rmdir(2) does: a directory is never
  * removed with anything still in it — count it, and set *removed.
- * Otherwise leave everything alone, *removed false.  st is the entry's
- * lstat.  The caller has already refused protected paths.  0 or -errno
+ * Otherwise — and always when the entry is not who's (st_uid, root owns
+ * everything): another tenant's file goes to trash whatever its name —
+ * leave everything alone, *removed false.  st is the entry's lstat.  The caller has already refused protected paths.  0 or -errno
  * (the removal's error: nothing changed). */
 int exclusions_remove(struct exclusions *x, const struct caller *who,
 		      const struct trash_loc *loc, bool want_dir, const struct stat *st,
@@ -63,8 +64,8 @@ int exclusions_remove(struct exclusions *x, const struct caller *who,
 
 /* rename(src, dst) where dst exists and matches its site's patterns: the
  * replaced dst is not preserved — a plain renameat2(flags 0), counted like
- * a removal (the victim's lstat in dst_st).  Otherwise nothing, *done
- * false.  Never for RENAME_EXCHANGE/NOREPLACE, a source in trash, or a
+ * a removal (the victim's lstat in dst_st), if who owns it (as above).
+ * Otherwise nothing, *done false.  Never for RENAME_EXCHANGE/NOREPLACE, a source in trash, or a
  * site at the root (the caller passes only a plain rename within sites).
  * 0 or -errno (the rename's error: nothing changed). */
 int exclusions_rename(struct exclusions *x, const struct caller *who,

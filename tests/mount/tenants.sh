@@ -12,6 +12,10 @@
 #     rm fails with ENOSPC, the file untouched, and that is logged; the
 #     sweeper refills the reserve when inodes come back; the trusted clock
 #     is still saved (in place) while no inode is free.
+#   - exclusions only for the deleter's own files: the owner of a shared
+#     0777 directory renames another tenant's file to *.tmp and removes it,
+#     or renames over it: it goes to trash; its own *.tmp is removed
+#     directly.
 
 . "$(dirname "$0")/lib.sh"
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
@@ -105,6 +109,28 @@ rm -rf "$BACKING/a/fill"   # the operator frees inodes (underneath: a's rm would
 wait_until 20 eval '[ "$(status deletion_reserve)" == 32 ]'
 check_eq "the sweeper refills the reserve" 32 "$(status deletion_reserve)"
 check "b's rm works again" as_uid $B rm "$MNT/b/t$i"
+
+# ---------------------------------------------------------------------------
+diag "$(date +%T) exclusions only for the deleter's own files"
+
+as_uid $A mkdir -m 0777 "$MNT/a/shared" || bail_out "a cannot mkdir"
+as_uid $B sh -c "echo b-data >'$MNT/a/shared/report.txt' && echo b-over >'$MNT/a/shared/over.tmp'"
+as_uid $A sh -c "echo a-data >'$MNT/a/shared/own.txt' && echo a-new >'$MNT/a/shared/mine.txt'"
+check "exclude=*.tmp on site a" gctl site set site:a 'exclude=*.tmp' --execute
+before=$(trash_op_dirs a)
+check "a renames b's file to report.tmp" as_uid $A mv "$MNT/a/shared/report.txt" "$MNT/a/shared/report.tmp"
+check "and removes it" as_uid $A rm "$MNT/a/shared/report.tmp"
+op=$(new_op a "$before")
+check_eq "b's file is kept in a's trash" b-data "$(cat "$(bk_op a "$op")/shared/report.tmp" 2>&1)"
+before=$(trash_op_dirs a)
+check "a renames its file over b's over.tmp" as_uid $A mv "$MNT/a/shared/mine.txt" "$MNT/a/shared/over.tmp"
+op=$(new_op a "$before")
+check_eq "b's replaced over.tmp is kept in a's trash" b-over "$(cat "$(bk_op a "$op")/shared/over.tmp" 2>&1)"
+before=$(trash_op_dirs a)
+check "a renames and removes its own *.tmp" \
+	as_uid $A sh -c "mv '$MNT/a/shared/own.txt' '$MNT/a/shared/own.tmp' && rm '$MNT/a/shared/own.tmp'"
+check_eq "a's own *.tmp is removed directly (no op)" "$before" "$(trash_op_dirs a)"
+check "it is gone" test ! -e "$BACKING/a/shared/own.tmp"
 
 gfs_umount
 done_testing
