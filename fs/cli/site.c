@@ -154,8 +154,8 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 {
 	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
 		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected", "trash_max",
-		"exclude" };
-	struct table t = TABLE(cols, "sSsSsbnnnSEass");
+		"exclude", "nopreserve" };
+	struct table t = TABLE(cols, "sSsSsbnnnSEasss");
 	struct catalog_protected *prot = NULL;
 	struct names names = {0};
 	struct usages u;
@@ -176,6 +176,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 		struct site_policy pol = {0};
 		const struct usage *us = usage_of(&u, names.v[i]);
 		char ret[32] = "default", plist[1024] = "", tmax[32] = "", excl[EXCLUDE_LIST_MAX + 2];
+		char nopr[EXCLUDE_LIST_MAX + 2];
 		bool in_cat;
 
 		if (i && !strcmp(names.v[i], names.v[i - 1]))
@@ -188,6 +189,8 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 			util_format_size(pol.trash_max, tmax, sizeof(tmax));
 		if (sitepolicy_get_exclude(x->backing_fd, names.v[i], excl, sizeof(excl)) < 0)
 			snprintf(excl, sizeof(excl), "?");
+		if (sitepolicy_get_nopreserve(x->backing_fd, names.v[i], nopr, sizeof(nopr)) < 0)
+			snprintf(nopr, sizeof(nopr), "?");
 		for (size_t k = 0, len = 0; prot && k < prot->n; k++)
 			if (!strcmp(prot->v[k].site, names.v[i]) &&
 			    len + strlen(prot->v[k].path) + 3 < sizeof(plist))
@@ -198,7 +201,7 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 			  in_cat ? utc(cs.created_s) : "", ret, yes(pol.hold),
 			  num(us ? us->ops : 0), num(us ? us->items : 0), num(us ? us->bytes : 0),
 			  us ? utc(us->oldest_s) : "", us ? usage_expiry(us) : pol.hold ? HELD_NEVER : "", plist, tmax,
-			  excl);
+			  excl, nopr);
 	}
 	table_print(&t, x->json);
 	table_free(&t);
@@ -226,17 +229,18 @@ static int site_add(struct gctl *x, int argc, char **argv)
 	return changes_done(x, &c, r < 0 ? EXIT_FAILED : EXIT_DONE);
 }
 
-/* trash_max and exclude make data leave without its retention (eviction,
- * direct deletion): setting either is a dry run first, like lowering a
- * retention.  The values are checked here so the dry run is about a
+/* trash_max, exclude and nopreserve make data leave without its retention
+ * (eviction, direct deletion, overwrites not preserved): setting any is a
+ * dry run first, like lowering a retention.  The values are checked here so the dry run is about a
  * setting that can be made. */
 struct space_dry {
 	bool any;
 	uint64_t cap;                          /* trash_max given (0: not given) */
 	char exclude[EXCLUDE_LIST_MAX + 1];    /* canonical list given ("": not given) */
+	char nopreserve[EXCLUDE_LIST_MAX + 1]; /* the same for nopreserve */
 };
 
-/* Note a trash_max or exclude value in *d.  0 (also for other keys and
+/* Note a trash_max, exclude or nopreserve value in *d.  0 (also for other keys and
  * "none"), or -1 for a bad value (the error is printed). */
 static int space_key_dry(const char *k, const char *v, struct space_dry *d)
 {
@@ -251,13 +255,15 @@ static int space_key_dry(const char *k, const char *v, struct space_dry *d)
 			return -1;
 		}
 		d->any = d->cap > 0;
-	} else if (!strcmp(k, "exclude")) {
+	} else if (!strcmp(k, "exclude") || !strcmp(k, "nopreserve")) {
+		char *to = !strcmp(k, "exclude") ? d->exclude : d->nopreserve;
+
 		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0) {
 			fail(EXIT_USAGE, "%s", msg);
 			return -1;
 		}
-		exclude_format(&xs, d->exclude, sizeof(d->exclude));
-		d->any = d->any || *d->exclude;
+		exclude_format(&xs, to, sizeof(d->exclude));
+		d->any = d->any || *to;
 	}
 	return 0;
 }
@@ -278,6 +284,10 @@ static void space_dry_print(const struct space_dry *d, const char *site, uint64_
 		printf("dry run: would delete items of site '%s' matching %s directly, not to "
 		       "trash (unlink, rmdir of empty directories, rename over them): they could "
 		       "not be restored.\n", site, d->exclude);
+	if (*d->nopreserve)
+		printf("dry run: would let files of site '%s' matching %s be overwritten and "
+		       "truncated without keeping their content first (audited as unpreserved): "
+		       "undo could not bring those changes back.\n", site, d->nopreserve);
 }
 
 /* site set site:ID key=value…  (lowering retention is a dry run first) */
@@ -295,7 +305,7 @@ static int site_set(struct gctl *x, int argc, char **argv)
 	if (argc < 2 || argc > CTL_ARGC_MAX / 2)
 		return fail(EXIT_USAGE, "usage: site set site:ID retention=DURATION|default "
 			    "hold=on|off kind=KIND preserve_max=SIZE|default trash_max=SIZE|none "
-			    "exclude=GLOB,…|none… "
+			    "exclude=GLOB,…|none nopreserve=GLOB,…|none… "
 			    "[--execute]");
 	if ((r = site_id(x, argv[0], site)))
 		return r;
@@ -368,7 +378,7 @@ const struct cmd site_cmds[] = {
 	{ "add",       site_add,     "site add site:ID [KIND]" },
 	{ "set",       site_set,     "site set site:ID retention=DURATION|default hold=on|off "
 				     "kind=KIND preserve_max=SIZE trash_max=SIZE|none "
-				     "exclude=GLOB,…|none [--execute]" },
+				     "exclude=GLOB,…|none nopreserve=GLOB,…|none [--execute]" },
 	{ "protect",   site_protect, "site protect site:ID PATH" },
 	{ "unprotect", site_protect, "site unprotect site:ID PATH" },
 };

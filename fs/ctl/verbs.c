@@ -472,6 +472,8 @@ struct space_set {
 	int64_t trash_max;                   /* -1: unchanged; 0: no cap */
 	bool exclude;                        /* list given */
 	char list[EXCLUDE_LIST_MAX + 1];     /* canonical; "" clears */
+	bool nopreserve;                     /* nopreserve list given */
+	char nolist[EXCLUDE_LIST_MAX + 1];   /* canonical; "" clears */
 };
 
 /* 1: not a space key; 0: parsed; -EINVAL: bad value (message set). */
@@ -496,6 +498,13 @@ static int space_key(struct req *rq, const char *k, const char *v, struct space_
 		sp->exclude = true;
 		return 0;
 	}
+	if (!strcmp(k, "nopreserve")) {   /* the same patterns, for overwrites */
+		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0)
+			return fail(rq, -EINVAL, "%s", msg);
+		exclude_format(&xs, sp->nolist, sizeof(sp->nolist));
+		sp->nopreserve = true;
+		return 0;
+	}
 	return 1;
 }
 
@@ -517,6 +526,12 @@ static int space_apply(struct req *rq, const char *site, const struct space_set 
 		if (rq->c->ops && rq->c->ops->policy_changed)
 			rq->c->ops->policy_changed(rq->c->arg, site);
 		snprintf(detail, sizeof(detail), "exclude=%s", *sp->list ? sp->list : "none");
+		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+	}
+	if (sp->nopreserve) {
+		if ((r = sitepolicy_set_nopreserve(rq->c->backing_fd, site, sp->nolist)) < 0)
+			return fail(rq, r, "site '%s': cannot set nopreserve: %s", site, strerror(-r));
+		snprintf(detail, sizeof(detail), "nopreserve=%s", *sp->nolist ? sp->nolist : "none");
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	return 0;
@@ -570,7 +585,7 @@ static int v_site_set(struct req *rq)
 				return r;
 		} else {
 			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
-				    "preserve_max, trash_max, exclude)", k);
+				    "preserve_max, trash_max, exclude, nopreserve)", k);
 		}
 	}
 	if ((r = catalog_row(rq, site, &s)) < 0)

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "daemon/dircache.h"
+#include "engine/exclude_glob.h"
+#include "engine/sitepolicy.h"
 #include "daemon/inode.h"
 #include "lib/log.h"
 #include "daemon/ops_int.h"
@@ -281,6 +283,31 @@ static int report_preserve(struct gfs *g, const struct caller *who, const struct
 	return 0;
 }
 
+/* Has the site's operator opted loc out of preservation (nopreserve=GLOB,
+ * docs/overwrite.md)?  Then say so: an unpreserved audit row naming the
+ * pattern and a log line (not counted as unpreserved: it was chosen).  A
+ * protected path is preserved all the same.  An unreadable or bad list
+ * opts nothing out. */
+static bool nopreserve_skip(struct gfs *g, const struct caller *who, const struct trash_loc *loc,
+			    bool write)
+{
+	char list[EXCLUDE_LIST_MAX + 2], rel[RELPATH_MAX_BYTES], detail[EXCLUDE_LIST_MAX + 32];
+	struct exclude_set xs;
+	const char *pat;
+
+	if (sitepolicy_get_nopreserve(g->backing_fd, loc->site, list, sizeof(list)) < 0 || !*list ||
+	    exclude_parse(list, &xs, NULL, 0) < 0)
+		return false;
+	rel_string(loc->rel, loc->name, rel, sizeof(rel));
+	if (!(pat = exclude_match(&xs, rel)) || control_protected(g->ctl, loc->site, rel))
+		return false;
+	snprintf(detail, sizeof(detail), "nopreserve=%s%s", pat, write ? " write" : "");
+	control_audit(g->ctl, AUDIT_EV_UNPRESERVED, who, loc->site, NULL, rel, detail);
+	log_msg(LOG_INFO, "%s %s/%s unpreserved (%s) by pid %u (%s)",
+		write ? "overwriting" : "truncated", loc->site, rel, detail, who->pid, who->cmd);
+	return true;
+}
+
 /* What a preservation did, for the write guard's note (wguard.h). */
 static void note_result(struct wguard_note *note, const struct trash_loc *loc,
 			const struct overwrite_result *res)
@@ -341,10 +368,16 @@ int preserve_at_as(fuse_req_t req, const struct caller *who, struct inode *paren
 		}
 		if (upto >= 0 && upto < st.st_size)
 			st.st_size = upto;
-		r = overwrite_preserve(G(req)->ow, who, &loc, fd, &st, k, &res);
-		r = report_preserve(G(req), who, &loc, &res, r, keep < 0);
-		if (r == 0)
-			note_result(note, &loc, &res);
+		if (nopreserve_skip(G(req), who, &loc, keep < 0)) {
+			if (note)
+				note->state = WG_SKIP;   /* once per handle */
+			r = 0;
+		} else {
+			r = overwrite_preserve(G(req)->ow, who, &loc, fd, &st, k, &res);
+			r = report_preserve(G(req), who, &loc, &res, r, keep < 0);
+			if (r == 0)
+				note_result(note, &loc, &res);
+		}
 	}
 	free(rp);
 	if (fd != srcfd)

@@ -116,7 +116,8 @@ int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes)
 	return set_num(backing_fd, site, SITEPOLICY_TRASH_MAX_XATTR, (int64_t)bytes, 0);
 }
 
-int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap)
+/* A list xattr (exclude, nopreserve) of site's .trash: see the header. */
+static int get_list(int backing_fd, const char *site, const char *xattr, char *buf, size_t cap)
 {
 	int fd = site_trash(backing_fd, site, false);
 	ssize_t n;
@@ -128,7 +129,7 @@ int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t c
 		return 0;
 	if (fd < 0)
 		return fd;
-	n = fgetxattr(fd, SITEPOLICY_EXCLUDE_XATTR, buf, cap - 1);
+	n = fgetxattr(fd, xattr, buf, cap - 1);
 	if (n < 0) {
 		int e = errno;
 
@@ -141,18 +142,38 @@ int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t c
 	return 0;
 }
 
-int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list)
+static int set_list(int backing_fd, const char *site, const char *xattr, const char *list)
 {
 	int fd = site_trash(backing_fd, site, true), r = 0;
 
 	if (fd < 0)
 		return fd;
 	if (!*list) {
-		if (fremovexattr(fd, SITEPOLICY_EXCLUDE_XATTR) < 0 && errno != ENODATA)
+		if (fremovexattr(fd, xattr) < 0 && errno != ENODATA)
 			r = -errno;
-	} else if (fsetxattr(fd, SITEPOLICY_EXCLUDE_XATTR, list, strlen(list), 0) < 0) {
+	} else if (fsetxattr(fd, xattr, list, strlen(list), 0) < 0) {
 		r = -errno;
 	}
 	close(fd);
 	return r;
+}
+
+int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap)
+{
+	return get_list(backing_fd, site, SITEPOLICY_EXCLUDE_XATTR, buf, cap);
+}
+
+int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list)
+{
+	return set_list(backing_fd, site, SITEPOLICY_EXCLUDE_XATTR, list);
+}
+
+int sitepolicy_get_nopreserve(int backing_fd, const char *site, char *buf, size_t cap)
+{
+	return get_list(backing_fd, site, SITEPOLICY_NOPRESERVE_XATTR, buf, cap);
+}
+
+int sitepolicy_set_nopreserve(int backing_fd, const char *site, const char *list)
+{
+	return set_list(backing_fd, site, SITEPOLICY_NOPRESERVE_XATTR, list);
 }

@@ -1,9 +1,10 @@
 /*
- * sitepolicy — a site's retention, legal hold, trash cap and exclusions.
+ * sitepolicy — a site's retention, legal hold, trash cap, exclusions and
+ * overwrite opt-outs.
  *
  * Kept as xattrs on the site's trash directory in the backing store
  * (BACKING/<site>/.trash: trusted.gracefs.retention, .hold, .trash_max,
- * .exclude),
+ * .exclude, .nopreserve, .preserve_max),
  * so they travel with the site when it is moved to another node and need no
  * other store to be right.  No state, no locking: each call reads or writes
  * the xattrs (a few microseconds).
@@ -19,6 +20,7 @@
 #define SITEPOLICY_TRASH_MAX_XATTR "trusted.gracefs.trash_max"  /* bytes (space.h) */
 #define SITEPOLICY_EXCLUDE_XATTR   "trusted.gracefs.exclude"    /* GLOB,… (exclude.h) */
 #define SITEPOLICY_PRESERVE_XATTR  "trusted.gracefs.preserve_max"
+#define SITEPOLICY_NOPRESERVE_XATTR "trusted.gracefs.nopreserve" /* GLOB,… (exclude_glob.h) */
 
 struct site_policy {
 	int64_t retention_s;   /* 0: the mount's default */
@@ -46,6 +48,11 @@ int sitepolicy_set_trash_max(int backing_fd, const char *site, uint64_t bytes);
 int sitepolicy_get_exclude(int backing_fd, const char *site, char *buf, size_t cap);
 /* Store list ("" clears).  Callers validate it first.  0 or -errno. */
 int sitepolicy_set_exclude(int backing_fd, const char *site, const char *list);
+/* The same for the nopreserve list: files whose site-relative path
+ * matches are truncated and overwritten without preserving their content
+ * first (docs/overwrite.md "nopreserve"). */
+int sitepolicy_get_nopreserve(int backing_fd, const char *site, char *buf, size_t cap);
+int sitepolicy_set_nopreserve(int backing_fd, const char *site, const char *list);
 /* Set the copy limit for truncations (0: no copies); -1 clears it (the
  * mount's applies).  Other negatives: -EINVAL.  0 or -errno. */
 int sitepolicy_set_preserve_max(int backing_fd, const char *site, int64_t bytes);

@@ -214,6 +214,21 @@ static void test_space_settings(void **state)
 	assert_string_equal(list, "");
 	assert_int_equal(sitepolicy_set_exclude(f->bfd, "site", ""), 0);   /* idempotent */
 	assert_int_equal(sitepolicy_set_exclude(f->bfd, "../x", "a"), -EINVAL);
+
+	/* nopreserve: its own xattr, the same rules */
+	assert_int_equal(sitepolicy_set_exclude(f->bfd, "site", "*.tmp"), 0);
+	assert_int_equal(sitepolicy_set_nopreserve(f->bfd, "site", "*.sqlite,*-wal"), 0);
+	assert_string_equal(raw(path(f, "site/.trash"), SITEPOLICY_NOPRESERVE_XATTR),
+			    "*.sqlite,*-wal");
+	assert_int_equal(sitepolicy_get_nopreserve(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "*.sqlite,*-wal");
+	assert_int_equal(sitepolicy_get_exclude(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "*.tmp");   /* untouched */
+	assert_int_equal(sitepolicy_set_nopreserve(f->bfd, "site", ""), 0);
+	assert_int_equal(sitepolicy_get_nopreserve(f->bfd, "site", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	assert_int_equal(sitepolicy_get_nopreserve(f->bfd, "nosuch", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
 }
 
 /* Values written by someone else: "0" is no hold; garbage reads as unset. */

@@ -582,6 +582,22 @@ static void test_site_set_space(void **state)
 	assert_string_equal(s.detail[1], "exclude=cache/**,*.tmp");
 	assert_string_equal(s.detail[2], "trash_max=none");
 	assert_string_equal(s.detail[3], "exclude=none");
+
+	/* nopreserve: parsed like exclude, stored on its own, audited */
+	assert_int_equal(run(f, "site-set|www|nopreserve|*"), -EINVAL);
+	assert_int_equal(run(f, "site-set|www|nopreserve|*.db,,x"), -EINVAL);
+	assert_int_equal(run(f, "site-set|www|nopreserve|*.sqlite,db/*-wal"), 0);
+	assert_int_equal(sitepolicy_get_nopreserve(f->fd, "www", list, sizeof(list)), 0);
+	assert_string_equal(list, "*.sqlite,db/*-wal");
+	assert_int_equal(sitepolicy_get_exclude(f->fd, "www", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	assert_int_equal(run(f, "site-set|www|nopreserve|none"), 0);
+	assert_int_equal(sitepolicy_get_nopreserve(f->fd, "www", list, sizeof(list)), 0);
+	assert_string_equal(list, "");
+	s = audited(f);
+	assert_int_equal(s.n, 6);
+	assert_string_equal(s.detail[4], "nopreserve=*.sqlite,db/*-wal");
+	assert_string_equal(s.detail[5], "nopreserve=none");
 }
 
 static void test_site_add_protect(void **state)
