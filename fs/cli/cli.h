@@ -90,6 +90,9 @@ int call_daemon(const char *sock, const char *const *argv, int argc, ctl_line_fn
 		void *arg, char *msg, size_t cap);
 int print_line(void *arg, const char *const *f, int n);
 int mutate(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg);
+/* mutate without the error message printed: it is left in msg. */
+int mutate_msg(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg,
+	       char *msg, size_t cap);
 
 struct cmd {
 	const char *name;

@@ -438,13 +438,19 @@ static int run_local(struct gctl *x, const char *const *argv, int argc, ctl_line
 }
 
 /* Run one verb; prints the error.  0 or -errno. */
+int mutate_msg(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg,
+	       char *msg, size_t cap)
+{
+	int r = call_daemon(fmt("%s/ctl.sock", x->state), argv, argc, fn, arg, msg, cap);
+
+	return r == -ECONNREFUSED ? run_local(x, argv, argc, fn, arg, msg, cap) : r;
+}
+
 int mutate(struct gctl *x, const char *const *argv, int argc, ctl_line_fn fn, void *arg)
 {
 	char msg[600] = "";
-	int r = call_daemon(fmt("%s/ctl.sock", x->state), argv, argc, fn, arg, msg, sizeof(msg));
+	int r = mutate_msg(x, argv, argc, fn, arg, msg, sizeof(msg));
 
-	if (r == -ECONNREFUSED)
-		r = run_local(x, argv, argc, fn, arg, msg, sizeof(msg));
 	if (r < 0)
 		fail(EXIT_FAILED, "%s: %s", argv[0], *msg ? msg : strerror(-r));
 	return r;

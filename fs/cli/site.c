@@ -290,6 +290,31 @@ static void space_dry_print(const struct space_dry *d, const char *site, uint64_
 		       "undo could not bring those changes back.\n", site, d->nopreserve);
 }
 
+static int no_lines(void *arg, const char *const *f, int n)
+{
+	(void)arg, (void)f, (void)n;
+	return 0;
+}
+
+/* Would the daemon accept this site-set (v, n: its arguments)?  It checks
+ * what only it knows (the retention floor) and everything else, changing
+ * nothing: a dry run must refuse what --execute would.  0, or an exit
+ * status (2 for a bad setting; the message is printed). */
+static int site_set_check(struct gctl *x, const char **v, int n)
+{
+	char msg[600] = "";
+	const char *verb = v[0];
+	int r;
+
+	v[0] = "site-check";
+	r = mutate_msg(x, v, n, no_lines, NULL, msg, sizeof(msg));
+	v[0] = verb;
+	if (r < 0)
+		return fail(r == -EINVAL ? EXIT_USAGE : EXIT_FAILED, "site set: %s",
+			    *msg ? msg : strerror(-r));
+	return 0;
+}
+
 /* site set site:ID key=value…  (lowering retention is a dry run first) */
 static int site_set(struct gctl *x, int argc, char **argv)
 {
@@ -333,6 +358,8 @@ static int site_set(struct gctl *x, int argc, char **argv)
 		/* "default", or from the (unknown here) default, may be lower */
 		lowers = !nr || !pol.retention_s || nr < pol.retention_s;
 	}
+	if ((r = site_set_check(x, v, n)))
+		return r;
 	if ((lowers || sdry.any) && !execute) {
 		struct usages u;
 		const struct usage *us;

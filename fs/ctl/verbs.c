@@ -537,50 +537,61 @@ static int space_apply(struct req *rq, const char *site, const struct space_set 
 	return 0;
 }
 
-/* site-set SITE KEY VALUE…: everything is parsed before anything is set. */
-static int v_site_set(struct req *rq)
-{
-	const char *site = rq->argv[1], *kind = NULL;
-	int64_t ret = -1, pmax = -2;   /* -2: not given; -1: back to the mount's */
-	int hold = -1, r;
-	struct catalog_site s;
-	struct space_set sp = { .trash_max = -1 };
-	char detail[128], dur[32];
+/* What a site-set asks for; parsed whole before anything is set. */
+struct site_set_args {
+	const char *kind;
+	int64_t ret, pmax;   /* ret -1: not given; pmax -2: not given, -1: mount's */
+	int hold;            /* -1: not given */
+	struct space_set sp;
+};
 
+/* Parse and check every KEY VALUE of a site-set (the retention floor too):
+ * 0, or -EINVAL with the message set.  Changes nothing. */
+static int site_set_parse(struct req *rq, struct site_set_args *a)
+{
+	char dur[32];
+	int r;
+
+	*a = (struct site_set_args){ .ret = -1, .pmax = -2, .hold = -1, .sp = { .trash_max = -1 } };
 	if ((rq->argc - 2) % 2)
 		return fail(rq, -EINVAL, "usage: site-set SITE KEY VALUE [KEY VALUE]…");
-	if ((r = check_site(rq, site)) < 0)
+	if ((r = check_site(rq, rq->argv[1])) < 0)
 		return r;
 	for (int i = 2; i < rq->argc; i += 2) {
 		const char *k = rq->argv[i], *v = rq->argv[i + 1];
 
+		for (int j = 2; j < i; j += 2)
+			if (!strcmp(rq->argv[j], k))
+				return fail(rq, -EINVAL, "setting '%s' given twice", k);
 		if (!strcmp(k, "retention")) {
 			if (!strcmp(v, "default"))
-				ret = 0;
-			else if (util_parse_duration(v, &ret) < 0)
+				a->ret = 0;
+			else if (util_parse_duration(v, &a->ret) < 0)
 				return fail(rq, -EINVAL, "bad retention '%s' (e.g. 30d, 12h)", v);
-			if (ret && ret < rq->c->retention_floor_s) {
+			if (a->ret && a->ret < rq->c->retention_floor_s) {
 				util_format_duration(rq->c->retention_floor_s, dur, sizeof(dur));
-				return fail(rq, -EINVAL, "retention %s is below the floor of %s", v, dur);
+				return fail(rq, -EINVAL, "retention %s is below the floor of %s "
+					    "(min_retention)", v, dur);
 			}
 		} else if (!strcmp(k, "hold")) {
-			hold = !strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") ? 1 :
-			       !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") ? 0 : -2;
-			if (hold == -2)
+			a->hold = !strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") ? 1 :
+				  !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") ? 0 : -2;
+			if (a->hold == -2)
 				return fail(rq, -EINVAL, "bad hold '%s' (on or off)", v);
 		} else if (!strcmp(k, "kind")) {
-			kind = v;
+			a->kind = v;
 			if (!catalog_kind_valid(v))
 				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 					    v, CATALOG_KIND_MAX);
 		} else if (!strcmp(k, "preserve_max")) {
 			uint64_t sz;
 
-			if (strcmp(v, "default") ? util_parse_size(v, &sz) < 0 || (pmax = (int64_t)sz, 0)
-						 : (pmax = -1, 0))
+			if (strcmp(v, "default") ? util_parse_size(v, &sz) < 0 ||
+						   (a->pmax = (int64_t)sz, 0)
+						 : (a->pmax = -1, 0))
 				return fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
 					    "64M, 1G, or default)", v);
-		} else if ((r = space_key(rq, k, v, &sp)) <= 0) {
+		} else if ((r = space_key(rq, k, v, &a->sp)) <= 0) {
 			if (r < 0)
 				return r;
 		} else {
@@ -588,42 +599,66 @@ static int v_site_set(struct req *rq)
 				    "preserve_max, trash_max, exclude, nopreserve)", k);
 		}
 	}
+	return 0;
+}
+
+/* site-check SITE KEY VALUE…: would this site-set be accepted?  The dry
+ * run of gracectl site set asks, so that it refuses what --execute would
+ * (the retention floor is the daemon's). */
+static int v_site_check(struct req *rq)
+{
+	struct site_set_args a;
+
+	return site_set_parse(rq, &a);
+}
+
+/* site-set SITE KEY VALUE…: everything is parsed before anything is set. */
+static int v_site_set(struct req *rq)
+{
+	const char *site = rq->argv[1];
+	struct site_set_args a;
+	struct catalog_site s;
+	char detail[128], dur[32];
+	int r;
+
+	if ((r = site_set_parse(rq, &a)) < 0)
+		return r;
 	if ((r = catalog_row(rq, site, &s)) < 0)
 		return r;
-	if (ret >= 0) {
-		if ((r = sitepolicy_set_retention(rq->c->backing_fd, site, ret,
+	if (a.ret >= 0) {
+		if ((r = sitepolicy_set_retention(rq->c->backing_fd, site, a.ret,
 						  rq->c->retention_floor_s)) < 0)
 			return fail(rq, r, "site '%s': cannot set retention: %s", site, strerror(-r));
-		if (ret)
-			util_format_duration(ret, dur, sizeof(dur));
-		snprintf(detail, sizeof(detail), "retention=%s", ret ? dur : "default");
+		if (a.ret)
+			util_format_duration(a.ret, dur, sizeof(dur));
+		snprintf(detail, sizeof(detail), "retention=%s", a.ret ? dur : "default");
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
-		if ((r = catalog_site_set_retention(rq->c->cat, site, ret)) < 0)
+		if ((r = catalog_site_set_retention(rq->c->cat, site, a.ret)) < 0)
 			return fail(rq, r, "retention set, but the catalog copy failed: %s", strerror(-r));
 	}
-	if (hold >= 0) {
-		if ((r = sitepolicy_set_hold(rq->c->backing_fd, site, hold)) < 0)
+	if (a.hold >= 0) {
+		if ((r = sitepolicy_set_hold(rq->c->backing_fd, site, a.hold)) < 0)
 			return fail(rq, r, "site '%s': cannot set hold: %s", site, strerror(-r));
-		audit(rq, hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
-		if ((r = catalog_site_set_hold(rq->c->cat, site, hold)) < 0)
+		audit(rq, a.hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
+		if ((r = catalog_site_set_hold(rq->c->cat, site, a.hold)) < 0)
 			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
 	}
-	if (pmax >= -1) {
-		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, pmax)) < 0)
+	if (a.pmax >= -1) {
+		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, a.pmax)) < 0)
 			return fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
-		if (pmax >= 0)
-			util_format_size((uint64_t)pmax, dur, sizeof(dur));
-		snprintf(detail, sizeof(detail), "preserve_max=%s", pmax >= 0 ? dur : "default");
+		if (a.pmax >= 0)
+			util_format_size((uint64_t)a.pmax, dur, sizeof(dur));
+		snprintf(detail, sizeof(detail), "preserve_max=%s", a.pmax >= 0 ? dur : "default");
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
-	if (kind) {
-		snprintf(s.kind, sizeof(s.kind), "%s", kind);
+	if (a.kind) {
+		snprintf(s.kind, sizeof(s.kind), "%s", a.kind);
 		if ((r = catalog_site_upsert(rq->c->cat, &s)) < 0)
 			return fail(rq, r, "catalog: %s", strerror(-r));
-		snprintf(detail, sizeof(detail), "kind=%s", kind);
+		snprintf(detail, sizeof(detail), "kind=%s", a.kind);
 		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
-	return space_apply(rq, site, &sp);
+	return space_apply(rq, site, &a.sp);
 }
 
 static int v_protect(struct req *rq)
@@ -667,6 +702,7 @@ static const struct verb {
 	{ "purge",     4, 4,            v_purge },
 	{ "site-add",  3, 3,            v_site_add },
 	{ "site-set",  4, CTL_ARGC_MAX, v_site_set },
+	{ "site-check", 4, CTL_ARGC_MAX, v_site_check },
 	{ "protect",   3, 3,            v_protect },
 	{ "unprotect", 3, 3,            v_protect },
 };
