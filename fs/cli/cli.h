@@ -37,7 +37,8 @@
 #define PLAN_KEEP_S (7 * 86400)  /* stored plans are pruned after this */
 #define FIND_DEPTH_MAX 4096
 
-enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2,
+       EXIT_NOT_RUNNING = 3 /* status: the daemon is not running (as systemctl) */ };
 
 struct gctl {
 	char backing[PATH_MAX];

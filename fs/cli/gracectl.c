@@ -516,7 +516,8 @@ static const struct cmd cmds[] = {
 	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN" },
 	{ "runs",    c_runs,   "runs" },
 	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] | undo --since T [--until T] "
-			       "[--uid U] [--command C] [--script NAME] [--site S]   [--execute [TOKEN]]" },
+			       "[--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
+			       "[--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… [--execute [TOKEN]]" },
 	{ "hold",    c_hold,   "hold site:ID|op:ID… | hold run:ID [--execute TOKEN]" },
 	{ "release", c_hold,   "release site:ID|op:ID… | release run:ID [--execute TOKEN]" },
 	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },
@@ -539,6 +540,22 @@ static void usage(FILE *to)
 	fputs("IDs are typed: site:NAME, op:NAME or op:SITE/NAME (op:/NAME: a deleted site),\n"
 	      "run:ID (the job that deleted: gracectl runs).\n"
 	      "undo, purge and hold/release of a run are dry runs unless given --execute.\n", to);
+}
+
+/* --help after a command: that command's usage; else the whole of it. */
+static void verb_usage(const char *verb)
+{
+	for (size_t i = 0; verb && i < ARRAY_SIZE(cmds); i++)
+		if (!strcmp(cmds[i].name, verb) && strcmp(verb, "site")) {
+			printf("usage: gracectl %s\n", cmds[i].usage);
+			return;
+		}
+	if (verb && !strcmp(verb, "site")) {
+		for (size_t i = 0; i < n_site_cmds; i++)
+			printf("%s gracectl %s\n", i ? "      " : "usage:", site_cmds[i].usage);
+		return;
+	}
+	usage(stdout);
 }
 
 int dispatch(struct gctl *x, const struct cmd *c, size_t n, const char *what,
@@ -575,9 +592,9 @@ static int global_options(struct gctl *x, int *argc, char **argv, const char **s
 		} else if (!strcmp(a, "--progress") || !strcmp(a, "--no-progress")) {
 			x->progress = a[2] == 'p' ? 1 : -1;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			usage(stdout);
+			verb_usage(verb ? argv[1] : NULL);
 			return EXIT_DONE;
-		} else if (!strcmp(a, "--version")) {
+		} else if (!strcmp(a, "--version") || !strcmp(a, "-V")) {
 			printf("gracectl %s\n", GRACEFS_VERSION);
 			return EXIT_DONE;
 		} else if (state || !strcmp(a, "-b") || !strcmp(a, "--backing")) {

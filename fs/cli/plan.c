@@ -55,6 +55,11 @@ int take_execute(int *argc, char **argv, const char **token)
 
 	*token = NULL;
 	for (int i = 0; i < *argc; i++) {
+		if (!strncmp(argv[i], "--execute=", 10)) {   /* --execute=TOKEN */
+			found = 1;
+			*token = argv[i] + 10;
+			continue;
+		}
 		if (strcmp(argv[i], "--execute")) {
 			argv[j++] = argv[i];
 			continue;

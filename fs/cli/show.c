@@ -117,6 +117,8 @@ int c_ls(struct gctl *x, int argc, char **argv)
 	}
 	if (argc > 1)
 		return fail(EXIT_USAGE, "usage: ls [SITE] [--run ID]");
+	if (argc == 1 && argv[0][0] == '-')
+		return fail(EXIT_USAGE, "unknown option '%s' (usage: ls [SITE] [--run ID])", argv[0]);
 	if ((argc == 1 && (r = known_site(x, argv[0], site))) || (r = need_counts(x)))
 		return r;
 	if (x->json)
@@ -321,6 +323,22 @@ int c_find(struct gctl *x, int argc, char **argv)
 		argv += 2;
 		argc -= 2;
 	}
+	/* the options may also follow the pattern: find PAT --site S */
+	while (argc >= 3 && (!strcmp(argv[argc - 2], "--site") || !strcmp(argv[argc - 2], "--run"))) {
+		if (argv[argc - 2][2] == 's') {
+			if ((r = known_site(x, argv[argc - 1], site)))
+				return r;
+			want = site;
+		} else {
+			if ((r = run_arg(argv[argc - 1], run)))
+				return r;
+			want_run = run;
+		}
+		argc -= 2;
+	}
+	if (argc == 1 && argv[0][0] == '-' && argv[0][1])
+		return fail(EXIT_USAGE, "unknown option '%s' (usage: find [--site SITE] [--run ID] "
+			    "PATTERN)", argv[0]);
 	if (argc != 1)
 		return fail(EXIT_USAGE, "usage: find [--site SITE] [--run ID] PATTERN");
 	f = xrealloc(NULL, sizeof(*f));
@@ -439,7 +457,9 @@ int c_status(struct gctl *x, int argc, char **argv)
 	table_free(&tot);
 	table_free(&ut);
 	free(u.v);
-	return EXIT_DONE;
+	/* as systemctl status: 3 when the daemon is not running (the report
+	 * above is still printed: it reads the backing store) */
+	return r == -ECONNREFUSED && !daemon_holds_lock(x) ? EXIT_NOT_RUNNING : EXIT_DONE;
 }
 
 /* ---- completion (bash) ---- */

@@ -525,7 +525,8 @@ static void register_sites(struct control *c)
 	while ((de = readdir(d))) {
 		struct catalog_site s;
 
-		if (de->d_name[0] == '.' || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+		if (de->d_name[0] == '.' || !catalog_site_id_valid(de->d_name) ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		if (catalog_site_get(c->cat, de->d_name, &s) < 0 || s.state != CATALOG_ACTIVE)
 			control_site_changed(c, de->d_name, false);

@@ -541,7 +541,8 @@ int main(int argc, char *argv[])
 			 .maint_lock = PTHREAD_MUTEX_INITIALIZER,
 			 .inval_lock = PTHREAD_MUTEX_INITIALIZER };
 	char *rb = NULL, fsname[64 + PATH_MAX];
-	int lock_fd = -1, ret = 1;
+	int lock_fd = -1, ret = 1, loop_rc = 0;
+	bool served = false;
 
 	if (options_parse(&args, &o) < 0 || fuse_parse_cmdline(&args, &co) != 0) {
 		ret = 2;
@@ -646,6 +647,8 @@ int main(int argc, char *argv[])
 			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
 		ret = fuse_session_loop_mt(g.se, lc);
 	}
+	loop_rc = ret;
+	served = true;
 	ret = ret < 0 ? 1 : 0;   /* > 0: stopped by SIGTERM/SIGINT, a clean exit */
 out_unmount:
 	ops_maint_stop(&g);
@@ -654,6 +657,11 @@ out_unmount:
 	control_close(g.ctl);   /* after the engine: its last op records are audited */
 	g.ctl = NULL;
 	fuse_session_unmount(g.se);
+	/* an operator (or journalctl) sees when and why it stopped */
+	if (served)
+		log_msg(loop_rc < 0 ? LOG_ERR : LOG_NOTICE, "stopped serving %s at %s: %s%s", rb,
+			co.mountpoint, loop_rc > 0 ? "signal " : loop_rc < 0 ? "error: " : "unmounted",
+			loop_rc > 0 ? strsignal(loop_rc) : loop_rc < 0 ? strerror(-loop_rc) : "");
 out_signals:
 	fuse_remove_signal_handlers(g.se);
 out_session:

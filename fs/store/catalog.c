@@ -305,8 +305,10 @@ bool catalog_site_id_valid(const char *id)
 {
 	size_t n = id ? strnlen(id, NAME_MAX + 1) : 0;
 
+	/* lost+found: the backing filesystem's (mkfs, fsck), never a site */
 	return n > 0 && n <= NAME_MAX && !strchr(id, '/') && strcmp(id, ".") &&
-	       strcmp(id, "..") && strcmp(id, ".trash") && strcmp(id, ".gracefs");
+	       strcmp(id, "..") && strcmp(id, ".trash") && strcmp(id, ".gracefs") &&
+	       strcmp(id, "lost+found");
 }
 
 bool catalog_kind_valid(const char *k)

@@ -76,7 +76,7 @@ int catalog_errno(int sqlite_rc);
 /* ---- sites ---- */
 
 /* Is `id` usable as a site id (a directory name: not empty, no '/', not
- * ".", "..", ".trash" or ".gracefs", at most NAME_MAX bytes)? */
+ * ".", "..", ".trash", ".gracefs" or "lost+found", at most NAME_MAX bytes)? */
 bool catalog_site_id_valid(const char *id);
 
 /* Is `kind` a site kind: 1..CATALOG_KIND_MAX bytes of [a-z0-9_-]? */
