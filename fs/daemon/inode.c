@@ -38,6 +38,9 @@ struct inode {
 	struct file_handle *fh;  /* NULL for the root (uses the backing fd) */
 	struct ohandle *open;    /* open files (the kernel holds a reference) */
 	struct pt_inode pt;      /* passthrough bookkeeping: passthru.c's, its lock */
+	/* deleted while open: the op that holds it, recounted when the last
+	 * open file closes (inode_note_deleted_open); NULL otherwise */
+	struct deleted_in { char scope[NAME_MAX + 1], op[NAME_MAX + 1]; } *deleted_in;
 };
 
 static struct {
@@ -143,6 +146,7 @@ static void free_entry(struct inode *n)
 		n->open = h->next;
 		free(h);
 	}
+	free(n->deleted_in);
 	free(n->name);
 	free(n->fh);
 	free(n);
@@ -536,9 +540,10 @@ int inode_handle_open(struct inode *ino, int fd, pid_t tid, bool live)
 	return 0;
 }
 
-void inode_handle_close(struct inode *ino, int fd)
+bool inode_handle_close(struct inode *ino, int fd, char *scope, char *op)
 {
 	struct ohandle *h = NULL;
+	struct deleted_in *d = NULL;
 
 	pthread_mutex_lock(&table.lock);
 	for (struct ohandle **pp = &ino->open; *pp; pp = &(*pp)->next) {
@@ -548,8 +553,34 @@ void inode_handle_close(struct inode *ino, int fd)
 			break;
 		}
 	}
+	if (h && !ino->open) {
+		d = ino->deleted_in;
+		ino->deleted_in = NULL;
+	}
 	pthread_mutex_unlock(&table.lock);
 	free(h);
+	if (d && scope && op) {
+		memcpy(scope, d->scope, sizeof(d->scope));
+		memcpy(op, d->op, sizeof(d->op));
+	}
+	free(d);
+	return d && scope && op;
+}
+
+void inode_note_deleted_open(dev_t dev, ino_t ino, const char *scope, const char *op)
+{
+	struct inode *n;
+
+	pthread_mutex_lock(&table.lock);
+	if ((n = hash_find(dev, ino, false)) && n->open) {
+		if (!n->deleted_in)
+			n->deleted_in = malloc(sizeof(*n->deleted_in));
+		if (n->deleted_in) {   /* without memory: counted at the next mount's reconcile */
+			snprintf(n->deleted_in->scope, sizeof(n->deleted_in->scope), "%s", scope);
+			snprintf(n->deleted_in->op, sizeof(n->deleted_in->op), "%s", op);
+		}
+	}
+	pthread_mutex_unlock(&table.lock);
 }
 
 struct pt_inode *inode_pt(struct inode *ino)

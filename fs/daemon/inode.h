@@ -114,7 +114,14 @@ int inode_tlink_key(const struct inode *ino, struct tlink_key *k);
  * fd of ino open that was opened while it had a live name, resolving each
  * opener's tid with tid_tgid (which returns 0 when unknown).  -ENOMEM or 0. */
 int inode_handle_open(struct inode *ino, int fd, pid_t tid, bool live);
-void inode_handle_close(struct inode *ino, int fd);
+/* Forget fd.  True when it was the last open file of an inode deleted
+ * while open (inode_note_deleted_open), with that op's scope and name
+ * (NAME_MAX + 1 bytes each; NULL: not wanted): bytes written after the
+ * deletion are in that op, uncounted, and the caller recounts it. */
+bool inode_handle_close(struct inode *ino, int fd, char *scope, char *op);
+/* The live inode dev/ino was just deleted into op `op` of `scope`: if it
+ * has open files, remember the op for inode_handle_close. */
+void inode_note_deleted_open(dev_t dev, ino_t ino, const char *scope, const char *op);
 /* Was fd (an open file of ino) opened while ino had a live name? */
 bool inode_handle_live(struct inode *ino, int fd);
 /* The inode's passthrough bookkeeping (ptpolicy.h), kept for passthru.c

@@ -11,6 +11,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "daemon/dircache.h"
 #include "daemon/fuseio.h"
 #include "daemon/passthru.h"
@@ -149,13 +150,22 @@ done:
  * take after all (its request was interrupted: no RELEASE will come). */
 static void forget_open(fuse_req_t req, fuse_ino_t ino, int fd)
 {
+	char scope[NAME_MAX + 1], op[NAME_MAX + 1];
+	int r;
+
 	passthru_release(I(ino), fd);   /* before the fd number is free */
 	fdcap_release(G(req)->fdcap, fd);
 	wbtimes_forget(fd);
 	wguard_forget(fd);
 	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
-	inode_handle_close(I(ino), fd);   /* before the fd number is free */
+	bool grown = inode_handle_close(I(ino), fd, scope, op);   /* before the fd number is free */
+
 	close(fd);
+	/* the last handle of a file deleted while open: what it wrote since
+	 * is in the op, uncounted (issue 21) */
+	if (grown && (r = trash_op_recount(G(req)->trash, scope, op)) < 0 && r != -ENOENT)
+		log_msg(LOG_WARNING, "cannot recount op %s%s%s after its open file closed: %s",
+			scope, *scope ? "/" : "", op, strerror(-r));
 }
 
 void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -183,7 +193,7 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if ((r = track_open(req, I(ino), fd)) < 0 ||
 	    ((fi->flags & O_TRUNC) && (r = kill_setid(req, ino, fd, true)) < 0) ||
 	    (r = choose_path(req, ino, fi, fd, &backing)) < 0) {
-		inode_handle_close(I(ino), fd);   /* nothing if it was not tracked */
+		inode_handle_close(I(ino), fd, NULL, NULL);   /* nothing if it was not tracked */
 		fdcap_release(G(req)->fdcap, fd);
 		close(fd);
 		fuse_reply_err(req, -r);
@@ -231,7 +241,7 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	set_open_flags(G(req), I(e.ino), fi, fd);
 	if ((r = track_open(req, I(e.ino), fd)) < 0 ||
 	    (r = choose_path(req, e.ino, fi, fd, &backing)) < 0) {
-		inode_handle_close(I(e.ino), fd);   /* nothing if it was not tracked */
+		inode_handle_close(I(e.ino), fd, NULL, NULL);   /* nothing if it was not tracked */
 		inode_forget(I(e.ino), 1);
 		goto out;
 	}

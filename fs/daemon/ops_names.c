@@ -504,6 +504,12 @@ static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool 
 		    (r = control_remove_excluded(G(req)->ctl, &who, &loc, dir, &st, &gone)) == 0 &&
 		    !gone)
 			r = trash_delete(G(req)->trash, &who, &loc, dir, &st);
+		if (r == 0 && !gone && S_ISREG(st.st_mode)) {   /* written to after this? */
+			char op[NAME_MAX + 1];
+
+			if (trash_open_op_of(G(req)->trash, &who, loc.site, op, sizeof(op)) == 0)
+				inode_note_deleted_open(st.st_dev, st.st_ino, loc.site, op);
+		}
 		if (r == 0) {
 			if (!live_after_remove(G(req), &st))
 				inode_detach(st.st_dev, st.st_ino, false);

@@ -125,6 +125,17 @@ int trash_rename(struct trash *t, const struct caller *who,
  * recount it, or drop it when empty, at the next tick. */
 void trash_note_restore(struct trash *t, const char *scope, const char *name);
 
+/* Bytes written to a file after it was deleted, through a handle still
+ * open, land in its op but were never counted (issue 21).  The daemon
+ * calls this when the last such handle closes: count the op's tree again
+ * and store the record (last_ns kept: a write is not a deletion).  An op
+ * being purged is left alone.  0 or -errno. */
+int trash_op_recount(struct trash *t, const char *scope, const char *name);
+/* The op who is collecting deletions into in scope (right after a
+ * trash_delete: the op that holds the victim).  0 or -ENOENT. */
+int trash_open_op_of(struct trash *t, const struct caller *who, const char *scope,
+		     char *name, size_t cap);
+
 /* The record of an op: the open in-memory one, else the index, else the
  * op directory's xattr.  0 or -ENOENT. */
 int trash_op_get(struct trash *t, const char *scope, const char *name,

@@ -357,3 +357,70 @@ out:
 	trash_unlock(t);
 	return r;
 }
+
+/* ---- growth after deletion ----------------------------------------------- */
+
+int trash_op_recount(struct trash *t, const char *scope, const char *name)
+{
+	struct op_record rec;
+	char buf[OPREC_ENC_MAX];
+	int tfd, ofd, len, r;
+	int64_t keep_last;
+
+	trash_lock(t);
+	for (struct op *op = t->ops; op; op = op->next) {
+		if (strcmp(op->rec.scope, scope) || strcmp(op->rec.name, name))
+			continue;
+		keep_last = op->rec.last_ns;
+		r = trash_recount(&op->rec, op->dirfd);
+		op->rec.last_ns = keep_last;   /* a write is not a deletion */
+		op->dirty = true;              /* stored at the next tick */
+		trash_unlock(t);
+		return r;
+	}
+	if ((tfd = trash_scope_open(t, scope, false)) < 0) {
+		trash_unlock(t);
+		return tfd;
+	}
+	ofd = open_dir(tfd, name);
+	close(tfd);
+	if (ofd < 0 || (r = trash_rec_read(ofd, &rec)) < 0) {
+		r = ofd < 0 ? ofd : r;
+		goto out;
+	}
+	snprintf(rec.scope, sizeof(rec.scope), "%s", scope);
+	snprintf(rec.name, sizeof(rec.name), "%s", name);
+	if (rec.state == OP_PURGING)
+		goto out;   /* going anyway: its counts are the purge's */
+	keep_last = rec.last_ns;
+	if ((r = trash_recount(&rec, ofd)) < 0)
+		goto out;
+	rec.last_ns = keep_last;
+	if ((len = oprec_encode(&rec, buf, sizeof(buf))) < 0)
+		r = len;
+	else if (fsetxattr(ofd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
+		r = -errno;
+	else
+		r = index_put(t->ix, &rec);
+out:
+	if (ofd >= 0)
+		close(ofd);
+	trash_unlock(t);
+	return r;
+}
+
+int trash_open_op_of(struct trash *t, const struct caller *who, const char *scope,
+		     char *name, size_t cap)
+{
+	int r = -ENOENT;
+
+	trash_lock(t);
+	for (struct op *op = t->ops; op; op = op->next)
+		if (!strcmp(op->rec.scope, scope) && trash_same_process(&op->rec, who)) {
+			snprintf(name, cap, "%s", op->rec.name);
+			r = 0;
+			break;
+		}
+	trash_unlock(t);
+	return r;
+}

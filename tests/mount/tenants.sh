@@ -16,6 +16,8 @@
 #     0777 directory renames another tenant's file to *.tmp and removes it,
 #     or renames over it: it goes to trash; its own *.tmp is removed
 #     directly.
+#   - bytes written after an unlink through a still-open fd are counted
+#     when the fd closes (gracectl ls, and so eviction and caps).
 
 . "$(dirname "$0")/lib.sh"
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
@@ -131,6 +133,42 @@ check "a renames and removes its own *.tmp" \
 	as_uid $A sh -c "mv '$MNT/a/shared/own.txt' '$MNT/a/shared/own.tmp' && rm '$MNT/a/shared/own.tmp'"
 check_eq "a's own *.tmp is removed directly (no op)" "$before" "$(trash_op_dirs a)"
 check "it is gone" test ! -e "$BACKING/a/shared/own.tmp"
+
+# ---------------------------------------------------------------------------
+diag "$(date +%T) bytes written after the unlink are counted"
+
+op_bytes() {   # SITE OP — the op's bytes as gracectl ls shows them
+	gctl --json ls "$1" |
+		python3 -c 'import json, sys; print([o for o in json.load(sys.stdin) if o["op"].endswith(sys.argv[1])][0]["bytes"])' "$2"
+}
+op_state() { gctl --json ls b | python3 -c 'import json, sys; print([o for o in json.load(sys.stdin) if o["op"].endswith(sys.argv[1])][0]["state"])' "$1"; }
+# b writes 1 MiB, unlinks, and writes 4 MiB more once its op has closed
+# (told through a fifo): those 4 MiB land in a closed op
+mkfifo "$GFS_TMP/go"
+before=$(trash_op_dirs b)
+as_uid $B /usr/bin/python3 -c '
+import os, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x" * (1 << 20))
+os.unlink(p)
+sys.stdin.readline()
+for i in range(4):
+    os.write(fd, b"y" * (1 << 20))
+os.fsync(fd)
+os.close(fd)
+' "$MNT/b/grow.dat" <"$GFS_TMP/go" &
+WRITER=$!
+exec 5>"$GFS_TMP/go"
+wait_until 20 eval '[ -n "$(comm -13 <(printf "%s\n" "$before") <(trash_op_dirs b))" ]'
+op=$(new_op b "$before")
+wait_until 20 eval '[ "$(op_state "$op")" == closed ]'
+check_eq "b's op closed with the file open" closed "$(op_state "$op")"
+echo go >&5
+exec 5>&-
+check "b: writes 4 MiB more to the deleted file and closes it" wait "$WRITER"
+wait_until 20 eval '[ "$(op_bytes b "$op")" -ge $((5 * MiB)) ]'
+check "gracectl counts the 5 MiB in the op ($(op_bytes b "$op") bytes)" test "$(op_bytes b "$op")" -ge $((5 * MiB))
 
 gfs_umount
 done_testing
