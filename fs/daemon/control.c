@@ -769,7 +769,7 @@ static int attribute_root_ops(struct control *c, struct site_acc *acc)
 	return 0;
 }
 
-int control_write_metrics(struct control *c, const char *path)
+int control_write_metrics(struct control *c, const char *path, bool up)
 {
 	struct site_acc acc = {0};
 	struct trash_counters tc;
@@ -821,6 +821,7 @@ int control_write_metrics(struct control *c, const char *path)
 		msd[i].trees = sd[i].trees;
 	}
 	m = (struct metrics){
+		.down = !up,
 		.ops_created = tc.ops_created, .ops_restored = tc.restores,
 		.ops_purged = tc.purged, .index_errors = tc.record_errors,
 		.audit_errors = as.failures, .sweeper_lag_s = st.lag_s,

@@ -73,8 +73,9 @@ bool control_run_braked(struct control *c, const char *run);
  * caller (the release verb) writes the audit row.  0, -ENOENT (run not
  * braked and no op of it held by the brake), or -errno. */
 int control_brake_release(struct control *c, const char *run, size_t *n);
-/* Write the Prometheus text file (atomically: tmp + rename). 0 or -errno. */
-int control_write_metrics(struct control *c, const char *path);
+/* Write the Prometheus text file (atomically: tmp + rename); up false:
+ * the last write as the daemon stops (gracefs_up 0).  0 or -errno. */
+int control_write_metrics(struct control *c, const char *path, bool up);
 
 /* Site exclusions (engine/exclude_apply.h): remove loc's entry directly if its site
  * excludes it (*removed), else leave it for the trash.  0 or -errno. */

@@ -652,6 +652,8 @@ int main(int argc, char *argv[])
 	ret = ret < 0 ? 1 : 0;   /* > 0: stopped by SIGTERM/SIGINT, a clean exit */
 out_unmount:
 	ops_maint_stop(&g);
+	if (served && g.metrics_path && control_write_metrics(g.ctl, g.metrics_path, false) < 0)
+		log_msg(LOG_WARNING, "metrics: cannot write %s as it stops", g.metrics_path);
 	close_engine(&g);   /* final op records, index synced */
 	clock_close();      /* the trusted clock as of now */
 	control_close(g.ctl);   /* after the engine: its last op records are audited */

@@ -157,7 +157,7 @@ static void write_metrics(struct gfs *g)
 	      bs.braked + bs.trips;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
-	int r = control_write_metrics(g->ctl, g->metrics_path);
+	int r = control_write_metrics(g->ctl, g->metrics_path, true);
 	if (r < 0)
 		log_msg(LOG_WARNING, "metrics: cannot write %s: %s", g->metrics_path, strerror(-r));
 	last_ns = ns;

@@ -322,6 +322,15 @@ static void render(struct text *t, const struct metrics *m)
 		{ "gracefs_brake_trips_total", "counter",
 		  "Runs braked since the daemon started.", (int64_t)m->brake_trips },
 	};
+	/* which build wrote the file, and whether it still serves: a stopped
+	 * daemon's last write says 0 (a crash leaves 1 and a stale file) */
+	family(t, "gracefs_build_info", "gauge", "The gracefs version that writes this file (always 1).");
+	text_printf(t, "gracefs_build_info{version=\"");
+	text_label_value(t, GRACEFS_VERSION, strlen(GRACEFS_VERSION));
+	text_printf(t, "\"} 1\n");
+	family(t, "gracefs_up", "gauge",
+	       "1 while the daemon serves the mount; 0 written as it stops cleanly.");
+	sample_i64(t, "gracefs_up", m->down ? 0 : 1);
 	for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++) {
 		if (scalars[i].absent)
 			continue;

@@ -12,6 +12,8 @@
  * configuration error.
  *
  * Exposed families (label "site" on the per-site ones):
+ *   gracefs_build_info{version} (always 1), gracefs_up (0 in the last
+ *   write of a daemon that stops cleanly)                            gauge
  *   gracefs_trash_bytes, gracefs_trash_items, gracefs_trash_ops       gauge
  *   gracefs_trash_oldest_timestamp_seconds                            gauge
  *   gracefs_trash_next_expiry_timestamp_seconds                       gauge
@@ -66,6 +68,7 @@ struct metrics_sitedel {
 
 /* One snapshot.  The caller owns everything; metrics_write only reads. */
 struct metrics {
+	int down;                /* the daemon's last write as it stops: gracefs_up 0 */
 	uint64_t ops_created;    /* counters since the daemon started */
 	uint64_t ops_restored;
 	uint64_t ops_purged;

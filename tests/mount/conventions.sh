@@ -3,7 +3,8 @@
 # conventions.sh — issue 19, item 7 (the parts built): gracectl -V,
 # per-verb --help, --execute=TOKEN, options after positionals (find PAT
 # --site S), ls --bogus is an unknown option, status exits 3 when the
-# daemon is not running, the daemon logs a line when it stops, and
+# daemon is not running, the daemon logs a line when it stops (and its
+# metrics say gracefs_up 0; gracefs_build_info names the version), and
 # BACKING/lost+found is not a site.
 
 . "$(dirname "$0")/lib.sh"
@@ -11,7 +12,8 @@
 
 gfs_site s1
 mkdir -m 0700 "$BACKING/lost+found"
-gfs_mount op_gap=1s
+PROM=$GFS_TMP/gracefs.prom
+gfs_mount op_gap=1s,"metrics=$PROM"
 rc_of() { "$@" >/dev/null 2>&1; echo $?; }
 
 check_match "-V prints the version" '^gracectl [0-9]' "$(gctl -V)"
@@ -34,9 +36,13 @@ check "undo --execute=TOKEN" gctl undo --since "$T" --execute="$token"
 check_eq "the file is back" hello "$(cat "$MNT/s1/page.html")"
 
 check_eq "status with the daemon running: rc 0" 0 "$(rc_of gctl status)"
+check "metrics: gracefs_up 1 while it serves" wait_until 10 grep -qx 'gracefs_up 1' "$PROM"
+check_match "metrics: gracefs_build_info names the version" '^gracefs_build_info\{version="[0-9]' \
+	"$(grep '^gracefs_build_info' "$PROM")"
 gfs_umount
 check_eq "status with the daemon stopped: rc 3 (as systemctl status)" 3 "$(rc_of gctl status)"
 check_match "... and still reports" "not running" "$(gctl status 2>&1)"
 check_match "the daemon logged that it stopped" "stopped serving .* unmounted" "$(cat "$GFS_LOG")"
+check_eq "metrics: its last write says gracefs_up 0" "gracefs_up 0" "$(grep '^gracefs_up' "$PROM")"
 
 done_testing

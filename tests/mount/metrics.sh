@@ -26,7 +26,7 @@ for line in open(path):
         help_seen.add(line.split()[2]); continue
     if line.startswith("# TYPE "):
         type_seen.add(line.split()[2]); continue
-    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{site="((?:[^"\\]|\\.)*)"\})? (-?[0-9.e+]+)', line)
+    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:site|version)="((?:[^"\\]|\\.)*)"\})? (-?[0-9.e+]+)', line)
     if not m:
         sys.exit("malformed line: %r" % line)
     if m.group(1) not in type_seen:

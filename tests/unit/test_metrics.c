@@ -123,7 +123,13 @@ static void parse_sample(struct parsed *ps, const char *line)
 	s = &ps->s[ps->nsamples++];
 	memset(s, 0, sizeof(*s));
 	read_name(&p, s->name, sizeof(s->name));
-	if (*p == '{') {
+	if (*p == '{' && !strncmp(p + 1, "version=\"", 9)) {   /* gracefs_build_info */
+		assert_string_equal(s->name, "gracefs_build_info");
+		p = strchr(p + 10, '"');
+		assert_non_null(p);
+		assert_memory_equal(p, "\"} 1", 4);
+		p += 2;
+	} else if (*p == '{') {
 		p++;
 		assert_memory_equal(p, "site=\"", 6);
 		p += 6;
@@ -281,6 +287,7 @@ static const char *const families[] = {
 	"gracefs_trash_bytes", "gracefs_trash_items", "gracefs_trash_ops",
 	"gracefs_trash_oldest_timestamp_seconds",
 	"gracefs_trash_next_expiry_timestamp_seconds",
+	"gracefs_build_info", "gracefs_up",
 	"gracefs_ops_created_total", "gracefs_ops_restored_total",
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
 	"gracefs_audit_errors_total", "gracefs_overwrite_cloned_total",
@@ -300,7 +307,7 @@ static const char *const families[] = {
 	"gracefs_trash_max_bytes", "gracefs_site_deletions_total",
 	"gracefs_site_tree_deletions_total",
 };
-#define SCALARS 22   /* samples without a site label when space is not known */
+#define SCALARS 24   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -484,6 +491,13 @@ static void test_no_sites(void **state)
 	assert_int_equal(ps.nfamilies, sizeof(families) / sizeof(families[0]));
 	assert_int_equal(ps.nsamples, SCALARS);
 	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "0");
+	assert_string_equal(value(&ps, "gracefs_up", NULL), "1");
+	assert_non_null(strstr(ps.text, "gracefs_build_info{version=\"" GRACEFS_VERSION "\"} 1\n"));
+	parsed_free(&ps);
+	m.down = 1;   /* the last write of a daemon that stops */
+	assert_int_equal(metrics_write(fx->path, &m), 0);
+	parse_file(fx->path, &ps);
+	assert_string_equal(value(&ps, "gracefs_up", NULL), "0");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "0");
 	parsed_free(&ps);
 }
