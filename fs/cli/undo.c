@@ -729,7 +729,13 @@ int c_undo(struct gctl *x, int argc, char **argv)
 	if (bulk)
 		sel_split_held(&s);
 	if (!s.n && s.nheld) {
-		held_plain(x, &s, "under legal hold:");
+		if (x->json) {   /* still one document: what is held */
+			printf("{\"dry_run\":%s,\"ops\":0", execute ? "false" : "true");
+			held_json(x, &s);
+			puts("}");
+		} else {
+			held_plain(x, &s, "under legal hold:");
+		}
 		r = fail(EXIT_FAILED, "every matching operation is under legal hold (%zu): nothing "
 			 "to restore", s.nheld);
 		goto out;

@@ -252,6 +252,11 @@ class Holds(unittest.TestCase):
         roots = res(stdout='{"dry_run":true,"plan":[{"op":"op:/20261130T105805Z-rm-1","site":"s3"},'
                            '{"op":"op:s3/x","site":"s3"}]}')
         self.assertEqual(t('hold', 's3', roots)['ids'], ['op:/20261130T105805Z-rm-1'])
+        # ls s3 (the playbook's source now) and a dry run's held_list
+        by_ls = res(stdout='[{"op":"op:/20261130T105805Z-rm-1","site":"s3"},{"op":"op:s3/x"}]')
+        self.assertEqual(g.gracefs_root_ops(by_ls), ['op:/20261130T105805Z-rm-1'])
+        held = res(stdout='{"plan":[],"held_list":[{"op":"op:/20261130T105805Z-rm-1"}]}')
+        self.assertEqual(g.gracefs_root_ops(held), ['op:/20261130T105805Z-rm-1'])
         self.assertEqual(t('hold', 's3', res(1, stderr='no operation matches'))['status'], 'error')
 
     def test_done(self):

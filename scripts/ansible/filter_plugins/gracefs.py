@@ -419,13 +419,18 @@ def gracefs_hold_targets(ls_res, req, site_res=None, root_res=None):
 
 
 def gracefs_root_ops(res):
-    """The ops holding a deleted whole site, from an undo dry run
-    restricted to that site (gracectl cannot hold site:NAME once the site
-    itself is in trash)."""
+    """The ops holding a deleted whole site: from `gracectl --json ls SITE`
+    (a list of op rows; the root op of a deleted site is the site's since
+    issue 19), or from an undo dry run restricted to that site (its plan
+    and, since held ops are left out of a bulk undo, its held_list)."""
     out = _json_out(res) if res.get('rc') == 0 else None
-    if not isinstance(out, dict):
+    if isinstance(out, list):
+        rows = out
+    elif isinstance(out, dict):
+        rows = (out.get('plan') or []) + (out.get('held_list') or [])
+    else:
         return []
-    return [p.get('op') for p in out.get('plan') or [] if str(p.get('op', '')).startswith('op:/')]
+    return [p.get('op') for p in rows if str(p.get('op', '')).startswith('op:/')]
 
 
 def gracefs_hold_done(res, node):
