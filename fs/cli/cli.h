@@ -158,8 +158,8 @@ int changes_done(struct gctl *x, struct changes *c, int r);   /* prints; returns
 /* ---- listings (show.c    ) ---- */
 
 extern const char *const op_cols[];
-#define OP_NCOLS 15
-#define OP_TYPES "sssEnsnnbsssnnS"
+#define OP_NCOLS 16
+#define OP_TYPES "sssEnsnnbsssnnSb"
 #define OP_LS_COLS 10   /* ls shows the first ten */
 extern const char *const plan_cols[];   /* op, action, from, to */
 const char *state_name(uint32_t s);

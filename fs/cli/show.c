@@ -22,7 +22,8 @@
 /* ---- op listings ---- */
 
 const char *const op_cols[] = { "op", "site", "deleted", "expires", "uid", "command",
-	"items", "bytes", "hold", "state", "first_deleted", "retention", "pid", "gid", "run" };
+	"items", "bytes", "hold", "state", "first_deleted", "retention", "pid", "gid", "run",
+	"own_hold" };   /* hold: frozen (own or site hold); own_hold: the op's own flag */
 
 const char *state_name(uint32_t s)
 {
@@ -85,7 +86,7 @@ int op_row(const struct op_record *r, void *arg)
 		  utc(r->last_ns / NS), expiry_text(r, held), num(r->uid), r->cmdline,
 		  num(r->items), num(r->bytes), yes(held), state_name(r->state),
 		  utc(r->first_ns / NS), ret, num(r->pid), num(r->gid),
-		  r->run[0] ? fmt("run:%s", r->run) : "");
+		  r->run[0] ? fmt("run:%s", r->run) : "", yes(r->hold != 0));
 	return 0;
 }
 

@@ -400,6 +400,32 @@ check_eq "hold site08: held on node2" "[true]" "$(site_hold node2 site08)"
 check_match "hold site08: the other nodes do not have it" \
 	'node1: site site08 is not on this node.*node3: site site08 is not on this node' "$(echo $(summary hold3))"
 
+# Issue 19, item 10: a window hold holds an op by its own flag even where
+# its site's hold already freezes it (it used to be skipped as "already
+# held", and the site's release then unfroze it), and the summary counts
+# what really changed.
+before=$(date +%s)
+after_second "$before" || bail_out "the clock does not move"
+T2=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+rm "$GFS_TMP/node2/mnt/site08/conf/app.ini"
+wait_for 30 settled node2 || bail_out "ops of node2 did not close within 30 s"
+own_held() { gctl "$1" --json ls | pyj '" ".join(sorted(o["op"] for o in d if o["own_hold"]))'; }
+new08=$(gctl node2 --json ls site08 | pyj '" ".join(o["op"] for o in d if o["deleted"] >= "'"$T2"'")')
+check_match "site08 (held) has one new op" '^op:site08/[^ ]+$' "$new08"
+play hold6 gracefs-hold.yml -e since="$T2"
+check_eq "hold window in a held site: exit status 0" 0 $?
+check_eq "hold window in a held site: the op is held by its own flag" "$new08" "$(own_held node2)"
+check_match "hold window in a held site: summary counts it" 'held 1 ID\(s\) on 1 node\(s\)' "$(summary hold6)"
+play rel6 gracefs-hold.yml -e site=site08 -e action=release
+check_eq "release site08: exit status 0" 0 $?
+check_eq "release site08: the window's op stays held" "$new08" "$(held_ops node2)"
+play rel7 gracefs-hold.yml -e since="$T2" -e action=release
+check_match "release window: 1 ID released" 'released 1 ID\(s\) on 1 node\(s\)' "$(summary rel7)"
+check_eq "release window: nothing held on node2" "" "$(held_ops node2)"
+play rel8 gracefs-hold.yml -e since="$T2" -e action=release
+check_match "release again: nothing released, reported as such" 'released 0 ID\(s\) on 0 node\(s\)' \
+	"$(summary rel8)"
+
 root15=$(gctl node3 --json ls | pyj '" ".join(o["op"] for o in d if o["op"].startswith("op:/"))')
 check_match "site15 deleted whole: one root op on node3" '^op:/[^ ]+$' "$root15"
 play hold4 gracefs-hold.yml -e site=site15

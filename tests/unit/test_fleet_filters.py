@@ -265,6 +265,27 @@ class Holds(unittest.TestCase):
         self.assertEqual(g.gracefs_hold_done(res(2, stderr='gracectl: error: unknown site'),
                                              node)['status'], 'error')
         self.assertEqual(g.gracefs_hold_done({'skipped': True}, node)['status'], 'check')
+        # what really changed: gracectl --json's results, not the IDs asked
+        two = {'status': 'done', 'ids': ['op:a/1', 'op:a/2', 'op:a/3']}
+        out = res(stdout='{"command":"release","ok":true,"results":['
+                         '{"id":"op:a/1","changed":true,"note":null},'
+                         '{"id":"op:a/2","changed":false,"note":"not held"},'
+                         '{"id":"op:a/3","changed":true,"note":null}]}')
+        self.assertEqual(g.gracefs_hold_done(out, two)['ids'], ['op:a/1', 'op:a/3'])
+        none = res(stdout='{"command":"hold","ok":true,"results":'
+                          '[{"id":"op:a/1","changed":false,"note":"held"}]}')
+        self.assertEqual(g.gracefs_hold_done(none, two)['status'], 'nothing')
+
+    def test_own_hold(self):
+        """A window hold acts on the op's own flag, not its site's."""
+        ls = res(stdout='[{"op":"op:s1/a","deleted":"2026-12-01T00:00:00Z","hold":true,'
+                        '"own_hold":false},'
+                        '{"op":"op:s1/b","deleted":"2026-12-01T00:00:00Z","hold":true,'
+                        '"own_hold":true}]')
+        req = g.gracefs_hold_request('hold', since='2026-11-30T00:00:00Z')
+        self.assertEqual(g.gracefs_hold_targets(ls, req)['ids'], ['op:s1/a'])
+        req = g.gracefs_hold_request('release', since='2026-11-30T00:00:00Z')
+        self.assertEqual(g.gracefs_hold_targets(ls, req)['ids'], ['op:s1/b'])
 
 
 class Tap(unittest.TextTestResult):

@@ -372,8 +372,12 @@ def gracefs_hold_request(action, site=None, since=None, until=None):
 
 
 def _to_change(rows, action, keep=lambda r: True):
-    """Typed IDs of the ls rows kept whose hold the action would change."""
-    return [r.get('op') for r in rows if keep(r) and bool(r.get('hold')) == (action == 'release')]
+    """Typed IDs of the ls rows kept whose own hold the action would change.
+    An op frozen only by its site's hold (hold true, own_hold false) is not
+    held itself: a window hold must hold it, or the site's release would
+    unfreeze it (issue 19 item 10).  Older gracectl: hold alone."""
+    return [r.get('op') for r in rows
+            if keep(r) and bool(r.get('own_hold', r.get('hold'))) == (action == 'release')]
 
 
 def gracefs_hold_targets(ls_res, req, site_res=None, root_res=None):
@@ -441,6 +445,14 @@ def gracefs_hold_done(res, node):
         return dict(node, status='check')
     if res.get('rc') != 0 or res.get('unreachable'):
         return {'status': 'error', 'ids': node['ids'], 'error': _gracectl_error(res)}
+    # report what really changed: gracectl --json says, per ID, whether it
+    # did (an ID already as asked is 'unchanged' and writes no audit row)
+    out = _json_out(res)
+    if isinstance(out, dict) and isinstance(out.get('results'), list):
+        done = [r.get('id') for r in out['results'] if r.get('changed')]
+        if not done:
+            return dict(node, status='nothing', ids=[], note=' (already so)')
+        return dict(node, ids=done)
     return node
 
 
