@@ -14,6 +14,7 @@ gfs_site s1
 
 export JOURNAL_STREAM=$(stat -c '%d:%i' "$GFS_LOG")
 gfs_mount
+wait_until 10 grep -q serving "$GFS_LOG"   # logged just after the mount shows
 check_match "stderr is the journal: '<6>' (info) before the serving line" \
 	'^<6>gracefs: serving ' "$(grep 'serving' "$GFS_LOG")"
 gfs_umount
@@ -22,6 +23,7 @@ check "no line without a prefix" test -z "$(grep -v -e '^###' -e '^<[0-7]>' "$GF
 : >"$GFS_LOG"
 export JOURNAL_STREAM=1:2   # some other stream: a child that kept the variable
 gfs_mount
+wait_until 10 grep -q serving "$GFS_LOG"
 check_match "stderr is not that stream: plain lines" '^gracefs: serving ' \
 	"$(grep 'serving' "$GFS_LOG")"
 gfs_umount
