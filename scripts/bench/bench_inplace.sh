@@ -81,37 +81,7 @@ python3 -c 'import sqlite3' 2>/dev/null || die "python3 with sqlite3 is needed"
 command -v setfattr >/dev/null || die "setfattr is not installed (attr)"
 
 WORK=$(mktemp -d /var/tmp/gracefs-bench-inplace.XXXXXX)
-PIDS=()
-MOUNTS=()
-cleanup() {
-	local m p
-	for m in "${MOUNTS[@]}"; do
-		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null && kill "$p" 2>/dev/null || true
-	done
-	((KEEP)) || remove_workdir "$WORK"
-}
-trap cleanup EXIT
-
-# mount_gfs BIN BACKING MNT OPTS / umount_gfs MNT — one daemon at a time.
-mount_gfs() {
-	local i
-	"$1" -f -o "$4" "$2" "$3" 2>>"$WORK/gracefs.log" &
-	PIDS+=($!)
-	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$3" && { MOUNTS=("$3" "${MOUNTS[@]}"); return 0; }
-		sleep 0.1
-	done
-	die "gracefs did not mount $3 (see $WORK/gracefs.log)"
-}
-umount_gfs() {
-	local pid=${PIDS[-1]}
-	fusermount3 -u "$1"
-	wait "$pid" 2>/dev/null || true
-	MOUNTS=("${MOUNTS[@]:1}")
-}
+trap bench_cleanup EXIT   # benchlib.sh: gfs_mount/gfs_umount
 
 # py MODE DIR [ARG] — one timed workload in DIR (prints seconds, or ms for
 # first4k); its files are prepared in the backing directory by prep.
@@ -202,9 +172,9 @@ cell() {
 		if [[ $bin == plain ]]; then
 			all+=("$(py "$mode" "$b/s" "$arg")")
 		else
-			mount_gfs "$bin" "$b" "$m" "$opts"
+			gfs_mount "$bin" "$b" "$m" "$opts"
 			all+=("$(py "$mode" "$m/s" "$arg")")
-			umount_gfs "$m"
+			gfs_umount "$m"
 		fi
 	done
 	rm -rf "$b"

@@ -73,39 +73,8 @@ done
 command -v python3 >/dev/null || die "python3 is not installed"
 
 WORK=$(mktemp -d /var/tmp/gracefs-bench-ow.XXXXXX)
-PIDS=()
-MOUNTS=()
 XFS_OK=0
-
-cleanup() {
-	local m p
-	for m in "${MOUNTS[@]}"; do
-		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		kill -0 "$p" 2>/dev/null && kill "$p" 2>/dev/null || true
-	done
-	((KEEP)) || remove_workdir "$WORK"
-}
-trap cleanup EXIT
-
-# mount_gfs BIN BACKING MNT OPTS — start a daemon, wait for its mount.
-mount_gfs() {
-	local i
-	"$1" -f -o "$4" "$2" "$3" 2>>"$WORK/gracefs.log" &
-	PIDS+=($!)
-	for ((i = 0; i < 100; i++)); do
-		mountpoint -q "$3" && { MOUNTS=("$3" "${MOUNTS[@]}"); return 0; }
-		sleep 0.1
-	done
-	die "gracefs did not mount $3 (see $WORK/gracefs.log)"
-}
-umount_gfs() {
-	local pid=${PIDS[-1]}
-	fusermount3 -u "$1"
-	wait "$pid" 2>/dev/null || true
-	MOUNTS=("${MOUNTS[@]:1}")
-}
+trap bench_cleanup EXIT   # benchlib.sh: gfs_mount/gfs_umount
 
 # time_truncate PATH — ms for truncate(PATH, 0), python3, start-up excluded.
 time_truncate() {
@@ -140,14 +109,14 @@ run_fs() {   # FS BACKING — the rows for one backing filesystem
 	mkdir -p "$b/s" "$m"
 	R[$fs,plain1]=$(cell "$fs plain 1M" "$b/s" "$b/s" 1)
 	R[$fs,plain1g]=$(cell "$fs plain 1G" "$b/s" "$b/s" 1024)
-	mount_gfs "$GRACEFS" "$b" "$m" preserve_max=2G,op_gap=1s
+	gfs_mount "$GRACEFS" "$b" "$m" preserve_max=2G,op_gap=1s
 	R[$fs,gfs1]=$(cell "$fs gracefs 1M" "$b/s" "$m/s" 1)
 	R[$fs,gfs1g]=$(cell "$fs gracefs 1G" "$b/s" "$m/s" 1024)
-	umount_gfs "$m"
+	gfs_umount "$m"
 	if [[ $fs == ext4 ]]; then
-		mount_gfs "$GRACEFS" "$b" "$m" op_gap=1s
+		gfs_mount "$GRACEFS" "$b" "$m" op_gap=1s
 		R[$fs,cap1g]=$(cell "$fs gracefs 1G over the 64M cap" "$b/s" "$m/s" 1024)
-		umount_gfs "$m"
+		gfs_umount "$m"
 	fi
 	rm -rf "$b/s"
 }
@@ -157,7 +126,7 @@ create_write() {   # BIN — seconds
 	local b=$WORK/cw.backing m=$WORK/cw.mnt s
 	rm -rf "$b"
 	mkdir -p "$b/s" "$m"
-	mount_gfs "$1" "$b" "$m" op_gap=1s
+	gfs_mount "$1" "$b" "$m" op_gap=1s
 	s=$(python3 -c '
 import os, sys, time
 d, n = sys.argv[1], int(sys.argv[2]); data = b"x" * 4096
@@ -165,7 +134,7 @@ t = time.perf_counter()
 for i in range(n):
     with open(os.path.join(d, "f%d" % i), "wb") as f: f.write(data)
 print("%.3f" % (time.perf_counter() - t))' "$m/s" "$NFILES")
-	umount_gfs "$m"
+	gfs_umount "$m"
 	rm -rf "$b"
 	printf '%s' "$s"
 }

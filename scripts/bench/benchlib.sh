@@ -75,3 +75,43 @@ remove_workdir() {
 		rm -rf --one-file-system "$dir"
 	fi
 }
+
+# Mounts and daemons a benchmark started, for bench_cleanup.  A script that
+# uses gfs_mount sets WORK (its scratch directory, logs go to
+# WORK/gracefs.log) and KEEP (1: leave WORK for a look afterwards), then
+# `trap bench_cleanup EXIT`.
+PIDS=()
+MOUNTS=()
+
+# bench_cleanup — unmount what this script mounted (newest first), stop the
+# daemons it started (by their PIDs only), remove WORK unless KEEP.
+bench_cleanup() {
+	local m p
+	for m in "${MOUNTS[@]}"; do
+		fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null && kill "$p" 2>/dev/null || true
+	done
+	((${KEEP:-0})) || remove_workdir "$WORK"
+}
+
+# gfs_mount BIN BACKING MNT OPTS — start a daemon in the foreground, wait
+# (bounded) for its mount.  gfs_umount MNT — unmount the newest one and
+# wait for its daemon to exit.  One daemon at a time.
+gfs_mount() {
+	local i
+	"$1" -f -o "$4" "$2" "$3" 2>>"$WORK/gracefs.log" &
+	PIDS+=($!)
+	for ((i = 0; i < 100; i++)); do
+		mountpoint -q "$3" && { MOUNTS=("$3" "${MOUNTS[@]}"); return 0; }
+		sleep 0.1
+	done
+	die "gracefs did not mount $3 (see $WORK/gracefs.log)"
+}
+gfs_umount() {
+	local pid=${PIDS[-1]}
+	fusermount3 -u "$1"
+	wait "$pid" 2>/dev/null || true
+	MOUNTS=("${MOUNTS[@]:1}")
+}
