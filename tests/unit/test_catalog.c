@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "store/catalog.h"
+#include "testutil.h"
 
 struct fx {
 	char tmp[32];
@@ -48,18 +49,12 @@ static int setup_open(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st, (void)type, (void)ftw;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	catalog_close(f->c);
-	assert_int_equal(nftw(f->tmp, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(rm_tree(f->tmp), 0);
 	free(f);
 	return 0;
 }
