@@ -34,12 +34,11 @@ t0=$(date +%s%N)
 head -c 4096 /dev/zero | dd of="$S/big" bs=4096 conv=notrunc status=none
 check "dd conv=notrunc of 4 KiB over 128 MiB with copies off succeeds" test $? -eq 0
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-diag "4 KiB dd conv=notrunc over 128 MiB on XFS (clone, process start included): $ms ms"
+diag "4 KiB dd conv=notrunc over 128 MiB on XFS (clone, process start included): $ms ms (timed by scripts/bench/bench_inplace.sh, not asserted)"
 op=$(new_op s1 "$before")
 kept=$(bk_op s1 "$op")/big
 check_eq "the op holds the whole file from before (a clone: copies are off)" "$sum" "$(h "$kept")"
 check_not "the live file has the write" test "$(h "$S/big")" == "$sum"
-check "it took under 2 s on a loaded machine" test "$ms" -lt 2000
 sync -f "$BACKING/s1/big"
 check "the kept file shares its blocks with the live one (FIEMAP)" \
 	eval 'filefrag -v "$kept" | grep -qw shared'

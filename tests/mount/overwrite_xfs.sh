@@ -30,12 +30,11 @@ before=$(trash_op_dirs s1)
 t0=$(date +%s%N)
 check "truncate -s0 of 256 MiB with copies off succeeds" truncate -s0 "$S/big"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-diag "truncate -s0 of 256 MiB on XFS (clone, process start included): $ms ms"
+diag "truncate -s0 of 256 MiB on XFS (clone, process start included): $ms ms (timed by scripts/bench/bench_overwrite.sh, not asserted)"
 op=$(new_op s1 "$before")
 check_eq "the preserved file holds all the data (a clone: copies are off)" "$sum" \
 	"$(sha256sum <"$(bk_op s1 "$op")/big")"
 check_eq "the live file is empty" 0 "$(stat -c %s "$S/big")"
-check "it took under 2 s on a loaded machine" test "$ms" -lt 2000
 check "counted as a clone" wait_until 10 grep -qx 'gracefs_overwrite_cloned_total 1' "$PROM"
 check_eq "no copy" 1 "$(grep -cx 'gracefs_overwrite_copied_total 0' "$PROM")"
 check "audited as a clone" wait_until 10 eval \
