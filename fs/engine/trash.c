@@ -139,6 +139,38 @@ out:
 	return r;
 }
 
+int trash_times_save(int fd, const struct stat *st, bool replace)
+{
+	char v[64];
+	int n = snprintf(v, sizeof(v), "%lld.%09ld %lld.%09ld", (long long)st->st_atim.tv_sec,
+			 st->st_atim.tv_nsec, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+
+	if (fsetxattr(fd, TRASH_TIMES_XATTR, v, (size_t)n, replace ? 0 : XATTR_CREATE) < 0 &&
+	    (replace || errno != EEXIST))
+		return -errno;
+	return 0;
+}
+
+int trash_times_load(int fd, struct timespec ts[2])
+{
+	char v[64];
+	long long s[2];
+	long ns[2];
+	ssize_t n = fgetxattr(fd, TRASH_TIMES_XATTR, v, sizeof(v) - 1);
+
+	if (n < 0)
+		return errno == ENODATA ? -ENODATA : -errno;
+	v[n] = '\0';
+	if (sscanf(v, "%lld.%ld %lld.%ld", &s[0], &ns[0], &s[1], &ns[1]) != 4)
+		return -EINVAL;
+	for (int i = 0; i < 2; i++) {
+		if (ns[i] < 0 || ns[i] > 999999999)
+			return -EINVAL;
+		ts[i] = (struct timespec){ .tv_sec = (time_t)s[i], .tv_nsec = ns[i] };
+	}
+	return 0;
+}
+
 /* ---- op records --------------------------------------------------------- */
 
 /* Write an op's record to its directory (the truth) and to the index. */
@@ -227,7 +259,8 @@ int trash_op_dir_meta(struct trash *t, const char *scope, int ofd)
 /*
  * Create a new op directory for `who` in `scope`.
  * Steps: 1 mkdir .tmp-<name> (0700); 2 owner/mode/ACL of the site root
- *        (trash_op_dir_meta) + record xattr (state OPEN);
+ *        (trash_op_dir_meta), its times (TRASH_TIMES_XATTR) + record
+ *        xattr (state OPEN);
  *        3 rename to <name>; 4 index_put.
  * Crash after 1 or 2: a .tmp-* directory, removed by reconcile (it holds
  * nothing: items are only moved in after step 3).  After 3: the op exists
@@ -272,6 +305,11 @@ static int op_create(struct trash *t, const struct caller *who,
 	if (op->rec.run[0] && t->conf.run_braked && t->conf.run_braked(t->conf.cb_arg, op->rec.run))
 		op->rec.hold |= OPREC_HOLD_BRAKE;
 
+	/* the site root's times before this op changed anything in it (its
+	 * .trash may be made now): a whole-site deletion puts them back on
+	 * the site (trash_collapse_finish) */
+	struct stat sst;
+	bool site_times = *scope && fstatat(t->backing_fd, scope, &sst, AT_SYMLINK_NOFOLLOW) == 0;
 	if ((tfd = trash_scope_open(t, scope, true)) < 0) {
 		trash_op_free(op);
 		return tfd;
@@ -288,6 +326,8 @@ static int op_create(struct trash *t, const struct caller *who,
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
 		if (!r)
 			r = trash_op_dir_meta(t, scope, op->dirfd);
+		if (!r && site_times)
+			r = trash_times_save(op->dirfd, &sst, true);
 		if (!r && (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;
@@ -406,8 +446,16 @@ static int mirror_levels(struct trash *t, struct op *op, const struct relpath *r
 		if (ntwin == -ENOTDIR || ntwin == -ELOOP)
 			ntwin = -EEXIST;
 		if (ntwin >= 0 && created) {
-			/* a parent made to hold victims: not itself deleted, not counted */
+			/* a parent made to hold victims: not itself deleted, not
+			 * counted.  Its live twin's times are kept as they are
+			 * now, before this op changed them (TRASH_TIMES_XATTR). */
+			struct stat lst;
+
 			r = trash_copy_meta(nlive, ntwin);
+			if (!r && fstat(nlive, &lst) < 0)
+				r = -errno;
+			if (!r)
+				r = trash_times_save(ntwin, &lst, true);
 			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, op->rec.name,
 					    strlen(op->rec.name), 0) < 0)
 				r = -errno;
@@ -529,9 +577,15 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		if (how == MOVE_EXACT || !S_ISDIR(tst.st_mode))
 			return -EEXIST;
 		int src = open_dir(loc->dirfd, loc->name), dst = open_dir(tfd, loc->name);
+		struct timespec ts[2];
 		r = src < 0 ? src : dst < 0 ? dst : trash_copy_meta(src, dst);
-		if (r == 0)
-			fremovexattr(dst, TRASH_MIRROR_XATTR);   /* deleted itself now */
+		/* its times from before this op deleted its children */
+		if (r == 0 && trash_times_load(dst, ts) == 0 && futimens(dst, ts) < 0)
+			r = -errno;
+		if (r == 0) {   /* deleted itself now */
+			fremovexattr(dst, TRASH_MIRROR_XATTR);
+			fremovexattr(dst, TRASH_TIMES_XATTR);
+		}
 		close_fd(&src);
 		close_fd(&dst);
 		if (r < 0)
@@ -545,6 +599,7 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 
 			if (v >= 0) {
 				fremovexattr(v, TRASH_MIRROR_XATTR);
+				fremovexattr(v, TRASH_TIMES_XATTR);
 				close(v);
 			}
 		}

@@ -30,6 +30,11 @@
 #define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
 /* on a file preserved before a truncation (value: its op's name) */
 #define TRASH_PRESERVED_XATTR "trusted.gracefs.preserved"
+/* on a directory of an op (a mirror, or an op directory for its site
+ * root): the atime and mtime the live directory had when the op first
+ * touched it, "<sec>.<nsec> <sec>.<nsec>"; put back when the directory is
+ * deleted itself or restored (deleting its children changed them) */
+#define TRASH_TIMES_XATTR "trusted.gracefs.times"
 #define RELPATH_MAX_DEPTH 2048
 #define RELPATH_MAX_BYTES 16384
 
@@ -268,6 +273,14 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
  * preserved).  trash_preserve_held says 1 with an empty opname then. */
 void trash_note_created(struct trash *t, const struct caller *who, const char *scope,
 			dev_t dev, ino_t ino);
+
+/* Record st's atime and mtime on directory fd as TRASH_TIMES_XATTR
+ * (replace: false keeps one already there).  0 or -errno. */
+int trash_times_save(int fd, const struct stat *st, bool replace);
+
+/* The times TRASH_TIMES_XATTR holds on fd into ts[0] (atime), ts[1]
+ * (mtime).  0, -ENODATA (none) or -EINVAL (malformed). */
+int trash_times_load(int fd, struct timespec ts[2]);
 
 /* Count the deleted entries (mirror-only parents excepted) and their
  * allocated bytes below dirfd (not following

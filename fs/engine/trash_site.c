@@ -53,7 +53,8 @@ void trash_scope_drop(struct trash *t, const char *scope, struct op_record *into
 }
 
 /* Move everything in op dir `oname` of the site at rfd/site back into the
- * site, then remove the op dir and the collapse marker on rfd.  Entries
+ * site, give the site the times it had before that op (TRASH_TIMES_XATTR
+ * of the op dir), then remove the op dir and the collapse marker on rfd.  Entries
  * that collide stay where they are (nothing is ever overwritten). */
 int trash_collapse_finish(int rfd, const char *site, const char *oname)
 {
@@ -75,6 +76,11 @@ int trash_collapse_finish(int rfd, const char *site, const char *oname)
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			sys.renameat2(dirfd(d), de->d_name, sfd, de->d_name, RENAME_NOREPLACE);
 	}
+	/* the site's own times from before the op emptied it (op dirs carry
+	 * them: trash_op_dir_meta) */
+	struct timespec ts[2];
+	if (trash_times_load(dirfd(d), ts) == 0)
+		futimens(sfd, ts);
 	unlinkat(tfd, oname, AT_REMOVEDIR);
 out:
 	if (d)

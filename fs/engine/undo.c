@@ -429,6 +429,27 @@ static int add_step(struct undo_plan *p, enum undo_kind kind, const char *from, 
 	return 0;
 }
 
+/* Set to's times to ts once the steps are done (struct undo_times). */
+static int add_times(struct undo_plan *p, const char *to, const struct timespec ts[2])
+{
+	if (p->ntimes == p->times_cap) {
+		size_t ncap = p->times_cap ? 2 * p->times_cap : 16;
+		void *nv;
+
+		if (p->ntimes >= UNDO_MAX_STEPS)
+			return -E2BIG;
+		if (!(nv = realloc(p->times, ncap * sizeof(*p->times))))
+			return -ENOMEM;
+		p->times = nv;
+		p->times_cap = ncap;
+	}
+	if (!(p->times[p->ntimes].to = strdup(to)))
+		return -ENOMEM;
+	p->times[p->ntimes].ts[0] = ts[0];
+	p->times[p->ntimes++].ts[1] = ts[1];
+	return 0;
+}
+
 /* ---- the replace rule (overwrite protection) ---- */
 
 /* Does odir/name carry the preserved-before-truncation marker of op? */
@@ -628,6 +649,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 		bool twin = lpresent || (ove && ove->src);
 		int lsub = lpresent ? open_dir(live, name, O_PATH) :
 			   twin ? open_dir(w->backing_fd, ove->src, O_PATH) : -1;
+		struct timespec ts[2] = { st.st_atim, st.st_mtim };
 
 		r = twin && lsub < 0 ? lsub : walk_dir(w, sub, lsub, (size_t)nf, (size_t)nt,
 							depth + 1);
@@ -636,8 +658,19 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 		w->from[nf] = w->to[nt] = '\0';
 		if (!r && merge)
 			r = add_step(w->p, UNDO_MERGED, w->from, w->to, &st);
+		/* the twin is the run's own: it gets the times from before the
+		 * op (a merged directory's are its own); a live directory the
+		 * run did not restore keeps the time of the restore */
+		if (!r && (merge || (mirror && ov_in_run(w->ov, w->p->scope, w->to) &&
+				     trash_times_load(sub, ts) == 0)))
+			r = add_times(w->p, w->to, ts);
 	} else if (!(r = add_step(w->p, UNDO_MKDIR, w->from, w->to, &st))) {
+		struct timespec ts[2];
+
 		r = walk_dir(w, sub, -1, (size_t)nf, (size_t)nt, depth + 1);
+		w->from[nf] = w->to[nt] = '\0';
+		if (!r && trash_times_load(sub, ts) == 0)
+			r = add_times(w->p, w->to, ts);
 	}
 out:
 	if (sub >= 0)
@@ -717,6 +750,9 @@ void undo_plan_release(struct undo_plan *p)
 		free(p->steps[i].to);
 	}
 	free(p->steps);
+	for (size_t i = 0; i < p->ntimes; i++)
+		free(p->times[i].to);
+	free(p->times);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -863,6 +899,14 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			first = r;
 			break;
 		}
+	}
+	/* directory times last, children before parents (plan order) */
+	for (size_t i = 0; i < p->ntimes; i++) {
+		const char *leaf;
+		int dfd = parent_of(dst, root, p->times[i].to, &leaf);
+
+		if (dfd >= 0)
+			utimensat(dfd, leaf, p->times[i].ts, AT_SYMLINK_NOFOLLOW);
 	}
 	r = first;
 out:

@@ -46,6 +46,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define UNDO_MAX_STEPS (1u << 24)   /* bound on one plan */
 #define UNDO_SUFFIX_MAX 1000        /* NAME.restored-<op>-N tries */
@@ -72,12 +73,23 @@ struct undo_step {
 	gid_t gid;
 };
 
+/* A directory's times to put back once the steps are done: one the plan
+ * recreates (UNDO_MKDIR), one the run itself put back that the op's
+ * items go into, or one a deleted directory merges into.  Children come
+ * before their parents (restoring a child changes its parent's mtime). */
+struct undo_times {
+	char *to;                /* below the scope root */
+	struct timespec ts[2];   /* atime, mtime from before the op */
+};
+
 /* An embedded struct: undo_plan fills it, undo_plan_release frees it. */
 struct undo_plan {
 	char scope[NAME_MAX + 1];
 	char op[NAME_MAX + 1];
 	struct undo_step *steps;  /* in order: a parent's mkdir before its children */
 	size_t n, cap;
+	struct undo_times *times; /* set after every step, in this order */
+	size_t ntimes, times_cap;
 	size_t moves, renames, mkdirs, merges, replaces;
 	size_t follows;   /* of moves: items that follow a parent the run put
 			   * back under a new name (to differs from from) */
@@ -149,7 +161,9 @@ struct undo_result {
 };
 
 /* Carry out the plan with renameat2(RENAME_NOREPLACE), never following a
- * symlink; a failed step is reported and the others still run.  res may
+ * symlink; a failed step is reported and the others still run.  Then the
+ * plan's directory times are set (a failure there is not an error: the
+ * directory keeps the time of the restore).  res may
  * be NULL.  Returns 0 when every step succeeded, else the first -errno
  * (or the callback's nonzero value). */
 int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn, void *arg,
