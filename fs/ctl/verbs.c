@@ -265,6 +265,12 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
 		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
+		if (!*rq->argv[1] && !strchr(to, '/')) {
+			/* a deleted site came back beside its re-created name: a new site */
+			snprintf(detail, sizeof(detail), "restored site %s of op:/%s (its name "
+				 "was taken)", s->from, op);
+			audit(rq, AUDIT_EV_SITE_ADD, to, NULL, NULL, detail);
+		}
 	} else if (s->kind == UNDO_MOVE && strcmp(s->from, to)) {
 		/* its parent came back under a new name: it went there too */
 		ctl_emitf(rq->out, "followed", s->from, to, NULL);

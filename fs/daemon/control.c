@@ -412,6 +412,32 @@ void control_audit_op_detail(struct control *c, const char *event, const struct 
 	}
 }
 
+void control_audit_swept(struct control *c, const char *event, const struct op_record *r,
+			 const char *detail)
+{
+	struct audit_row row = AUDIT_ROW_INIT;
+	char sites[ROOT_SITES_MAX], d[CATALOG_TEXT_MAX], first[24], last[24];
+
+	if (!c)
+		return;
+	util_format_utc(r->first_ns / 1000000000, false, first, sizeof(first));
+	util_format_utc(r->last_ns / 1000000000, false, last, sizeof(last));
+	snprintf(d, sizeof(d), "%s%sitems=%" PRIu64 " bytes=%" PRIu64 " first=%s last=%s "
+		 "deleter_uid=%u deleter_pid=%u deleter_run=%s%s deleter_command=%s",
+		 detail ? detail : "", detail ? " " : "", r->items, r->bytes, first, last, r->uid,
+		 r->pid, *r->run ? "run:" : "", *r->run ? r->run : "-", r->cmdline);
+	if (!*r->scope)
+		root_sites(c, r->name, sites, sizeof(sites));
+	row.event = event;
+	row.site = *r->scope ? r->scope : sites;
+	row.op = r->name;
+	row.uid = (int64_t)geteuid();
+	row.pid = (int64_t)getpid();
+	row.cmdline = CONTROL_SWEEPER_ACTOR;
+	row.detail = d;
+	audit_log(c->audit, &row);
+}
+
 /* One exclusion group went idle: one audit row and one log line for all
  * it removed directly. */
 static void on_excluded(void *arg, const struct exclusions_group *g)

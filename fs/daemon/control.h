@@ -58,6 +58,13 @@ void control_audit_op_detail(struct control *c, const char *event, const struct 
 			     const char *detail);
 void control_audit(struct control *c, const char *event, const struct caller *who,
 		   const char *site, const char *op, const char *path, const char *detail);
+/* A row for what the sweeper did to op r (expire, evict): the actor is the
+ * sweeper (uid and pid of the daemon, command CONTROL_SWEEPER_ACTOR), and
+ * the op's deleter is kept in the detail's deleter_uid=, deleter_pid=,
+ * deleter_run= and, last (it may hold spaces), deleter_command=. */
+#define CONTROL_SWEEPER_ACTOR "gracefs-sweeper"
+void control_audit_swept(struct control *c, const char *event, const struct op_record *r,
+			 const char *detail);
 /* who's site-level deletion went to trash: the site itself (whole) or a
  * directory directly under it.  Counted per site for the metrics, and per
  * run for the mass-deletion brake: the deletion that crosses it holds

@@ -284,7 +284,7 @@ static void on_evicted(void *arg, const struct op_record *r, uint64_t removed,
 {
 	struct gfs *g = arg;
 
-	control_audit_op_detail(g->ctl, AUDIT_EV_EVICT, r, detail);
+	control_audit_swept(g->ctl, AUDIT_EV_EVICT, r, detail);
 	log_msg(LOG_NOTICE, "evicted op %s%s%s: %llu entries, %llu bytes (%s)", r->scope,
 		*r->scope ? "/" : "", r->name, (unsigned long long)removed,
 		(unsigned long long)r->bytes, detail);
@@ -305,7 +305,7 @@ static void on_purged(void *arg, const struct op_record *r, uint64_t removed)
 
 	if (space_resumed(g->space, r, removed))
 		return;   /* an eviction a crash interrupted, reported as one */
-	control_audit_op(g->ctl, AUDIT_EV_EXPIRE, r);
+	control_audit_swept(g->ctl, AUDIT_EV_EXPIRE, r, NULL);
 	if (g->sweep)
 		sweep_get_status(g->sweep, &st);
 	char exp[32];

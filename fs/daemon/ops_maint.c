@@ -151,10 +151,11 @@ static void write_metrics(struct gfs *g)
 	control_brake_stats(g->ctl, &bs);
 	/* a sweeper pass counts as a change: the "sweeper not passing" alert
 	 * reads its time (at most one write a second all the same); so do a
-	 * brake and its release (the brake alert reads the braked runs) */
+	 * brake and its release (the brake alert reads the braked runs) and
+	 * an eviction (the trash gauges drop within the tick that evicted) */
 	sum = tc.deletions + tc.restores + tc.purged + (uint64_t)st.skew_s + (uint64_t)sp.pressure +
 	      oc.cloned + oc.copied + oc.unpreserved + (uint64_t)st.last_pass_s +
-	      bs.braked + bs.trips;
+	      bs.braked + bs.trips + sp.evicted_ops + sp.evicted_bytes;
 	if (ns - last_ns < 1000000000LL || (sum == last_sum && ns - last_ns < 30000000000LL))
 		return;
 	int r = control_write_metrics(g->ctl, g->metrics_path, true);

@@ -179,6 +179,9 @@ int trash_delete_site(struct trash *t, const struct caller *who,
 			index_tlop_add(t->ix, root->rec.name, (int32_t)held);
 			index_tlop_add(t->ix, mine->rec.name, -(int32_t)held);
 		}
+		/* one rm -rf of a site is one op: the root op, which took mine over */
+		if (t->counters.ops_created > 1)
+			t->counters.ops_created--;
 		root->rec.items += mine->rec.items;   /* its items are in the site again */
 		root->rec.bytes += mine->rec.bytes;
 		index_del(t->ix, site, mine->rec.name);

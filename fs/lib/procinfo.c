@@ -93,14 +93,32 @@ static int read_stat(pid_t pid, struct pstat *ps)
 	return 0;
 }
 
-/* A process's command line, argv joined by spaces, non-printables as '?',
- * cut to cap - 1 bytes (not inside a UTF-8 sequence); comm for kernel
- * threads and zombies.  *argv0 (may be NULL, cap UTIL_CMD_MAX + 1) gets
- * the sanitised command.  Returns the length (0: unreadable). */
+/* Does arg need quoting to be pasted back into a shell as one word? */
+static bool needs_quotes(const char *arg, size_t n)
+{
+	if (!n)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			    "_@%+=:,./-", arg[i]) || !arg[i])
+			return true;
+	return false;
+}
+
+/* A process's command line, argv joined by spaces and quoted as a shell
+ * reads it (an argument with a space, a quote or another special byte is
+ * put in single quotes, ' as '\'' inside them), so a row's command can be
+ * pasted back (a command line of one argument is a process title and is
+ * left as it is); non-printables as '?'; cut to cap - 1 bytes (not inside a
+ * UTF-8 sequence); comm for kernel threads and zombies.  *argv0 (may be
+ * NULL, cap UTIL_CMD_MAX + 1) gets the sanitised command.  Returns the
+ * length (0: unreadable). */
 static size_t read_cmdline(pid_t pid, char *out, size_t cap, char *argv0)
 {
-	char buf[UTIL_CMDLINE_MAX];
+	char buf[UTIL_CMDLINE_MAX], q[UTIL_CMDLINE_MAX];
 	ssize_t n = read_proc(pid, "cmdline", buf, sizeof(buf));
+	size_t k = 0;
+	bool args = n > 0;   /* quote: argv as the kernel keeps it */
 
 	if (n <= 0) {   /* kernel threads, zombies: fall back to comm */
 		n = read_proc(pid, "comm", buf, sizeof(buf));
@@ -111,26 +129,55 @@ static size_t read_cmdline(pid_t pid, char *out, size_t cap, char *argv0)
 		buf[0] = '\0';
 		n = 0;
 	}
+	if (n == (ssize_t)sizeof(buf))
+		buf[--n] = '\0';
 	if (argv0)
 		util_sanitize_cmd(buf, argv0, UTIL_CMD_MAX + 1);
+	while (n > 0 && buf[n - 1] == '\0')
+		n--;
 	for (ssize_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)buf[i];
 
-		if (ch == '\0')
-			buf[i] = i + 1 < n ? ' ' : '\0';
-		else if (ch < 0x20 || ch == 0x7f)
+		if (ch && (ch < 0x20 || ch == 0x7f))
 			buf[i] = '?';
 	}
-	while (n > 0 && buf[n - 1] == '\0')
-		n--;
-	if ((size_t)n >= cap) {
-		n = (ssize_t)cap - 1;
-		while (n > 0 && ((unsigned char)buf[n] & 0xc0) == 0x80)
-			n--;    /* do not split a UTF-8 sequence */
+	/* each argument, quoted where a shell would split or expand it; a
+	 * single one is a title a process set for itself ("sshd: alice@pts/0")
+	 * and stays as it is */
+	if (args && !memchr(buf, '\0', (size_t)n))
+		args = false;
+	for (ssize_t i = 0; i <= n && k + 1 < sizeof(q); ) {
+		size_t len = args ? strnlen(buf + i, (size_t)(n - i)) : (size_t)n;
+		bool quote = args && needs_quotes(buf + i, len);
+
+		if (i)
+			q[k++] = ' ';
+		if (quote && k + 1 < sizeof(q))
+			q[k++] = '\'';
+		for (size_t j = 0; j < len && k + 1 < sizeof(q); j++) {
+			if (quote && buf[i + (ssize_t)j] == '\'') {
+				if (k + 5 >= sizeof(q))
+					break;
+				memcpy(q + k, "'\\''", 4);
+				k += 4;
+			} else {
+				q[k++] = buf[i + (ssize_t)j];
+			}
+		}
+		if (quote && k + 1 < sizeof(q))
+			q[k++] = '\'';
+		i += (ssize_t)len + 1;
+		if (!args)
+			break;
 	}
-	memcpy(out, buf, (size_t)n);
-	out[n] = '\0';
-	return (size_t)n;
+	if (k >= cap) {
+		k = cap - 1;
+		while (k > 0 && ((unsigned char)q[k] & 0xc0) == 0x80)
+			k--;    /* do not split a UTF-8 sequence */
+	}
+	memcpy(out, q, k);
+	out[k] = '\0';
+	return k;
 }
 
 /* The command a run is named by: argv[0], or for an interpreter running

@@ -200,6 +200,23 @@ static void test_limits(void **state)
 	assert_string_equal(ri.chain, "sudo\nbash\nbash\nbash\nbash\nbash\nbash\nbash");
 }
 
+/* A command line reads back as a shell would take it: arguments with
+ * spaces, quotes or other special bytes are quoted (issue 19: a purge row's
+ * reason could not be pasted back); a one-argument title stays as it is. */
+static void test_quoting(void **state)
+{
+	struct caller c;
+
+	(void)state;
+	proc(200, 150, 100, 50, 7000, "gracectl|purge|op:s1/x|--reason|bad data, 'quoted'|--json||$HOME");
+	assert_int_equal(procinfo_read(200, &c), 0);
+	assert_string_equal(c.cmdline, "gracectl purge op:s1/x --reason 'bad data, '\\''quoted'\\''' "
+			    "--json '' '$HOME'");
+	proc(200, 150, 100, 50, 7000, "postgres: checkpointer");
+	assert_int_equal(procinfo_read(200, &c), 0);
+	assert_string_equal(c.cmdline, "postgres: checkpointer");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,6 +225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pid_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_script_name, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quoting, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -387,15 +387,18 @@ static void test_undo_root_scope(void **state)
 	assert_string_equal(f->lines[1], "done moved 1 renamed 1 mkdirs 0 failed 0 merged 0");
 	assert_int_equal(faccessat(f->fd, "blog", F_OK, AT_SYMLINK_NOFOLLOW), 0);
 	s = audited(f);
-	assert_int_equal(s.n, 3);
+	assert_int_equal(s.n, 4);
 	assert_string_equal(s.event[0], "restore");
 	assert_string_equal(s.site[0], "blog");
 	assert_string_equal(s.detail[0], "whole site");
 	assert_string_equal(s.site[1], "www");
 	assert_string_equal(s.path[1], "www");
-	assert_string_equal(s.event[2], "undo");
+	/* www came back beside its re-created name: a new site, audited */
+	assert_string_equal(s.event[2], "site-add");
+	assert_string_equal(s.site[2], "www.restored-" OP);
+	assert_string_equal(s.event[3], "undo");
 	/* the op's own row names the sites it held (log --site finds it) */
-	assert_string_equal(s.site[2], "blog,www");
+	assert_string_equal(s.site[3], "blog,www");
 }
 
 /* release run RUN lifts the mass-deletion brake: one audit row; a run
