@@ -23,6 +23,7 @@
 #include "ctl/channel.h"
 #include "ctl/verbs.h"
 #include "engine/exclude_apply.h"
+#include "lib/fairq.h"
 #include "lib/log.h"
 #include "engine/metrics.h"
 #include "engine/overwrite.h"
@@ -299,6 +300,27 @@ static void datapath_metrics(struct metrics *m)
 	m->passthrough_backing = pc.backing;
 }
 
+/* "copies running=2 waiting=0 per_uid=2 peak_per_uid=2 waits=0 copied=12
+ * queued=4 handed=12": the preservation copy gate (overwrite.h) and the
+ * copy pool's requests (ops_defer.c: queued now, handed over since start). */
+static void copies_status_line(struct control *c, struct ctl_out *out)
+{
+	struct overwrite_counters oc;
+	struct fairq_stats fs = {0};
+	char a[200];
+
+	if (!c->conf.ow)
+		return;
+	overwrite_get_counters(c->conf.ow, &oc);
+	if (c->conf.copyq)
+		fairq_get_stats(c->conf.copyq, &fs);
+	snprintf(a, sizeof(a), "running=%" PRIu64 " waiting=%" PRIu64 " per_uid=%" PRIu64
+		 " peak_per_uid=%" PRIu64 " waits=%" PRIu64 " copied=%" PRIu64 " queued=%" PRIu64
+		 " handed=%" PRIu64, oc.copying, oc.waiting, oc.per_uid, oc.peak_per_uid, oc.waits,
+		 oc.copied, fs.queued, fs.submitted);
+	ctl_emitf(out, "copies", a, (char *)NULL);
+}
+
 /* "brake 20/10m braked=1 trips=1" (or "off ..."): the runs themselves are
  * in the audit log (gracectl log --event brake). */
 static void brake_status_line(struct control *c, struct ctl_out *out)
@@ -349,6 +371,7 @@ static int do_status(void *arg, struct ctl_out *out)
 	}
 	space_status_lines(c, out);
 	datapath_lines(out);
+	copies_status_line(c, out);
 	brake_status_line(c, out);
 	audit_get_stats(c->audit, &as);
 	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
@@ -871,6 +894,10 @@ int control_write_metrics(struct control *c, const char *path, bool up)
 		m.overwrite_cloned = oc.cloned;
 		m.overwrite_copied = oc.copied;
 		m.overwrite_unpreserved = oc.unpreserved;
+		m.overwrite_copying = oc.copying;
+		m.overwrite_waiting = oc.waiting;
+		m.overwrite_waits = oc.waits;
+		m.overwrite_peak_per_uid = oc.peak_per_uid;
 	}
 	r = metrics_write(path, &m);
 out:

@@ -26,6 +26,7 @@ struct control_conf {
 	struct trash *trash;
 	struct index *ix;
 	struct overwrite *ow;               /* its counters go to metrics; may be NULL */
+	struct fairq *copyq;                /* the copy pool (ops_defer.c), status; may be NULL */
 	const char *backing, *mountpoint;   /* for status */
 	int64_t retention_floor_s;
 	int64_t op_gap_ns;                  /* groups direct (excluded) removals */

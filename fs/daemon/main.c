@@ -364,7 +364,8 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		log_msg(LOG_ERR, "trash: cannot open: %s", strerror(-r));
 		return r;
 	}
-	struct overwrite_conf oc = { g->backing_fd, g->trash, o->preserve_max };
+	struct overwrite_conf oc = { g->backing_fd, g->trash, o->preserve_max,
+				     o->preserve_per_uid };
 	if ((r = overwrite_new(&g->ow, &oc)) < 0)
 		return r;
 	g->va = (struct vattr_ctx){ .trash = g->trash, .backing_fd = g->backing_fd,
@@ -409,7 +410,8 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 {
 	struct control_conf cc = {
 		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .trash = g->trash,
-		.ix = g->ix, .ow = g->ow, .backing = backing, .mountpoint = mountpoint,
+		.ix = g->ix, .ow = g->ow, .copyq = g->copyq, .backing = backing,
+		.mountpoint = mountpoint,
 		.retention_floor_s = o->min_retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
 		.sweep_interval_s = o->sweep_s, .clock_jump_s = o->clock_jump_s,
@@ -624,7 +626,7 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	}
 	dircache_init(256);   /* and RLIMIT_NOFILE / 16: dircache.h */
-	if (start_fdcap(&g, &o) < 0 ||
+	if (start_fdcap(&g, &o) < 0 || ops_defer_start(&g, o.preserve_per_uid) < 0 ||
 	    open_engine(&g, &o) < 0 || inode_table_init(g.backing_fd, trash_root_fd(g.trash)) < 0 ||
 	    start_control(&g, &o, rb, co.mountpoint) < 0 ||
 	    ops_maint_start(&g) < 0 || start_sweeper(&g, &o) < 0)
@@ -651,6 +653,7 @@ int main(int argc, char *argv[])
 	served = true;
 	ret = ret < 0 ? 1 : 0;   /* > 0: stopped by SIGTERM/SIGINT, a clean exit */
 out_unmount:
+	ops_defer_stop(&g);   /* the requests it holds get their replies */
 	ops_maint_stop(&g);
 	if (served && g.metrics_path && control_write_metrics(g.ctl, g.metrics_path, false) < 0)
 		log_msg(LOG_WARNING, "metrics: cannot write %s as it stops", g.metrics_path);
@@ -658,6 +661,7 @@ out_unmount:
 	clock_close();      /* the trusted clock as of now */
 	control_close(g.ctl);   /* after the engine: its last op records are audited */
 	g.ctl = NULL;
+	ops_defer_free(&g);
 	fuse_session_unmount(g.se);
 	/* an operator (or journalctl) sees when and why it stopped */
 	if (served)

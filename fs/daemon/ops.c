@@ -403,13 +403,15 @@ static int do_setattr(fuse_req_t req, fuse_ino_t nodeid, const struct stat *attr
 	return r;
 }
 
-static void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	/* ftruncate comes with its file; fchmod, fchown, futimens without:
 	 * may_modify tells them from path calls by the caller's open files */
 	int r = may_modify(req, I(ino), fi ? REACH_FD : REACH_PATH, fi);
 
+	if (!r && defer_setattr(req, ino, attr, to_set, fi))
+		return;   /* it may copy: the copy pool runs it (ops_defer.c) */
 	if (!r && (to_set & FUSE_SET_ATTR_SIZE))
 		r = preserve_ino(req, I(ino), attr->st_size);
 	if (!r && (to_set & FUSE_SET_ATTR_SIZE) && fi && fi->fh)

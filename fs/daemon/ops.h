@@ -40,6 +40,7 @@ struct gfs {
 	size_t nunaudited;
 	struct vattr_ctx va;       /* virtual user.gracefs.* attributes */
 	struct fdcap *fdcap;       /* per-uid open-file caps; NULL: none */
+	struct fairq *copyq;       /* requests that may copy (ops_defer.c); NULL: none */
 	struct fuse_session *se;
 	double timeout;            /* entry/attr cache seconds */
 	bool trash_visible;
@@ -69,6 +70,14 @@ void ops_on_undone(void *arg);
 /* The trash engine's on_relinked callback: the kernel's attributes of
  * that inode (if it knows it) are dropped by the maintenance thread. */
 void ops_on_relinked(void *arg, dev_t dev, ino_t ino);
+
+/* Start / stop / free the copy pool (ops_defer.c): per_uid requests of
+ * one uid at a time.  Stop after the session loop ended (it runs what is
+ * queued, while the engine and control are still open); free after
+ * control_close (status reads its counters).  0 or -ENOMEM. */
+int ops_defer_start(struct gfs *g, unsigned per_uid);
+void ops_defer_stop(struct gfs *g);
+void ops_defer_free(struct gfs *g);
 
 /* Start / stop the maintenance thread.  0 or -errno. */
 int ops_maint_start(struct gfs *g);

@@ -69,6 +69,8 @@ void who_of(fuse_req_t req, struct caller *c);
 /* Lookups and /proc paths for the calls without an fd form. */
 int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *name,
 	      struct fuse_entry_param *e);
+void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		 struct fuse_file_info *fi);
 int pathref_get(struct inode *ino, struct pathref *pr);
 void pathref_put(struct pathref *pr);
 
@@ -154,6 +156,17 @@ void guard_open(int fd, const struct caller *who, bool own);
 /* An ftruncate through fd is about to set its size (growing: the handle's
  * own bytes from the old size on, as an append's). */
 void guard_grow(int fd, off_t size);
+
+/* ---- ops_defer.c ---- */
+
+/* Hand a request that may copy a file before it acts to the copy pool
+ * (ops_defer.c): true when handed over (the pool runs the handler again
+ * and replies), false when the handler goes on here. */
+bool defer_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+		   const struct fuse_file_info *fi);
+bool defer_open(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi);
+bool defer_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+		     const struct fuse_file_info *fi);
 
 /* ---- ops_xattr.c ---- */
 

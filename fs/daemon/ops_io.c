@@ -174,6 +174,8 @@ void gfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uid_t uid = fuse_req_ctx(req)->uid;
 	int r = wants_write(fi->flags) ? may_modify(req, I(ino), REACH_NEW, NULL) : 0, fd;
 
+	if (r == 0 && defer_open(req, ino, fi))
+		return;   /* O_TRUNC may copy: the copy pool runs it (ops_defer.c) */
 	if (r < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
 		fuse_reply_err(req, -r);
 		return;
@@ -326,7 +328,11 @@ void gfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 		   off_t len, struct fuse_file_info *fi)
 {
-	int r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
+	int r;
+
+	if (defer_fallocate(req, ino, mode, off, len, fi))
+		return;   /* it may copy: the copy pool runs it (ops_defer.c) */
+	r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
 		? preserve_ino(req, I(ino), off) : 0;
 
 	if (r < 0 || (r = kill_setid(req, ino, (int)fi->fh, true)) < 0) {

@@ -18,7 +18,7 @@ struct raw {
 	char *retention, *op_gap, *tick_ms, *timeout, *min_retention, *clock_jump, *sweep, *metrics;
 	char *max_open;
 	char *min_free;
-	char *preserve_max;
+	char *preserve_max, *per_uid;
 	char *passthrough;
 	char *brake;
 	int trash_visible, writeback;
@@ -34,6 +34,7 @@ static const struct fuse_opt specs[] = {
 	{ "metrics=%s", offsetof(struct raw, metrics), 0 },
 	{ "min_free=%s", offsetof(struct raw, min_free), 0 },
 	{ "preserve_max=%s", offsetof(struct raw, preserve_max), 0 },
+	{ "preserve_per_uid=%s", offsetof(struct raw, per_uid), 0 },
 	{ "passthrough=%s", offsetof(struct raw, passthrough), 0 },
 	{ "brake=%s", offsetof(struct raw, brake), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
@@ -109,7 +110,7 @@ static int number(const char *name, const char *val, double min, double max, dou
 int options_parse(struct fuse_args *args, struct gfs_opts *o)
 {
 	struct raw r = { .o = o };
-	double tick = 200, max_open = 0;
+	double tick = 200, max_open = 0, per_uid = OVERWRITE_DEFAULT_PER_UID;
 	int rc = -1;
 
 	*o = (struct gfs_opts){ .retention_s = 30 * 86400, .op_gap_s = 10,
@@ -128,8 +129,15 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 	    duration("sweep_interval", r.sweep, &o->sweep_s) < 0 ||
 	    number("tick_ms", r.tick_ms, 10, 60000, &tick) < 0 ||
 	    number("cache_timeout", r.timeout, 0, 86400 * 365, &o->timeout) < 0 ||
-	    number("max_open_per_uid", r.max_open, 1, 1 << 30, &max_open) < 0)
+	    number("max_open_per_uid", r.max_open, 1, 1 << 30, &max_open) < 0 ||
+	    number("preserve_per_uid", r.per_uid, 1, OVERWRITE_PER_UID_MAX, &per_uid) < 0)
 		goto out;
+	if (per_uid != (unsigned)per_uid) {
+		fprintf(stderr, "gracefs: error: invalid preserve_per_uid '%s' (a whole number)\n",
+			r.per_uid);
+		goto out;
+	}
+	o->preserve_per_uid = (unsigned)per_uid;
 	if (max_open != (unsigned)max_open) {
 		fprintf(stderr, "gracefs: error: invalid max_open_per_uid '%s' (a whole number)\n",
 			r.max_open);
@@ -191,6 +199,7 @@ out:
 	free(r.max_open);
 	free(r.min_free);
 	free(r.preserve_max);
+	free(r.per_uid);
 	free(r.passthrough);
 	free(r.brake);
 	return rc;
@@ -216,6 +225,8 @@ void options_usage(const char *prog)
 	       "    -o metrics=PATH        write Prometheus metrics to PATH (node_exporter textfile)\n"
 	       "    -o preserve_max=SIZE   largest file a truncation copies into trash where the\n"
 	       "                           backing store cannot clone (default 64M; 0: clones only)\n"
+	       "    -o preserve_per_uid=N  preservation copies one uid runs at once; its others\n"
+	       "                           wait, nobody else's do (default 2, 1 to 64)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache: write(2) returns once cached; on\n"

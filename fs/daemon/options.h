@@ -22,6 +22,7 @@ struct gfs_opts {
 	struct evict_floor min_free; /* -o min_free= free-space floor (default 10%) */
 	double timeout;         /* -o cache_timeout= seconds (default 3600) */
 	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
+	unsigned preserve_per_uid; /* -o preserve_per_uid= copies of one uid at once (2) */
 	bool trash_visible;     /* -o trash_visible */
 	bool writeback;         /* kernel writeback cache (-o writeback; default off) */
 	bool passthrough;       /* -o passthrough=auto (default) | off */

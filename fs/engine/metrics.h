@@ -21,7 +21,10 @@
  *   gracefs_ops_purged_total, gracefs_index_errors_total,
  *   gracefs_audit_errors_total, gracefs_overwrite_cloned_total,
  *   gracefs_overwrite_copied_total,
- *   gracefs_overwrite_unpreserved_total                               counter
+ *   gracefs_overwrite_unpreserved_total,
+ *   gracefs_overwrite_copy_waits_total                                counter
+ *   gracefs_overwrite_copies_running, gracefs_overwrite_copies_waiting,
+ *   gracefs_overwrite_copies_peak_per_uid                             gauge
  *   gracefs_sweeper_lag_seconds, gracefs_clock_skew_seconds           gauge
  *   gracefs_evicted_ops_total, gracefs_evicted_bytes_total,
  *   gracefs_excluded_items_total, gracefs_excluded_bytes_total        counter
@@ -76,6 +79,9 @@ struct metrics {
 	uint64_t audit_errors;   /* failed audit log writes */
 	uint64_t overwrite_cloned, overwrite_copied;  /* truncations preserved (overwrite.h) */
 	uint64_t overwrite_unpreserved;               /* truncated over preserve_max */
+	uint64_t overwrite_copying, overwrite_waiting;   /* copy gate (overwrite.h): gauges */
+	uint64_t overwrite_waits;                        /* ... copies that waited: counter */
+	uint64_t overwrite_peak_per_uid;                 /* ... most of one uid at once: gauge */
 	int64_t sweeper_lag_s;   /* now minus the oldest overdue expiry; 0: up to date */
 	int64_t clock_skew_s;    /* wall-clock advance minus elapsed time since start */
 	/* space (space.h): the gauges only once space_known */

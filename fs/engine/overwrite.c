@@ -2,14 +2,17 @@
  * overwrite — preserving a file's content before a truncation (see
  * overwrite.h for the contract, docs/overwrite.md for the decisions).
  *
- * Threading: no lock of its own.  ow->noclone_dev is a hint written and
- * read with relaxed atomics (a stale read costs one failed FICLONE);
- * counters are atomic.
+ * Threading: ow->noclone_dev is a hint written and read with relaxed
+ * atomics (a stale read costs one failed FICLONE); counters are atomic.
+ * ow->gate_lock protects the gate's uid records (struct uid_gate) and is
+ * held only to count: a waiting copy sleeps on its uid's condition (which
+ * releases the mutex), a running copy holds no lock.  It is a leaf lock.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +28,21 @@
 
 #define COPY_CHUNK (8LL << 20)
 
+/* The copies of one uid that run or wait (exists while there is one). */
+struct uid_gate {
+	uid_t uid;
+	unsigned running, waiting;
+	pthread_cond_t turn;    /* signalled when one of running ends */
+	struct uid_gate *next;
+};
+
 struct overwrite {
 	struct overwrite_conf conf;
 	/* the backing filesystem refused FICLONE (ext4, tmpfs): skip trying */
 	uint64_t noclone_dev;   /* dev + 1; 0: unknown */
 	struct overwrite_counters n;
+	pthread_mutex_t gate_lock;
+	struct uid_gate *gates;   /* gate_lock; few: only uids copying now */
 };
 
 int overwrite_new(struct overwrite **out, const struct overwrite_conf *conf)
@@ -39,20 +52,25 @@ int overwrite_new(struct overwrite **out, const struct overwrite_conf *conf)
 	if (!ow)
 		return -ENOMEM;
 	ow->conf = *conf;
+	if (!ow->conf.copies_per_uid)
+		ow->conf.copies_per_uid = OVERWRITE_DEFAULT_PER_UID;
+	ow->n.per_uid = ow->conf.copies_per_uid;
+	pthread_mutex_init(&ow->gate_lock, NULL);
 	*out = ow;
 	return 0;
 }
 
 void overwrite_free(struct overwrite *ow)
 {
+	if (!ow)
+		return;
+	for (struct uid_gate *g = ow->gates, *next; g; g = next) {
+		next = g->next;   /* none left unless a copy is still running: a bug */
+		pthread_cond_destroy(&g->turn);
+		free(g);
+	}
+	pthread_mutex_destroy(&ow->gate_lock);
 	free(ow);
-}
-
-void overwrite_get_counters(struct overwrite *ow, struct overwrite_counters *c)
-{
-	c->cloned = __atomic_load_n(&ow->n.cloned, __ATOMIC_RELAXED);
-	c->copied = __atomic_load_n(&ow->n.copied, __ATOMIC_RELAXED);
-	c->unpreserved = __atomic_load_n(&ow->n.unpreserved, __ATOMIC_RELAXED);
 }
 
 static void count(uint64_t *c)
@@ -60,7 +78,77 @@ static void count(uint64_t *c)
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
-/* ---- sizes ------------------------------------------------------------------ */
+/* ---- the copy gate -------------------------------------------------------------- */
+
+int overwrite_gate_enter(struct overwrite *ow, uid_t uid)
+{
+	struct uid_gate *g;
+	bool waited = false;
+
+	pthread_mutex_lock(&ow->gate_lock);
+	for (g = ow->gates; g && g->uid != uid; g = g->next)
+		;
+	if (!g) {
+		if (!(g = calloc(1, sizeof(*g)))) {
+			pthread_mutex_unlock(&ow->gate_lock);
+			return -ENOMEM;
+		}
+		g->uid = uid;
+		pthread_cond_init(&g->turn, NULL);
+		g->next = ow->gates;
+		ow->gates = g;
+	}
+	while (g->running >= ow->conf.copies_per_uid) {
+		if (!waited) {
+			waited = true;
+			count(&ow->n.waits);
+		}
+		g->waiting++;
+		__atomic_fetch_add(&ow->n.waiting, 1, __ATOMIC_RELAXED);
+		pthread_cond_wait(&g->turn, &ow->gate_lock);
+		g->waiting--;
+		__atomic_fetch_sub(&ow->n.waiting, 1, __ATOMIC_RELAXED);
+	}
+	g->running++;
+	__atomic_fetch_add(&ow->n.copying, 1, __ATOMIC_RELAXED);
+	if (g->running > ow->n.peak_per_uid)   /* written under gate_lock only */
+		__atomic_store_n(&ow->n.peak_per_uid, g->running, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&ow->gate_lock);
+	return 0;
+}
+
+void overwrite_gate_leave(struct overwrite *ow, uid_t uid)
+{
+	struct uid_gate **pp, *g;
+
+	pthread_mutex_lock(&ow->gate_lock);
+	for (pp = &ow->gates; (g = *pp) && g->uid != uid; pp = &g->next)
+		;
+	if (g) {
+		g->running--;
+		__atomic_fetch_sub(&ow->n.copying, 1, __ATOMIC_RELAXED);
+		if (g->waiting) {
+			pthread_cond_signal(&g->turn);
+		} else if (!g->running) {
+			*pp = g->next;
+			pthread_cond_destroy(&g->turn);
+			free(g);
+		}
+	}
+	pthread_mutex_unlock(&ow->gate_lock);
+}
+
+void overwrite_get_counters(struct overwrite *ow, struct overwrite_counters *c)
+{
+	c->cloned = __atomic_load_n(&ow->n.cloned, __ATOMIC_RELAXED);
+	c->copied = __atomic_load_n(&ow->n.copied, __ATOMIC_RELAXED);
+	c->unpreserved = __atomic_load_n(&ow->n.unpreserved, __ATOMIC_RELAXED);
+	c->copying = __atomic_load_n(&ow->n.copying, __ATOMIC_RELAXED);
+	c->waiting = __atomic_load_n(&ow->n.waiting, __ATOMIC_RELAXED);
+	c->waits = __atomic_load_n(&ow->n.waits, __ATOMIC_RELAXED);
+	c->peak_per_uid = __atomic_load_n(&ow->n.peak_per_uid, __ATOMIC_RELAXED);
+	c->per_uid = ow->n.per_uid;
+}
 
 /* ---- making the content ------------------------------------------------------- */
 
@@ -120,8 +208,10 @@ static int tmpfile_in(struct overwrite *ow, const char *site)
 	return fd;
 }
 
-/* Clone or copy srcfd into tmpfd: OW_CLONED, OW_COPIED, OW_UNPRESERVED or -errno. */
-static int fill(struct overwrite *ow, int tmpfd, int srcfd, const struct stat *st, int64_t limit)
+/* Clone or copy srcfd into tmpfd: OW_CLONED, OW_COPIED, OW_UNPRESERVED or -errno.
+ * A copy runs in one of uid's slots of the gate. */
+static int fill(struct overwrite *ow, uid_t uid, int tmpfd, int srcfd, const struct stat *st,
+		int64_t limit)
 {
 	uint64_t dev1 = (uint64_t)st->st_dev + 1;
 	off_t cost = st->st_blocks * 512 < st->st_size ? st->st_blocks * 512 : st->st_size;
@@ -135,7 +225,10 @@ static int fill(struct overwrite *ow, int tmpfd, int srcfd, const struct stat *s
 	}
 	if (cost > limit)
 		return OW_UNPRESERVED;
+	if ((r = overwrite_gate_enter(ow, uid)) < 0)
+		return r;
 	r = copy_data(srcfd, tmpfd, st->st_size);
+	overwrite_gate_leave(ow, uid);
 	return r < 0 ? r : OW_COPIED;
 }
 
@@ -166,7 +259,7 @@ int overwrite_preserve(struct overwrite *ow, const struct caller *who,
 		return tmpfd;
 	/* as the writer: ext4 grants its reserved blocks to fsuid 0 (privs.h) */
 	uid_t fs = privs_fsuid_enter(who->uid);
-	r = fill(ow, tmpfd, srcfd, st, res->limit);
+	r = fill(ow, who->uid, tmpfd, srcfd, st, res->limit);
 	privs_fsuid_leave(fs);
 	if (r == OW_UNPRESERVED) {
 		res->how = OW_UNPRESERVED;

@@ -15,9 +15,15 @@
  * the op already holds, or created while the op collects, is not preserved
  * again.  Plain C (engine layer): no FUSE; see docs/overwrite.md.
  *
+ * Fairness (issue 21): at most copies_per_uid copies of one uid run at
+ * once; a further copy of that uid waits on the uid's own condition until
+ * one of them ends.  Other uids never wait for it, and no lock anybody else
+ * takes is held while a copy runs (clones take no slot: they are O(1)).
+ *
  * Threading: any thread.  The copy runs without any lock; only naming the
- * result takes the trash engine's lock (trash_preserve_commit).  Counters
- * are atomic.
+ * result takes the trash engine's lock (trash_preserve_commit).  The gate's
+ * mutex is held only to count slots (never across a copy or a wait: the
+ * wait releases it).  Counters are atomic.
  */
 #ifndef GRACEFS_OVERWRITE_H
 #define GRACEFS_OVERWRITE_H
@@ -30,11 +36,14 @@
 #include "engine/trash.h"
 
 #define OVERWRITE_DEFAULT_MAX (64LL << 20)   /* -o preserve_max default: 64M */
+#define OVERWRITE_DEFAULT_PER_UID 2          /* -o preserve_per_uid default */
+#define OVERWRITE_PER_UID_MAX 64
 
 struct overwrite_conf {
 	int backing_fd;          /* BACKING (borrowed) */
 	struct trash *trash;     /* borrowed */
 	int64_t preserve_max;    /* bytes a copy may take (sites may override); 0: none */
+	unsigned copies_per_uid; /* copies of one uid running at once; 0: the default */
 };
 
 enum overwrite_how {
@@ -54,6 +63,10 @@ struct overwrite_result {
 
 struct overwrite_counters {
 	uint64_t cloned, copied, unpreserved;
+	/* the copy gate: copies running now (all uids), copies waiting now,
+	 * copies that had to wait since start, the most copies one uid had
+	 * running at once since start, and the limit per uid */
+	uint64_t copying, waiting, waits, peak_per_uid, per_uid;
 };
 
 struct overwrite;
@@ -76,6 +89,14 @@ int overwrite_preserve(struct overwrite *ow, const struct caller *who,
 		       off_t keep, struct overwrite_result *res);
 
 void overwrite_get_counters(struct overwrite *ow, struct overwrite_counters *c);
+
+/* The copy gate on its own (overwrite_preserve takes it around a copy):
+ * enter blocks while uid has copies_per_uid copies running, on uid's own
+ * condition; leave frees the slot and wakes one waiter of that uid.  Every
+ * enter is paired with one leave.  0, -ENOMEM (no slot record: the copy
+ * does not run). */
+int overwrite_gate_enter(struct overwrite *ow, uid_t uid);
+void overwrite_gate_leave(struct overwrite *ow, uid_t uid);
 
 
 #endif

@@ -12,6 +12,7 @@
  * tested.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -515,6 +516,77 @@ static void test_undo_replace_edges(void **state)
 	assert_content(bp(f, "site/d/dir.restored-%s", f->op), "kept too");
 }
 
+/* ---- the copy gate (issue 21): N copies per uid, the others wait on their uid ---- */
+
+struct gate_arg {
+	struct overwrite *ow;
+	uid_t uid;
+	int entered;   /* atomic: set once enter returned */
+};
+
+static void *gate_enter_thread(void *p)
+{
+	struct gate_arg *a = p;
+
+	assert_int_equal(overwrite_gate_enter(a->ow, a->uid), 0);
+	__atomic_store_n(&a->entered, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Poll (bounded) until cond holds; the threads run on a loaded machine. */
+#define WAIT_FOR(cond) do { \
+	for (int i_ = 0; i_ < 5000 && !(cond); i_++) \
+		usleep(1000); \
+	assert_true(cond); \
+} while (0)
+
+static void test_copy_gate(void **state)
+{
+	struct fx *f = *state;
+	struct overwrite_conf oc = { f->bfd, f->t, OVERWRITE_DEFAULT_MAX, 2 };
+	struct overwrite_counters c;
+	struct gate_arg third = { .uid = 1001 }, other = { .uid = 1002 };
+	pthread_t t3, to;
+
+	overwrite_free(f->ow);
+	assert_int_equal(overwrite_new(&f->ow, &oc), 0);
+	third.ow = other.ow = f->ow;
+	assert_int_equal(overwrite_gate_enter(f->ow, 1001), 0);
+	assert_int_equal(overwrite_gate_enter(f->ow, 1001), 0);
+	/* uid 1001's third copy waits ... */
+	assert_int_equal(pthread_create(&t3, NULL, gate_enter_thread, &third), 0);
+	overwrite_get_counters(f->ow, &c);
+	WAIT_FOR((overwrite_get_counters(f->ow, &c), c.waiting == 1));
+	assert_int_equal(c.copying, 2);
+	assert_int_equal(c.waits, 1);
+	assert_false(__atomic_load_n(&third.entered, __ATOMIC_ACQUIRE));
+	/* ... another uid does not */
+	assert_int_equal(pthread_create(&to, NULL, gate_enter_thread, &other), 0);
+	assert_int_equal(pthread_join(to, NULL), 0);
+	assert_true(other.entered);
+	assert_false(__atomic_load_n(&third.entered, __ATOMIC_ACQUIRE));
+	/* one of 1001's copies ends: the waiting one runs */
+	overwrite_gate_leave(f->ow, 1001);
+	assert_int_equal(pthread_join(t3, NULL), 0);
+	assert_true(third.entered);
+	overwrite_get_counters(f->ow, &c);
+	assert_int_equal(c.copying, 3);   /* 1001: 2, 1002: 1 */
+	assert_int_equal(c.waiting, 0);
+	assert_int_equal(c.peak_per_uid, 2);
+	assert_int_equal(c.per_uid, 2);
+	overwrite_gate_leave(f->ow, 1001);
+	overwrite_gate_leave(f->ow, 1001);
+	overwrite_gate_leave(f->ow, 1002);
+	overwrite_get_counters(f->ow, &c);
+	assert_int_equal(c.copying, 0);
+	/* the default limit */
+	oc.copies_per_uid = 0;
+	overwrite_free(f->ow);
+	assert_int_equal(overwrite_new(&f->ow, &oc), 0);
+	overwrite_get_counters(f->ow, &c);
+	assert_int_equal(c.per_uid, OVERWRITE_DEFAULT_PER_UID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -530,6 +602,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failure_keeps_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_replaces_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_replace_edges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_gate, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
