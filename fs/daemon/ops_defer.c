@@ -15,26 +15,53 @@
  * handler returns), and replies from there.  Without a pool (startup, a
  * failed thread start) it runs where it is, as before.
  *
+ * An in-place WRITE that must preserve the file first (ops_guard.c decides,
+ * without copying) is handed over too, with a copy of its data (libfuse's
+ * buffer, or pipe, is the worker's).
+ *
  * Not handed over: CREATE with O_TRUNC (the kernel sends OPEN for a name it
  * knows; a CREATE meets an existing file only when another client made it
- * meanwhile), and the first in-place WRITE of a handle (its data lives in
- * the worker's buffer): both still copy in a FUSE worker, bounded by the
- * copy gate.
+ * meanwhile) and copy_file_range into an existing file: they still copy in
+ * a FUSE worker, bounded by the copy gate.
  *
- * Threading: on_pool is per thread; the pool is g->copyq.
+ * The pool's threads run at a lower CPU and I/O priority (nice +10, best
+ * effort level 7): a copy is bulk work, and on a small machine two copies
+ * would otherwise take both cores from the requests of everybody else.
+ *
+ * Threading: on_pool and lowered are per thread; the pool is g->copyq.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "daemon/ops_int.h"
 #include "lib/fairq.h"
 
-static __thread bool on_pool;   /* this thread runs a handed-over request */
+#define COPY_NICE 10
+#define IOPRIO_CLASS_BE 2
+#define IOPRIO_PRIO_VALUE(class, data) (((class) << 13) | (data))
+#define IOPRIO_WHO_PROCESS 1
 
-enum kind { D_SETATTR, D_OPEN, D_FALLOCATE };
+static __thread bool on_pool;   /* this thread runs a handed-over request */
+static __thread bool lowered;   /* this pool thread's priority is lowered */
+
+/* Bulk work: this thread yields the CPU and the disk to requests.  (Best
+ * effort: a failure leaves the priority as it was.) */
+static void lower_priority(void)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+
+	lowered = true;
+	setpriority(PRIO_PROCESS, (id_t)tid, COPY_NICE);
+	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7));
+}
+
+enum kind { D_SETATTR, D_OPEN, D_FALLOCATE, D_WRITE };
 
 struct deferred {
 	enum kind kind;
@@ -46,6 +73,8 @@ struct deferred {
 	off_t off, len;
 	bool has_fi;
 	struct fuse_file_info fi;
+	size_t size;                   /* write: data[size] */
+	char data[];
 };
 
 /* Could preserving ino before keeping keep bytes copy anything? */
@@ -72,6 +101,8 @@ static void run(void *arg)
 	struct deferred *d = arg;
 	struct fuse_file_info *fi = d->has_fi ? &d->fi : NULL;
 
+	if (!lowered)
+		lower_priority();
 	on_pool = true;
 	switch (d->kind) {
 	case D_SETATTR:
@@ -83,6 +114,13 @@ static void run(void *arg)
 	case D_FALLOCATE:
 		gfs_fallocate(d->req, d->ino, d->mode, d->off, d->len, &d->fi);
 		break;
+	case D_WRITE: {
+		struct fuse_bufvec in = FUSE_BUFVEC_INIT(d->size);
+
+		in.buf[0].mem = d->data;
+		gfs_write_buf(d->req, d->ino, &in, d->off, &d->fi);
+		break;
+	}
 	}
 	on_pool = false;
 	free(d);
@@ -102,12 +140,13 @@ static bool hand_over(struct deferred *d)
 }
 
 static struct deferred *new_deferred(fuse_req_t req, enum kind kind, fuse_ino_t ino,
-				     const struct fuse_file_info *fi)
+				     const struct fuse_file_info *fi, size_t size)
 {
 	struct deferred *d;
 
-	if (on_pool || !G(req)->copyq || !(d = calloc(1, sizeof(*d))))
+	if (on_pool || !G(req)->copyq || !(d = calloc(1, sizeof(*d) + size)))
 		return NULL;
+	d->size = size;
 	d->kind = kind;
 	d->req = req;
 	d->ino = ino;
@@ -122,7 +161,7 @@ bool defer_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int 
 	struct deferred *d;
 
 	if (on_pool || !(to_set & FUSE_SET_ATTR_SIZE) || !G(req)->copyq ||
-	    !may_copy(ino, attr->st_size) || !(d = new_deferred(req, D_SETATTR, ino, fi)))
+	    !may_copy(ino, attr->st_size) || !(d = new_deferred(req, D_SETATTR, ino, fi, 0)))
 		return false;
 	d->attr = *attr;
 	d->to_set = to_set;
@@ -134,7 +173,7 @@ bool defer_open(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi)
 	struct deferred *d;
 
 	if (on_pool || !(fi->flags & O_TRUNC) || !G(req)->copyq || !may_copy(ino, 0) ||
-	    !(d = new_deferred(req, D_OPEN, ino, fi)))
+	    !(d = new_deferred(req, D_OPEN, ino, fi, 0)))
 		return false;
 	return hand_over(d);
 }
@@ -147,12 +186,35 @@ bool defer_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
 	if (on_pool ||
 	    !(mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)) ||
 	    !G(req)->copyq || !may_copy(ino, off) ||
-	    !(d = new_deferred(req, D_FALLOCATE, ino, fi)))
+	    !(d = new_deferred(req, D_FALLOCATE, ino, fi, 0)))
 		return false;
 	d->mode = mode;
 	d->off = off;
 	d->len = len;
 	return hand_over(d);
+}
+
+bool defer_write(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+		 const struct fuse_file_info *fi)
+{
+	size_t n = fuse_buf_size(in);
+	struct deferred *d = new_deferred(req, D_WRITE, ino, fi, n);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(n);
+
+	if (!d)
+		return false;
+	mem.buf[0].mem = d->data;
+	if (fuse_buf_copy(&mem, in, 0) != (ssize_t)n) {
+		free(d);
+		return false;   /* the worker writes it, as before */
+	}
+	d->off = off;
+	return hand_over(d);
+}
+
+bool defer_on_pool(void)
+{
+	return on_pool;
 }
 
 int ops_defer_start(struct gfs *g, unsigned per_uid)

@@ -68,8 +68,9 @@ static const char *data_of(struct fuse_bufvec **in, struct fuse_bufvec *mem, voi
 	return *heap;
 }
 
-int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
-		struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap)
+/* guard_write, or (dry) only say whether it would preserve: 1. */
+static int guard(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
+		 struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap, bool dry)
 {
 	struct wguard_note note;
 	struct caller who;
@@ -99,6 +100,8 @@ int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
 		if ((data = data_of(in, mem, heap)) && same_bytes(fd, data, off, over))
 			return 0;
 	}
+	if (dry)
+		return 1;
 	if (!known)
 		who_of(req, &who);
 	r = preserve_ino_as(req, &who, I(ino), -1, known ? note.base : -1, &note);
@@ -107,6 +110,18 @@ int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
 		wguard_set(fd, &note);
 	}
 	return r;
+}
+
+int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
+		struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap)
+{
+	return guard(req, ino, fd, off, len, in, mem, heap, false);
+}
+
+int guard_write_check(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
+		      struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap)
+{
+	return guard(req, ino, fd, off, len, in, mem, heap, true);
 }
 
 void guard_grow(int fd, off_t size)

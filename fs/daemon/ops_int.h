@@ -150,6 +150,11 @@ void gfs_statfs(fuse_req_t req, fuse_ino_t ino);
  * ahead; -errno: the request fails with it, the file unchanged. */
 int guard_write(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
 		struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap);
+/* The same, deciding only: 1 when guard_write would preserve (copy) the
+ * file, 0 when the write may go ahead unguarded (what was decided is
+ * noted as guard_write notes it), -errno. */
+int guard_write_check(fuse_req_t req, fuse_ino_t ino, int fd, off_t off, size_t len,
+		      struct fuse_bufvec **in, struct fuse_bufvec *mem, void **heap);
 /* A handle was opened for writing by who (its WRITEs preserve in who's op;
  * own: who created the file with it, nothing to preserve). */
 void guard_open(int fd, const struct caller *who, bool own);
@@ -167,6 +172,12 @@ bool defer_setattr(fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int 
 bool defer_open(fuse_req_t req, fuse_ino_t ino, const struct fuse_file_info *fi);
 bool defer_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 		     const struct fuse_file_info *fi);
+/* A WRITE whose guard would copy the file (guard_write_check said 1): its
+ * data is copied and the pool runs gfs_write_buf again. */
+bool defer_write(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
+		 const struct fuse_file_info *fi);
+/* Is this thread running a handed-over request? */
+bool defer_on_pool(void);
 
 /* ---- ops_xattr.c ---- */
 

@@ -285,10 +285,19 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
-	/* existing bytes preserved first (ops_guard.c), then setid cleared */
-	if ((n = guard_write(req, ino, (int)fi->fh, off, fuse_buf_size(in), &in, &mem,
-			     &heap)) < 0 ||
-	    (n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
+	/* existing bytes preserved first (ops_guard.c), then setid cleared; a
+	 * write that must copy the file first runs on the copy pool */
+	if (defer_on_pool() || !G(req)->copyq)
+		n = guard_write(req, ino, (int)fi->fh, off, fuse_buf_size(in), &in, &mem, &heap);
+	else if ((n = guard_write_check(req, ino, (int)fi->fh, off, fuse_buf_size(in), &in,
+					&mem, &heap)) > 0) {
+		if (defer_write(req, ino, in, off, fi)) {
+			free(heap);
+			return;
+		}
+		n = guard_write(req, ino, (int)fi->fh, off, fuse_buf_size(in), &in, &mem, &heap);
+	}
+	if (n < 0 || (n = kill_setid(req, ino, (int)fi->fh, true)) < 0) {
 		free(heap);
 		fuse_reply_err(req, (int)-n);
 		return;

@@ -12,7 +12,7 @@
 
 . "$(dirname "$0")/lib.sh"
 : "${GRACECTL:=$GFS_REPO/build/fs/gracectl}"
-gfs_require setpriv truncate cmp
+gfs_require setpriv truncate cmp dd
 [ -x "$GRACECTL" ] || skip_all "gracectl binary not found at $GRACECTL"
 
 BOB=2002 CAROL=2003
@@ -76,9 +76,10 @@ check "metrics: gracefs_overwrite_copies_peak_per_uid within the bound ($(prom_p
 check "metrics: the running gauge" grep -qx 'gracefs_overwrite_copies_running 0' "$PROM"
 gfs_umount || fail "unmount failed"
 
-# ---- preserve_per_uid=1: open(O_TRUNC) copies one at a time ---------------
+# ---- preserve_per_uid=1: open(O_TRUNC) and in-place writes, one at a time --
 for ((i = 0; i < 4; i++)); do
 	cp "$GFS_TMP/ref$i" "$BACKING/t1/g$i" && chown "$BOB:$BOB" "$BACKING/t1/g$i"
+	cp "$GFS_TMP/ref$i" "$BACKING/t1/h$i" && chown "$BOB:$BOB" "$BACKING/t1/h$i"
 done
 gfs_mount "metrics=$PROM" op_gap=1s preserve_per_uid=1
 pids=()
@@ -98,6 +99,26 @@ for ((i = 0; i < 4; i++)); do
 	[ -n "$t" ] && cmp -s "$t" "$GFS_TMP/ref$i" && kept=$((kept + 1))
 done
 check_eq "every one preserved whole" 4 "$kept"
+
+pids=()
+for ((i = 0; i < 4; i++)); do
+	as_uid $BOB dd if=/dev/zero of="$MNT/t1/h$i" bs=4k count=1 conv=notrunc status=none &
+	pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+check_eq "all 4 in-place writes succeeded" 0 "$failed"
+diag "copies: $(copies)"
+check_eq "status: 8 copied, peak still 1" "8 1" "$(field copied) $(field peak_per_uid)"
+check "status: the writes ran on the copy pool too" test "$(field handed)" -ge 8
+kept=0
+for ((i = 0; i < 4; i++)); do
+	t=$(find "$BACKING/t1/.trash" -name "h$i" -type f | head -n1)
+	[ -n "$t" ] && cmp -s "$t" "$GFS_TMP/ref$i" && kept=$((kept + 1))
+	cmp -s -n 4096 "$MNT/t1/h$i" /dev/zero || fail "h$i does not start with the written zeros"
+	cmp -s -i 4096 "$MNT/t1/h$i" "$GFS_TMP/ref$i" || fail "h$i lost bytes past the write"
+done
+check_eq "every written file preserved whole" 4 "$kept"
 check "unmount" gfs_umount
 
 done_testing

@@ -292,6 +292,8 @@ static const char *const families[] = {
 	"gracefs_ops_purged_total", "gracefs_index_errors_total",
 	"gracefs_audit_errors_total", "gracefs_overwrite_cloned_total",
 	"gracefs_overwrite_copied_total", "gracefs_overwrite_unpreserved_total",
+	"gracefs_overwrite_copies_running", "gracefs_overwrite_copies_waiting",
+	"gracefs_overwrite_copy_waits_total", "gracefs_overwrite_copies_peak_per_uid",
 	"gracefs_sweeper_lag_seconds", "gracefs_clock_skew_seconds",
 	/* space (always there) */
 	"gracefs_evicted_ops_total", "gracefs_evicted_bytes_total",
@@ -307,7 +309,7 @@ static const char *const families[] = {
 	"gracefs_trash_max_bytes", "gracefs_site_deletions_total",
 	"gracefs_site_tree_deletions_total",
 };
-#define SCALARS 24   /* samples without a site label when space is not known */
+#define SCALARS 28   /* samples without a site label when space is not known */
 
 /* ------------------------------------------------------------------------ */
 
@@ -320,6 +322,8 @@ static void test_all_families(void **state)
 		.index_errors = 1, .audit_errors = 0, .sweeper_lag_s = 42,
 		.clock_skew_s = -5, .nsites = 3, .sites = sites,
 		.overwrite_cloned = 4, .overwrite_copied = 5, .overwrite_unpreserved = 6,
+		.overwrite_copying = 2, .overwrite_waiting = 3, .overwrite_waits = 9,
+		.overwrite_peak_per_uid = 2,
 	};
 	struct parsed ps;
 
@@ -358,6 +362,10 @@ static void test_all_families(void **state)
 	assert_string_equal(value(&ps, "gracefs_overwrite_cloned_total", NULL), "4");
 	assert_string_equal(value(&ps, "gracefs_overwrite_copied_total", NULL), "5");
 	assert_string_equal(value(&ps, "gracefs_overwrite_unpreserved_total", NULL), "6");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copies_running", NULL), "2");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copies_waiting", NULL), "3");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copy_waits_total", NULL), "9");
+	assert_string_equal(value(&ps, "gracefs_overwrite_copies_peak_per_uid", NULL), "2");
 	assert_string_equal(value(&ps, "gracefs_sweeper_lag_seconds", NULL), "42");
 	assert_string_equal(value(&ps, "gracefs_clock_skew_seconds", NULL), "-5");
 	/* 3 sites x 3 + 2 timestamps x 2 + the scalars */
