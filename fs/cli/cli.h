@@ -218,7 +218,23 @@ struct selection {
 	size_t skipped_purging;
 	struct held_op *held;        /* frozen ops left out of a bulk undo */
 	size_t nheld;
+	struct created_run *created; /* undo run:ID --created, or NULL */
 };
+
+/* undo run:ID --created (undo_created.c): what the run created, as the
+ * dry run plans it or as the daemon moved it */
+struct created_run {
+	struct table t;       /* site, path, type, verdict, why, op */
+	size_t n[5];          /* move(d), changed, kept, gone, failed */
+	bool planned, executed;
+};
+int created_dry(struct gctl *x, const char *run, struct created_run *c);
+/* body with a line per created item appended (the token covers them);
+ * body is freed, the new one returned. */
+char *created_body(const struct created_run *c, char *body, char token[CTLCMD_TOKEN_LEN + 1]);
+int created_execute(struct gctl *x, const char *run, struct created_run *c);
+void created_json(const struct created_run *c, bool executed);   /* ,"created":{…} */
+void created_plain(const struct created_run *c, bool executed);
 
 void sel_add(struct selection *s, const struct op_record *r);
 /* Select by s's filters from the index, with the ops inside the deleted

@@ -468,8 +468,12 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 		       u.failed);
 		table_json(&u.events);
 		held_json(x, s);
+		if (s->created)
+			created_json(s->created, true);
 		puts("}");
 	} else {
+		if (s->created)
+			created_plain(s->created, true);
 		held_plain(x, s, "left out, under legal hold (as the dry run said):");
 		printf("undo: %zu op(s): %zu item(s) restored to their original paths, %zu next "
 		       "to a taken name, %zu following a parent restored under a new name, %zu "
@@ -482,7 +486,8 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 	}
 	table_free(&u.events);
 	free(u.order);
-	return u.failed_ops || u.failed ? EXIT_FAILED : EXIT_DONE;
+	return u.failed_ops || u.failed || (s->created && s->created->n[4]) ? EXIT_FAILED :
+	       EXIT_DONE;
 }
 
 static const char *const dry_cols[] = { "op", "site", "deleted", "uid", "command", "items",
@@ -566,6 +571,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		fputs(",\"conflict_list\":", stdout);
 		table_json(&ct);
 		held_json(x, s);
+		if (s->created)
+			created_json(s->created, false);
 		puts("}");
 	} else {
 		table_plain(&t);
@@ -580,6 +587,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		}
 		held_plain(x, s, "left out, under legal hold (release them first to include "
 			   "them; the token covers the rest):");
+		if (s->created)
+			created_plain(s->created, false);
 		printf("\ndry run: would restore %zu operation(s) in %zu site(s): %" PRIu64
 		       " item(s), %" PRIu64 " byte(s); %zu to their original paths, %zu under a "
 		       "new name, %zu following a parent restored under a new name, %zu "
@@ -647,9 +656,11 @@ static int add_xops(struct gctl *x, const char *list, struct selection *s)
 int c_undo(struct gctl *x, int argc, char **argv)
 {
 	struct selection s = { .uid = -1, .backing_fd = x->backing_fd };
+	struct created_run cr = { .t = { NULL, NULL, 0, 0, NULL } };
 	char token[CTLCMD_TOKEN_LEN + 1], run[UTIL_RUN_MAX], *body;
 	const char *given;
-	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false;
+	bool execute = take_execute(&argc, argv, &given), bulk = false, ids = false,
+	     created = false;
 	int r;
 
 	if ((r = need_counts(x)))
@@ -666,6 +677,10 @@ int c_undo(struct gctl *x, int argc, char **argv)
 				goto out;
 			s.run = run;
 			bulk = true;
+			continue;
+		}
+		if (!strcmp(a, "--created")) {   /* with run:ID: what it created too */
+			created = true;
 			continue;
 		}
 		if (a[0] != '-') {
@@ -716,15 +731,28 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (created && (!s.run || s.since_ns || s.until_ns || s.uid >= 0 || s.command ||
+			s.script || s.nsites || s.nxsites || s.nxops)) {
+		r = fail(EXIT_USAGE, "--created goes with run:ID alone (what one run created is "
+			 "undone whole)");
+		goto out;
+	}
 	if (ids == bulk || (bulk && !s.since_ns && !s.run)) {
-		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--site S] … | undo --since T "
+		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--created] [--site S] … | undo --since T "
 			 "[--until T] [--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
 			 "[--exclude-site S[,S…]]… [--exclude-op op:ID[,op:ID…]]… [--execute [TOKEN]]");
 		goto out;
 	}
 	if (bulk && (r = sel_run(x, &s)))
 		goto out;
-	if (s.run && (r = run_check(&s, s.run)))
+	if (created) {
+		if ((r = created_dry(x, s.run, &cr)))
+			goto out;
+		s.created = &cr;
+	}
+	/* a run that only created (no deletion of its is in trash) is known
+	 * by its records alone */
+	if (s.run && !(created && !s.n && cr.t.nrows) && (r = run_check(&s, s.run)))
 		goto out;
 	if (bulk)
 		sel_split_held(&s);
@@ -740,7 +768,7 @@ int c_undo(struct gctl *x, int argc, char **argv)
 			 "to restore", s.nheld);
 		goto out;
 	}
-	if (!s.n) {
+	if (!s.n && !(created && cr.t.nrows)) {
 		r = fail(EXIT_FAILED, "no operation matches");
 		goto out;
 	}
@@ -748,13 +776,20 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		r = fail(EXIT_FAILED, "out of memory");
 		goto out;
 	}
+	if (created)
+		body = created_body(&cr, body, token);
 	if (!execute)
 		r = undo_dry_run(x, &s, token, bulk, body);
 	else if (!(r = check_token(x, given, token, bulk, true)) &&
 		 !(r = refuse_frozen(x, s.v, s.n, "undo")))
-		r = daemon_answers(x) ? undo_execute_all(x, &s, token) :
+		r = !daemon_answers(x) ?
 		    fail(EXIT_FAILED, "undo needs the running daemon: mount %s first (nothing "
-			 "was changed)", x->backing);
+			 "was changed)", x->backing) :
+		    /* what the run created goes first: a name it took (sed -i's
+		     * temporary renamed over the original) is free again when
+		     * the original comes back */
+		    created && (r = created_execute(x, s.run, &cr)) ? r :
+		    undo_execute_all(x, &s, token);
 	free(body);
 out:
 	free(s.v);
@@ -763,5 +798,6 @@ out:
 	free(s.xsites);
 	free(s.xops);
 	free(s.held);
+	table_free(&cr.t);
 	return r;
 }

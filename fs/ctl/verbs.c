@@ -328,6 +328,58 @@ static int v_undo(struct req *rq)
 	return 0;
 }
 
+/* uncreate RUN: one line per created item, then the counts */
+struct uncreate_counts {
+	struct req *rq;
+	size_t n[5];   /* moved changed kept gone failed */
+};
+
+static void uncreate_line(void *arg, const struct created_item *it, int verdict,
+			  const char *why, const char *op, int err)
+{
+	struct uncreate_counts *u = arg;
+	struct ctl_out *out = u->rq->out;
+
+	if (err) {
+		ctl_emitf(out, "failed", it->rec.site, it->path, ctl_errno_name(err), NULL);
+		u->n[4]++;
+	} else if (verdict == CREATED_MOVE) {
+		ctl_emitf(out, "moved", it->rec.site, it->path, op, NULL);
+		u->n[0]++;
+	} else {
+		ctl_emitf(out, created_verdict_name(verdict), it->rec.site, it->path, why, NULL);
+		u->n[verdict == CREATED_CHANGED ? 1 : verdict == CREATED_KEPT ? 2 : 3]++;
+	}
+}
+
+static int v_uncreate(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	struct uncreate_counts u = { rq, { 0 } };
+	char n[5][24], detail[200 + NAME_MAX], rid[8 + UTIL_RUN_MAX];
+	struct ctl_id id;
+	int r;
+
+	if (strlen(rq->argv[1]) >= UTIL_RUN_MAX)
+		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", rq->argv[1]);
+	snprintf(rid, sizeof(rid), "run:%.*s", UTIL_RUN_MAX - 1, rq->argv[1]);
+	if (ctlcmd_parse_id(rid, CTL_ID_RUN, &id, rq->msg, rq->cap) < 0)
+		return -EINVAL;
+	if (!o || !o->uncreate)
+		return need_daemon(rq);
+	if ((r = o->uncreate(rq->c->arg, &rq->who, id.name, uncreate_line, &u)) < 0)
+		return fail(rq, r, "cannot plan what run:%s created: %s", id.name, strerror(-r));
+	for (int i = 0; i < 5; i++)
+		snprintf(n[i], sizeof(n[i]), "%zu", u.n[i]);
+	ctl_emitf(rq->out, "done", "moved", n[0], "changed", n[1], "kept", n[2], "gone", n[3],
+		  "failed", n[4], NULL);
+	snprintf(detail, sizeof(detail), "run:%s --created: moved=%zu changed=%zu kept=%zu "
+		 "gone=%zu failed=%zu", id.name, u.n[0], u.n[1], u.n[2], u.n[3], u.n[4]);
+	audit(rq, AUDIT_EV_UNDO, NULL, NULL, NULL, detail);
+	return u.n[4] ? fail(rq, -EIO, "%zu created item(s) of run:%s could not be moved",
+			     u.n[4], id.name) : 0;
+}
+
 /* release run RUN: the mass-deletion brake on RUN lifted */
 static int release_run(struct req *rq)
 {
@@ -703,6 +755,7 @@ static const struct verb {
 	{ "status",    1, 1,            v_status },
 	{ "sync",      1, 1,            v_sync },
 	{ "undo",      3, 4,            v_undo },
+	{ "uncreate",  2, 2,            v_uncreate },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },
 	{ "purge",     4, 4,            v_purge },

@@ -19,6 +19,13 @@
  *             ops put back (undo.h, overlays)
  *   hold      site SITE | op SCOPE OP        (release: the same; release of
  *                                          an op lifts the brake's hold too)
+ *   uncreate  RUN              undo run:ID --created: what RUN created and
+ *                              nobody changed since goes into the peer's op
+ *                              of each site (created.h); lines, one per
+ *                              item: moved SITE PATH OP | changed SITE PATH
+ *                              WHY | kept SITE PATH WHY | gone SITE PATH WHY
+ *                              | failed SITE PATH ENAME; then done moved N
+ *                              changed N kept N gone N failed N
  *   release   run RUN          lift the mass-deletion brake on RUN (brake.h):
  *                              line "released OPS", or "unchanged not braked"
  *   purge     SCOPE OP REASON      line: purged ITEMS BYTES
@@ -51,6 +58,7 @@
 #include "store/catalog.h"
 #include "ctl/channel.h"
 #include "store/oprec.h"
+#include "engine/created.h"
 #include "engine/undo.h"
 
 #define CTLCMD_TOKEN_LEN 12
@@ -91,6 +99,15 @@ struct ctlcmd_ops {
 		       undo_progress_fn fn, void *fn_arg, struct undo_result *res);
 	/* trash_op_set_hold. 0, -ENOENT, or -errno. */
 	int (*op_hold)(void *arg, const char *scope, const char *op, bool hold);
+	/* undo run:ID --created: move run's created items that nobody changed
+	 * since into who's ops (created_plan, then trash_uncreate for each
+	 * item to move, deepest first); fn gets every item with its verdict
+	 * (CREATED_*), the op it went to (moved) and err (-errno: failed).
+	 * 0 or -errno (the plan could not be read). */
+	int (*uncreate)(void *arg, const struct caller *who, const char *run,
+			void (*fn)(void *fn_arg, const struct created_item *it, int verdict,
+				   const char *why, const char *op, int err),
+			void *fn_arg);
 	/* Lift the brake on run (control_brake_release): *n gets the ops
 	 * released.  0, -ENOENT (not braked), or -errno. */
 	int (*run_release)(void *arg, const char *run, size_t *n);

@@ -10,6 +10,7 @@
 #ifndef GRACEFS_CONTROL_H
 #define GRACEFS_CONTROL_H
 
+#include "engine/created.h"
 #include <stdbool.h>
 #include "store/audit.h"
 #include "lib/procinfo.h"
@@ -25,6 +26,7 @@ struct control_conf {
 	int backing_fd, state_fd;
 	struct trash *trash;
 	struct index *ix;
+	struct created *cr;                 /* what runs created (created.h) */
 	struct overwrite *ow;               /* its counters go to metrics; may be NULL */
 	struct fairq *copyq;                /* the copy pool (ops_defer.c), status; may be NULL */
 	const char *backing, *mountpoint;   /* for status */

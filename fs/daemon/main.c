@@ -364,6 +364,9 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		log_msg(LOG_ERR, "trash: cannot open: %s", strerror(-r));
 		return r;
 	}
+	if ((r = created_new(&g->cr, g->ix)) < 0)
+		return r;
+	g->cr_keep_s = o->retention_s;
 	struct overwrite_conf oc = { g->backing_fd, g->trash, o->preserve_max,
 				     o->preserve_per_uid };
 	if ((r = overwrite_new(&g->ow, &oc)) < 0)
@@ -410,7 +413,7 @@ static int start_control(struct gfs *g, const struct gfs_opts *o, const char *ba
 {
 	struct control_conf cc = {
 		.backing_fd = g->backing_fd, .state_fd = g->state_fd, .trash = g->trash,
-		.ix = g->ix, .ow = g->ow, .copyq = g->copyq, .backing = backing,
+		.ix = g->ix, .cr = g->cr, .ow = g->ow, .copyq = g->copyq, .backing = backing,
 		.mountpoint = mountpoint,
 		.retention_floor_s = o->min_retention_s,
 		.op_gap_ns = o->op_gap_s * 1000000000LL,
@@ -442,6 +445,8 @@ static void close_engine(struct gfs *g)
 	g->ow = NULL;
 	trash_close(g->trash);
 	g->trash = NULL;
+	created_free(g->cr);   /* its last notes go to the index */
+	g->cr = NULL;
 	index_close(g->ix);
 	g->ix = NULL;
 }

@@ -276,7 +276,10 @@ static int stat_inode(struct inode *ino, struct fuse_file_info *fi, struct stat 
 	return r;
 }
 
-static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info *fi)
+/* changed: the caller changed ino's attributes (undo run:ID --created
+ * follows the state a run left its items in, created.h). */
+static void reply_attr_of(fuse_req_t req, struct inode *ino, struct fuse_file_info *fi,
+			  bool changed)
 {
 	struct stat st;
 	struct where w;
@@ -286,10 +289,21 @@ static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info 
 		fuse_reply_err(req, -r);
 		return;
 	}
+	if (changed && G(req)->cr) {
+		struct caller who;
+
+		who_of(req, &who);
+		created_note_changed(G(req)->cr, who.run, &st);
+	}
 	inode_where(ino, &w);
 	if (!S_ISDIR(st.st_mode))
 		st.st_nlink = live_nlink(G(req), ino, &w, &st, true);
 	fuse_reply_attr(req, &st, attr_timeout(G(req), &w, &st));
+}
+
+static void reply_attr(fuse_req_t req, struct inode *ino, struct fuse_file_info *fi)
+{
+	reply_attr_of(req, ino, fi, false);
 }
 
 static void gfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -421,7 +435,7 @@ void gfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		reply_attr(req, I(ino), fi);
+		reply_attr_of(req, I(ino), fi, true);
 }
 
 static void gfs_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -17,6 +17,7 @@
 #include "daemon/control.h"
 #include "daemon/fdcap.h"
 #include "store/index.h"
+#include "engine/created.h"
 #include "engine/space.h"
 #include "engine/overwrite.h"
 #include "engine/sweep.h"
@@ -30,6 +31,9 @@ struct gfs {
 	int state_fd;              /* BACKING/.gracefs */
 	struct index *ix;
 	struct trash *trash;
+	struct created *cr;         /* what runs create (created.h); may be NULL */
+	int64_t cr_keep_s;         /* its records are kept this long (the retention) */
+	int64_t cr_pruned_ns;      /* monotonic time of the last prune */
 	struct overwrite *ow;      /* truncations preserve first (overwrite.h) */
 	struct sweep *sweep;
 	struct space *space;       /* eviction for space (the sweeper's) */

@@ -92,7 +92,11 @@ int preserve_at_as(fuse_req_t req, const struct caller *who, struct inode *paren
 int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep);
 int preserve_ino_as(fuse_req_t req, const struct caller *who, struct inode *ino, off_t keep,
 		    off_t upto, struct wguard_note *note);
-void note_created(fuse_req_t req, const struct caller *who, struct inode *parent, int fd);
+void note_created(fuse_req_t req, const struct caller *who, struct inode *parent,
+		  const char *name, const struct stat *st);
+/* who created name (st) in parent: noted for undo run:ID --created. */
+void record_created(struct gfs *g, const struct caller *who, struct inode *parent,
+		    const char *name, const struct stat *st);
 /* The operations (the table is in ops.c). */
 void gfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode, dev_t rdev);

@@ -156,6 +156,14 @@ static void forget_open(fuse_req_t req, fuse_ino_t ino, int fd)
 	passthru_release(I(ino), fd);   /* before the fd number is free */
 	fdcap_release(G(req)->fdcap, fd);
 	wbtimes_forget(fd);
+	if (G(req)->cr) {   /* a handle opened for writing: its opener changed the file */
+		struct wguard_note note;
+		struct caller opener;
+		struct stat st;
+
+		if (wguard_get(fd, &note, &opener) == 0 && fstat(fd, &st) == 0)
+			created_note_changed(G(req)->cr, opener.run, &st);
+	}
 	wguard_forget(fd);
 	wberr_take(ino);   /* close(2) reported it (the kernel keeps it too) */
 	bool grown = inode_handle_close(I(ino), fd, scope, op);   /* before the fd number is free */
@@ -248,7 +256,7 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		goto out;
 	}
 	who_of(req, &who);
-	note_created(req, &who, I(parent), fd);
+	note_created(req, &who, I(parent), name, &e.attr);
 	if ((fi->flags & O_ACCMODE) != O_RDONLY)   /* made here, unless it was made meanwhile */
 		guard_open(fd, &who, e.attr.st_size == 0);
 	own_times(G(req), fi, fd, &e.attr);

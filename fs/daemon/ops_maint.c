@@ -3,6 +3,7 @@
  * and the kernel invalidations the trash engine's callbacks queue for it.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/sys.h"
 #include "daemon/ops_int.h"
 #include "daemon/wberr.h"
 
@@ -79,6 +81,36 @@ void ops_on_removed(void *arg, int dirfd, const char *name)
 }
 
 static void send_invalidations(struct gfs *g);
+
+#define CREATED_PRUNE_EVERY_NS (3600 * 1000000000LL)
+
+/* What runs created reaches the index once per tick, in one batch; records
+ * older than the retention go once an hour (docs/cli.md, "Undoing what a
+ * run created"). */
+static void created_tick(struct gfs *g)
+{
+	static int64_t said_ns;
+	int64_t mono = sys.mono_ns();
+	uint64_t dropped = 0;
+	int r;
+
+	if (!g->cr)
+		return;
+	if ((r = created_flush(g->cr)) < 0 && mono - said_ns > 60 * 1000000000LL) {
+		said_ns = mono;
+		log_msg(LOG_WARNING, "cannot record what runs created: %s (tried again)",
+			strerror(-r));
+	}
+	if (g->cr_pruned_ns && mono - g->cr_pruned_ns < CREATED_PRUNE_EVERY_NS)
+		return;
+	g->cr_pruned_ns = mono;
+	if ((r = created_prune(g->cr, sys.wall_ns() - g->cr_keep_s * 1000000000LL, &dropped)) < 0)
+		log_msg(LOG_WARNING, "cannot prune the records of what runs created: %s",
+			strerror(-r));
+	else if (dropped)
+		log_msg(LOG_INFO, "pruned %" PRIu64 " record(s) of what runs created (older than "
+			"the retention)", dropped);
+}
 
 /* An undo put names back into live directories whose listings the kernel
  * may hold (dir_cacheable): drop every directory's cached listing and
@@ -184,6 +216,7 @@ static void *maint_main(void *arg)
 		int r = trash_tick(g->trash);
 		if (r < 0)
 			log_msg(LOG_ERR, "index or trash record update failed: %s", strerror(-r));
+		created_tick(g);
 		send_invalidations(g);
 		control_tick(g->ctl);
 		write_metrics(g);

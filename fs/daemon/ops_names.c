@@ -103,6 +103,12 @@ static int make_node(fuse_req_t req, fuse_ino_t parent, const char *name,
 		unlinkat(pfd, name, S_ISDIR(mode) ? AT_REMOVEDIR : 0);  /* ours, just made */
 		goto out;
 	}
+	if (G(req)->cr) {   /* its run made it (undo run:ID --created) */
+		struct caller who;
+
+		who_of(req, &who);
+		record_created(G(req), &who, I(parent), name, &e.attr);
+	}
 out:
 	dircache_put(I(parent), pfd);
 	if (r < 0)
@@ -467,17 +473,49 @@ int preserve_ino(fuse_req_t req, struct inode *ino, off_t keep)
 	return preserve_ino_as(req, NULL, ino, keep, -1, NULL);
 }
 
-/* A file was created: if its creator's op is collecting, a truncation of
- * it in that op keeps nothing (the op made it). */
-void note_created(fuse_req_t req, const struct caller *who, struct inode *parent, int fd)
+/* The site-relative path of name in the live directory parent ("a/b/name").
+ * 0, or -errno (too deep for a record: -ENAMETOOLONG). */
+static int live_path(struct inode *parent, const char *name, char *buf, size_t cap)
 {
-	struct stat st;
+	struct relpath *rp = malloc(sizeof(*rp));
+	int r = rp ? inode_relpath(parent, rp) : -ENOMEM;
+
+	if (r == 0) {
+		rel_string(rp, name, buf, cap);
+		if (strlen(buf) + 1 >= cap)
+			r = -ENAMETOOLONG;
+	}
+	free(rp);
+	return r;
+}
+
+/* who created name (st: its lstat) in the live directory parent: noted for
+ * undo run:ID --created (created.h).  No syscall: the caller has st. */
+void record_created(struct gfs *g, const struct caller *who, struct inode *parent,
+		    const char *name, const struct stat *st)
+{
+	char path[CRREC_PATH_MAX];
+	struct where w;
+
+	if (!g->cr || !who->run[0])
+		return;
+	inode_where(parent, &w);
+	if (w.zone == Z_LIVE && live_path(parent, name, path, sizeof(path)) == 0)
+		created_note(g->cr, who, w.site, path, st);
+}
+
+/* A file was created: if its creator's op is collecting, a truncation of
+ * it in that op keeps nothing (the op made it); and its run made it. */
+void note_created(fuse_req_t req, const struct caller *who, struct inode *parent,
+		  const char *name, const struct stat *st)
+{
 	struct where w;
 
 	inode_where(parent, &w);
-	if (w.zone != Z_LIVE || fstat(fd, &st) < 0)
+	if (w.zone != Z_LIVE)
 		return;
-	trash_note_created(G(req)->trash, who, w.site, st.st_dev, st.st_ino);
+	trash_note_created(G(req)->trash, who, w.site, st->st_dev, st->st_ino);
+	record_created(G(req), who, parent, name, st);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
@@ -687,6 +725,14 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ws.zone == Z_ROOT && strcmp(name, newname))
 		control_site_changed(g->ctl, name, true);
 
+	/* an item a run created follows its new name (undo run:ID --created) */
+	if (g->cr && !in_trash(ws.zone) && wd.zone == Z_LIVE && !(flags & RENAME_EXCHANGE)) {
+		char path[CRREC_PATH_MAX];
+
+		if (live_path(dp, newname, path, sizeof(path)) == 0)
+			created_note_moved(g->cr, who.run, sst.st_dev, sst.st_ino, wd.site, path,
+					   dfd, newname);
+	}
 	/* the kernel moves the dentry it reached the source by: a restore
 	 * moves the trash node id, which becomes live (inode.h, "Routes") */
 	inode_moved(sst.st_dev, sst.st_ino, in_trash(ws.zone), dp, newname);

@@ -173,6 +173,18 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		r = r < 0 ? -errno : 0;
 		pathref_put(&pr);
 	}
+	if (!r && G(req)->cr) {   /* undo run:ID --created: who changed it */
+		struct caller who;
+		struct stat st;
+		int fd = inode_open(I(ino), O_PATH);
+
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			who_of(req, &who);
+			created_note_changed(G(req)->cr, who.run, &st);
+		}
+		if (fd >= 0)
+			close(fd);
+	}
 	fuse_reply_err(req, -r);
 }
 

@@ -282,6 +282,22 @@ int trash_times_save(int fd, const struct stat *st, bool replace);
  * (mtime).  0, -ENODATA (none) or -EINVAL (malformed). */
 int trash_times_load(int fd, struct timespec ts[2]);
 
+/* ---- undo run:ID --created (trash_created.c; created.h plans it) ---- */
+
+struct created_rec;
+/* Move the item rec names — if it is still as its run left it
+ * (created_check) — into who's op in rec's site, like an rm of it (a
+ * directory only when empty: the plan moves its contents first).  st gets
+ * its lstat, why the reason it stays, opname the op.  Returns
+ * CREATED_MOVE (moved), another created_verdict (left: changed, kept, or
+ * gone), or -errno (nothing moved).  The caller drops the record
+ * (created_forget) and, once done with a batch, calls
+ * trash_uncreate_done so the kernel drops what it cached. */
+int trash_uncreate(struct trash *t, const struct caller *who, int backing_fd,
+		   const struct created_rec *rec, struct stat *st, char *why, size_t cap,
+		   char *opname, size_t opcap);
+void trash_uncreate_done(struct trash *t);
+
 /* Count the deleted entries (mirror-only parents excepted) and their
  * allocated bytes below dirfd (not following
  * symlinks, not crossing filesystems); max_ctime_ns gets the newest ctime.

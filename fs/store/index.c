@@ -36,7 +36,7 @@
 
 struct index {
 	MDB_env *env;
-	MDB_dbi ops, exp, tl, tlop;
+	MDB_dbi ops, exp, tl, tlop, cr;
 };
 
 int index_errno(int rc)
@@ -141,6 +141,8 @@ int index_open(struct index **out, const char *dir)
 		rc = mdb_dbi_open(t, "tlinks", MDB_CREATE, &ix->tl);
 	if (!rc)
 		rc = mdb_dbi_open(t, "tlops", MDB_CREATE, &ix->tlop);
+	if (!rc)
+		rc = mdb_dbi_open(t, "created", MDB_CREATE, &ix->cr);
 	if ((rc = finish(t, rc)))
 		goto close_env_errno;
 	*out = ix;
@@ -510,4 +512,104 @@ int index_tlink_foreach(struct index *ix,
 int index_tlink_count(struct index *ix, uint64_t *n)
 {
 	return db_entries(ix, ix->tl, n);
+}
+
+/* ---- what runs created ---- */
+
+int index_created_put(struct index *ix, const struct created_rec *v, size_t n)
+{
+	unsigned char key[CRREC_KEY_MAX], *enc = malloc(CRREC_ENC_MAX);
+	MDB_txn *t;
+	int rc, ret = 0;
+
+	if (!enc)
+		return -ENOMEM;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t))) {
+		free(enc);
+		return index_errno(rc);
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		int klen = crrec_key(v[i].run, v[i].dev, v[i].ino, key),
+		    elen = klen < 0 ? klen : crrec_encode(&v[i], enc, CRREC_ENC_MAX);
+		MDB_val k = { (size_t)klen, key }, d = { (size_t)elen, enc };
+
+		if (elen < 0) {   /* one bad record does not lose the batch */
+			ret = ret ? ret : elen;
+			continue;
+		}
+		rc = mdb_put(t, ix->cr, &k, &d, 0);
+	}
+	free(enc);
+	rc = finish(t, rc);
+	return rc ? rc : ret;
+}
+
+int index_created_del(struct index *ix, const char *run, uint64_t dev, uint64_t ino)
+{
+	unsigned char key[CRREC_KEY_MAX];
+	int klen = crrec_key(run, dev, ino, key), rc;
+	MDB_val k = { (size_t)klen, key };
+	MDB_txn *t;
+
+	if (klen < 0)
+		return klen;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	return finish(t, mdb_del(t, ix->cr, &k, NULL));
+}
+
+int index_created_foreach(struct index *ix, const char *run,
+			  int (*fn)(const struct created_rec *r, void *arg), void *arg)
+{
+	size_t plen = run ? strlen(run) + 1 : 0;
+	int ret, rc;
+	MDB_val k = { plen, (void *)run }, v;
+	MDB_txn *t;
+	MDB_cursor *c = NULL;
+	struct created_rec r;
+
+	if (run && (plen < 2 || plen > UTIL_RUN_MAX))
+		return -EINVAL;
+	if ((ret = read_begin(ix, ix->cr, &t, &c)))
+		return ret;
+	for (rc = mdb_cursor_get(c, &k, &v, run ? MDB_SET_RANGE : MDB_FIRST);
+	     !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (run && (k.mv_size < plen || memcmp(k.mv_data, run, plen)))
+			break;   /* past "<run>\0" */
+		if (crrec_decode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &r) < 0)
+			continue;   /* undecodable: skipped (prune drops it) */
+		if ((ret = fn(&r, arg)))
+			break;
+	}
+	if (!ret && rc != MDB_NOTFOUND)
+		ret = index_errno(rc);
+	return read_end(t, c, ret);
+}
+
+int index_created_prune(struct index *ix, int64_t before_ns, uint64_t *dropped)
+{
+	struct created_rec r;
+	MDB_cursor *c;
+	MDB_val k, v;
+	MDB_txn *t;
+	int rc;
+
+	*dropped = 0;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	if ((rc = mdb_cursor_open(t, ix->cr, &c))) {
+		mdb_txn_abort(t);
+		return index_errno(rc);
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (crrec_decode(k.mv_data, k.mv_size, v.mv_data, v.mv_size, &r) == 0 &&
+		    r.born_ns >= before_ns)
+			continue;
+		if ((rc = mdb_cursor_del(c, 0)))
+			break;
+		(*dropped)++;
+	}
+	mdb_cursor_close(c);
+	return finish(t, rc == MDB_NOTFOUND ? 0 : rc);
 }

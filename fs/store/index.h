@@ -13,6 +13,8 @@
  *            and hard links in trash")
  *   "tlops"  key an op's name -> be32 count of the names counted in
  *            "tlinks" that it holds (so restores of other ops skip work)
+ *   "created" key run NUL be64(dev) be64(ino) -> what a run created
+ *            (store/crrec.h; written in batches by engine/created.c)
  * index_put keeps "ops" and "expiry" in step in one transaction.
  *
  * Durability is group commit: the environment is opened MDB_NOSYNC, so a
@@ -29,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "store/crrec.h"
 #include "store/oprec.h"
 
 struct index;
@@ -101,6 +104,26 @@ int index_tlink_count(struct index *ix, uint64_t *n);
  * empty or over-long name). */
 int index_tlop_get(struct index *ix, const char *op, uint32_t *n);
 int index_tlop_add(struct index *ix, const char *op, int32_t delta);
+
+/* ---- what runs created ("created", crrec.h) ----
+ * Not the truth of anything: a record is a claim checked against the live
+ * item before anything acts on it (docs/cli.md, "Undoing what a run
+ * created"); a lost record only means an item is not moved. */
+
+/* Insert or replace n records in one transaction.  0, or the first
+ * -errno (a record that does not encode is skipped: -EINVAL after the
+ * others are stored). */
+int index_created_put(struct index *ix, const struct created_rec *v, size_t n);
+/* 0, -ENOENT, or -errno. */
+int index_created_del(struct index *ix, const char *run, uint64_t dev, uint64_t ino);
+/* Every record of run (NULL: of every run), in key order; r->path is
+ * valid during the call only.  Same rules as index_foreach.  0, fn's
+ * nonzero value, -EINVAL (bad run), or -errno. */
+int index_created_foreach(struct index *ix, const char *run,
+			  int (*fn)(const struct created_rec *r, void *arg), void *arg);
+/* Drop every record created before before_ns (wall clock), and any that
+ * does not decode; *dropped gets how many.  0 or -errno. */
+int index_created_prune(struct index *ix, int64_t before_ns, uint64_t *dropped);
 
 /* The one mapping of LMDB return codes to -errno (default -EIO). */
 int index_errno(int mdb_rc);
