@@ -98,10 +98,28 @@ void created_plain(const struct created_run *c, bool executed)
 		       "since (left), %zu kept, %zu gone\n", c->n[0], c->n[1], c->n[2], c->n[3]);
 }
 
+struct uncreate_call {
+	struct created_run *c;
+	struct table dry;   /* the dry run's rows, in the daemon's order */
+};
+
+/* The type the dry run found for row i (the daemon plans in the same
+ * order; a mismatch, an item recorded since, shows no type). */
+static const char *dry_type(const struct uncreate_call *u, size_t i, const char *site,
+			    const char *path)
+{
+	if (i < u->dry.nrows && !strcmp(cell(&u->dry, i, 0), site) &&
+	    !strcmp(cell(&u->dry, i, 1), path))
+		return cell(&u->dry, i, 2);
+	return "";
+}
+
 /* One line of the daemon's uncreate. */
 static int uncreate_line(void *arg, const char *const *f, int n)
 {
-	struct created_run *c = arg;
+	struct uncreate_call *u = arg;
+	struct created_run *c = u->c;
+	bool moved;
 
 	if (n >= 11 && !strcmp(f[0], "done")) {
 		for (int i = 0; i < 5; i++)
@@ -110,22 +128,24 @@ static int uncreate_line(void *arg, const char *const *f, int n)
 	}
 	if (n < 4)
 		return 0;
-	table_add(&c->t, f[1], f[2], "", !strcmp(f[0], "moved") ? "moved" : f[0],
-		  strcmp(f[0], "moved") ? f[3] : "", !strcmp(f[0], "moved") ? f[3] : "");
+	moved = !strcmp(f[0], "moved");
+	table_add(&c->t, f[1], f[2], dry_type(u, c->t.nrows, f[1], f[2]), f[0],
+		  moved ? "" : f[3], moved ? op_id(f[1], f[3]) : "");
 	return 0;
 }
 
 int created_execute(struct gctl *x, const char *run, struct created_run *c)
 {
+	struct uncreate_call u = { c, c->t };
 	char sock[PATH_MAX + 32], msg[600] = "";
 	int r;
 
-	table_free(&c->t);
 	c->t = (struct table)TABLE(cr_cols, "sssssS");
 	memset(c->n, 0, sizeof(c->n));
 	snprintf(sock, sizeof(sock), "%s/ctl.sock", x->state);
-	r = call_daemon(sock, (const char *[]){ "uncreate", run }, 2, uncreate_line, c, msg,
+	r = call_daemon(sock, (const char *[]){ "uncreate", run }, 2, uncreate_line, &u, msg,
 			sizeof(msg));
+	table_free(&u.dry);
 	c->executed = true;
 	if (r < 0 && !c->n[4])
 		return fail(EXIT_FAILED, "undo --created: %s", *msg ? msg : strerror(-r));

@@ -106,6 +106,8 @@ NEWOP=$(op_of s2 data/orig1.enc)
 check_match "the copies went into a new op of gracectl's own" "^[0-9]{8}T[0-9]{6}Z-gracectl-[0-9]+\$" "$NEWOP"
 check_eq "the new op holds the copy as the script wrote it" "bevt1 f2" \
 	"$(cat "$MNT/s2/.trash/$NEWOP/data/orig1.enc")"
+check_eq "--execute --json names the op each moved item went to, with its type" \
+	"op:s2/$NEWOP file" "$(pyj '" ".join("%s %s" % (i["op"], i["type"]) for i in d["created"]["list"] if i["path"] == "data/orig1.enc" and i["site"] == "s2")' <<<"$exe")"
 check_eq "the new op is not the run's" 1 "$([ "$(xa "$MNT/s2/.trash/$NEWOP" run)" != "$RUN" ] && echo 1)"
 again=$(gctl --json undo "$RUN" --created 2>&1)
 check_eq "a second dry run: the run's ops are restored, nothing left to move" \
