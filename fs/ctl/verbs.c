@@ -328,6 +328,18 @@ static int v_undo(struct req *rq)
 	return 0;
 }
 
+/* A bare run ID on the wire (no "run:"), checked like a typed one.
+ * 0 or -EINVAL (the message in rq). */
+static int wire_run(struct req *rq, const char *arg, struct ctl_id *id)
+{
+	char typed[8 + UTIL_RUN_MAX];
+
+	if (strlen(arg) >= UTIL_RUN_MAX)
+		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", arg);
+	snprintf(typed, sizeof(typed), "run:%.*s", UTIL_RUN_MAX - 1, arg);
+	return ctlcmd_parse_id(typed, CTL_ID_RUN, id, rq->msg, rq->cap) < 0 ? -EINVAL : 0;
+}
+
 /* uncreate RUN: one line per created item, then the counts */
 struct uncreate_counts {
 	struct req *rq;
@@ -356,15 +368,12 @@ static int v_uncreate(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
 	struct uncreate_counts u = { rq, { 0 } };
-	char n[5][24], detail[200 + NAME_MAX], rid[8 + UTIL_RUN_MAX];
+	char n[5][24], detail[200 + NAME_MAX];
 	struct ctl_id id;
 	int r;
 
-	if (strlen(rq->argv[1]) >= UTIL_RUN_MAX)
-		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", rq->argv[1]);
-	snprintf(rid, sizeof(rid), "run:%.*s", UTIL_RUN_MAX - 1, rq->argv[1]);
-	if (ctlcmd_parse_id(rid, CTL_ID_RUN, &id, rq->msg, rq->cap) < 0)
-		return -EINVAL;
+	if ((r = wire_run(rq, rq->argv[1], &id)) < 0)
+		return r;
 	if (!o || !o->uncreate)
 		return need_daemon(rq);
 	if ((r = o->uncreate(rq->c->arg, &rq->who, id.name, uncreate_line, &u)) < 0)
@@ -384,16 +393,13 @@ static int v_uncreate(struct req *rq)
 static int release_run(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
-	char id[8 + UTIL_RUN_MAX], detail[64 + NAME_MAX], n[32];
+	char detail[64 + NAME_MAX], n[32];
 	struct ctl_id cid;
 	size_t ops = 0;
 	int r;
 
-	if (strlen(rq->argv[2]) >= UTIL_RUN_MAX)
-		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", rq->argv[2]);
-	snprintf(id, sizeof(id), "run:%.*s", UTIL_RUN_MAX - 1, rq->argv[2]);
-	if (ctlcmd_parse_id(id, CTL_ID_RUN, &cid, rq->msg, rq->cap) < 0)
-		return -EINVAL;
+	if ((r = wire_run(rq, rq->argv[2], &cid)) < 0)
+		return r;
 	if (!o || !o->run_release)
 		return need_daemon(rq);
 	if ((r = o->run_release(rq->c->arg, cid.name, &ops)) == -ENOENT) {
