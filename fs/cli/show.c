@@ -150,6 +150,7 @@ void plan_rows(struct table *t, const struct undo_plan *p, bool conflicts_only)
 
 		if (!conflicts_only || s->kind == UNDO_RENAME || s->kind == UNDO_REPLACE || follow)
 			table_add(t, op_id(p->scope, p->op), follow ? "follow" :
+				  s->flags & UNDO_F_CHANGED ? "changed" :
 				  action_names[s->kind], s->from, s->to);
 	}
 }

@@ -308,6 +308,8 @@ struct undo_run {
 	struct table events;         /* op, event, from, to */
 	size_t next, end, done, moved, renamed, mkdirs, merged, failed, failed_ops;
 	size_t followed;             /* of moved: below a parent restored renamed */
+	size_t replaced;             /* of moved: put back over the live version */
+	size_t changed;              /* of renamed: its replacement changed since */
 	bool stop;
 };
 
@@ -342,6 +344,8 @@ static int undo_line(void *arg, const char *const *f, int n)
 		c->steps = steps;
 	} else if (n >= 2 && strcmp(f[0], "mkdir")) {
 		u->followed += !strcmp(f[0], "followed");
+		u->replaced += !strcmp(f[0], "replaced");
+		u->changed += !strcmp(f[0], "changed");
 		table_add(&u->events, c->opid, f[0], f[1], n > 2 ? f[2] : "");
 		if (!u->x->json) {
 			progress_clear(u->pg);
@@ -463,9 +467,9 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 	if (x->json) {
 		printf("{\"executed\":true,\"token\":\"%s\",\"ops\":%zu,\"failed_ops\":%zu,"
 		       "\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,\"merged\":%zu,\"mkdirs\":%zu,"
-		       "\"followed\":%zu,\"failed\":%zu,\"events\":", token, s->n, u.failed_ops,
-		       u.moved + u.renamed, u.moved, u.renamed, u.merged, u.mkdirs, u.followed,
-		       u.failed);
+		       "\"followed\":%zu,\"replaced\":%zu,\"changed\":%zu,\"failed\":%zu,"
+		       "\"events\":", token, s->n, u.failed_ops, u.moved + u.renamed, u.moved,
+		       u.renamed, u.merged, u.mkdirs, u.followed, u.replaced, u.changed, u.failed);
 		table_json(&u.events);
 		held_json(x, s);
 		if (s->created)
@@ -481,6 +485,10 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 		       "failed%s\n", s->n, u.moved - u.followed, u.renamed, u.followed, u.merged,
 		       u.merged == 1 ? "y" : "ies", u.mkdirs, u.failed,
 		       u.failed_ops ? " (see the errors above)" : "");
+		if (u.replaced || u.changed)
+			printf("undo: %zu of them put back over the version that replaced them "
+			       "(that version is in trash now), %zu next to a replacement that "
+			       "changed since\n", u.replaced, u.changed);
 		if (s->nheld)
 			printf("undo: %zu op(s) under legal hold left out\n", s->nheld);
 	}
@@ -511,6 +519,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	struct undo_overlay *ov = NULL;
 	uint64_t items = 0, bytes = 0;
 	size_t moves = 0, renamed = 0, mkdirs = 0, merged = 0, followed = 0, nsites = 0;
+	size_t replaced = 0, changed = 0;
 	char **sites = NULL, sbuf[4096];
 	int r = EXIT_DONE;
 
@@ -548,7 +557,9 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		plan_rows(&ct, &p, true);
 		items += rec->items;
 		bytes += rec->bytes;
-		moves += p.moves;
+		moves += p.moves + p.replaces;   /* as the execute counts them */
+		replaced += p.replaces;
+		changed += p.changed;
 		renamed += p.renames;
 		mkdirs += p.mkdirs;
 		merged += p.merges;
@@ -563,10 +574,10 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	} else if (x->json) {
 		printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"sites\":%zu,\"items\":%"
 		       PRIu64 ",\"bytes\":%" PRIu64 ",\"restored\":%zu,\"moved\":%zu,\"renamed\":%zu,"
-		       "\"merged\":%zu,\"mkdirs\":%zu,\"followed\":%zu,\"conflicts\":%zu,"
-		       "\"skipped_purging\":%zu,\"plan\":", token, s->n, nsites, items, bytes,
-		       moves + renamed, moves, renamed, merged, mkdirs, followed, ct.nrows,
-		       s->skipped_purging);
+		       "\"merged\":%zu,\"mkdirs\":%zu,\"followed\":%zu,\"replaced\":%zu,"
+		       "\"changed\":%zu,\"conflicts\":%zu,\"skipped_purging\":%zu,\"plan\":",
+		       token, s->n, nsites, items, bytes, moves + renamed, moves, renamed, merged,
+		       mkdirs, followed, replaced, changed, ct.nrows, s->skipped_purging);
 		table_json(&t);
 		fputs(",\"conflict_list\":", stdout);
 		table_json(&ct);
@@ -580,9 +591,12 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 			printf("\nthese do not go back to their original paths: the name is "
 			       "taken and they would be restored next to it (rename); they "
 			       "follow a parent restored under a new name, never into the "
-			       "directory that holds the name now (follow); or, for files the "
-			       "op truncated, they replace the live version, which stays in "
-			       "trash (replace):\n");
+			       "directory that holds the name now (follow); for files the op "
+			       "truncated, they replace the live version, which stays in trash "
+			       "(replace); for files a rename replaced (sed -i, mv over, "
+			       "rsync), they replace that version, which goes to trash "
+			       "(replace), or, when the live file changed since, come back next "
+			       "to it (changed):\n");
 			table_plain(&ct);
 		}
 		held_plain(x, s, "left out, under legal hold (release them first to include "
@@ -595,6 +609,9 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		       "director%s merged into restored ones, %zu parent director%s recreated",
 		       s->n, nsites, items, bytes, moves - followed, renamed, followed, merged,
 		       merged == 1 ? "y" : "ies", mkdirs, mkdirs == 1 ? "y" : "ies");
+		if (replaced || changed)
+			printf("; %zu put back over the live version (replace), %zu next to a "
+			       "replacement that changed since (changed)", replaced, changed);
 		if (s->skipped_purging)
 			printf("; %zu op(s) being purged left out", s->skipped_purging);
 		if (s->nheld)

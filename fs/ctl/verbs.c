@@ -257,10 +257,19 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
 	} else if (s->kind == UNDO_MKDIR) {
 		ctl_emitf(rq->out, "mkdir", to, NULL);
-	} else if (s->kind == UNDO_REPLACE) {
+	} else if (s->kind == UNDO_REPLACE && !renamed) {
 		ctl_emitf(rq->out, "replaced", s->from, to, NULL);
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from,
+		      s->flags & (UNDO_F_TO_TRASH | UNDO_F_TRASH_ONLY) ?
+		      "put back over the version that had replaced it by a rename (that "
+		      "version moved to a new op in trash)" :
 		      "replaced the truncated live version (kept in the op)");
+	} else if (renamed && (s->flags & UNDO_F_CHANGED)) {
+		/* replaced by a rename, and that replacement changed since */
+		ctl_emitf(rq->out, "changed", s->from, to, NULL);
+		snprintf(detail, sizeof(detail), "to=%s (a rename replaced it; the live file "
+			 "changed since, so it stays)", to);
+		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
 	} else if (renamed) {
 		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
 		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);

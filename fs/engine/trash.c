@@ -663,11 +663,32 @@ int trash_delete(struct trash *t, const struct caller *who,
 	return r;
 }
 
+/* The victim of a rename-over, now only in op's trash, learns what replaced
+ * it (TRASH_REPLACED_XATTR): undo puts it back over that file.  Only a
+ * regular file with no other link replaced by a regular file: the marker
+ * is on the inode, which must not be live anywhere else. */
+static void mark_replaced(struct trash *t, struct op *op, const struct trash_loc *dst,
+			  const struct stat *dst_st, const struct stat *src_st)
+{
+	char path[64 + NAME_MAX], v[NAME_MAX + 32];
+	int tfd, n;
+
+	if (!S_ISREG(dst_st->st_mode) || !S_ISREG(src_st->st_mode) || dst_st->st_nlink != 1 ||
+	    (tfd = loc_mirror(t, op, dst)) < 0)
+		return;
+	n = snprintf(v, sizeof(v), "%s %llu", op->rec.name, (unsigned long long)src_st->st_ino);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", tfd, dst->name);
+	lsetxattr(path, TRASH_REPLACED_XATTR, v, (size_t)n, 0);   /* none: undo renames */
+}
+
 /*
  * rename over an existing dst.
  * Non-directory victim: 1 link dst into the trash; 2 rename src over dst
- * (atomic for readers).  Crash between: dst is both live and in trash
- * (one inode, two names): nothing lost.  If 2 fails, the trash link is
+ * (atomic for readers); 3 mark the victim in trash with what replaced it
+ * (mark_replaced).  Crash between 1 and 2: dst is both live and in trash
+ * (one inode, two names): nothing lost.  Between 2 and 3: the victim is in
+ * trash unmarked, and undo restores it next to the replacement
+ * (NAME.restored-<op>) instead of over it.  If 2 fails, the trash link is
  * removed again (the live name still holds the data).
  * Directory victim (empty) or a link that cannot be made: 1 move dst into
  * trash; 2 rename src to dst.  Crash between: dst is in trash, src live:
@@ -675,7 +696,7 @@ int trash_delete(struct trash *t, const struct caller *who,
  */
 static int rename_over(struct trash *t, const struct caller *who,
 		       const struct trash_loc *src, const struct trash_loc *dst,
-		       const struct stat *dst_st)
+		       const struct stat *dst_st, const struct stat *src_st)
 {
 	struct op *op = NULL;
 	int r = -1;
@@ -683,8 +704,10 @@ static int rename_over(struct trash *t, const struct caller *who,
 	if (!S_ISDIR(dst_st->st_mode)) {
 		r = move_to_trash(t, who, dst, dst_st, MOVE_LINK, &op);
 		if (r == 0) {
-			if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) == 0)
+			if (sys.renameat2(src->dirfd, src->name, dst->dirfd, dst->name, 0) == 0) {
+				mark_replaced(t, op, dst, dst_st, src_st);
 				return 0;
+			}
 			r = -errno;
 			/* the link made in step 1 goes again, then its count */
 			struct tlink_key k;
@@ -755,7 +778,7 @@ int trash_rename(struct trash *t, const struct caller *who,
 			   (r = trash_dir_check_empty(dst->dirfd, dst->name, !dst->site)) < 0) {
 			/* r set */
 		} else {
-			r = rename_over(t, who, src, dst, &dst_st);
+			r = rename_over(t, who, src, dst, &dst_st, &sst);
 		}
 	}
 	if (r == 0 && (!src->site || !dst->site))

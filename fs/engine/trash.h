@@ -30,6 +30,11 @@
 #define TRASH_MIRROR_XATTR   "trusted.gracefs.mirror"  /* parent made for a victim */
 /* on a file preserved before a truncation (value: its op's name) */
 #define TRASH_PRESERVED_XATTR "trusted.gracefs.preserved"
+/* on a file an op holds because a rename replaced it (sed -i, mv over,
+ * rsync): "<op> <inode of the replacement>", so undo can put it back over
+ * that replacement (undo.h); on the restored file until the replacement is
+ * in trash */
+#define TRASH_REPLACED_XATTR "trusted.gracefs.replaced"
 /* on a directory of an op (a mirror, or an op directory for its site
  * root): the atime and mtime the live directory had when the op first
  * touched it, "<sec>.<nsec> <sec>.<nsec>"; put back when the directory is

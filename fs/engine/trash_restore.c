@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine/sitepolicy.h"
+#include "lib/log.h"
 #include "lib/sys.h"
 #include "store/tlink.h"
 #include "engine/trash_int.h"
@@ -257,7 +258,104 @@ struct undo_wrap {
 	size_t steps;
 	undo_progress_fn fn;
 	void *arg;
+	struct caller who;         /* whose op the replacements go to */
+	char newop[NAME_MAX + 1];  /* that op, once made ("" before) */
 };
+
+/* Open the directory part of path (a '/'-separated path below dirfd, its
+ * last component left out) without following symlinks or leaving dirfd's
+ * filesystem; *leaf gets the last component.  A fd or -errno. */
+static int open_parent(int dirfd, const char *path, const char **leaf)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[RELPATH_MAX_BYTES];
+
+	*leaf = slash ? slash + 1 : path;
+	if (!slash)
+		return open_dir_here(dirfd, ".");
+	if ((size_t)(slash - path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	return open_dir_here(dirfd, dir);
+}
+
+/*
+ * After an UNDO_REPLACE of a rename-over (UNDO_F_TO_TRASH or _TRASH_ONLY,
+ * undo.h): the replacement, now in the undone op at step->from, goes into
+ * a new op of this undo at the path it was live at, so it stays
+ * restorable; then the marker leaves the restored original.
+ * Steps: 1 swap original and replacement (undo_execute: one
+ * RENAME_EXCHANGE, so the path always holds one of them); 2 mirror parents
+ * in the new op, one rename of the replacement into it; 3 remove
+ * TRASH_REPLACED_XATTR from the live original.
+ * Crash between 1 and 2: the original is live (still marked) and the
+ * replacement in the undone op: nothing lost, and the next undo of that op
+ * sees the marker and does 2 and 3 (UNDO_F_TRASH_ONLY).  Between 2 and 3:
+ * an inert marker on the live file (tenants never see trusted.gracefs.*;
+ * undo reads it only against the op it names, which holds no replacement
+ * now).  If 2 fails the replacement stays in the undone op, in trash.
+ */
+static void undo_displace(struct undo_wrap *w, const struct undo_step *step, const char *to)
+{
+	struct trash *t = w->t;
+	struct relpath *rp = calloc(1, sizeof(*rp));
+	char dir[RELPATH_MAX_BYTES], path[64 + NAME_MAX], *save, *comp;
+	const char *leaf, *tleaf;
+	int tfd = trash_scope_open(t, w->scope, false), ofd = -1, pfd = -1, sfd = -1, lfd = -1;
+	int r = -ENOMEM;
+	struct stat st;
+	struct op *op;
+
+	if (!rp || tfd < 0)
+		goto out;
+	if ((ofd = open_dir(tfd, w->name)) < 0 || (pfd = open_parent(ofd, step->from, &leaf)) < 0) {
+		r = ofd < 0 ? ofd : pfd;
+		goto out;
+	}
+	if (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_ino != step->ino) {
+		r = -ENOENT;   /* not the replacement (the live name was gone): nothing to do */
+		goto out;
+	}
+	/* the new op mirrors the live parents of `to` */
+	snprintf(dir, sizeof(dir), "%s", to);
+	tleaf = strrchr(dir, '/');
+	r = 0;
+	if (tleaf) {
+		dir[tleaf - dir] = '\0';
+		for (comp = strtok_r(dir, "/", &save); comp && !r; comp = strtok_r(NULL, "/", &save))
+			r = relpath_push(rp, comp);
+	}
+	if (r < 0)
+		goto out;
+	struct trash_loc loc = { .site = w->scope, .rel = rp, .dirfd = pfd, .name = leaf };
+	r = -EEXIST;
+	for (int attempt = 0; attempt < 2 && r == -EEXIST; attempt++) {
+		if ((r = trash_op_for(t, &w->who, w->scope, !w->newop[0] || attempt, &op)) < 0)
+			break;
+		snprintf(w->newop, sizeof(w->newop), "%s", op->rec.name);
+		r = trash_op_move(t, op, &loc, &st, MOVE_EXACT);
+	}
+	if (r < 0)
+		goto out;
+	if ((sfd = open_dir(t->backing_fd, w->scope)) >= 0 &&
+	    (lfd = open_parent(sfd, to, &tleaf)) >= 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", lfd, tleaf);
+		lremovexattr(path, TRASH_REPLACED_XATTR);
+	}
+out:
+	if (r < 0 && r != -ENOENT)
+		log_msg(LOG_WARNING, "undo of op %s/%s: the version that replaced %s stays in "
+			"that op: %s", w->scope, w->name, to, strerror(-r));
+	close_fd(&lfd);
+	close_fd(&sfd);
+	close_fd(&pfd);
+	close_fd(&ofd);
+	if (tfd >= 0)
+		close(tfd);
+	free(rp);
+}
 
 /* After each undo step: a whole site restored gets its own ops back; and
  * every UNDO_STEPS_PER_LOCK steps the engine's lock is let go for a moment,
@@ -293,6 +391,9 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 {
 	struct undo_wrap *w = arg;
 
+	if (!err && step->kind == UNDO_REPLACE && !renamed && *w->scope &&
+	    (step->flags & (UNDO_F_TO_TRASH | UNDO_F_TRASH_ONLY)))
+		undo_displace(w, step, to);
 	if (!err && step->kind == UNDO_REPLACE)
 		undo_replaced(w->t, w->scope, to);
 
@@ -323,8 +424,15 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
-	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg };
+	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg,
+			       .who = { .uid = 0, .gid = 0, .pid = (uint32_t)getpid() } };
 	int r, slot = -1;
+
+	/* the versions it takes paths back from (rename-over) go to an op of
+	 * their own: "<time>-undo-<daemon pid>", root's */
+	snprintf(w.who.cmd, sizeof(w.who.cmd), "undo");
+	snprintf(w.who.cmdline, sizeof(w.who.cmdline), "gracectl undo op:%s/%s (the versions "
+		 "that had replaced its files)", scope, name);
 
 	trash_lock(t);
 	for (int i = 0; i < 8 && slot < 0; i++) {
@@ -353,6 +461,12 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
 		if (r != -ENOENT)
 			trash_note_restore_locked(t, scope, name, NULL);
+		for (struct op *op = t->ops; w.newop[0] && op; op = op->next) {
+			if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, w.newop)) {
+				trash_op_close(t, op);   /* this undo is done replacing */
+				break;
+			}
+		}
 	}
 	t->undoing[slot].used = false;
 	trash_unlock(t);

@@ -10,7 +10,10 @@
  * removed from the op only once its entries are out; a crash before that
  * leaves it in the op with what was not yet moved, and the next undo —
  * which no longer knows the run — restores the rest next to the live
- * directory as NAME.restored-<op>.
+ * directory as NAME.restored-<op>.  Directory times are set after every
+ * step (one utimensat each); a crash before leaves restore-time mtimes.
+ * A rename-over's replacement is moved into its new op by the caller after
+ * the swap (trash_restore.c, undo_displace, has that crash order).
  *
  * Threading: none; every function works on its own fds and memory.
  */
@@ -481,11 +484,69 @@ static bool replaces_live(int odir, int live, const char *name, unsigned type, c
 	return preserved_by(odir, name, op);
 }
 
+/* Does dirfd/name carry the rename-over marker of op?  Its replacement's
+ * inode into *ino. */
+static bool replaced_mark(int dirfd, const char *name, const char *op, ino_t *ino)
+{
+	char path[64 + NAME_MAX], val[NAME_MAX + 32], *sp;
+	unsigned long long i;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	n = lgetxattr(path, TRASH_REPLACED_XATTR, val, sizeof(val) - 1);
+	if (n < 0)
+		return false;
+	val[n] = '\0';
+	if (!(sp = strrchr(val, ' ')) || sscanf(sp + 1, "%llu", &i) != 1)
+		return false;
+	*sp = '\0';
+	*ino = (ino_t)i;
+	return !strcmp(val, op);
+}
+
+enum rover { RO_NO, RO_SWAP, RO_CHANGED, RO_TRASH_ONLY };
+
+/* Planning: is odir/name (whose name is taken in live) a file a rename of
+ * op replaced?  RO_SWAP: the live file is still that replacement (its
+ * inode into *ino); RO_CHANGED: it is not; RO_TRASH_ONLY: the live file is
+ * the original already, swapped back by an undo that stopped before the
+ * replacement (odir/name) was in its new op. */
+static enum rover renamed_over(int odir, int live, const char *name, unsigned type,
+			       const char *op, ino_t *ino)
+{
+	struct stat lst, ost;
+	ino_t r;
+
+	if ((type != DT_REG && type != DT_UNKNOWN) ||
+	    fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+		return RO_NO;
+	if (replaced_mark(odir, name, op, &r)) {
+		if (!S_ISREG(lst.st_mode) || lst.st_ino != r)
+			return RO_CHANGED;
+		*ino = r;
+		return RO_SWAP;
+	}
+	if (S_ISREG(lst.st_mode) && replaced_mark(live, name, op, &r) &&
+	    fstatat(odir, name, &ost, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ost.st_mode) &&
+	    ost.st_ino == r) {
+		*ino = ost.st_ino;
+		return RO_TRASH_ONLY;
+	}
+	return RO_NO;
+}
+
 /* Execution: swap src/sname (the preserved file) with dst/dname (the live
  * one); the marker leaves the restored file.  The live name gone meanwhile:
  * a plain move.  One renameat2 either way: a crash leaves each version
  * whole in one place (a marker left on the restored file is inert: its
  * value names this op, which no longer holds that file).  0 or -errno. */
+static bool is_inode(int dirfd, const char *name, ino_t ino)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino;
+}
+
 static int do_replace(int src, const char *sname, int dst, const char *dname)
 {
 	char path[64 + NAME_MAX];
@@ -599,6 +660,8 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	const char *redir, *base;
 	int sub = -1, nf, nt, r;
 	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
+	enum rover ro = RO_NO;
+	ino_t rino = 0;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
 	if ((type == DT_DIR || type == DT_UNKNOWN) &&
@@ -634,6 +697,11 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	if (taken && lpresent && !mirror && !merge &&
 	    replaces_live(odir, live, name, type, w->p->op))
 		taken = false, replace = true;
+	/* a file a rename replaced takes its path back from its replacement */
+	if (taken && lpresent && !mirror && !merge && !replace &&
+	    (ro = renamed_over(odir, live, name, type, w->p->op, &rino)) != RO_NO &&
+	    ro != RO_CHANGED)
+		taken = false, replace = true;
 	if (taken) {
 		if ((r = free_name(live, name, w->p->op, alt, sizeof(alt))) < 0)
 			goto out;
@@ -645,6 +713,14 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	if (!mirror && !merge) {
 		r = add_step(w->p, replace ? UNDO_REPLACE : taken ? UNDO_RENAME : UNDO_MOVE,
 			     w->from, w->to, &st);
+		if (!r && ro != RO_NO) {
+			struct undo_step *s = &w->p->steps[w->p->n - 1];
+
+			s->flags = ro == RO_SWAP ? UNDO_F_TO_TRASH : ro == RO_TRASH_ONLY ?
+				   UNDO_F_TRASH_ONLY : UNDO_F_CHANGED;
+			s->ino = rino;
+			w->p->changed += ro == RO_CHANGED;
+		}
 	} else if (present && !taken) {   /* the twin exists (or will): descend into both */
 		bool twin = lpresent || (ove && ove->src);
 		int lsub = lpresent ? open_dir(live, name, O_PATH) :
@@ -878,9 +954,13 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 			    errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT ? -errno : 0;
 		} else if ((sfd = parent_of(src, opdir, s->from, &sleaf)) < 0) {
 			r = sfd;
-		} else if (s->kind == UNDO_REPLACE) {
+		} else if (s->kind == UNDO_REPLACE && (s->flags & UNDO_F_TRASH_ONLY)) {
+			r = 0;   /* the original is live: the caller moves the replacement */
+		} else if (s->kind == UNDO_REPLACE && !((s->flags & UNDO_F_TO_TRASH) &&
+							!is_inode(dfd, dleaf, s->ino))) {
 			r = do_replace(sfd, sleaf, dfd, dleaf);
 		} else {
+			/* (a replacement that changed since the plan: next to it) */
 			r = do_move(sfd, sleaf, dfd, dleaf, p->op, name, sizeof(name), &renamed);
 			/* the directory part of final is s->to's */
 			snprintf(final + (dleaf - s->to), sizeof(final) - (size_t)(dleaf - s->to),
@@ -892,7 +972,7 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 		} else {
 			*(s->kind == UNDO_MKDIR ? &res->mkdirs : s->kind == UNDO_MERGED ?
 			  &res->merged : renamed ? &res->renamed : &res->moved) += 1;
-			res->replaced += s->kind == UNDO_REPLACE;
+			res->replaced += s->kind == UNDO_REPLACE && !renamed;
 			res->followed += !renamed && s->kind == UNDO_MOVE && strcmp(s->from, final);
 		}
 		if (fn && (r = fn(arg, s, final, renamed, r)) != 0) {

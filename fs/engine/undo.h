@@ -29,11 +29,18 @@
  * not exist when the op ran.  Such steps are UNDO_MOVEs whose `to`
  * differs from `from` (counted in follows / followed).
  *
- * One exception (docs/overwrite.md): a file the op preserved before
- * truncating it (TRASH_PRESERVED_XATTR naming the op) is the path's state
- * before the op, so it takes the path back from the live non-directory
- * there (UNDO_REPLACE): the two are swapped and the live version stays in
- * the op, in trash like any replaced target.
+ * Two exceptions.  A file the op preserved before truncating it
+ * (TRASH_PRESERVED_XATTR naming the op; docs/overwrite.md) is the path's
+ * state before the op, so it takes the path back from the live
+ * non-directory there (UNDO_REPLACE): the two are swapped and the live
+ * version stays in the op, in trash like any replaced target.  A file a
+ * rename replaced (sed -i, mv over, rsync: TRASH_REPLACED_XATTR naming the
+ * op and the replacement's inode) takes its path back from the live file
+ * when that is still the replacement, the same inode (UNDO_REPLACE with
+ * UNDO_F_TO_TRASH): swapped, and the replacement then goes into a new op
+ * of its own (the caller's progress function does that: trash_restore.c),
+ * so it stays restorable; when the live file changed since, the original
+ * comes back next to it (UNDO_RENAME with UNDO_F_CHANGED).
  *
  * Threading: no shared state.  The daemon runs undo_execute under its
  * trash lock (the op must not change underneath) and then lets the engine
@@ -61,8 +68,20 @@ enum undo_kind {
 			 * empty (after its entries' steps) */
 	UNDO_REPLACE,   /* a file preserved before a truncation takes its path back
 			 * from the live (truncated or rewritten) non-directory there,
-			 * which stays in the op in its place (one RENAME_EXCHANGE) */
+			 * which stays in the op in its place (one RENAME_EXCHANGE);
+			 * or a file a rename replaced takes its path back from that
+			 * replacement (UNDO_F_TO_TRASH) */
 };
+
+/* undo_step.flags, for the rename-over rule (see the top of this file) */
+#define UNDO_F_TO_TRASH   1u  /* UNDO_REPLACE: the live replacement (inode ino)
+				* is swapped out and goes into a new op of its
+				* own, made by the caller's progress function */
+#define UNDO_F_TRASH_ONLY 2u  /* UNDO_REPLACE: the original is live already (an
+				* undo interrupted after the swap): only the
+				* replacement, in the op at from, goes to a new op */
+#define UNDO_F_CHANGED    4u  /* UNDO_RENAME: a file a rename replaced whose
+				* replacement changed since: next to it */
 
 struct undo_step {
 	enum undo_kind kind;
@@ -71,6 +90,8 @@ struct undo_step {
 	mode_t mode;    /* type bits; directories (mirrors too) also permissions */
 	uid_t uid;      /* owner of a directory (what UNDO_MKDIR sets) */
 	gid_t gid;
+	unsigned flags; /* UNDO_F_* */
+	ino_t ino;      /* UNDO_F_TO_TRASH: the replacement's inode */
 };
 
 /* A directory's times to put back once the steps are done: one the plan
@@ -91,6 +112,7 @@ struct undo_plan {
 	struct undo_times *times; /* set after every step, in this order */
 	size_t ntimes, times_cap;
 	size_t moves, renames, mkdirs, merges, replaces;
+	size_t changed;   /* of renames: UNDO_F_CHANGED */
 	size_t follows;   /* of moves: items that follow a parent the run put
 			   * back under a new name (to differs from from) */
 };
