@@ -373,7 +373,8 @@ static int open_engine(struct gfs *g, const struct gfs_opts *o)
 		return r;
 	g->va = (struct vattr_ctx){ .trash = g->trash, .backing_fd = g->backing_fd,
 				    .retention_s = o->retention_s,
-				    .min_retention_s = o->min_retention_s };
+				    .min_retention_s = o->min_retention_s,
+				    .trash_view_all = o->trash_view_all };
 	return 0;
 }
 
@@ -602,6 +603,7 @@ int main(int argc, char *argv[])
 	log_init("gracefs", true, co.debug);
 	g.timeout = o.timeout;
 	g.trash_visible = o.trash_visible;
+	g.trash_view_all = o.trash_view_all;
 	g.writeback = o.writeback;
 	g.tick_ns = o.tick_ms * 1000000LL;
 	g.metrics_path = o.metrics;

@@ -207,11 +207,32 @@ static int lookup_at(struct gfs *g, struct inode *parent, int pfd, const char *n
 	return 0;
 }
 
+bool trash_entry_reaches(fuse_req_t req, struct inode *dir, int dfd, const char *name)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct where w;
+	bool r;
+	int fd;
+
+	if (uid == 0 || G(req)->trash_view_all || inode_kind(dir) != K_STRASH ||
+	    !strcmp(name, ".") || !strcmp(name, ".."))
+		return true;
+	inode_where(dir, &w);
+	if (w.zone != Z_TRASHDIR)
+		return true;
+	if ((fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return false;   /* not an op directory: nothing a tenant needs */
+	r = trash_op_reaches(G(req)->trash, w.scope, name, fd, uid);
+	close(fd);
+	return r;
+}
+
 /* Resolve name in parent, mapping the reserved names. */
 int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *name,
 	      struct fuse_entry_param *e)
 {
 	enum inode_kind k = inode_kind(parent);
+	int r;
 
 	if (k == K_ROOT && !strcmp(name, TRASH_STATE_DIR))
 		return -ENOENT;
@@ -228,7 +249,12 @@ int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *name,
 			close(tfd);
 		}
 	}
-	return lookup_at(g, parent, pfd, name, NULL, e);
+	r = lookup_at(g, parent, pfd, name, NULL, e);
+	/* trash_view=reach: who may see an op is decided per caller, so the
+	 * kernel must ask again for every caller (its dentries are shared) */
+	if (r == 0 && k == K_STRASH && !g->trash_view_all)
+		e->entry_timeout = 0;
+	return r;
 }
 
 static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -240,7 +266,8 @@ static void gfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -pfd);
 		return;
 	}
-	r = do_lookup(G(req), I(parent), pfd, name, &e);
+	r = trash_entry_reaches(req, I(parent), pfd, name)
+		? do_lookup(G(req), I(parent), pfd, name, &e) : -ENOENT;
 	dircache_put(I(parent), pfd);
 	if (r < 0)
 		fuse_reply_err(req, -r);

@@ -48,6 +48,7 @@ struct gfs {
 	struct fuse_session *se;
 	double timeout;            /* entry/attr cache seconds */
 	bool trash_visible;
+	bool trash_view_all;        /* -o trash_view=all (default reach: docs/isolation.md) */
 	bool writeback;
 	unsigned time_gran;          /* ns: the backing store's timestamp granularity */
 	/* maintenance thread */

@@ -66,6 +66,10 @@ bool live_after_remove(struct gfs *g, const struct stat *st);
 int may_modify(fuse_req_t req, struct inode *ino, enum reach how,
 	       struct fuse_file_info *fi);
 void who_of(fuse_req_t req, struct caller *c);
+/* -o trash_view=reach (docs/isolation.md): may the caller of req see name,
+ * an entry of dir (fd dfd)?  Only a site's .trash filters, and only for
+ * non-root callers: an op they deleted or that holds an item they own. */
+bool trash_entry_reaches(fuse_req_t req, struct inode *dir, int dfd, const char *name);
 /* Lookups and /proc paths for the calls without an fd form. */
 int do_lookup(struct gfs *g, struct inode *parent, int pfd, const char *name,
 	      struct fuse_entry_param *e);

@@ -524,6 +524,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			}
 		}
 		name = shown_name(g, d->kind, d->entry->d_name);
+		if (name && d->kind == K_STRASH && !trash_entry_reaches(req, I(ino), dirfd(d->dp), name))
+			name = NULL;   /* another tenant's op (trash_view=reach) */
 		if (!name) {
 			d->offset = d->entry->d_off;
 			d->entry = NULL;

@@ -19,9 +19,12 @@ static bool own_xattr(const char *name)
 	return !strncmp(name, OWN_XATTR_PREFIX, strlen(OWN_XATTR_PREFIX));
 }
 
-/* Which virtual attributes an inode has (names are copied into w). */
-static void vattr_at_of(struct inode *ino, struct where *w, struct vattr_at *at)
+/* Which virtual attributes an inode has (names are copied into w), as
+ * the caller of req sees them. */
+static void vattr_at_of(fuse_req_t req, struct inode *ino, struct where *w,
+			struct vattr_at *at)
 {
+	at->uid = fuse_req_ctx(req)->uid;
 	inode_where(ino, w);
 	at->scope = w->scope;
 	at->op = w->op;
@@ -59,7 +62,7 @@ void gfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	vattr_at_of(I(ino), &w, &at);
+	vattr_at_of(req, I(ino), &w, &at);
 	if (at.target != VA_NONE && !strncmp(name, OPATTR_PREFIX, strlen(OPATTR_PREFIX)) &&
 	    !vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid)) {
 		fuse_reply_err(req, EACCES);
@@ -96,7 +99,7 @@ void gfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	ssize_t len, olen = 0;
 	size_t extra;
 
-	vattr_at_of(I(ino), &w, &at);
+	vattr_at_of(req, I(ino), &w, &at);
 	if (!vattr_may_read(&G(req)->va, &at, fuse_req_ctx(req)->uid))
 		at.target = VA_NONE;   /* names not shown either */
 	extra = vattr_list(&G(req)->va, &at, NULL, 0);
@@ -154,7 +157,7 @@ static void change_xattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct where w;
 	int r;
 
-	vattr_at_of(I(ino), &w, &at);
+	vattr_at_of(req, I(ino), &w, &at);
 	if (!remove && at.target != VA_NONE) {
 		r = vattr_set(&G(req)->va, &at, name, value, size, fuse_req_ctx(req)->uid);
 		if (r == 0)

@@ -21,6 +21,7 @@ struct raw {
 	char *preserve_max, *per_uid;
 	char *passthrough;
 	char *brake;
+	char *trash_view;
 	int trash_visible, writeback;
 };
 
@@ -37,6 +38,7 @@ static const struct fuse_opt specs[] = {
 	{ "preserve_per_uid=%s", offsetof(struct raw, per_uid), 0 },
 	{ "passthrough=%s", offsetof(struct raw, passthrough), 0 },
 	{ "brake=%s", offsetof(struct raw, brake), 0 },
+	{ "trash_view=%s", offsetof(struct raw, trash_view), 0 },
 	{ "tick_ms=%s", offsetof(struct raw, tick_ms), 0 },
 	{ "cache_timeout=%s", offsetof(struct raw, timeout), 0 },
 	{ "max_open_per_uid=%s", offsetof(struct raw, max_open), 0 },
@@ -166,6 +168,12 @@ int options_parse(struct fuse_args *args, struct gfs_opts *o)
 		goto out;
 	}
 	o->passthrough = !r.passthrough || !strcmp(r.passthrough, "auto");
+	if (r.trash_view && strcmp(r.trash_view, "all") && strcmp(r.trash_view, "reach")) {
+		fprintf(stderr, "gracefs: error: invalid trash_view '%s' (reach or all)\n",
+			r.trash_view);
+		goto out;
+	}
+	o->trash_view_all = r.trash_view && !strcmp(r.trash_view, "all");
 	o->tick_ms = (int64_t)tick;
 	o->max_open_per_uid = (unsigned)max_open;
 	if (r.min_free && evict_parse_floor(r.min_free, &o->min_free) < 0) {
@@ -202,6 +210,7 @@ out:
 	free(r.per_uid);
 	free(r.passthrough);
 	free(r.brake);
+	free(r.trash_view);
 	return rc;
 }
 
@@ -228,6 +237,9 @@ void options_usage(const char *prog)
 	       "    -o preserve_per_uid=N  preservation copies one uid runs at once; its others\n"
 	       "                           wait, nobody else's do (default 2, 1 to 64)\n"
 	       "    -o trash_visible       list .trash in readdir (default: reachable by name only)\n"
+	       "    -o trash_view=reach|all  reach: a tenant sees in a site's .trash only the ops it\n"
+	       "                           deleted or holding items it owns, and its own figures\n"
+	       "                           in the .trash attributes; all: everyone's (default reach)\n"
 	       "    -o cache_timeout=SECS  kernel entry/attribute cache time (default 3600)\n"
 	       "    -o writeback           kernel writeback cache: write(2) returns once cached; on\n"
 	       "                           a full disk the next write(2) fails (default off)\n"

@@ -24,6 +24,7 @@ struct gfs_opts {
 	int64_t preserve_max;   /* -o preserve_max= bytes a truncation may copy (64M) */
 	unsigned preserve_per_uid; /* -o preserve_per_uid= copies of one uid at once (2) */
 	bool trash_visible;     /* -o trash_visible */
+	bool trash_view_all;    /* -o trash_view=all|reach (default reach) */
 	bool writeback;         /* kernel writeback cache (-o writeback; default off) */
 	bool passthrough;       /* -o passthrough=auto (default) | off */
 	unsigned max_open_per_uid; /* -o max_open_per_uid= (0: fair share, fdcap.h) */

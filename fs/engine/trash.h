@@ -199,6 +199,8 @@ struct trash_usage {
 };
 /* Trash usage of a scope (a site, or "" for deleted sites). 0 or -errno. */
 int trash_usage(struct trash *t, const char *scope, struct trash_usage *u);
+/* The same, counting only the ops uid deleted. */
+int trash_usage_of_uid(struct trash *t, const char *scope, uid_t uid, struct trash_usage *u);
 /* Count op record r into u (what trash_usage does for each op). */
 void trash_usage_add(struct trash_usage *u, const struct op_record *r);
 
@@ -316,5 +318,16 @@ int trash_count_tree(int dirfd, uint64_t *items, uint64_t *bytes,
  * Read-only, takes no lock.  1 yes, 0 no, -ENOTDIR when dirfd is not a
  * container (a deleted directory itself), or -errno. */
 int trash_container_owned(int dirfd, const char *opname, uid_t uid);
+
+/* Does the op reach uid (-o trash_view=reach, docs/isolation.md)?  True
+ * for root, for the op's deleter (its record), and for the owner of any
+ * deleted item in it, found by looking through the mirror-only parents
+ * of the op directory opfd (a deleted directory is judged by its own
+ * owner), within TRASH_REACH_BUDGET entries: an op whose first
+ * TRASH_REACH_BUDGET entries hold none of uid's items does not reach it.
+ * Read-only; takes the engine's lock only to read the record. */
+#define TRASH_REACH_BUDGET 256
+bool trash_op_reaches(struct trash *t, const char *scope, const char *opname, int opfd,
+		      uid_t uid);
 
 #endif

@@ -372,12 +372,15 @@ void trash_usage_add(struct trash_usage *u, const struct op_record *r)
 struct usage_walk {
 	struct trash *t;
 	struct trash_usage *u;
+	int64_t uid;   /* -1: every op */
 };
 
 static int usage_of_closed(const struct op_record *r, void *arg)
 {
 	struct usage_walk *w = arg;
 
+	if (w->uid >= 0 && r->uid != (uint32_t)w->uid)
+		return 0;
 	for (struct op *op = w->t->ops; op; op = op->next)
 		if (!strcmp(op->rec.scope, r->scope) && !strcmp(op->rec.name, r->name))
 			return 0;   /* open: counted from memory, which is newer */
@@ -437,17 +440,27 @@ void trash_get_counters(struct trash *t, struct trash_counters *c)
 	trash_unlock(t);
 }
 
-int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
+static int usage_by(struct trash *t, const char *scope, int64_t uid, struct trash_usage *u)
 {
-	struct usage_walk w = { t, u };
+	struct usage_walk w = { t, u, uid };
 	int r;
 
 	memset(u, 0, sizeof(*u));
 	trash_lock(t);
 	for (struct op *op = t->ops; op; op = op->next)
-		if (!strcmp(op->rec.scope, scope))
+		if (!strcmp(op->rec.scope, scope) && (uid < 0 || op->rec.uid == (uint32_t)uid))
 			trash_usage_add(u, &op->rec);
 	r = index_foreach(t->ix, scope, usage_of_closed, &w);
 	trash_unlock(t);
 	return r < 0 ? r : 0;
+}
+
+int trash_usage(struct trash *t, const char *scope, struct trash_usage *u)
+{
+	return usage_by(t, scope, -1, u);
+}
+
+int trash_usage_of_uid(struct trash *t, const char *scope, uid_t uid, struct trash_usage *u)
+{
+	return usage_by(t, scope, uid, u);
 }

@@ -150,6 +150,56 @@ int trash_container_owned(int dirfd, const char *opname, uid_t uid)
 	return owned_walk(dirfd, st.st_dev, opname, uid, 0);
 }
 
+/* Walk the container dirfd (as owned_walk) for any deleted item owned by
+ * uid; *budget entries at most in all.  1 found, 0 not (or budget spent). */
+static int reach_walk(int dirfd, dev_t dev, const char *opname, uid_t uid, unsigned depth,
+		      unsigned *budget)
+{
+	DIR *d = dir_stream(dirfd);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return 0;
+	while (r == 0 && *budget && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		(*budget)--;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && st.st_dev == dev &&
+		    (sub = open_dir_here(dirfd, de->d_name)) >= 0) {
+			bool mirror = trash_is_mirror(sub, opname);
+
+			if (mirror && depth < RELPATH_MAX_DEPTH)
+				r = reach_walk(sub, dev, opname, uid, depth + 1, budget);
+			close(sub);
+			if (mirror)
+				continue;
+		}
+		r = st.st_uid == uid;
+	}
+	closedir(d);
+	return r;
+}
+
+bool trash_op_reaches(struct trash *t, const char *scope, const char *opname, int opfd,
+		      uid_t uid)
+{
+	struct op_record rec;
+	unsigned budget = TRASH_REACH_BUDGET;
+	struct stat st;
+
+	if (uid == 0 || (trash_op_get(t, scope, opname, &rec) == 0 && rec.uid == uid))
+		return true;
+	if (fstat(opfd, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	return reach_walk(opfd, st.st_dev, opname, uid, 0, &budget) == 1;
+}
+
 /* The items and bytes one entry of an op counts for: itself unless it is a
  * mirror-only parent, and everything deleted below it. */
 int trash_count_entry(int dirfd, const char *name, uint64_t *items, uint64_t *bytes)

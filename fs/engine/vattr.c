@@ -72,7 +72,11 @@ static int render(const struct vattr_ctx *c, const struct vattr_at *at, const ch
 	struct trash_usage u;
 	struct site_policy p = {0};
 
-	if (trash_usage(c->trash, at->scope, &u) < 0)
+	/* a tenant's figures are its own (trash_view=reach): other tenants'
+	 * deletions, sizes and expiries are theirs */
+	if ((at->target == VA_SITE_TRASH && at->uid != 0 && !c->trash_view_all
+	     ? trash_usage_of_uid(c->trash, at->scope, at->uid, &u)
+	     : trash_usage(c->trash, at->scope, &u)) < 0)
 		memset(&u, 0, sizeof(u));
 	if (*at->scope)
 		sitepolicy_get(c->backing_fd, at->scope, &p);

@@ -3,7 +3,10 @@
  * shows and takes trash state:
  *   op dir      record (see store/opxattr.h); settable by root: hold
  *   site .trash trash_bytes, trash_items, ops, oldest, next_expiry,
- *               retention, hold; settable by root: retention, hold
+ *               retention, hold; settable by root: retention, hold.
+ *               For a non-root caller (at->uid) the first five count
+ *               only the ops that caller deleted, unless trash_view_all
+ *               (docs/isolation.md)
  *   root .trash the same for deleted whole sites (read-only)
  *   mount root  sweeper, purged_ops (read-only)
  * No FUSE here; the op layer says which kind of directory a request is on.
@@ -26,12 +29,15 @@ struct vattr_ctx {
 	int backing_fd;
 	int64_t retention_s;       /* the mount's default */
 	int64_t min_retention_s;   /* floor for a site's runtime setting */
+	bool trash_view_all;       /* -o trash_view=all: a site trash's figures are
+				    * everyone's for everyone (default: reach) */
 };
 
 struct vattr_at {
 	enum vattr_target target;
 	const char *scope;         /* site ("" = root trash) for trash/op targets */
 	const char *op;            /* VA_OPDIR: op name */
+	uid_t uid;                 /* the caller (0: root, sees everything) */
 };
 
 /* NUL-separated names for listxattr; returns the length needed, copies

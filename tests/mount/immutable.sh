@@ -13,7 +13,9 @@ gfs_require setpriv getfattr setfattr
 
 gfs_site site1 site2 site3
 # allow_other: the restore-permission checks run as another user.
-gfs_mount allow_other
+# trash_view=all: the EPERM checks below are the ones behind the default
+# view, which hides other tenants' ops altogether (trash_view.sh)
+gfs_mount allow_other trash_view=all
 
 # ---------------------------------------------------------------------------
 # site1: a trash op with a file, a directory with a file, an empty directory

@@ -144,10 +144,10 @@ static int del(struct fx *f, const struct caller *who, const char *dir,
 	return r;
 }
 
-/* rm -r site/d (3 files) as pid at the current time; f->op gets its name. */
-static void make_op(struct fx *f, const char *d, uint32_t pid, char *op)
+/* rm -r site/d (3 files) as pid of uid at the current time; op gets its name. */
+static void make_op_as(struct fx *f, const char *d, uint32_t pid, uid_t uid, char *op)
 {
-	struct caller who = { .uid = 1000, .gid = 1000, .pid = pid, .pid_start = 9 };
+	struct caller who = { .uid = uid, .gid = uid, .pid = pid, .pid_start = 9 };
 	char p[64];
 
 	strcpy(who.cmd, "rm");
@@ -164,6 +164,11 @@ static void make_op(struct fx *f, const char *d, uint32_t pid, char *op)
 		assert_int_equal(del(f, &who, d, p, false), 0);
 	}
 	assert_int_equal(del(f, &who, "", d, true), 0);
+}
+
+static void make_op(struct fx *f, const char *d, uint32_t pid, char *op)
+{
+	make_op_as(f, d, pid, 1000, op);
 }
 
 static void close_ops(struct fx *f)
@@ -290,6 +295,52 @@ static void test_get_site_trash(void **state)
 	assert_string_equal(get(f, &AT_RTRASH, P "ops"), "0");
 	assert_string_equal(get(f, &AT_RTRASH, P "retention"), "100s");
 	assert_string_equal(get(f, &AT_RTRASH, P "hold"), "0");
+}
+
+/* trash_view=reach (issue 21): a non-root caller's figures are the ops it
+ * deleted; an op reaches its deleter and the owner of an item in it. */
+static void test_site_trash_own_figures(void **state)
+{
+	struct fx *f = *state;
+	struct vattr_at alice = AT_SITE, carol = AT_SITE;
+	char op2[NAME_MAX + 1], p[PATH_MAX];
+	int ofd;
+
+	alice.uid = 1000;
+	carol.uid = 3000;
+	make_op(f, "d", 4242, f->op);   /* uid 1000 */
+	fake_wall_v += NS;
+	make_op_as(f, "e", 4343, 2000, op2);
+	close_ops(f);
+	assert_string_equal(get(f, &AT_SITE, P "ops"), "2");   /* root: everyone's */
+	assert_string_equal(get(f, &AT_SITE, P "trash_items"), "8");
+	assert_string_equal(get(f, &alice, P "ops"), "1");
+	assert_string_equal(get(f, &alice, P "trash_items"), "4");
+	assert_string_equal(get(f, &carol, P "ops"), "0");
+	assert_string_equal(get(f, &carol, P "trash_bytes"), "0");
+	assert_string_equal(get(f, &carol, P "oldest"), "none");
+	assert_string_equal(get(f, &carol, P "next_expiry"), "none");
+	assert_string_equal(get(f, &carol, P "retention"), "100s");   /* the site's */
+	f->c.trash_view_all = true;
+	assert_string_equal(get(f, &carol, P "ops"), "2");
+	f->c.trash_view_all = false;
+
+	snprintf(p, sizeof(p), "%s/site/.trash/%s", f->b, f->op);
+	ofd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(ofd >= 0);
+	assert_true(trash_op_reaches(f->t, "site", f->op, ofd, 0));      /* root */
+	assert_true(trash_op_reaches(f->t, "site", f->op, ofd, 1000));   /* the deleter */
+	assert_false(trash_op_reaches(f->t, "site", f->op, ofd, 3000));
+	/* the owner of the deleted directory (its contents go with it) */
+	snprintf(p, sizeof(p), "%s/site/.trash/%s/d", f->b, f->op);
+	assert_int_equal(chown(p, 3000, 3000), 0);
+	assert_true(trash_op_reaches(f->t, "site", f->op, ofd, 3000));
+	/* a file deep in a deleted directory is not looked at */
+	assert_int_equal(chown(p, 0, 0), 0);
+	snprintf(p, sizeof(p), "%s/site/.trash/%s/d/f0", f->b, f->op);
+	assert_int_equal(chown(p, 3000, 3000), 0);
+	assert_false(trash_op_reaches(f->t, "site", f->op, ofd, 3000));
+	close(ofd);
 }
 
 static void test_get_errors(void **state)
@@ -570,6 +621,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_list),
 		T(test_get_site_trash),
+		T(test_site_trash_own_figures),
 		T(test_get_errors),
 		T(test_get_opdir),
 		T(test_set_not_root),
