@@ -10,6 +10,7 @@
  *   site.c       site ls/add/set/protect/unprotect, trash usage per site
  *   log.c        the audit log (and --follow)
  *   runs.c       runs: the runs listing, show run:ID, hold/release of a run
+ *   audit.c      audit archive / verify: the oldest audit rows into a file
  *
  * Single-threaded, except undo --execute (see undo.c).  fmt() returns
  * one of a ring of static buffers: main thread only.
@@ -302,5 +303,9 @@ void progress_abort(struct progress *pg);   /* no final line: the run failed */
 /* ---- audit log (log.c    ) ---- */
 
 int c_log(struct gctl *x, int argc, char **argv);
+
+/* ---- archiving the audit log (audit.c) ---- */
+
+int c_audit(struct gctl *x, int argc, char **argv);   /* audit archive|verify */
 
 #endif

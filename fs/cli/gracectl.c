@@ -525,6 +525,8 @@ static const struct cmd cmds[] = {
 	{ "status",  c_status, "status" },
 	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--run ID] [--event E] "
 			       "[--limit N] [--after SEQ] [--follow]" },
+	{ "audit",   c_audit,  "audit archive --before T --to FILE [--execute TOKEN] | "
+			       "audit verify FILE" },
 };
 
 static void usage(FILE *to)

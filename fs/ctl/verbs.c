@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl/verbs.h"
 #include "engine/evict.h"
@@ -26,6 +27,7 @@
 #include "engine/sitepolicy.h"
 #include "lib/sys.h"
 #include "lib/util.h"
+#include "store/auditarch.h"
 #include "store/layout.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -762,6 +764,73 @@ static int v_protect(struct req *rq)
 	return 0;
 }
 
+/* A decimal number of at most 19 digits. */
+static bool parse_u64(const char *s, uint64_t *v)
+{
+	if (!*s || s[strspn(s, "0123456789")] || strlen(s) > 19)
+		return false;
+	*v = strtoull(s, NULL, 10);
+	return true;
+}
+
+/*
+ * audit-archive PATH BEFORE_NS FIRST LAST ROWS SHA256: gracectl wrote (and
+ * read back) the archive file PATH of the planned rows; the rows leave the
+ * log only now, under an "archive" row (catalog.h).
+ * Steps: 1 remove what an interrupted archive left (covered rows: they are
+ *        in its file); 2 check the file at PATH is the one planned (chain,
+ *        count, range and sha256); 3 append the archive row, which a
+ *        trigger checks against the log; 4 remove the rows it covers, a
+ *        chunk per transaction.
+ * A crash before 3 leaves the log whole (the file is a copy); after 3,
+ * step 1 of the next archive finishes 4.
+ */
+static int v_audit_archive(struct req *rq)
+{
+	struct catalog_archive_plan p = {0};
+	struct auditarch_info info;
+	struct audit_row rec = AUDIT_ROW_INIT;
+	char detail[512], before[32], msg[256], n[2][24];
+	const char *path = rq->argv[1], *sha = rq->argv[6];
+	uint64_t seq = 0, before_ns;
+	int fd, r;
+
+	if (path[0] != '/' || !parse_u64(rq->argv[3], &p.first_seq) ||
+	    !parse_u64(rq->argv[4], &p.last_seq) || !parse_u64(rq->argv[5], &p.rows) ||
+	    !parse_u64(rq->argv[2], &before_ns) || strlen(sha) != 64)
+		return fail(rq, -EINVAL, "audit-archive: malformed arguments");
+	if ((r = catalog_audit_archive_finish(rq->c->cat, NULL)) < 0)
+		return fail(rq, r, "catalog: %s", strerror(-r));
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return fail(rq, -errno, "archive file '%s': %s", path, strerror(errno));
+	r = auditarch_verify(fd, &info, msg, sizeof(msg));
+	close(fd);
+	if (r < 0)
+		return fail(rq, r, "archive file '%s': %s", path, r == -EBADMSG ? msg : strerror(-r));
+	if (info.first_seq != p.first_seq || info.last_seq != p.last_seq || info.rows != p.rows ||
+	    strcmp(info.sha256, sha))
+		return fail(rq, -EINVAL, "archive file '%s' does not hold the planned rows", path);
+	util_format_utc((int64_t)(before_ns / 1000000000), false, before, sizeof(before));
+	snprintf(detail, sizeof(detail), "first=%" PRIu64 " last=%" PRIu64 " rows=%" PRIu64
+		 " sha256=%s chain=%s before=%s", p.first_seq, p.last_seq, p.rows, sha, info.chain,
+		 before);
+	rec.ts_ns = sys.wall_ns();
+	rec.path = path;
+	rec.uid = rq->peer->uid;
+	rec.pid = rq->peer->pid;
+	rec.cmdline = rq->who.cmdline;
+	rec.run = rq->who.run;
+	rec.detail = detail;
+	if ((r = catalog_audit_archive(rq->c->cat, &rec, &p, sha, &seq)) < 0)
+		return fail(rq, r, "%s", r == -ESTALE ? "the audit log changed since the archive "
+			    "was planned (nothing was removed): run the dry run again" :
+			    strerror(-r));
+	snprintf(n[0], sizeof(n[0]), "%" PRIu64, seq);
+	snprintf(n[1], sizeof(n[1]), "%" PRIu64, p.rows);
+	ctl_emitf(rq->out, "archived", n[0], n[1], NULL);
+	return 0;
+}
+
 static const struct verb {
 	const char *name;
 	int min, max;            /* argc, the verb included */
@@ -778,6 +847,7 @@ static const struct verb {
 	{ "site-set",  4, CTL_ARGC_MAX, v_site_set },
 	{ "site-check", 4, CTL_ARGC_MAX, v_site_check },
 	{ "protect",   3, 3,            v_protect },
+	{ "audit-archive", 7, 7,        v_audit_archive },
 	{ "unprotect", 3, 3,            v_protect },
 };
 

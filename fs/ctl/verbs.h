@@ -35,6 +35,13 @@
  *                                          trash_max (size or "none"),
  *                                          exclude (GLOB,… or "none")
  *   protect   SITE PATH            (unprotect: the same)
+ *   audit-archive PATH BEFORE_NS FIRST LAST ROWS SHA256
+ *                                  the audit rows FIRST..LAST (ROWS of them)
+ *                                  are in archive file PATH (absolute, its
+ *                                  digest SHA256): checked, then they leave
+ *                                  the log under an "archive" row (catalog.h);
+ *                                  line "archived SEQ ROWS".  Its own audit
+ *                                  row is that archive row.
  * A verb that finds things already as asked (hold of a held site, a
  * second protect, site-add of a cataloged site of that kind) succeeds
  * with the line "unchanged WHY" and appends no audit row.

@@ -45,6 +45,9 @@
                                             one row per process and site, with counts */
 #define AUDIT_EV_OVERWRITE  "overwrite"   /* a file's content preserved before a truncation */
 #define AUDIT_EV_UNPRESERVED "unpreserved" /* truncated without a copy: over preserve_max */
+#define AUDIT_EV_ARCHIVE    "archive"     /* gracectl audit archive: the oldest rows moved
+                                             to a file (detail: range, rows, sha256);
+                                             written by the catalog itself */
 #define AUDIT_EV_BRAKE      "brake"       /* a run crossed the mass-deletion brake: all
                                              its ops held (detail: run, counts, leader) */
 

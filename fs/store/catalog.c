@@ -45,6 +45,35 @@ static const char *const migrations[] = {
 	/* 1 -> 2: the run of each row (issue 23); older rows have none */
 	"ALTER TABLE audit ADD COLUMN run TEXT;"
 	"CREATE INDEX audit_run ON audit(run) WHERE run IS NOT NULL;",
+	/* 2 -> 3: archiving (issue 19).  Rows leave the audit table only as
+	 * the oldest ones, in a range an "archive" row names with their count
+	 * and the archive file's sha256; that row itself stays for good. */
+	"ALTER TABLE audit ADD COLUMN archive_first INTEGER;"
+	"ALTER TABLE audit ADD COLUMN archive_last INTEGER;"
+	"ALTER TABLE audit ADD COLUMN archive_rows INTEGER;"
+	"ALTER TABLE audit ADD COLUMN archive_sha256 TEXT;"
+	"CREATE INDEX audit_archive ON audit(archive_first) WHERE event = 'archive';"
+	"DROP TRIGGER audit_no_delete;"
+	"CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+	"  WHEN OLD.event = 'archive' OR NOT EXISTS (SELECT 1 FROM audit r"
+	"    WHERE r.event = 'archive' AND r.archive_first <= OLD.seq"
+	"    AND r.archive_last >= OLD.seq)"
+	"  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: rows leave it only"
+	" under an archive row that names them'); END;"
+	"CREATE TRIGGER audit_archive_row BEFORE INSERT ON audit"
+	"  WHEN NEW.event = 'archive' OR NEW.archive_first IS NOT NULL"
+	"    OR NEW.archive_last IS NOT NULL OR NEW.archive_rows IS NOT NULL"
+	"    OR NEW.archive_sha256 IS NOT NULL"
+	"  BEGIN SELECT RAISE(ABORT, 'an archive row names the oldest rows of the log, their"
+	" count and the sha256 of the file that holds them')"
+	"    WHERE NEW.event IS NOT 'archive' OR NEW.archive_first IS NULL"
+	"    OR NEW.archive_last IS NULL OR NEW.archive_first > NEW.archive_last"
+	"    OR length(NEW.archive_sha256) IS NOT 64 OR NEW.archive_rows IS NOT"
+	"      (SELECT count(*) FROM audit WHERE seq BETWEEN NEW.archive_first"
+	"       AND NEW.archive_last AND event != 'archive')"
+	"    OR NEW.archive_rows < 1"
+	"    OR EXISTS (SELECT 1 FROM audit WHERE seq < NEW.archive_first"
+	"      AND event != 'archive'); END;",
 };
 _Static_assert(ARRAY_SIZE(migrations) == CATALOG_SCHEMA_VERSION,
 	       "one migration per schema version");
@@ -56,6 +85,8 @@ enum stmt {
 	S_PROTECT, S_UNPROTECT, S_PROT_LIST,
 	S_AUDIT_INSERT, S_AUDIT_QUERY, S_AUDIT_TAIL,
 	S_PLAN_PUT, S_PLAN_GET, S_PLAN_PRUNE,
+	S_ARCH_FIRST, S_ARCH_STOP, S_ARCH_TOP, S_ARCH_COUNT, S_ARCH_PREV, S_ARCH_LEFT,
+	S_ARCH_INSERT, S_ARCH_DELETE,
 	S_COUNT
 };
 
@@ -72,7 +103,8 @@ enum stmt {
 	" AND (?3 IS NULL OR site = ?3 OR instr(',' || site || ',', ',' || ?3 || ',') > 0)" \
 	" AND (?4 IS NULL OR op = ?4) AND (?5 IS NULL OR event = ?5) AND seq > ?6" \
 	" AND (?8 IS NULL OR run = ?8 OR (op IS NOT NULL AND EXISTS (SELECT 1 FROM audit d" \
-	" WHERE d.run = ?8 AND d.op = a.op AND d.event IN ('delete', 'overwrite'))))"
+	" WHERE d.run = ?8 AND d.op = a.op AND d.event IN ('delete', 'overwrite'))))" \
+	" AND (?9 IS NULL OR seq <= ?9)"
 static const char *const sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
@@ -98,6 +130,28 @@ static const char *const sql[S_COUNT] = {
 	[S_PLAN_PUT] = "INSERT OR REPLACE INTO plans(token, created_s, body) VALUES (?1, ?2, ?3)",
 	[S_PLAN_GET] = "SELECT created_s, body FROM plans WHERE token = ?1",
 	[S_PLAN_PRUNE] = "DELETE FROM plans WHERE created_s < ?1",
+	/* archiving: the oldest row no archive row covers yet */
+	[S_ARCH_FIRST] = "SELECT seq, ts_ns FROM audit a WHERE event != 'archive' AND NOT EXISTS"
+		" (SELECT 1 FROM audit r WHERE r.event = 'archive' AND r.archive_first <= a.seq"
+		" AND r.archive_last >= a.seq) ORDER BY seq LIMIT 1",
+	/* the first row from ?1 on, in seq order (+: not by the time index,
+	 * so the scan stops there) */
+	[S_ARCH_STOP] = "SELECT seq FROM audit WHERE +ts_ns >= ?1 AND event != 'archive'"
+		" AND seq >= ?2 ORDER BY seq LIMIT 1",
+	[S_ARCH_TOP] = "SELECT coalesce(max(seq), 0) FROM audit",
+	[S_ARCH_COUNT] = "SELECT count(*), max(ts_ns) FROM audit WHERE seq BETWEEN ?1 AND ?2"
+		" AND event != 'archive'",
+	[S_ARCH_PREV] = "SELECT archive_sha256 FROM audit WHERE event = 'archive'"
+		" ORDER BY seq DESC LIMIT 1",
+	/* rows an archive row covers that are still there (an interrupted archive) */
+	[S_ARCH_LEFT] = "SELECT count(*) FROM audit r JOIN audit a ON a.seq BETWEEN"
+		" r.archive_first AND r.archive_last WHERE r.event = 'archive' AND a.event != 'archive'",
+	[S_ARCH_INSERT] = "INSERT INTO audit(ts_ns, event, path, uid, pid, cmdline, detail, run,"
+		" archive_first, archive_last, archive_rows, archive_sha256)"
+		" VALUES (?1, 'archive', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[S_ARCH_DELETE] = "DELETE FROM audit WHERE seq IN (SELECT a.seq FROM audit r JOIN audit a"
+		" ON a.seq BETWEEN r.archive_first AND r.archive_last WHERE r.event = 'archive'"
+		" AND a.event != 'archive' LIMIT ?1)",
 };
 
 struct catalog {
@@ -635,6 +689,7 @@ int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 	sqlite3_bind_int64(q, 6, (int64_t)f->after_seq);
 	sqlite3_bind_int64(q, 7, f->limit ? (int64_t)f->limit : -1);
 	bind_text(q, 8, f->run);
+	bind_opt_int(q, 9, (int64_t)f->until_seq, 0);
 	while (!r && (rc = sqlite3_step(q)) == SQLITE_ROW) {
 		struct audit_row a = {
 			.seq = (uint64_t)sqlite3_column_int64(q, 0),
@@ -651,6 +706,134 @@ int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 		r = fail(c, rc);
 	sqlite3_reset(q);
 	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* ---- archiving the oldest rows ---- */
+
+/* One row of a one-row statement (c->lock held); SQLITE_ROW or an error. */
+static int step_row(struct catalog *c, sqlite3_stmt *q, bool *found)
+{
+	int rc = sqlite3_step(q);
+
+	*found = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(c, rc);
+}
+
+int catalog_audit_archive_plan(struct catalog *c, int64_t before_ns,
+			       struct catalog_archive_plan *p)
+{
+	sqlite3_stmt *q;
+	bool found;
+	int r;
+
+	*p = (struct catalog_archive_plan){0};
+	pthread_mutex_lock(&c->lock);
+	if ((r = exec(c, "BEGIN")) < 0)   /* one snapshot for every figure */
+		goto out;
+	q = stmt(c, S_ARCH_PREV);
+	if (!(r = step_row(c, q, &found)) && found && col_text(q, 0))
+		snprintf(p->prev_sha256, sizeof(p->prev_sha256), "%s", col_text(q, 0));
+	q = stmt(c, S_ARCH_LEFT);
+	if (!r && !(r = step_row(c, q, &found)) && found)
+		p->leftover = (uint64_t)sqlite3_column_int64(q, 0);
+	q = stmt(c, S_ARCH_FIRST);
+	if (!r && !(r = step_row(c, q, &found)) && found) {
+		p->first_seq = (uint64_t)sqlite3_column_int64(q, 0);
+		p->oldest_ns = sqlite3_column_int64(q, 1);
+	}
+	if (!r && p->first_seq) {
+		q = stmt(c, S_ARCH_STOP);
+		sqlite3_bind_int64(q, 1, before_ns);
+		sqlite3_bind_int64(q, 2, (int64_t)p->first_seq);
+		if (!(r = step_row(c, q, &found)) && found) {
+			p->last_seq = (uint64_t)sqlite3_column_int64(q, 0) - 1;
+		} else if (!r) {
+			q = stmt(c, S_ARCH_TOP);
+			if (!(r = step_row(c, q, &found)) && found)
+				p->last_seq = (uint64_t)sqlite3_column_int64(q, 0);
+		}
+	}
+	if (!r && p->first_seq && p->last_seq >= p->first_seq) {
+		q = stmt(c, S_ARCH_COUNT);
+		sqlite3_bind_int64(q, 1, (int64_t)p->first_seq);
+		sqlite3_bind_int64(q, 2, (int64_t)p->last_seq);
+		if (!(r = step_row(c, q, &found)) && found) {
+			p->rows = (uint64_t)sqlite3_column_int64(q, 0);
+			p->newest_ns = sqlite3_column_int64(q, 1);
+		}
+	}
+	if (!p->rows)
+		p->first_seq = p->last_seq = 0, p->oldest_ns = 0;
+	for (int i = S_ARCH_FIRST; i <= S_ARCH_PREV + 1; i++)
+		sqlite3_reset(c->st[i]);   /* done reading: the snapshot can end */
+	sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int catalog_audit_archive(struct catalog *c, const struct audit_row *rec,
+			  const struct catalog_archive_plan *p, const char *sha256,
+			  uint64_t *seq)
+{
+	sqlite3_stmt *q;
+	int r;
+
+	if (!p->rows || p->first_seq > p->last_seq || !sha256 || strlen(sha256) != 64)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (!(r = run(c, stmt(c, S_BEGIN), NULL))) {
+		q = stmt(c, S_ARCH_INSERT);
+		sqlite3_bind_int64(q, 1, rec->ts_ns);
+		bind_text(q, 2, rec->path);
+		bind_opt_int(q, 3, rec->uid, -1);
+		bind_opt_int(q, 4, rec->pid, -1);
+		bind_text(q, 5, rec->cmdline);
+		bind_text(q, 6, rec->detail);
+		bind_text(q, 7, rec->run && *rec->run ? rec->run : NULL);
+		sqlite3_bind_int64(q, 8, (int64_t)p->first_seq);
+		sqlite3_bind_int64(q, 9, (int64_t)p->last_seq);
+		sqlite3_bind_int64(q, 10, (int64_t)p->rows);
+		bind_text(q, 11, sha256);
+		/* the trigger refuses a range that is not the oldest, or whose
+		 * count changed: the log is not what was archived */
+		if ((r = run(c, q, NULL)) == -EPERM)
+			r = -ESTALE;
+		if (!r && seq)
+			*seq = (uint64_t)sqlite3_last_insert_rowid(c->db);
+	}
+	if (!r)
+		r = run(c, stmt(c, S_COMMIT), NULL);
+	if (r && !sqlite3_get_autocommit(c->db))
+		sqlite3_step(stmt(c, S_ROLLBACK));
+	pthread_mutex_unlock(&c->lock);
+	return r ? r : catalog_audit_archive_finish(c, NULL);
+}
+
+int catalog_audit_archive_finish(struct catalog *c, uint64_t *removed)
+{
+	int n = 1, r = 0;
+
+	if (removed)
+		*removed = 0;
+	while (!r && n > 0) {   /* a transaction per chunk: the daemon's writes go on */
+		sqlite3_stmt *q;
+
+		pthread_mutex_lock(&c->lock);
+		if (!(r = run(c, stmt(c, S_BEGIN), NULL))) {
+			q = stmt(c, S_ARCH_DELETE);
+			sqlite3_bind_int64(q, 1, CATALOG_ARCHIVE_CHUNK);
+			r = run(c, q, &n);
+		}
+		if (!r)
+			r = run(c, stmt(c, S_COMMIT), NULL);
+		if (r && !sqlite3_get_autocommit(c->db))
+			sqlite3_step(stmt(c, S_ROLLBACK));
+		pthread_mutex_unlock(&c->lock);
+		if (!r && removed)
+			*removed += (uint64_t)n;
+	}
 	return r;
 }
 

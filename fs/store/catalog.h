@@ -6,7 +6,10 @@
  * Schema: versioned with PRAGMA user_version.  catalog_open applies the
  * missing migrations in one transaction each; a file newer than this code
  * is refused with -EPROTO and left untouched.  The audit table is
- * append-only: triggers abort any UPDATE or DELETE of it.
+ * append-only: triggers abort any UPDATE of it, and any DELETE but of
+ * rows an "archive" row covers (catalog_audit_archive: the oldest rows,
+ * their count and the archive file's sha256 checked on insert; archive
+ * rows are never deleted).
  *
  * Every statement is prepared once at open, with bound parameters (no SQL
  * is ever built from data).  Errors map through catalog_errno() only.
@@ -24,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CATALOG_SCHEMA_VERSION 2
+#define CATALOG_SCHEMA_VERSION 3
 #define CATALOG_KIND_MAX 32         /* bytes of a site kind, [a-z0-9_-] */
 #define CATALOG_PATH_MAX 4096       /* bytes of a protected path */
 #define CATALOG_TEXT_MAX 8192       /* longest audit text stored (longer is cut) */
@@ -147,6 +150,7 @@ struct catalog_audit_filter {
 					 * every row about one of the ops it
 					 * deleted (undo, hold, restore, purge) */
 	uint64_t after_seq;             /* rows with seq > after_seq only */
+	uint64_t until_seq;             /* rows with seq <= until_seq only; 0: any */
 	uint64_t limit;                 /* 0: all */
 	bool newest;                    /* with limit: the last rows, not the first */
 };
@@ -155,6 +159,41 @@ typedef int (*catalog_audit_fn)(const struct audit_row *row, void *arg);
  * Returns 0, the callback's nonzero value, or -errno. */
 int catalog_audit_query(struct catalog *c, const struct catalog_audit_filter *f,
 			catalog_audit_fn fn, void *arg);
+
+/* ---- archiving the oldest rows (gracectl audit archive) ----
+ *
+ * Rows leave the table only as a prefix: the oldest rows no archive row
+ * covers yet, up to the first row stamped at or after a time.  The caller
+ * writes them elsewhere first; catalog_audit_archive then appends one
+ * "archive" row naming the range, the count and the sha256 of what was
+ * written (a trigger checks the range is the oldest and the count exact),
+ * and removes the covered rows, CATALOG_ARCHIVE_CHUNK per transaction.
+ * A crash in between leaves covered rows, which the next archive (or
+ * catalog_audit_archive_finish) removes; they are in the archive file.
+ * "archive" rows themselves stay: the log keeps a record of every archive. */
+#define CATALOG_ARCHIVE_CHUNK 5000
+
+struct catalog_archive_plan {
+	uint64_t first_seq, last_seq;   /* the range; 0, 0 when rows is 0 */
+	uint64_t rows;                  /* rows to archive (archive rows excluded) */
+	int64_t oldest_ns, newest_ns;   /* their first and latest ts_ns */
+	uint64_t leftover;              /* covered rows an interrupted archive left */
+	char prev_sha256[65];           /* the last archive's file, "" if none */
+};
+
+/* What archiving the rows before before_ns would take.  0 or -errno. */
+int catalog_audit_archive_plan(struct catalog *c, int64_t before_ns,
+			       struct catalog_archive_plan *p);
+/* Append rec (event "archive"; its path, uid, pid, cmdline, detail and
+ * run are used) for plan p and the file's sha256 (64 hex digits), then
+ * remove the rows it covers.  *seq (may be NULL) gets its seq.  0,
+ * -ESTALE (the log is not as planned: nothing changed), -EINVAL, -errno. */
+int catalog_audit_archive(struct catalog *c, const struct audit_row *rec,
+			  const struct catalog_archive_plan *p, const char *sha256,
+			  uint64_t *seq);
+/* Remove every row an archive row covers that is still there.  *removed
+ * (may be NULL) gets the count.  0 or -errno. */
+int catalog_audit_archive_finish(struct catalog *c, uint64_t *removed);
 
 /* ---- dry-run plans ---- */
 

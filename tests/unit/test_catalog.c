@@ -478,7 +478,16 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(catalog_open(&f->c, f->path, false, NULL), 0);
 	catalog_close(f->c);
 	f->c = NULL;
-	assert_int_equal(raw(f->path, "DROP INDEX audit_run; ALTER TABLE audit DROP COLUMN run;"
+	/* back to schema 1: without schema 3's archive columns and triggers
+	 * and schema 2's run column */
+	assert_int_equal(raw(f->path, "DROP TRIGGER audit_archive_row; DROP TRIGGER audit_no_delete;"
+			     "DROP INDEX audit_archive; ALTER TABLE audit DROP COLUMN archive_first;"
+			     "ALTER TABLE audit DROP COLUMN archive_last;"
+			     "ALTER TABLE audit DROP COLUMN archive_rows;"
+			     "ALTER TABLE audit DROP COLUMN archive_sha256;"
+			     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+			     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+			     "DROP INDEX audit_run; ALTER TABLE audit DROP COLUMN run;"
 			     "INSERT INTO audit(ts_ns, event, op) VALUES (1, 'delete', 'op1');"
 			     "PRAGMA user_version = 1"), SQLITE_OK);
 	assert_int_equal(catalog_open(&f->c, f->path, true, &found), -EPROTO);
@@ -507,6 +516,103 @@ static void test_audit_append_only(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE event = 'x'"), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit"), 4);
 	assert_int_equal(catalog_errno(SQLITE_CONSTRAINT_TRIGGER), -EPERM);
+}
+
+/* Archiving (issue 19): only the oldest rows leave, only under an archive
+ * row naming their range, count and file digest, which itself stays. */
+static void test_audit_archive(void **state)
+{
+	static const char sha[] = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	struct fx *f = *state;
+	struct audit_row r[10], rec = AUDIT_ROW_INIT;
+	struct catalog_archive_plan p, stale;
+	struct rows rs;
+	uint64_t seq = 0, removed = 9;
+
+	for (int i = 0; i < 10; i++) {
+		r[i] = (struct audit_row)AUDIT_ROW_INIT;
+		r[i].ts_ns = (i + 1) * 1000;
+		r[i].event = "delete";
+		r[i].op = "op";
+	}
+	assert_int_equal(catalog_audit_append_batch(f->c, r, 10), 0);
+	/* the rows stamped before 6000: seq 1..5 */
+	assert_int_equal(catalog_audit_archive_plan(f->c, 6000, &p), 0);
+	assert_int_equal(p.first_seq, 1);
+	assert_int_equal(p.last_seq, 5);
+	assert_int_equal(p.rows, 5);
+	assert_int_equal(p.oldest_ns, 1000);
+	assert_int_equal(p.newest_ns, 5000);
+	assert_int_equal(p.leftover, 0);
+	assert_string_equal(p.prev_sha256, "");
+	/* nothing before the first row */
+	assert_int_equal(catalog_audit_archive_plan(f->c, 500, &stale), 0);
+	assert_int_equal(stale.rows, 0);
+
+	/* by hand: no delete without an archive row, no archive row that is
+	 * not the oldest range with its exact count */
+	assert_int_equal(raw(f->path, "DELETE FROM audit WHERE seq = 1"), SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "INSERT INTO audit(ts_ns, event, archive_first, archive_last,"
+			     " archive_rows, archive_sha256) VALUES (1, 'archive', 1, 5, 4, '"
+			     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')"),
+			 SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "INSERT INTO audit(ts_ns, event, archive_first, archive_last,"
+			     " archive_rows, archive_sha256) VALUES (1, 'archive', 2, 5, 4, '"
+			     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')"),
+			 SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "INSERT INTO audit(ts_ns, event, archive_first, archive_last,"
+			     " archive_rows, archive_sha256) VALUES (1, 'archive', 1, 5, 5, 'x')"),
+			 SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "INSERT INTO audit(ts_ns, event, archive_first) "
+			     "VALUES (1, 'delete', 1)"), SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit"), 10);
+
+	stale = p;
+	rec.ts_ns = 20000;
+	rec.path = "/var/archive/a1.jsonl";
+	rec.detail = "first=1 last=5 rows=5";
+	assert_int_equal(catalog_audit_archive(f->c, &rec, &p, "short", NULL), -EINVAL);
+	assert_int_equal(catalog_audit_archive(f->c, &rec, &p, sha, &seq), 0);
+	assert_int_equal(seq, 11);
+	query(f, &(struct catalog_audit_filter){0}, &rs);
+	assert_int_equal(rs.n, 6);   /* 6..10 and the archive row */
+	assert_int_equal(rs.r[0].seq, 6);
+	assert_string_equal(rs.r[5].event, "archive");
+	assert_string_equal(rs.r[5].detail, "first=1 last=5 rows=5");
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE path = '/var/archive/a1.jsonl' AND archive_rows = 5"), 1);
+	/* the archive row stays for good; the rows after the range stay too */
+	assert_int_equal(raw(f->path, "DELETE FROM audit WHERE seq = 11"), SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "DELETE FROM audit WHERE seq = 6"), SQLITE_CONSTRAINT_TRIGGER);
+	assert_int_equal(raw(f->path, "UPDATE audit SET archive_last = 9 WHERE seq = 11"),
+			 SQLITE_CONSTRAINT_TRIGGER);
+	/* a plan made before is stale now: nothing changes */
+	assert_int_equal(catalog_audit_archive(f->c, &rec, &stale, sha, NULL), -ESTALE);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit"), 6);
+
+	/* the next archive goes on from seq 6 and knows the last file */
+	assert_int_equal(catalog_audit_archive_plan(f->c, 8000, &p), 0);
+	assert_int_equal(p.first_seq, 6);
+	assert_int_equal(p.last_seq, 7);
+	assert_int_equal(p.rows, 2);
+	assert_string_equal(p.prev_sha256, sha);
+	/* an archive interrupted after its row (the crash case): its rows are
+	 * left over, and finish removes them */
+	assert_int_equal(raw(f->path, "INSERT INTO audit(ts_ns, event, archive_first, archive_last,"
+			     " archive_rows, archive_sha256) VALUES (1, 'archive', 6, 7, 2, '"
+			     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff')"),
+			 SQLITE_OK);
+	assert_int_equal(catalog_audit_archive_plan(f->c, 9000, &p), 0);
+	assert_int_equal(p.leftover, 2);
+	assert_int_equal(p.first_seq, 8);
+	assert_int_equal(p.last_seq, 8);
+	assert_int_equal(p.rows, 1);
+	assert_int_equal(catalog_audit_archive_finish(f->c, &removed), 0);
+	assert_int_equal(removed, 2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE event != 'archive'"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM audit WHERE event = 'archive'"), 2);
+	/* until_seq bounds a query */
+	query(f, &(struct catalog_audit_filter){ .until_seq = 9 }, &rs);
+	assert_int_equal(rs.n, 2);
 }
 
 /* A batch with a bad row writes none of its rows. */
@@ -645,6 +751,7 @@ int main(void)
 		TO(test_audit_run),
 		T(test_migrate_v1),
 		TO(test_audit_append_only),
+		TO(test_audit_archive),
 		TO(test_audit_batch_atomic),
 		TO(test_audit_long_text),
 		TO(test_plans),
