@@ -104,11 +104,8 @@ int check_token(struct gctl *x, const char *given, const char *now, bool bulk, b
  * anything moves.  The daemon checks again under its lock. */
 int refuse_frozen(struct gctl *x, const struct op_record *v, size_t n, const char *verb)
 {
-	struct site_policy pol;
-
 	for (size_t i = 0; i < n; i++) {
-		bool site = *v[i].scope && sitepolicy_get(x->backing_fd, v[i].scope, &pol) == 0 &&
-			    pol.hold;
+		bool site = site_held(x->backing_fd, v[i].scope);
 
 		if (v[i].hold || site)
 			return fail(EXIT_FAILED, "%s: %s is under legal hold%s: nothing was changed "

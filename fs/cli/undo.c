@@ -27,7 +27,8 @@
 
 void sel_add(struct selection *s, const struct op_record *r)
 {
-	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	if ((s->n & (s->n - 1)) == 0)   /* 0, 1, 2, 4, …: double */
+		s->v = xrealloc(s->v, (s->n ? 2 * s->n : 1) * sizeof(*s->v));
 	s->v[s->n++] = *r;
 }
 
@@ -209,7 +210,6 @@ static void sel_split_held(struct selection *s)
 	for (size_t i = 0; i < s->n; i++) {
 		const struct op_record *r = &s->v[i];
 		const struct nested *ns = nested_of(s, r);
-		struct site_policy pol;
 		char why[sizeof(s->held->why)] = "";
 
 		if (r->hold)
@@ -218,8 +218,7 @@ static void sel_split_held(struct selection *s)
 				  "mass-deletion brake (release run:ID)") : "op held");
 		else if (ns && held_root(s, ns->root))
 			snprintf(why, sizeof(why), "inside op:/%s, which is held", ns->root);
-		else if (!ns && *r->scope && sitepolicy_get(s->backing_fd, r->scope, &pol) == 0 &&
-			 pol.hold)
+		else if (!ns && site_held(s->backing_fd, r->scope))
 			snprintf(why, sizeof(why), "site %s held", r->scope);
 		if (!*why) {
 			s->v[n++] = s->v[i];
@@ -378,6 +377,25 @@ static int site_not_back(struct undo_run *u, const struct op_record *r, char *ms
 	return 0;
 }
 
+/* One op's undo is over (rc, msg from the daemon): count and print it.
+ * Under u->lock. */
+static void undo_ended(struct undo_run *u, struct undo_call *c, int rc, const char *msg)
+{
+	u->done++;
+	if (rc < 0 && rc != -ECANCELED) {
+		u->failed_ops++;
+		u->stop |= rc == -ECONNREFUSED;   /* the daemon went away */
+		progress_clear(u->pg);
+		fprintf(stderr, "gracectl: error: %s: %s\n", c->opid, *msg ? msg : strerror(-rc));
+	}
+	if (!u->x->json && rc != -ECANCELED) {
+		progress_clear(u->pg);
+		printf("[%zu/%zu] %s: %zu item(s) restored%s\n", u->done, u->s->n, c->opid,
+		       c->moved + c->renamed, rc < 0 ? " (incomplete)" : "");
+	}
+	progress_show(u->pg, false);
+}
+
 /* Undo one op through the daemon.  Called without u->lock. */
 static void undo_one(struct undo_run *u, const struct op_record *r)
 {
@@ -394,24 +412,112 @@ static void undo_one(struct undo_run *u, const struct op_record *r)
 		rc = call_daemon(sock, (const char *[]){ "undo", r->scope, r->name, u->token }, 4,
 				 undo_line, &c, msg, sizeof(msg));
 	pthread_mutex_lock(&u->lock);
-	u->done++;
-	if (rc < 0 && rc != -ECANCELED) {
-		u->failed_ops++;
-		u->stop |= rc == -ECONNREFUSED;   /* the daemon went away */
-		progress_clear(u->pg);
-		fprintf(stderr, "gracectl: error: %s: %s\n", c.opid, *msg ? msg : strerror(-rc));
-	}
-	if (!u->x->json && rc != -ECANCELED) {
-		progress_clear(u->pg);
-		printf("[%zu/%zu] %s: %zu item(s) restored%s\n", u->done, u->s->n, c.opid,
-		       c.moved + c.renamed, rc < 0 ? " (incomplete)" : "");
+	undo_ended(u, &c, rc, msg);
+	if (!u->x->json)
 		fflush(stdout);
-	}
-	progress_show(u->pg, false);
 	pthread_mutex_unlock(&u->lock);
 }
 
-/* Workers take a whole scope at a time and undo its ops in order. */
+/* ---- many small ops of a site: one undo-ops request per batch ---- */
+
+#define UNDO_BATCH_OPS 200   /* ops per undo-ops request (a line holds 64 KiB) */
+
+struct undo_batch {
+	struct undo_run *u;
+	const struct op_record *const *v;
+	size_t n;
+	struct undo_call *calls;
+	size_t cur;      /* the op whose step lines come now */
+	bool *ended;     /* its result line came */
+};
+
+static size_t batch_find(const struct undo_batch *b, const char *name)
+{
+	for (size_t k = 0; k < b->n; k++) {
+		size_t i = (b->cur + k) % b->n;   /* in order: the next one, nearly always */
+
+		if (!strcmp(b->v[i]->name, name))
+			return i;
+	}
+	return b->n;
+}
+
+/* Lines of undo-ops: "op OP", the undo lines of that op, "result OP …". */
+static int batch_line(void *arg, const char *const *f, int n)
+{
+	struct undo_batch *b = arg;
+	size_t i;
+
+	if (n >= 2 && !strcmp(f[0], "op")) {
+		if ((i = batch_find(b, f[1])) < b->n)
+			b->cur = i;
+		return 0;
+	}
+	if (n >= 13 && !strcmp(f[0], "result")) {
+		struct undo_run *u = b->u;
+		int rc = strcmp(f[2], "OK") ? -EIO : 0;
+
+		if ((i = batch_find(b, f[1])) == b->n || b->ended[i])
+			return 0;
+		b->cur = i;
+		/* f[2..12] have the fields of a done line */
+		undo_line(&b->calls[i], (const char *const[]){ "done", f[3], f[4], f[5], f[6], f[7],
+				   f[8], f[9], f[10], f[11], f[12] }, 11);
+		b->ended[i] = true;
+		pthread_mutex_lock(&u->lock);
+		if (rc && !strcmp(f[2], "ENOENT"))
+			rc = -ENOENT;
+		undo_ended(u, &b->calls[i], rc, n > 13 ? f[13] : "");
+		pthread_mutex_unlock(&u->lock);
+		return 0;
+	}
+	return b->n ? undo_line(&b->calls[b->cur], f, n) : 0;
+}
+
+/* Undo v[0..n) (ops of one site, none inside a deleted site's trash) with
+ * undo-ops requests.  A daemon that does not know the verb (older than
+ * this gracectl) gets them one by one.  Called without u->lock. */
+static void undo_batch(struct undo_run *u, const struct op_record *const *v, size_t n)
+{
+	struct undo_call calls[UNDO_BATCH_OPS];
+	bool ended[UNDO_BATCH_OPS];
+	const char *argv[3 + UNDO_BATCH_OPS];
+	char sock[PATH_MAX + 32], msg[600] = "";
+	struct undo_batch b = { u, v, n, calls, 0, ended };
+	int rc;
+
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", u->x->state);
+	argv[0] = "undo-ops";
+	argv[1] = v[0]->scope;
+	argv[2] = u->token;
+	for (size_t i = 0; i < n; i++) {
+		calls[i] = (struct undo_call){ .u = u };
+		snprintf(calls[i].opid, sizeof(calls[i].opid), "op:%s/%s", v[i]->scope, v[i]->name);
+		ended[i] = false;
+		argv[3 + i] = v[i]->name;
+	}
+	pthread_mutex_lock(&u->lock);
+	rc = u->stop ? -ECANCELED : 0;
+	pthread_mutex_unlock(&u->lock);
+	if (!rc)
+		rc = call_daemon(sock, argv, (int)(3 + n), batch_line, &b, msg, sizeof(msg));
+	if (rc == -EINVAL && strstr(msg, "unknown verb")) {
+		for (size_t i = 0; i < n; i++)
+			undo_one(u, v[i]);
+		return;
+	}
+	pthread_mutex_lock(&u->lock);
+	for (size_t i = 0; i < n; i++)   /* the request failed: so did the ops it left */
+		if (!ended[i])
+			undo_ended(u, &calls[i], rc < 0 ? rc : -EPROTO, msg);
+	if (!u->x->json)
+		fflush(stdout);
+	pthread_mutex_unlock(&u->lock);
+}
+
+/* Workers take a whole scope at a time and undo its ops in order: a
+ * site's ops in batches, a whole deleted site's ops and those inside
+ * one (they wait for its site to come back) one by one. */
 static void *undo_worker(void *arg)
 {
 	struct undo_run *u = arg;
@@ -429,8 +535,19 @@ static void *undo_worker(void *arg)
 			j++;
 		u->next = j;
 		pthread_mutex_unlock(&u->lock);
-		for (; i < j; i++)
-			undo_one(u, u->order[i]);
+		while (i < j) {
+			size_t k = i;
+
+			while (k < j && k - i < UNDO_BATCH_OPS && *u->order[k]->scope &&
+			       !nested_of(u->s, u->order[k]))
+				k++;
+			if (k - i > 1) {
+				undo_batch(u, u->order + i, k - i);
+				i = k;
+			} else {
+				undo_one(u, u->order[i++]);
+			}
+		}
 	}
 }
 

@@ -141,7 +141,6 @@ struct req {
 	size_t cap;
 	struct caller who;     /* the peer process, for the audit */
 	struct undo_result res;
-	size_t steps;          /* undo: steps done, for the progress lines */
 	uint64_t removed;      /* purge: entries removed so far */
 	char sites[1024];      /* a root op's deleted sites, read before it acts */
 };
@@ -243,16 +242,32 @@ static int v_status(struct req *rq)
 	return o && o->status ? o->status(rq->c->arg, rq->out) : need_daemon(rq);
 }
 
+/* One op being undone: where its step lines and audit rows go. */
+struct undo_ctx {
+	struct req *rq;
+	const char *scope, *op;
+	size_t steps;          /* steps done, for the progress lines */
+	bool announced;        /* undo-ops: its "op" line was sent */
+};
+
 /* Report the exceptional steps (mkdir, renamed, replaced, followed, failed);
  * moves are counted. */
 static int undo_step_line(void *arg, const struct undo_step *s, const char *to, bool renamed,
 			  int err)
 {
-	struct req *rq = arg;
+	struct undo_ctx *u = arg;
+	struct req *rq = u->rq;
 	char detail[CATALOG_TEXT_MAX];
 	/* in the root scope the items are whole sites: file them under their names */
-	const char *site = *rq->argv[1] ? rq->argv[1] : s->from, *op = rq->argv[2];
+	const char *site = *u->scope ? u->scope : s->from, *op = u->op;
+	bool line = err || s->kind == UNDO_MKDIR || s->kind == UNDO_REPLACE || renamed ||
+		    (s->kind == UNDO_MOVE && strcmp(s->from, to)) ||
+		    (u->steps + 1) % CTLCMD_PROGRESS_STEPS == 0;
 
+	if (line && !u->announced) {   /* undo-ops: say whose lines follow */
+		ctl_emitf(rq->out, "op", op, NULL);
+		u->announced = true;
+	}
 	if (err) {
 		ctl_emitf(rq->out, "failed", s->from, ctl_errno_name(err), NULL);
 		snprintf(detail, sizeof(detail), "failed: %s", strerror(-err));
@@ -288,16 +303,65 @@ static int undo_step_line(void *arg, const struct undo_step *s, const char *to, 
 		snprintf(detail, sizeof(detail), "to=%s (follows its parent, restored under a "
 			 "new name)", to);
 		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
-	} else if (!*rq->argv[1]) {
+	} else if (!*u->scope) {
 		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
 	}
-	if (++rq->steps % CTLCMD_PROGRESS_STEPS == 0) {
+	if (++u->steps % CTLCMD_PROGRESS_STEPS == 0) {
 		char n[24];
 
-		snprintf(n, sizeof(n), "%zu", rq->steps);
+		snprintf(n, sizeof(n), "%zu", u->steps);
 		ctl_emitf(rq->out, "progress", n, NULL);
 	}
 	return 0;   /* never stop half-way because the client went away */
+}
+
+/* After one op's undo (r: what undo_op returned): its undo audit row, and
+ * in msg why it failed, if it did.  Returns r, or 0 when r is an error
+ * that changed nothing worth reporting as such. */
+static int undo_settled(struct req *rq, const char *scope, const char *op, int r,
+			const struct undo_result *res, char *msg, size_t cap)
+{
+	char n[24], detail[160];
+
+	*msg = '\0';
+	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed) {
+		snprintf(msg, cap, "no op %s/%s in trash", scope, op);
+		return r;
+	}
+	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed) {
+		snprintf(msg, cap, "op %s/%s %s: nothing was restored", scope, op, r == -EPERM ?
+			 "is under legal hold (a held item is restored by copying it)" :
+			 "is being purged");
+		return r;
+	}
+	snprintf(n, sizeof(n), " replaced=%zu", res->replaced);
+	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
+		 "merged=%zu%s%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
+		 res->replaced ? n : "", r < 0 ? " (incomplete)" : "");
+	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
+	if (r < 0)
+		snprintf(msg, cap, "%zu item(s) of %s/%s not restored (first error: %s)",
+			 res->failed, scope, op, strerror(-r));
+	return r;
+}
+
+/* The counts of one op's undo as the fields of a done/result line. */
+static void emit_counts(struct req *rq, const char *head, const char *op, const char *status,
+			const struct undo_result *res, const char *msg)
+{
+	char n[5][24];
+
+	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
+	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
+	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
+	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
+	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
+	if (op)
+		ctl_emitf(rq->out, head, op, status, "moved", n[0], "renamed", n[1], "mkdirs",
+			  n[2], "failed", n[3], "merged", n[4], msg, NULL);
+	else
+		ctl_emitf(rq->out, head, "moved", n[0], "renamed", n[1], "mkdirs", n[2],
+			  "failed", n[3], "merged", n[4], NULL);
 }
 
 static int v_undo(struct req *rq)
@@ -305,7 +369,8 @@ static int v_undo(struct req *rq)
 	const struct ctlcmd_ops *o = rq->c->ops;
 	const char *scope = rq->argv[1], *op = rq->argv[2];
 	struct undo_result *res = &rq->res;
-	char n[5][24], detail[160];
+	struct undo_ctx u = { rq, scope, op, 0, true };
+	char msg[sizeof(rq->sites) + 200];
 	int r;
 
 	if ((r = check_op(rq, scope, op)) < 0)
@@ -314,28 +379,14 @@ static int v_undo(struct req *rq)
 		return need_daemon(rq);
 	root_sites(rq, scope, op);
 	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
-		       rq, res);
+		       &u, res);
 	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
-		return fail(rq, r, "no op %s/%s in trash", scope, op);
+		return undo_settled(rq, scope, op, r, res, rq->msg, rq->cap);
 	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed)
-		return fail(rq, r, "op %s/%s %s: nothing was restored", scope, op, r == -EPERM ?
-			    "is under legal hold (a held item is restored by copying it)" :
-			    "is being purged");
-	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
-	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
-	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
-	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
-	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
-	ctl_emitf(rq->out, "done", "moved", n[0], "renamed", n[1], "mkdirs", n[2],
-		  "failed", n[3], "merged", n[4], NULL);
-	snprintf(n[3], sizeof(n[3]), " replaced=%zu", res->replaced);
-	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
-		 "merged=%zu%s%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
-		 res->replaced ? n[3] : "", r < 0 ? " (incomplete)" : "");
-	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
-	if (r < 0)
-		return fail(rq, r, "%zu item(s) of %s/%s not restored (first error: %s)",
-			    res->failed, scope, op, strerror(-r));
+		return undo_settled(rq, scope, op, r, res, rq->msg, rq->cap);
+	emit_counts(rq, "done", NULL, NULL, res, NULL);
+	if (undo_settled(rq, scope, op, r, res, msg, sizeof(msg)) < 0)
+		return fail(rq, r, "%s", msg);
 	return 0;
 }
 
@@ -398,6 +449,58 @@ static int v_uncreate(struct req *rq)
 	audit(rq, AUDIT_EV_UNDO, NULL, NULL, NULL, detail);
 	return u.n[4] ? fail(rq, -EIO, "%zu created item(s) of run:%s could not be moved",
 			     u.n[4], id.name) : 0;
+}
+
+/* undo-ops SITE RUN OP…: many ops of one site in one request. */
+static int v_undo_ops(struct req *rq)
+{
+	const struct ctlcmd_ops *o = rq->c->ops;
+	const char *scope = rq->argv[1], *run = rq->argv[2];
+	const char *const *ops = (const char *const *)rq->argv + 3;
+	size_t n = (size_t)rq->argc - 3;
+	struct undo_ctx *u = NULL;
+	struct undo_result *res = NULL;
+	void **args = NULL;
+	int *rc = NULL, r;
+
+	if (!*scope)
+		return fail(rq, -EINVAL, "undo-ops takes the ops of a site; undo whole deleted "
+			    "sites one at a time");
+	for (size_t i = 0; i < n; i++)
+		if ((r = check_op(rq, scope, ops[i])) < 0)
+			return r;
+	if (!o || !o->undo_ops)
+		return need_daemon(rq);
+	u = calloc(n, sizeof(*u));
+	res = calloc(n, sizeof(*res));
+	args = calloc(n, sizeof(*args));
+	rc = calloc(n, sizeof(*rc));
+	if (!u || !res || !args || !rc) {
+		r = fail(rq, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		u[i] = (struct undo_ctx){ rq, scope, ops[i], 0, false };
+		args[i] = &u[i];
+	}
+	r = o->undo_ops(rq->c->arg, scope, ops, n, *run ? run : NULL, undo_step_line,
+			(void *const *)args, res, rc);
+	if (r < 0) {
+		r = fail(rq, r, "undo of %zu ops of site %s: %s", n, scope, strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char msg[600];
+		int e = undo_settled(rq, scope, ops[i], rc[i], &res[i], msg, sizeof(msg));
+
+		emit_counts(rq, "result", ops[i], e < 0 ? ctl_errno_name(e) : "OK", &res[i], msg);
+	}
+out:
+	free(u);
+	free(res);
+	free(args);
+	free(rc);
+	return r;
 }
 
 /* release run RUN: the mass-deletion brake on RUN lifted */
@@ -840,6 +943,7 @@ static const struct verb {
 	{ "sync",      1, 1,            v_sync },
 	{ "undo",      3, 4,            v_undo },
 	{ "uncreate",  2, 2,            v_uncreate },
+	{ "undo-ops",  4, CTL_ARGC_MAX, v_undo_ops },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },
 	{ "purge",     4, 4,            v_purge },

@@ -17,6 +17,18 @@
  *             RUN (gracectl: the plan token) ties the ops of one bulk undo
  *             together: each is planned against what the run's earlier
  *             ops put back (undo.h, overlays)
+ *   undo-ops  SITE RUN OP…        the ops of one site, in this order, as
+ *                                 if each had its own undo request, in one
+ *                                 round trip, one hold of the trash lock
+ *                                 and one audit transaction (a bulk undo
+ *                                 of many small ops: issue 19).  At most
+ *                                 CTL_ARGC_MAX - 3 ops; RUN may be "".
+ *                                 Lines: "op OP" before the step lines of
+ *                                 that op (the undo lines above), then per
+ *                                 op, in order: result OP OK|ENAME moved N
+ *                                 renamed N mkdirs N failed N merged N MSG
+ *                                 (MSG: why, when not OK).  The request
+ *                                 itself is OK unless its arguments are bad.
  *   hold      site SITE | op SCOPE OP        (release: the same; release of
  *                                          an op lifts the brake's hold too)
  *   uncreate  RUN              undo run:ID --created: what RUN created and
@@ -104,6 +116,12 @@ struct ctlcmd_ops {
 	 * if needed.  Pass fn/fn_arg through to undo_op.  0 or -errno. */
 	int (*undo_op)(void *arg, const char *scope, const char *op, const char *run,
 		       undo_progress_fn fn, void *fn_arg, struct undo_result *res);
+	/* The same for n ops of one site (trash_undo_many): op i's steps go
+	 * to fn with fn_args[i], its result to res[i], its return to rc[i].
+	 * Returns 0 or -errno (nothing was done). */
+	int (*undo_ops)(void *arg, const char *scope, const char *const *ops, size_t n,
+			const char *run, undo_progress_fn fn, void *const *fn_args,
+			struct undo_result *res, int *rc);
 	/* trash_op_set_hold. 0, -ENOENT, or -errno. */
 	int (*op_hold)(void *arg, const char *scope, const char *op, bool hold);
 	/* undo run:ID --created: move run's created items that nobody changed

@@ -159,6 +159,24 @@ static int do_uncreate(void *arg, const struct caller *who, const char *run,
 	return uncreate_run(&c->conf, who, run, fn, fn_arg);
 }
 
+static int do_undo_ops(void *arg, const char *scope, const char *const *ops, size_t n,
+		       const char *run, undo_progress_fn fn, void *const *fn_args,
+		       struct undo_result *res, int *rc)
+{
+	struct control *c = arg;
+	int r = trash_undo_many(c->conf.trash, scope, ops, n, run, fn, fn_args, res, rc);
+
+	/* one line per op, as for `undo` */
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (rc[i] != -ENOENT || res[i].moved || res[i].renamed)
+			log_msg(rc[i] < 0 ? LOG_WARNING : LOG_INFO, "undo of op %s/%s: %zu "
+				"restored, %zu next to a taken name, %zu merged, %zu parents "
+				"recreated, %zu failed%s%s", scope, ops[i], res[i].moved,
+				res[i].renamed, res[i].merged, res[i].mkdirs, res[i].failed,
+				rc[i] < 0 ? ": " : "", rc[i] < 0 ? strerror(-rc[i]) : "");
+	return r;
+}
+
 static int do_hold(void *arg, const char *scope, const char *op, bool hold)
 {
 	struct control *c = arg;
@@ -396,6 +414,7 @@ static int do_status(void *arg, struct ctl_out *out)
 static const struct ctlcmd_ops engine_ops = {
 	.undo_op = do_undo,
 	.uncreate = do_uncreate,
+	.undo_ops = do_undo_ops,
 	.op_hold = do_hold,
 	.run_release = do_run_release,
 	.purge = do_purge,

@@ -847,12 +847,36 @@ int trash_tick(struct trash *t)
 		if (r && !first)
 			first = r;
 	}
-	while ((p = t->pending)) {
+	/* A bulk undo leaves thousands of emptied ops.  Settle them in
+	 * batches, each batch's index removals in one transaction, letting
+	 * the FUSE threads in between batches (never with a batch pending).
+	 * While an undo is still going on, settle only a few per tick: each
+	 * costs two rmdirs (op and mirror directories) under the lock, ten
+	 * times an undo's rename, and the undo waits for the lock; the rest
+	 * settle once it is over. */
+	bool undoing = t->last_undo_ns && mono - t->last_undo_ns < SETTLE_QUIET_NS;
+	struct drop_batch *b = t->pending ? malloc(sizeof(*b)) : NULL;
+	size_t settled = 0;
+
+	if (b)
+		b->n = 0;
+	while ((p = t->pending) && (!undoing || settled < SETTLE_WHILE_UNDOING)) {
 		t->pending = p->next;
-		r = trash_settle_restore(t, p);
+		r = trash_settle_restore(t, p, b);
 		if (r && !first)
 			first = r;
 		free(p);
+		if (++settled % SETTLE_PER_LOCK == 0 && t->pending) {
+			if (b)
+				trash_drop_flush(t, b);
+			trash_unlock(t);
+			trash_let_waiters_in(t);
+			trash_lock(t);
+		}
+	}
+	if (b) {
+		trash_drop_flush(t, b);
+		free(b);
 	}
 	if (first)
 		t->counters.record_errors++;

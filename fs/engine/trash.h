@@ -160,6 +160,15 @@ int trash_op_get(struct trash *t, const char *scope, const char *name,
  * 0 or -errno. */
 int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
 	       undo_progress_fn fn, void *arg, struct undo_result *res);
+/* trash_undo of n ops of one scope in one call: one hold of the lock
+ * (let go every few ops and every UNDO_STEPS_PER_LOCK steps) and one
+ * on_undone at the end, instead of one each.  Op i's steps go to fn with
+ * args[i]; its result to res[i] and its trash_undo return value to rc[i].
+ * Each op is undone exactly as trash_undo would (its own hold check, its
+ * own crash ordering, undo.c).  Returns 0. */
+int trash_undo_many(struct trash *t, const char *scope, const char *const *names, size_t n,
+		    const char *run, undo_progress_fn fn, void *const *args,
+		    struct undo_result *res, int *rc);
 
 /* May anything be moved out of op `name` of scope (restore by mv, undo)?
  * 0; -EPERM while the op or its site is under legal hold (a held item is

@@ -27,6 +27,9 @@
 #define NS 1000000000LL
 #define TMP_PREFIX ".tmp-"
 #define SYNC_EVERY_NS (2 * NS)
+#define SETTLE_PER_LOCK 64          /* emptied ops settled per hold of the lock */
+#define SETTLE_WHILE_UNDOING 64     /* per tick while an undo goes on (trash_tick) */
+#define SETTLE_QUIET_NS (NS / 2)    /* an undo this recent still goes on */
 
 struct op {
 	struct op *next;
@@ -80,6 +83,7 @@ struct trash {
 	 * purged meanwhile */
 	struct { char scope[NAME_MAX + 1], name[NAME_MAX + 1]; bool used; } undoing[8];
 	struct undo_runs *undo_runs;   /* bulk undo runs in progress (undo.h) */
+	int64_t last_undo_ns;          /* sys.mono_ns() of the last op undone */
 	/* files created by processes that had no op collecting: theirs to
 	 * overwrite (trash_preserve.c; a ring, allocated on first use) */
 	struct preborn { dev_t dev; ino_t ino; uint32_t uid, pid; uint64_t pid_start; } *preborn;
@@ -230,7 +234,26 @@ int trash_may_leave_locked(struct trash *t, const char *scope, const char *name)
 void trash_note_restore_locked(struct trash *t, const char *scope, const char *name,
 			       const struct restore_note *note);
 void trash_restore_measure(const struct trash_loc *src, struct restore_note *note);
-int trash_settle_restore(struct trash *t, const struct pending *p);
+/*
+ * Ops whose directories a restore emptied and removed, waiting to leave the
+ * index in one LMDB transaction (index_drop_ops) instead of two each.
+ * Order: the op directory is removed first (the backing store is the
+ * truth), its index entry after, with the batch's others.  A crash between
+ * leaves index entries of missing directories, which the next mount's
+ * reconcile drops; the trash lock is never let go with a batch pending, so
+ * no one else sees them meanwhile.  Under t->lock.
+ */
+#define TRASH_DROP_BATCH 256
+struct drop_batch {
+	char scope[NAME_MAX + 1];
+	char names[TRASH_DROP_BATCH][NAME_MAX + 1];
+	size_t n;
+};
+/* Write the batch's removals to the index and empty it.  A failed batch
+ * is retried op by op. */
+void trash_drop_flush(struct trash *t, struct drop_batch *b);
+/* b NULL: the index is updated at once. */
+int trash_settle_restore(struct trash *t, const struct pending *p, struct drop_batch *b);
 
 /* trash_scan.c */
 bool trash_is_mirror(int dirfd, const char *opname);

@@ -199,7 +199,37 @@ static void prune_chain(int ofd, const struct pending *p)
 /* An op lost items to a restore: drop it if empty, else recount it (or,
  * when the restore was measured, subtract what left: no walk of the op,
  * so a restore from a huge op never holds the lock for long). */
-int trash_settle_restore(struct trash *t, const struct pending *p)
+void trash_drop_flush(struct trash *t, struct drop_batch *b)
+{
+	const char *names[TRASH_DROP_BATCH];
+
+	for (size_t i = 0; i < b->n; i++)
+		names[i] = b->names[i];
+	if (b->n && index_drop_ops(t->ix, b->scope, names, b->n) < 0)
+		for (size_t i = 0; i < b->n; i++) {   /* one by one: each that can go goes */
+			index_del(t->ix, b->scope, names[i]);
+			index_tlop_add(t->ix, names[i], -INT32_MAX);
+		}
+	b->n = 0;
+}
+
+/* Op `name` of scope is gone from the backing store: forget it in the
+ * index (through b: batched, see struct drop_batch; or at once). */
+static void drop_op(struct trash *t, struct drop_batch *b, const char *scope, const char *name)
+{
+	if (!b) {
+		index_del(t->ix, scope, name);
+		index_tlop_add(t->ix, name, -INT32_MAX);   /* it holds nothing now */
+		return;
+	}
+	if (b->n && (b->n == TRASH_DROP_BATCH || strcmp(b->scope, scope)))
+		trash_drop_flush(t, b);
+	if (!b->n)
+		snprintf(b->scope, sizeof(b->scope), "%s", scope);
+	snprintf(b->names[b->n++], sizeof(b->names[0]), "%s", name);
+}
+
+int trash_settle_restore(struct trash *t, const struct pending *p, struct drop_batch *b)
 {
 	struct op_record rec;
 	int tfd = trash_scope_open(t, p->scope, false), ofd, r = 0;
@@ -213,7 +243,7 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 		}
 	}
 	if ((ofd = open_dir(tfd, p->name)) < 0) {
-		index_del(t->ix, p->scope, p->name);
+		drop_op(t, b, p->scope, p->name);
 		goto out;
 	}
 	if (p->counted)
@@ -221,8 +251,7 @@ int trash_settle_restore(struct trash *t, const struct pending *p)
 	else
 		prune_mirrors(ofd, t->dev, p->name, 0);
 	if (unlinkat(tfd, p->name, AT_REMOVEDIR) == 0) {
-		index_del(t->ix, p->scope, p->name);
-		index_tlop_add(t->ix, p->name, -INT32_MAX);   /* it holds nothing now */
+		drop_op(t, b, p->scope, p->name);
 		if (t->conf.on_removed)
 			t->conf.on_removed(t->conf.cb_arg, tfd, p->name);
 	} else if (trash_rec_read(ofd, &rec) == 0) {
@@ -421,8 +450,9 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
-int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
-	       undo_progress_fn fn, void *arg, struct undo_result *res)
+/* Undo one op under t->lock (let go every UNDO_STEPS_PER_LOCK steps). */
+static int undo_locked(struct trash *t, const char *scope, const char *name, const char *run,
+		       undo_progress_fn fn, void *arg, struct undo_result *res)
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg,
 			       .who = { .uid = 0, .gid = 0, .pid = (uint32_t)getpid() } };
@@ -433,8 +463,6 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 	snprintf(w.who.cmd, sizeof(w.who.cmd), "undo");
 	snprintf(w.who.cmdline, sizeof(w.who.cmdline), "gracectl undo op:%s/%s (the versions "
 		 "that had replaced its files)", scope, name);
-
-	trash_lock(t);
 	for (int i = 0; i < 8 && slot < 0; i++) {
 		if (!t->undoing[i].used) {
 			slot = i;
@@ -443,10 +471,8 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 			snprintf(t->undoing[i].name, sizeof(t->undoing[i].name), "%s", name);
 		}
 	}
-	if (slot < 0) {
-		trash_unlock(t);
+	if (slot < 0)
 		return -EBUSY;   /* more concurrent undos than gracectl ever runs */
-	}
 	for (struct op *op = t->ops; op; op = op->next) {
 		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
 			trash_op_close(t, op);
@@ -459,6 +485,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 		    undo_runs_get(&t->undo_runs, run, sys.mono_ns() / 1000000000, &w.ov) < 0)
 			w.ov = NULL;   /* plans as a lone undo: restores next to, never over */
 		r = undo_op(t->backing_fd, scope, name, w.ov, undo_step_done, &w, res);
+		t->last_undo_ns = sys.mono_ns();
 		if (r != -ENOENT)
 			trash_note_restore_locked(t, scope, name, NULL);
 		for (struct op *op = t->ops; w.newop[0] && op; op = op->next) {
@@ -469,8 +496,45 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 		}
 	}
 	t->undoing[slot].used = false;
+	return r;
+}
+
+int trash_undo(struct trash *t, const char *scope, const char *name, const char *run,
+	       undo_progress_fn fn, void *arg, struct undo_result *res)
+{
+	int r;
+
+	trash_lock(t);
+	r = undo_locked(t, scope, name, run, fn, arg, res);
 	trash_unlock(t);
 	if (r != -ENOENT && t->conf.on_undone)
 		t->conf.on_undone(t->conf.cb_arg);
 	return r;
+}
+
+/* Ops of a batch undone between two lets-go of the lock (each op's steps
+ * count too: undo_step_done lets go every UNDO_STEPS_PER_LOCK steps). */
+#define UNDO_OPS_PER_LOCK 64
+
+int trash_undo_many(struct trash *t, const char *scope, const char *const *names, size_t n,
+		    const char *run, undo_progress_fn fn, void *const *args,
+		    struct undo_result *res, int *rc)
+{
+	bool any = false;
+
+	trash_lock(t);
+	for (size_t i = 0; i < n; i++) {
+		if (i && i % UNDO_OPS_PER_LOCK == 0) {
+			trash_unlock(t);
+			trash_let_waiters_in(t);
+			trash_lock(t);
+		}
+		memset(&res[i], 0, sizeof(res[i]));
+		rc[i] = undo_locked(t, scope, names[i], run, fn, args[i], &res[i]);
+		any |= rc[i] != -ENOENT;
+	}
+	trash_unlock(t);
+	if (any && t->conf.on_undone)
+		t->conf.on_undone(t->conf.cb_arg);
+	return 0;
 }

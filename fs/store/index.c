@@ -230,20 +230,18 @@ int index_get(struct index *ix, const char *scope, const char *name,
 	return rc;
 }
 
-int index_del(struct index *ix, const char *scope, const char *name)
+/* Remove scope/name's record and expiry entry inside write txn t.  0 or an
+ * LMDB code (MDB_NOTFOUND: no record). */
+static int del_in(struct index *ix, MDB_txn *t, const char *scope, const char *name)
 {
 	char key[INDEX_KEY_MAX];
 	unsigned char ek[8];
 	int klen = oprec_key(scope, name, key, sizeof(key)), rc;
 	MDB_val k = { (size_t)klen, key }, v, ev = { sizeof(ek), ek };
 	struct op_record old;
-	MDB_txn *t;
 
 	if (klen < 0)
-		return klen;
-	rc = mdb_txn_begin(ix->env, NULL, 0, &t);
-	if (rc)
-		return index_errno(rc);
+		return MDB_NOTFOUND;   /* no such key can be stored */
 	rc = mdb_get(t, ix->ops, &k, &v);
 	if (!rc && !load(&v, &old)) {
 		exp_key(oprec_due(&old), ek);
@@ -253,6 +251,42 @@ int index_del(struct index *ix, const char *scope, const char *name)
 	}
 	if (!rc)
 		rc = mdb_del(t, ix->ops, &k, NULL);
+	return rc;
+}
+
+int index_del(struct index *ix, const char *scope, const char *name)
+{
+	char key[INDEX_KEY_MAX];
+	int klen = oprec_key(scope, name, key, sizeof(key)), rc;
+	MDB_txn *t;
+
+	if (klen < 0)
+		return klen;
+	rc = mdb_txn_begin(ix->env, NULL, 0, &t);
+	if (rc)
+		return index_errno(rc);
+	return finish(t, del_in(ix, t, scope, name));
+}
+
+int index_drop_ops(struct index *ix, const char *scope, const char *const *names, size_t n)
+{
+	MDB_txn *t;
+	int rc;
+
+	if (!n)
+		return 0;
+	if ((rc = mdb_txn_begin(ix->env, NULL, 0, &t)))
+		return index_errno(rc);
+	for (size_t i = 0; i < n && !rc; i++) {
+		size_t len = strlen(names[i]);
+		MDB_val k = { len, (void *)names[i] };
+
+		rc = del_in(ix, t, scope, names[i]);
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (!rc && len && len <= NAME_MAX && (rc = mdb_del(t, ix->tlop, &k, NULL)) == MDB_NOTFOUND)
+			rc = 0;
+	}
 	return finish(t, rc);
 }
 

@@ -49,6 +49,11 @@ int index_get(struct index *ix, const char *scope, const char *name,
 	      struct op_record *out);
 /* Remove record and expiry entry. 0, -ENOENT, or -errno. */
 int index_del(struct index *ix, const char *scope, const char *name);
+/* Forget n ops of scope whose directories are gone, in one write
+ * transaction: each record, its expiry entry and its tlop count (the
+ * index_tlop_* table).  A name with no record is skipped.  0 or -errno
+ * (then nothing changed). */
+int index_drop_ops(struct index *ix, const char *scope, const char *const *names, size_t n);
 /* Drop every op record (used before a full rebuild from the op
  * directories); the tlinks table is kept (it cannot be rebuilt from
  * them).  0 or -errno. */
