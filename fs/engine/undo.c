@@ -31,6 +31,7 @@
 #include "lib/sys.h"
 #include "engine/trash.h"
 #include "engine/undo.h"
+#include "engine/undo_int.h"
 
 #define PATH_BYTES RELPATH_MAX_BYTES
 #define LIVE_LIST_MIN 32          /* op entries from which the live dir is listed */
@@ -453,112 +454,6 @@ static int add_times(struct undo_plan *p, const char *to, const struct timespec 
 	return 0;
 }
 
-/* ---- the replace rule (overwrite protection) ---- */
-
-/* Does odir/name carry the preserved-before-truncation marker of op? */
-static bool preserved_by(int odir, const char *name, const char *op)
-{
-	char path[64 + NAME_MAX], val[NAME_MAX + 1];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", odir, name);
-	n = lgetxattr(path, TRASH_PRESERVED_XATTR, val, sizeof(val) - 1);
-	if (n < 0)
-		return false;
-	val[n] = '\0';
-	return !strcmp(val, op);
-}
-
-/* Planning: a non-directory of the op whose name is taken in live replaces
- * the live entry when it is the op's preserved copy of a truncated file and
- * the live entry is not a directory.  Everything else keeps the rename
- * rule (an item never overwrites what is there). */
-static bool replaces_live(int odir, int live, const char *name, unsigned type, const char *op)
-{
-	struct stat lst;
-
-	if (type != DT_REG && type != DT_UNKNOWN)
-		return false;
-	if (fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(lst.st_mode))
-		return false;
-	return preserved_by(odir, name, op);
-}
-
-/* Does dirfd/name carry the rename-over marker of op?  Its replacement's
- * inode into *ino. */
-static bool replaced_mark(int dirfd, const char *name, const char *op, ino_t *ino)
-{
-	char path[64 + NAME_MAX], val[NAME_MAX + 32], *sp;
-	unsigned long long i;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
-	n = lgetxattr(path, TRASH_REPLACED_XATTR, val, sizeof(val) - 1);
-	if (n < 0)
-		return false;
-	val[n] = '\0';
-	if (!(sp = strrchr(val, ' ')) || sscanf(sp + 1, "%llu", &i) != 1)
-		return false;
-	*sp = '\0';
-	*ino = (ino_t)i;
-	return !strcmp(val, op);
-}
-
-enum rover { RO_NO, RO_SWAP, RO_CHANGED, RO_TRASH_ONLY };
-
-/* Planning: is odir/name (whose name is taken in live) a file a rename of
- * op replaced?  RO_SWAP: the live file is still that replacement (its
- * inode into *ino); RO_CHANGED: it is not; RO_TRASH_ONLY: the live file is
- * the original already, swapped back by an undo that stopped before the
- * replacement (odir/name) was in its new op. */
-static enum rover renamed_over(int odir, int live, const char *name, unsigned type,
-			       const char *op, ino_t *ino)
-{
-	struct stat lst, ost;
-	ino_t r;
-
-	if ((type != DT_REG && type != DT_UNKNOWN) ||
-	    fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
-		return RO_NO;
-	if (replaced_mark(odir, name, op, &r)) {
-		if (!S_ISREG(lst.st_mode) || lst.st_ino != r)
-			return RO_CHANGED;
-		*ino = r;
-		return RO_SWAP;
-	}
-	if (S_ISREG(lst.st_mode) && replaced_mark(live, name, op, &r) &&
-	    fstatat(odir, name, &ost, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ost.st_mode) &&
-	    ost.st_ino == r) {
-		*ino = ost.st_ino;
-		return RO_TRASH_ONLY;
-	}
-	return RO_NO;
-}
-
-/* Execution: swap src/sname (the preserved file) with dst/dname (the live
- * one); the marker leaves the restored file.  The live name gone meanwhile:
- * a plain move.  One renameat2 either way: a crash leaves each version
- * whole in one place (a marker left on the restored file is inert: its
- * value names this op, which no longer holds that file).  0 or -errno. */
-static bool is_inode(int dirfd, const char *name, ino_t ino)
-{
-	struct stat st;
-
-	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == ino;
-}
-
-static int do_replace(int src, const char *sname, int dst, const char *dname)
-{
-	char path[64 + NAME_MAX];
-
-	if (sys.renameat2(src, sname, dst, dname, RENAME_EXCHANGE) < 0 &&
-	    (errno != ENOENT || sys.renameat2(src, sname, dst, dname, RENAME_NOREPLACE) < 0))
-		return -errno;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dst, dname);
-	lremovexattr(path, TRASH_PRESERVED_XATTR);
-	return 0;
-}
-
 /* Append "/name" (or "name" at the top) to buf at len.  New length or
  * -ENAMETOOLONG. */
 static int push(char *buf, size_t len, const char *name)
@@ -660,7 +555,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	const char *redir, *base;
 	int sub = -1, nf, nt, r;
 	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
-	enum rover ro = RO_NO;
+	enum undo_rover ro = UNDO_RO_NO;
 	ino_t rino = 0;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
@@ -695,12 +590,12 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	taken = present && !((mirror || merge) && tdir);
 	/* the op's preserved copy of a file it truncated takes its path back */
 	if (taken && lpresent && !mirror && !merge &&
-	    replaces_live(odir, live, name, type, w->p->op))
+	    undo_replaces_live(odir, live, name, type, w->p->op))
 		taken = false, replace = true;
 	/* a file a rename replaced takes its path back from its replacement */
 	if (taken && lpresent && !mirror && !merge && !replace &&
-	    (ro = renamed_over(odir, live, name, type, w->p->op, &rino)) != RO_NO &&
-	    ro != RO_CHANGED)
+	    (ro = undo_renamed_over(odir, live, name, type, w->p->op, &rino)) != UNDO_RO_NO &&
+	    ro != UNDO_RO_CHANGED)
 		taken = false, replace = true;
 	if (taken) {
 		if ((r = free_name(live, name, w->p->op, alt, sizeof(alt))) < 0)
@@ -713,13 +608,13 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	if (!mirror && !merge) {
 		r = add_step(w->p, replace ? UNDO_REPLACE : taken ? UNDO_RENAME : UNDO_MOVE,
 			     w->from, w->to, &st);
-		if (!r && ro != RO_NO) {
+		if (!r && ro != UNDO_RO_NO) {
 			struct undo_step *s = &w->p->steps[w->p->n - 1];
 
-			s->flags = ro == RO_SWAP ? UNDO_F_TO_TRASH : ro == RO_TRASH_ONLY ?
+			s->flags = ro == UNDO_RO_SWAP ? UNDO_F_TO_TRASH : ro == UNDO_RO_TRASH_ONLY ?
 				   UNDO_F_TRASH_ONLY : UNDO_F_CHANGED;
 			s->ino = rino;
-			w->p->changed += ro == RO_CHANGED;
+			w->p->changed += ro == UNDO_RO_CHANGED;
 		}
 	} else if (present && !taken) {   /* the twin exists (or will): descend into both */
 		bool twin = lpresent || (ove && ove->src);
@@ -957,8 +852,8 @@ int undo_execute(int backing_fd, const struct undo_plan *p, undo_progress_fn fn,
 		} else if (s->kind == UNDO_REPLACE && (s->flags & UNDO_F_TRASH_ONLY)) {
 			r = 0;   /* the original is live: the caller moves the replacement */
 		} else if (s->kind == UNDO_REPLACE && !((s->flags & UNDO_F_TO_TRASH) &&
-							!is_inode(dfd, dleaf, s->ino))) {
-			r = do_replace(sfd, sleaf, dfd, dleaf);
+							!undo_is_inode(dfd, dleaf, s->ino))) {
+			r = undo_do_replace(sfd, sleaf, dfd, dleaf);
 		} else {
 			/* (a replacement that changed since the plan: next to it) */
 			r = do_move(sfd, sleaf, dfd, dleaf, p->op, name, sizeof(name), &renamed);

@@ -626,6 +626,122 @@ static void test_runs(void **state)
 	undo_runs_free(NULL);
 }
 
+/* Directory times: a recreated parent gets its mirror's recorded times,
+ * children before parents; a live parent the undo did not restore keeps
+ * the time of the restore; a malformed record is ignored. */
+static void test_times(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct stat st;
+	int fd;
+
+	dir(f, "www/live");
+	mirror(f, SITE_TRASH "/a", 0755, 0, 0);
+	mirror(f, SITE_TRASH "/a/b", 0755, 0, 0);
+	put(f, SITE_TRASH "/a/b/c", "C");
+	put(f, SITE_TRASH "/a/d", "D");
+	mirror(f, SITE_TRASH "/live", 0755, 0, 0);
+	put(f, SITE_TRASH "/live/e", "E");
+	const char *const rec[][2] = { { SITE_TRASH "/a", "100.500000000 200.000000007" },
+				       { SITE_TRASH "/a/b", "300.000000000 400.250000000" },
+				       { SITE_TRASH "/live", "500.000000000 600.000000000" } };
+	for (size_t i = 0; i < 3; i++) {
+		fd = openat(f->fd, rec[i][0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_int_equal(fsetxattr(fd, TRASH_TIMES_XATTR, rec[i][1], strlen(rec[i][1]), 0), 0);
+		close(fd);
+	}
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.ntimes, 2);   /* the live one is not touched */
+	assert_string_equal(p.times[0].to, "a/b");   /* child first */
+	assert_string_equal(p.times[1].to, "a");
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, NULL), 0);
+	undo_plan_release(&p);
+	assert_int_equal(fstatat(f->fd, "www/a", &st, 0), 0);
+	assert_int_equal(st.st_atim.tv_sec, 100);
+	assert_int_equal(st.st_atim.tv_nsec, 500000000);
+	assert_int_equal(st.st_mtim.tv_sec, 200);
+	assert_int_equal(st.st_mtim.tv_nsec, 7);
+	assert_int_equal(fstatat(f->fd, "www/a/b", &st, 0), 0);
+	assert_int_equal(st.st_mtim.tv_sec, 400);
+	assert_int_equal(fstatat(f->fd, "www/live", &st, 0), 0);
+	assert_true(st.st_mtim.tv_sec > 600);
+}
+
+/* A file a rename of the op replaced (TRASH_REPLACED_XATTR): swapped back
+ * while the live file is that replacement; next to it once it changed;
+ * only the replacement left to move after an interrupted undo. */
+static void mark(struct fx *f, const char *rel, const char *op, ino_t ino)
+{
+	char v[128], path[600];
+	int n = snprintf(v, sizeof(v), "%s %llu", op, (unsigned long long)ino);
+
+	snprintf(path, sizeof(path), "%s/%s", f->tmp, rel);
+	assert_int_equal(lsetxattr(path, TRASH_REPLACED_XATTR, v, (size_t)n, 0), 0);
+}
+
+static ino_t ino_at(struct fx *f, const char *rel)
+{
+	struct stat st;
+
+	assert_int_equal(fstatat(f->fd, rel, &st, AT_SYMLINK_NOFOLLOW), 0);
+	return st.st_ino;
+}
+
+static void test_rename_over(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan p;
+	struct undo_result res;
+
+	put(f, "www/a.conf", "new");
+	put(f, SITE_TRASH "/a.conf", "orig");
+	mark(f, SITE_TRASH "/a.conf", OP, ino_at(f, "www/a.conf"));
+	put(f, "www/k.conf", "three");
+	put(f, SITE_TRASH "/k.conf", "one");
+	mark(f, SITE_TRASH "/k.conf", OP, ino_at(f, "www/k.conf") + 1);   /* changed since */
+	put(f, "www/m.conf", "mine");
+	put(f, SITE_TRASH "/m.conf", "other op's");
+	mark(f, SITE_TRASH "/m.conf", "20261127T000000Z-sed-1", ino_at(f, "www/m.conf"));
+
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 3);
+	step_is(&p, 0, UNDO_REPLACE, "a.conf", "a.conf");
+	assert_int_equal(p.steps[0].flags, UNDO_F_TO_TRASH);
+	assert_int_equal(p.steps[0].ino, ino_at(f, "www/a.conf"));
+	step_is(&p, 1, UNDO_RENAME, "k.conf", "k.conf.restored-" OP);
+	assert_int_equal(p.steps[1].flags, UNDO_F_CHANGED);
+	step_is(&p, 2, UNDO_RENAME, "m.conf", "m.conf.restored-" OP);   /* not this op's */
+	assert_int_equal(p.steps[2].flags, 0);
+	assert_int_equal(p.replaces, 1);
+	assert_int_equal(p.renames, 2);
+	assert_int_equal(p.changed, 1);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.replaced, 1);
+	assert_int_equal(res.moved, 1);
+	assert_int_equal(res.renamed, 2);
+	/* swapped: the original live, the replacement in the op (the engine
+	 * moves it to an op of its own); the marker stays until then */
+	assert_string_equal(get(f, "www/a.conf"), "orig");
+	assert_string_equal(get(f, SITE_TRASH "/a.conf"), "new");
+	assert_string_equal(get(f, "www/k.conf"), "three");
+	assert_string_equal(get(f, "www/k.conf.restored-" OP), "one");
+
+	/* as after a crash before the replacement left the op: planned again,
+	 * only the replacement goes (UNDO_F_TRASH_ONLY), the original stays */
+	assert_int_equal(undo_plan(f->fd, "www", OP, &p), 0);
+	assert_int_equal(p.n, 1);
+	step_is(&p, 0, UNDO_REPLACE, "a.conf", "a.conf");
+	assert_int_equal(p.steps[0].flags, UNDO_F_TRASH_ONLY);
+	assert_int_equal(undo_execute(f->fd, &p, NULL, NULL, &res), 0);
+	undo_plan_release(&p);
+	assert_int_equal(res.replaced, 1);
+	assert_string_equal(get(f, "www/a.conf"), "orig");
+	assert_string_equal(get(f, SITE_TRASH "/a.conf"), "new");   /* nothing moved here */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -645,6 +761,8 @@ int main(void)
 		T(test_run_two_passes),
 		T(test_run_merge),
 		T(test_no_run_no_merge),
+		T(test_times),
+		T(test_rename_over),
 		cmocka_unit_test(test_runs),
 	};
 
