@@ -851,6 +851,37 @@ static int attribute_root_ops(struct control *c, struct site_acc *acc)
 	return 0;
 }
 
+/* Every site's share and unheld trash in the fair eviction order, as of
+ * the sweeper's last full look (none before it). */
+static int share_metrics(struct space *sp, struct metrics_share **out, size_t *n)
+{
+	struct space_share *v;
+	size_t have = space_get_shares(sp, NULL, 0), got;
+
+	*out = NULL;
+	*n = 0;
+	if (!have)
+		return 0;
+	if (!(v = calloc(have, sizeof(*v))))
+		return -ENOMEM;
+	got = space_get_shares(sp, v, have);   /* a new look may have changed the count */
+	if (got > have)
+		got = have;
+	if (!(*out = calloc(got ? got : 1, sizeof(**out)))) {
+		free(v);
+		return -ENOMEM;
+	}
+	static_assert(sizeof(v->site) <= sizeof((*out)->site), "site names fit");
+	for (size_t i = 0; i < got; i++) {
+		memcpy((*out)[i].site, v[i].site, sizeof(v[i].site));
+		(*out)[i].bytes = v[i].bytes;
+		(*out)[i].share = v[i].share;
+	}
+	*n = got;
+	free(v);
+	return 0;
+}
+
 int control_write_metrics(struct control *c, const char *path, bool up)
 {
 	struct site_acc acc = {0};
@@ -862,8 +893,9 @@ int control_write_metrics(struct control *c, const char *path, bool up)
 	struct metrics m = {0};
 	struct sitedel_count *sd = NULL;
 	struct metrics_sitedel *msd = NULL;
+	struct metrics_share *msh = NULL;
 	struct brake_stats bs;
-	size_t nsd = 0;
+	size_t nsd = 0, nsh = 0;
 	int r;
 
 	if (!c || !path)
@@ -888,6 +920,8 @@ int control_write_metrics(struct control *c, const char *path, bool up)
 			acc.v[i].next_expiry_s = 0;
 		acc.v[i].trash_max = p.trash_max;
 	}
+	if (c->space && (r = share_metrics(c->space, &msh, &nsh)) < 0)
+		goto out;
 	brake_get_stats(c->brake, &bs);
 	if ((r = sitedel_snapshot(c->sitedel, &sd, &nsd)) < 0)
 		goto out;
@@ -918,6 +952,7 @@ int control_write_metrics(struct control *c, const char *path, bool up)
 		.clock_jump_s = c->conf.clock_jump_s, .written_s = sys.wall_ns() / 1000000000,
 		.nsitedel = nsd, .sitedel = msd, .brake_limit = bs.limit,
 		.brake_window_s = bs.window_s, .braked_runs = bs.braked, .brake_trips = bs.trips,
+		.nshares = nsh, .shares = msh,
 	};
 	datapath_metrics(&m);
 	if (c->conf.ow) {
@@ -934,6 +969,7 @@ int control_write_metrics(struct control *c, const char *path, bool up)
 	}
 	r = metrics_write(path, &m);
 out:
+	free(msh);
 	free(msd);
 	free(sd);
 	free(acc.v);

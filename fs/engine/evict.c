@@ -384,3 +384,22 @@ nomem:
 	work_free(&w);
 	return -ENOMEM;
 }
+
+int evict_shares(const struct evict_input *in, struct evict_figures *out, size_t *n)
+{
+	struct work w = { .in = in };
+	uint64_t eq;
+
+	*n = 0;
+	if (!in->nops)
+		return 0;
+	if (build_scopes(&w) < 0) {
+		work_free(&w);
+		return -ENOMEM;
+	}
+	eq = equal_share(w.sc, w.nsc);
+	for (size_t i = 0; i < w.nsc; i++)
+		out[(*n)++] = figures(&w.sc[i], eq);
+	work_free(&w);
+	return 0;
+}

@@ -130,6 +130,13 @@ struct evict_plan {
  * the floor's in the fair order.  0, or -ENOMEM (scratch space). */
 int evict_plan(const struct evict_input *in, struct evict_plan *plan);
 
+/* Every scope's usage and share as the floor's fair order sees them now
+ * (before any eviction): out must have room for in->nops entries; *n gets
+ * the number of scopes, in name order (names point into in->ops).  What
+ * an operator reads as "who holds more than its share" (metrics
+ * gracefs_trash_share_ratio).  0, or -ENOMEM. */
+int evict_shares(const struct evict_input *in, struct evict_figures *out, size_t *n);
+
 /* Is this op eligible (closed, unheld, old enough)? */
 bool evict_eligible(const struct evict_op *op, int64_t now_s, int64_t min_age_s);
 

@@ -194,6 +194,20 @@ static void site_samples(struct text *t, const char *name, const struct metrics 
 	}
 }
 
+static void share_samples(struct text *t, const char *name, const struct metrics *m,
+			  bool ratio)
+{
+	for (size_t i = 0; i < m->nshares; i++) {
+		const struct metrics_share *s = &m->shares[i];
+
+		site_label(t, name, s->site, sizeof(s->site));
+		if (ratio)
+			text_printf(t, "\"} %.4f\n", s->share ? (double)s->bytes / (double)s->share : 0.0);
+		else
+			text_printf(t, "\"} %" PRIu64 "\n", s->share);
+	}
+}
+
 static void sitedel_samples(struct text *t, const char *name, const struct metrics *m,
 			    bool whole)
 {
@@ -352,6 +366,14 @@ static void render(struct text *t, const struct metrics *m)
 	family(t, "gracefs_trash_max_bytes", "gauge",
 	       "The site's trash cap (trash_max) in bytes, for sites with one.");
 	site_samples(t, "gracefs_trash_max_bytes", m, F_TRASH_MAX);
+	family(t, "gracefs_trash_share_bytes", "gauge",
+	       "The site's share of trash in the fair eviction order: its trash_max, else an "
+	       "equal share of all unheld trash (as of the sweeper's last full look).");
+	share_samples(t, "gracefs_trash_share_bytes", m, false);
+	family(t, "gracefs_trash_share_ratio", "gauge",
+	       "The site's unheld trash over its share: above 1, its trash is evicted first "
+	       "under space pressure (who caused the pressure).");
+	share_samples(t, "gracefs_trash_share_ratio", m, true);
 	family(t, "gracefs_site_deletions_total", "counter",
 	       "Whole sites deleted since the daemon started, per site name "
 	       "(site=\"/other\" past " SITEDEL_MAX_STR " names).");
@@ -392,7 +414,8 @@ int metrics_write(const char *path, const struct metrics *m)
 	struct text t = {0};
 	int fd, r;
 
-	if (!path || !*path || !m || (m->nsites && !m->sites) || (m->nsitedel && !m->sitedel))
+	if (!path || !*path || !m || (m->nsites && !m->sites) || (m->nsitedel && !m->sitedel) ||
+	    (m->nshares && !m->shares))
 		return -EINVAL;
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s" TMP_SUFFIX, path) >= sizeof(tmp))
 		return -ENAMETOOLONG;

@@ -36,6 +36,9 @@
  *   gracefs_site_deletions_total, gracefs_site_tree_deletions_total
  *     (per site: whole sites and directories directly under a site
  *     deleted; at most SITEDEL_MAX_SITES + 1 series, sitedel.h)       counter
+ *   gracefs_trash_share_bytes, gracefs_trash_share_ratio (per site in
+ *     the fair eviction order, evict.h: its share, and its unheld trash
+ *     over that share; only after the sweeper's first full look)     gauge
  *   gracefs_sweeper_last_pass_timestamp_seconds (once a pass ran),
  *   gracefs_sweeper_interval_seconds, gracefs_clock_jump_seconds,
  *   gracefs_metrics_written_timestamp_seconds                         gauge
@@ -67,6 +70,14 @@ struct metrics_sitedel {
 	char site[256];
 	uint64_t whole;          /* the site itself deleted */
 	uint64_t trees;          /* directories directly under it deleted */
+};
+
+/* One site in the fair eviction order (space.h space_get_shares; same
+ * site name rules, "/" for the scope of whole deleted sites). */
+struct metrics_share {
+	char site[256];
+	uint64_t bytes;          /* its unheld trash */
+	uint64_t share;          /* its share (trash_max, else the equal share); > 0 */
 };
 
 /* One snapshot.  The caller owns everything; metrics_write only reads. */
@@ -109,6 +120,8 @@ struct metrics {
 	struct metrics_site *sites;   /* nsites entries, written in this order */
 	size_t nsitedel;
 	struct metrics_sitedel *sitedel;   /* nsitedel entries, written in this order */
+	size_t nshares;
+	struct metrics_share *shares;      /* nshares entries (none before the first look) */
 };
 
 /* Write m to `path` in the Prometheus text exposition format (version
@@ -116,7 +129,7 @@ struct metrics {
  * (a stale one is removed first), which is fsync()ed, made mode 0644 and
  * renamed over path.  On failure the temporary file is removed and path is
  * left as it was.
- * Returns 0, -EINVAL (NULL argument, or sites/sitedel NULL with a count > 0),
+ * Returns 0, -EINVAL (NULL argument, or sites/sitedel/shares NULL with a count > 0),
  * -ENAMETOOLONG (path too long for the ".tmp" suffix), -ENOMEM, or the
  * -errno of the failing unlink/open/write/fsync/rename (e.g. -ENOENT for a
  * missing directory, -EACCES, -ENOSPC). */

@@ -38,6 +38,8 @@ struct space {
 	char jscope[NAME_MAX + 1], jname[NAME_MAX + 1];
 	int64_t last_walk_ns;         /* mono time of the last full look */
 	struct space_status st;
+	struct space_share *shares;   /* lock: every site's figures at the last full look */
+	size_t nshares;
 };
 
 /* "space: " + the message, to the operator (on_notice). */
@@ -329,6 +331,43 @@ static void set_pressure(struct space *s, bool on, const struct evict_plan *p)
 		notice(s, "free space %s is back above the floor of %s", fb, fl);
 }
 
+/* Keep every scope's usage and share, as the look found them. */
+static void keep_shares(struct space *s, const struct evict_input *in)
+{
+	struct evict_figures *fig = calloc(in->nops ? in->nops : 1, sizeof(*fig));
+	struct space_share *v = NULL, *old;
+	size_t n = 0;
+
+	if (!fig || evict_shares(in, fig, &n) < 0 || (n && !(v = calloc(n, sizeof(*v))))) {
+		free(fig);
+		return;   /* the figures of the look before stay */
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(v[i].site, sizeof(v[i].site), "%s", fig[i].scope);
+		v[i].bytes = fig[i].bytes;
+		v[i].share = fig[i].share;
+	}
+	free(fig);
+	pthread_mutex_lock(&s->lock);
+	old = s->shares;
+	s->shares = v;
+	s->nshares = n;
+	pthread_mutex_unlock(&s->lock);
+	free(old);
+}
+
+size_t space_get_shares(struct space *s, struct space_share *out, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nshares;
+	for (size_t i = 0; i < n && i < cap; i++)
+		out[i] = s->shares[i];
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 int64_t space_pass(struct space *s, int64_t now_s)
 {
 	struct look l = { .s = s };
@@ -364,6 +403,7 @@ int64_t space_pass(struct space *s, int64_t now_s)
 		.ops = l.ops, .nops = l.n, .caps = l.caps, .ncaps = l.ncaps, .now_s = now_s,
 		.min_age_s = s->c.min_age_s, .total = total, .avail = avail, .floor = floor,
 	};
+	keep_shares(s, &in);   /* before the evictions: who was over its share */
 	if ((r = evict_plan(&in, &plan)) < 0)
 		goto out;
 	for (size_t i = 0; i < plan.n && !stopping(s); i++) {
@@ -508,6 +548,7 @@ void space_free(struct space *s)
 	if (s->jfd >= 0)
 		close(s->jfd);
 	pthread_mutex_destroy(&s->lock);
+	free(s->shares);
 	free(s);
 }
 

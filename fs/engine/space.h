@@ -95,4 +95,15 @@ bool space_resumed(struct space *s, const struct op_record *r, uint64_t removed)
 
 void space_get_status(struct space *s, struct space_status *st);
 
+/* One site's figures in the fair eviction order (evict_shares). */
+struct space_share {
+	char site[NAME_MAX + 1];   /* "": deleted whole sites (the root trash) */
+	uint64_t bytes;            /* its unheld trash not being purged */
+	uint64_t share;            /* its share: trash_max, else the equal share */
+};
+/* Every site's figures as of the last full look (before that look's
+ * evictions): up to cap of them into out; returns how many there are
+ * (0 before the first look).  Any thread. */
+size_t space_get_shares(struct space *s, struct space_share *out, size_t cap);
+
 #endif

@@ -176,6 +176,17 @@ check_match "the pressure names the site over its share" "site s2 holds .* again
 check_eq "the pressure is logged once" 1 "$(grep -c 'nothing more may be evicted' "$GFS_LOG")"
 wait_until 10 eval '[ "$(metric gracefs_space_pressure)" == 1 ]'
 check_eq "metric gracefs_space_pressure" 1 "$(metric gracefs_space_pressure)"
+# who caused the pressure, in the metrics: s2 over its share, the most of all
+ratio() { metric "gracefs_trash_share_ratio{site=\"$1\"}"; }
+s2_top() {
+	awk -v r="$(ratio s2)" -v a="$(ratio s1)" -v b="$(ratio s4)" \
+		'BEGIN { exit !(r > 1 && r > a + 0 && r > b + 0) }'
+}
+check "metric gracefs_trash_share_ratio: s2 over its share, above every other site" \
+	wait_until 20 s2_top
+check "metric gracefs_trash_share_bytes: s2's share is known" \
+	test -n "$(metric 'gracefs_trash_share_bytes{site="s2"}')"
+diag "share ratios: s1 $(ratio s1) s2 $(ratio s2) s4 $(ratio s4)"
 kill "$DELETER" && wait "$DELETER" 2>/dev/null
 
 # ---------------------------------------------------------------------------

@@ -313,6 +313,41 @@ static void test_site_cap(void **state)
 	assert_int_equal(v[0].site.share, 100 * MiB);
 }
 
+/* Who holds more than its share (issue 21): every scope's usage and
+ * share as the fair order sees them, held and purging ops left out. */
+static void test_shares(void **state)
+{
+	struct evict_op ops[] = {
+		op("churn", "a", 2 * DAY, 300 * MiB), op("churn", "b", 2 * DAY, 300 * MiB),
+		op("quiet", "c", 2 * DAY, 100 * MiB), op("capped", "d", 2 * DAY, 200 * MiB),
+		op("held", "e", 2 * DAY, 900 * MiB), op("", "f", 2 * DAY, 100 * MiB),
+	};
+	struct evict_cap caps[] = { { "capped", 50 * MiB } };
+	struct evict_input in = { .ops = ops, .nops = 6, .caps = caps, .ncaps = 1, .now_s = NOW,
+				  .min_age_s = DAY, .total = 100, .avail = 100, .floor = 10 };
+	struct evict_figures f[6];
+	size_t n = 99;
+
+	ops[4].hold = true;   /* a hold is the operator's choice: no usage */
+	assert_int_equal(evict_shares(&in, f, &n), 0);
+	assert_int_equal(n, 5);   /* in name order: "", capped, churn, held, quiet */
+	/* equal share: (100 + 200 + 600 + 100) / 4 scopes with usage = 250 MiB */
+	assert_string_equal(f[0].scope, "");
+	assert_int_equal(f[0].bytes, 100 * MiB);
+	assert_int_equal(f[0].share, 250 * MiB);
+	assert_string_equal(f[1].scope, "capped");
+	assert_int_equal(f[1].share, 50 * MiB);   /* its cap */
+	assert_string_equal(f[2].scope, "churn");
+	assert_int_equal(f[2].bytes, 600 * MiB);
+	assert_int_equal(f[2].share, 250 * MiB);
+	assert_string_equal(f[3].scope, "held");
+	assert_int_equal(f[3].bytes, 0);
+	assert_string_equal(f[4].scope, "quiet");
+	in.nops = 0;
+	assert_int_equal(evict_shares(&in, f, &n), 0);
+	assert_int_equal(n, 0);
+}
+
 static void test_empty(void **state)
 {
 	struct evict_victim v[1];
@@ -336,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_floor_fair),
 		cmocka_unit_test(test_floor_ties),
 		cmocka_unit_test(test_site_cap),
+		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_empty),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

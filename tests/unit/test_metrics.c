@@ -306,7 +306,8 @@ static const char *const families[] = {
 	"gracefs_brake_limit_sites", "gracefs_brake_window_seconds", "gracefs_braked_runs",
 	"gracefs_brake_trips_total",
 	/* per site, written only where there is something to say */
-	"gracefs_trash_max_bytes", "gracefs_site_deletions_total",
+	"gracefs_trash_max_bytes", "gracefs_trash_share_bytes", "gracefs_trash_share_ratio",
+	"gracefs_site_deletions_total",
 	"gracefs_site_tree_deletions_total",
 };
 #define SCALARS 28   /* samples without a site label when space is not known */
@@ -423,7 +424,12 @@ static void test_alert_inputs(void **state)
 		{ .site = "wi\"ki", .whole = 0, .trees = 7 },
 		{ .site = "/other", .whole = 2, .trees = 3 },
 	};
+	struct metrics_share sh[2] = {
+		{ .site = "", .bytes = 100, .share = 400 },          /* whole deleted sites */
+		{ .site = "churn", .bytes = 1000, .share = 400 },    /* 2.5 times its share */
+	};
 	struct metrics m = { .nsites = 2, .sites = sites, .nsitedel = 3, .sitedel = del,
+			     .nshares = 2, .shares = sh,
 			     .sweeper_last_pass_s = 1795784712, .sweeper_interval_s = 60,
 			     .clock_jump_s = 3600, .written_s = 1795784715, .brake_limit = 20,
 			     .brake_window_s = 600, .braked_runs = 1, .brake_trips = 2 };
@@ -451,13 +457,21 @@ static void test_alert_inputs(void **state)
 	assert_string_equal(value(&ps, "gracefs_brake_window_seconds", NULL), "600");
 	assert_string_equal(value(&ps, "gracefs_braked_runs", NULL), "1");
 	assert_string_equal(value(&ps, "gracefs_brake_trips_total", NULL), "2");
-	/* 2 sites x 3, one cap, 3 x 2 deletion series, the scalars and the last pass */
-	assert_int_equal(ps.nsamples, 6 + 1 + 6 + SCALARS + 1);
+	/* who caused the pressure: each site's share and its trash over it */
+	assert_string_equal(value(&ps, "gracefs_trash_share_bytes", "churn"), "400");
+	assert_string_equal(value(&ps, "gracefs_trash_share_ratio", "churn"), "2.5000");
+	assert_string_equal(value(&ps, "gracefs_trash_share_ratio", "/"), "0.2500");
+	/* 2 sites x 3, one cap, 2 x 2 share series, 3 x 2 deletion series, the
+	 * scalars and the last pass */
+	assert_int_equal(ps.nsamples, 6 + 1 + 4 + 6 + SCALARS + 1);
 	assert_non_null(strstr(ps.text, "# TYPE gracefs_site_deletions_total counter\n"
 				       "gracefs_site_deletions_total{site=\"acme-shop\"} 1\n"));
 	parsed_free(&ps);
 
 	m.sitedel = NULL;   /* a count without its array */
+	assert_int_equal(metrics_write(fx->path, &m), -EINVAL);
+	m.sitedel = del;
+	m.shares = NULL;
 	assert_int_equal(metrics_write(fx->path, &m), -EINVAL);
 }
 
