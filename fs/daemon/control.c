@@ -166,7 +166,16 @@ static int do_undo_ops(void *arg, const char *scope, const char *const *ops, siz
 	struct control *c = arg;
 	int r = trash_undo_many(c->conf.trash, scope, ops, n, run, fn, fn_args, res, rc);
 
-	/* one line per op, as for `undo` */
+	size_t moved = 0, failed = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		moved += res[i].moved + res[i].renamed;
+		failed += rc[i] < 0 && rc[i] != -ENOENT;
+	}
+	if (r == 0)
+		log_msg(failed ? LOG_WARNING : LOG_INFO, "undo of %zu ops of site %s in one batch: "
+			"%zu item(s) restored, %zu op(s) failed", n, scope, moved, failed);
+	/* and one line per op, as for `undo` */
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (rc[i] != -ENOENT || res[i].moved || res[i].renamed)
 			log_msg(rc[i] < 0 ? LOG_WARNING : LOG_INFO, "undo of op %s/%s: %zu "
