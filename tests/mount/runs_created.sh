@@ -4,8 +4,9 @@
 # whole, what it created included (issue 23).
 #
 #  1. A script started with `setsid` writes "encrypted copies" next to the
-#     originals in 3 sites (and a new directory with a file in one), then
-#     rm's the originals.  Meanwhile another job (its own process group)
+#     originals in 3 sites (and a new directory with a file in one),
+#     rewrites a config file with `sed -i` (a new file renamed over the
+#     old), then rm's the originals.  Meanwhile another job (its own process group)
 #     creates a file in one of those sites and in the script's new
 #     directory, and appends to one of the script's copies.
 #  2. The dry run lists what the script created: its untouched copies to
@@ -35,6 +36,7 @@ for s in s1 s2 s3 s4; do
 	echo "orig1 $s" >"$BACKING/$s/data/orig1"
 	echo "orig2 $s" >"$BACKING/$s/data/orig2"
 done
+echo "listen 80" >"$BACKING/s1/data/conf"
 gfs_mount op_gap=1s
 
 cat >"$GFS_TMP/encrypt.sh" <<SH
@@ -43,6 +45,7 @@ for s in s1 s2 s3; do
 	for f in "$MNT/\$s/data/orig1" "$MNT/\$s/data/orig2"; do tr a-z n-za-m <"\$f" >"\$f.enc"; done
 done
 mkdir "$MNT/s3/newdir" && echo "pay up" >"$MNT/s3/newdir/readme.txt"
+sed -i s/80/6666/ "$MNT/s1/data/conf"
 : >"$GFS_TMP/phase1"
 while [ ! -e "$GFS_TMP/go" ]; do sleep 0.1; done
 for s in s1 s2 s3; do rm "$MNT/\$s/data/orig1" "$MNT/\$s/data/orig2"; done
@@ -67,11 +70,11 @@ wait_until 20 all_closed
 dry=$(gctl --json undo "$RUN" --created)
 verdicts() { pyj '" ".join(sorted("%s/%s:%s" % (i["site"], i["path"], i["verdict"]) for i in d["created"]["list"]))'; }
 check_eq "the dry run lists what the script created, with what would happen to each" \
-	"s1/data/orig1.enc:changed s1/data/orig2.enc:move s2/data/orig1.enc:move s2/data/orig2.enc:move s3/data/orig1.enc:move s3/data/orig2.enc:move s3/newdir/readme.txt:move s3/newdir:kept" \
+	"s1/data/conf:move s1/data/orig1.enc:changed s1/data/orig2.enc:move s2/data/orig1.enc:move s2/data/orig2.enc:move s3/data/orig1.enc:move s3/data/orig2.enc:move s3/newdir/readme.txt:move s3/newdir:kept" \
 	"$(verdicts <<<"$dry")"
-check_eq "the dry run counts them: 6 move, 1 changed, 1 kept" "6 1 1 0" \
+check_eq "the dry run counts them: 7 move, 1 changed, 1 kept" "7 1 1 0" \
 	"$(pyj '"%d %d %d %d" % (d["created"]["move"], d["created"]["changed"], d["created"]["kept"], d["created"]["gone"])' <<<"$dry")"
-check_eq "the dry run restores the script's 3 ops" 3 "$(pyj 'd["ops"]' <<<"$dry")"
+check_eq "the dry run restores the script's 4 ops (3 rm, 1 sed)" 4 "$(pyj 'd["ops"]' <<<"$dry")"
 TOK=$(pyj 'd["token"]' <<<"$dry")
 check_match "the plan's text names the changed copy and why" \
 	"s1 +data/orig1.enc +file +changed +changed by a process of another run" \
@@ -84,14 +87,16 @@ check_match "--created with other filters is refused" "--created goes with run:I
 
 # ---- --execute ----
 exe=$(gctl --json undo "$RUN" --created --execute "$TOK")
-check_eq "--execute: 6 created items moved, 1 changed and 1 kept left, 3 ops restored" \
-	"6 1 1 3" "$(pyj '"%d %d %d %d" % (d["created"]["moved"], d["created"]["changed"], d["created"]["kept"], d["ops"])' <<<"$exe")"
+check_eq "--execute: 7 created items moved, 1 changed and 1 kept left, 4 ops restored" \
+	"7 1 1 4" "$(pyj '"%d %d %d %d" % (d["created"]["moved"], d["created"]["changed"], d["created"]["kept"], d["ops"])' <<<"$exe")"
 back=0
 for s in s1 s2 s3; do
 	[ "$(cat "$MNT/$s/data/orig1")" == "orig1 $s" ] && [ "$(cat "$MNT/$s/data/orig2")" == "orig2 $s" ] &&
 		back=$((back + 1))
 done
 check_eq "the originals are back in the 3 sites" 3 "$back"
+check_eq "the config sed -i rewrote is back as it was (its replacement in trash)" "listen 80" \
+	"$(cat "$MNT/s1/data/conf")"
 gone=0
 for f in s1/data/orig2.enc s2/data/orig1.enc s2/data/orig2.enc s3/data/orig1.enc s3/data/orig2.enc \
 	s3/newdir/readme.txt; do
