@@ -122,6 +122,7 @@ struct ov_entry {
 	char *key;     /* scope '\1' path */
 	char *src;     /* dry run: where a directory's contents are now */
 	bool dir;
+	ino_t ino;     /* dry run: the file a rename-over's undo puts there (0: unknown) */
 };
 
 struct undo_overlay {
@@ -237,7 +238,7 @@ int undo_overlay_add(struct undo_overlay *ov, const char *scope, const char *pat
 		free(copy);
 		return -ENOMEM;
 	}
-	*e = (struct ov_entry){ key, copy, dir };
+	*e = (struct ov_entry){ key, copy, dir, 0 };
 	ov->n++;
 	return 0;
 }
@@ -372,6 +373,10 @@ int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p)
 		snprintf(src, sizeof(src), "%s/%s", root, s->from);
 		r = undo_overlay_add(ov, p->scope, s->to, dir,
 				     dir && s->kind != UNDO_MKDIR ? src : NULL);
+		/* a file put back over its replacement: an older op's
+		 * rename-over of that file sees it there (a chain of sed -i) */
+		if (!r && s->kind == UNDO_REPLACE && s->self_ino)
+			ov_slot(ov, p->scope, s->to)->ino = s->self_ino;
 		if (!r && dir && strcmp(s->from, s->to))
 			r = ov_redirect_add(ov, p->scope, s->from, s->to);
 	}
@@ -556,7 +561,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	int sub = -1, nf, nt, r;
 	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
 	enum undo_rover ro = UNDO_RO_NO;
-	ino_t rino = 0;
+	ino_t rino = 0, self = 0;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
 	if ((type == DT_DIR || type == DT_UNKNOWN) &&
@@ -594,7 +599,8 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 		taken = false, replace = true;
 	/* a file a rename replaced takes its path back from its replacement */
 	if (taken && lpresent && !mirror && !merge && !replace &&
-	    (ro = undo_renamed_over(odir, live, name, type, w->p->op, &rino)) != UNDO_RO_NO &&
+	    (ro = undo_renamed_over(odir, live, name, type, w->p->op, ove ? ove->ino : 0,
+				     &rino, &self)) != UNDO_RO_NO &&
 	    ro != UNDO_RO_CHANGED)
 		taken = false, replace = true;
 	if (taken) {
@@ -614,6 +620,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 			s->flags = ro == UNDO_RO_SWAP ? UNDO_F_TO_TRASH : ro == UNDO_RO_TRASH_ONLY ?
 				   UNDO_F_TRASH_ONLY : UNDO_F_CHANGED;
 			s->ino = rino;
+			s->self_ino = self;
 			w->p->changed += ro == UNDO_RO_CHANGED;
 		}
 	} else if (present && !taken) {   /* the twin exists (or will): descend into both */

@@ -92,6 +92,8 @@ struct undo_step {
 	gid_t gid;
 	unsigned flags; /* UNDO_F_* */
 	ino_t ino;      /* UNDO_F_TO_TRASH: the replacement's inode */
+	ino_t self_ino; /* UNDO_F_TO_TRASH: the op's file's own inode (what a
+			 * dry run's later, older ops see at to) */
 };
 
 /* A directory's times to put back once the steps are done: one the plan

@@ -25,10 +25,12 @@ enum undo_rover {
 };
 
 /* Planning: is odir/name (whose name is taken in live) a file a rename of
- * op replaced (TRASH_REPLACED_XATTR)?  *ino gets the replacement's inode
- * for UNDO_RO_SWAP and UNDO_RO_TRASH_ONLY. */
+ * op replaced (TRASH_REPLACED_XATTR)?  live_ino, when not 0, is the file
+ * an earlier op of a dry-run bulk undo puts at that name (instead of what
+ * is live now).  *ino gets the replacement's inode for UNDO_RO_SWAP and
+ * UNDO_RO_TRASH_ONLY, *self the inode of odir/name for UNDO_RO_SWAP. */
 enum undo_rover undo_renamed_over(int odir, int live, const char *name, unsigned type,
-				  const char *op, ino_t *ino);
+				  const char *op, ino_t live_ino, ino_t *ino, ino_t *self);
 
 /* Is dirfd/name (not followed) inode ino? */
 bool undo_is_inode(int dirfd, const char *name, ino_t ino);

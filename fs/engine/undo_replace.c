@@ -73,20 +73,27 @@ static bool replaced_mark(int dirfd, const char *name, const char *op, ino_t *in
 }
 
 enum undo_rover undo_renamed_over(int odir, int live, const char *name, unsigned type,
-				  const char *op, ino_t *ino)
+				  const char *op, ino_t live_ino, ino_t *ino, ino_t *self)
 {
 	struct stat lst, ost;
 	ino_t r;
 
-	if ((type != DT_REG && type != DT_UNKNOWN) ||
-	    fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+	if (type != DT_REG && type != DT_UNKNOWN)
+		return UNDO_RO_NO;
+	if (live_ino)   /* what the dry run's earlier ops put there */
+		lst = (struct stat){ .st_mode = S_IFREG, .st_ino = live_ino };
+	else if (fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
 		return UNDO_RO_NO;
 	if (replaced_mark(odir, name, op, &r)) {
 		if (!S_ISREG(lst.st_mode) || lst.st_ino != r)
 			return UNDO_RO_CHANGED;
 		*ino = r;
+		if (fstatat(odir, name, &ost, AT_SYMLINK_NOFOLLOW) == 0)
+			*self = ost.st_ino;
 		return UNDO_RO_SWAP;
 	}
+	if (live_ino)
+		return UNDO_RO_NO;
 	/* the live original still names the op and the entry's inode */
 	if (S_ISREG(lst.st_mode) && replaced_mark(live, name, op, &r) &&
 	    fstatat(odir, name, &ost, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(ost.st_mode) &&

@@ -97,6 +97,23 @@ check_eq "changed: the execute says changed" changed "$EXEC_EVENTS"
 check_eq "changed: the live file keeps the newest version" three "$(cat "$S/k.conf")"
 check_eq "changed: the original comes back next to it" one "$(cat "$S/k.conf.restored-$op1")"
 
+# ---- 2b. a bulk undo of three sed -i: newest first, back to the first ------
+printf 'v1\n' >"$S/n.conf"
+check "bulk: written" wait_until 60 all_closed
+T=$(now)
+for v in 2 3 4; do
+	sed -i "s/v$((v - 1))/v$v/" "$S/n.conf"
+	check "bulk: sed $v closed" wait_until 60 all_closed
+done
+dry=$(gctl undo --since "$T" --json)
+res=$(gctl undo --since "$T" --execute "$(pyj 'd["token"]' <<<"$dry")" --json)
+check_eq "bulk: the dry run's replaced/moved/renamed are the execute's" \
+	"$(pyj '[d["replaced"], d["moved"], d["renamed"]]' <<<"$dry")" \
+	"$(pyj '[d["replaced"], d["moved"], d["renamed"]]' <<<"$res")"
+check_eq "bulk: three replaced, none renamed" '[3, 0]' "$(pyj '[d["replaced"], d["renamed"]]' <<<"$res")"
+check_eq "bulk: the first version is back" v1 "$(cat "$S/n.conf")"
+check_eq "bulk: no n.conf.restored-*" "" "$(ls "$S" | grep n.conf.restored)"
+
 # ---- 3. the state of a kill -9 between the swap and the move ---------------
 printf 'orig crash\n' >"$S/z.conf"
 check "crash: written" wait_until 60 all_closed
