@@ -413,6 +413,15 @@ static int do_status(void *arg, struct ctl_out *out)
 	datapath_lines(out);
 	copies_status_line(c, out);
 	brake_status_line(c, out);
+	if (c->conf.cr) {   /* what runs created (undo run:ID --created) */
+		struct created_stats cs;
+
+		created_get_stats(c->conf.cr, &cs);
+		snprintf(a, sizeof(a), "noted=%" PRIu64 " unrecorded=%" PRIu64 " flushes=%" PRIu64
+			 " flush_errors=%" PRIu64, cs.noted, cs.unrecorded, cs.flushes,
+			 cs.flush_errors);
+		ctl_emitf(out, "created", a, (char *)NULL);
+	}
 	audit_get_stats(c->audit, &as);
 	snprintf(a, sizeof(a), "written=%" PRIu64 " queued=%" PRIu64 " dropped=%" PRIu64
 		 " failures=%" PRIu64, as.written, as.queued, as.dropped, as.failures);

@@ -90,12 +90,21 @@ static void send_invalidations(struct gfs *g);
 static void created_tick(struct gfs *g)
 {
 	static int64_t said_ns;
+	static uint64_t unrecorded;   /* as last said (maintenance thread only) */
 	int64_t mono = sys.mono_ns();
+	struct created_stats cs;
 	uint64_t dropped = 0;
 	int r;
 
 	if (!g->cr)
 		return;
+	created_get_stats(g->cr, &cs);
+	if (cs.unrecorded > unrecorded) {   /* never silent: --created will not move them */
+		log_msg(LOG_WARNING, "%" PRIu64 " creation(s) not recorded for undo --created "
+			"(a run over %u items, or no room to store them)",
+			cs.unrecorded - unrecorded, (unsigned)CREATED_RUN_MAX);
+		unrecorded = cs.unrecorded;
+	}
 	if ((r = created_flush(g->cr)) < 0 && mono - said_ns > 60 * 1000000000LL) {
 		said_ns = mono;
 		log_msg(LOG_WARNING, "cannot record what runs created: %s (tried again)",

@@ -66,6 +66,9 @@ RUN=$(xa "$MNT/s1/.trash/$(op_of s1 data/orig1)" run)
 check_match "the script's deletions carry its run" "^run:.*-encrypt\.sh-$SCRIPT\$" "$RUN"
 wait_until 20 all_closed
 
+check_match "status counts what runs created, none unrecorded" "noted=[1-9][0-9]* unrecorded=0 " \
+	"$(gctl status)"
+
 # ---- the dry run ----
 dry=$(gctl --json undo "$RUN" --created)
 verdicts() { pyj '" ".join(sorted("%s/%s:%s" % (i["site"], i["path"], i["verdict"]) for i in d["created"]["list"]))'; }
