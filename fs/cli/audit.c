@@ -283,8 +283,9 @@ static int verify(struct gctl *x, int argc, char **argv)
 int c_audit(struct gctl *x, int argc, char **argv)
 {
 	static const struct cmd sub[] = {
-		{ "archive", archive, "audit archive --before T --to FILE [--execute TOKEN]" },
-		{ "verify",  verify,  "audit verify FILE" },
+		{ "archive", archive, "audit archive --before T --to FILE [--execute TOKEN]",
+		  " --before= --to= --execute? ", NULL },
+		{ "verify",  verify,  "audit verify FILE", " ", NULL },
 	};
 
 	return dispatch(x, sub, ARRAY_SIZE(sub), "audit", argc, argv);

@@ -100,9 +100,17 @@ struct cmd {
 	const char *name;
 	int (*fn)(struct gctl *x, int argc, char **argv);   /* argv[-1] is the name */
 	const char *usage;
+	/* The command's options, " --a= --b --c? " (=: takes a value, ?: an
+	 * optional token), checked by dispatch wherever they are on the line
+	 * and moved after the positionals; NULL: subcommands, checked there. */
+	const char *opts;
+	const char *forms;   /* what it takes, named after a wrong ID */
 };
 int dispatch(struct gctl *x, const struct cmd *cmds, size_t n, const char *what,
 	     int argc, char **argv);
+/* A wrong or unknown ID (msg): printed with what the running command
+ * takes instead.  Returns EXIT_USAGE. */
+int id_fail(const char *msg);
 
 /* ---- which store (store.c    ) ---- */
 

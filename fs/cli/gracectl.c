@@ -274,20 +274,20 @@ int resolve_op(struct gctl *x, const char *arg, struct op_record *rec)
 	int r;
 
 	if (ctlcmd_parse_id(arg, CTL_ID_OP, &id, msg, sizeof(msg)) < 0)
-		return fail(EXIT_USAGE, "%s", msg);
+		return id_fail(msg);
 	if ((r = need_index(x)))
 		return r;
 	if (id.scoped) {
 		r = index_get(x->ix, id.site, id.name, rec);
 		if (r == -ENOENT)
-			return fail(EXIT_USAGE, "unknown op '%s'", arg);
+			return id_fail(fmt("unknown op '%s'", arg));
 		return r < 0 ? fail(EXIT_FAILED, "index: %s", strerror(-r)) : 0;
 	}
 	h.name = id.name;
 	if ((r = index_foreach(x->ix, NULL, hit, &h)) < 0)
 		return fail(EXIT_FAILED, "index: %s", strerror(-r));
 	if (!h.n)
-		return fail(EXIT_USAGE, "unknown op '%s'", arg);
+		return id_fail(fmt("unknown op '%s'", arg));
 	if (h.n > 1)
 		return fail(EXIT_USAGE, "op '%s' exists in %zu sites (%s): write op:SITE/%s",
 			    arg, h.n, h.scopes, id.name);
@@ -303,10 +303,10 @@ int site_arg(const char *s, char *out)
 
 	if (strchr(s, ':')) {
 		if (ctlcmd_parse_id(s, CTL_ID_SITE, &id, msg, sizeof(msg)) < 0)
-			return fail(EXIT_USAGE, "%s", msg);
+			return id_fail(msg);
 		s = id.site;
 	} else if (!catalog_site_id_valid(s)) {
-		return fail(EXIT_USAGE, "malformed site '%s'", s);
+		return id_fail(fmt("malformed site '%s'", s));
 	}
 	strcpy(out, s);
 	return 0;
@@ -353,7 +353,7 @@ int known_site(struct gctl *x, const char *s, char *out)
 	int r = site_arg(s, out);
 
 	if (!r && !site_known(x, out))
-		r = fail(EXIT_USAGE, "unknown site '%s'", s);
+		r = id_fail(fmt("unknown site '%s'", s));
 	return r;
 }
 
@@ -365,11 +365,11 @@ int site_id(struct gctl *x, const char *s, char *out)
 	int r;
 
 	if (!strchr(s, ':'))
-		return fail(EXIT_USAGE, "untyped ID '%s': write site:%s", s, s);
+		return id_fail(fmt("untyped ID '%s': write site:%s", s, s));
 	if ((r = site_arg(s, out)))
 		return r;
 	if (fstatat(x->backing_fd, out, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-		return fail(EXIT_USAGE, "unknown site '%s'", s);
+		return id_fail(fmt("unknown site '%s'", s));
 	return 0;
 }
 
@@ -510,23 +510,39 @@ int changes_done(struct gctl *x, struct changes *c, int r)
 
 /* ---- main ---- */
 
+#define OP_FORMS "op:NAME, op:SITE/NAME or op:/NAME (a deleted site)"
+#define HOLD_FORMS "site:NAME, " OP_FORMS " (several at once), or one run:ID"
+
 static const struct cmd cmds[] = {
-	{ "ls",      c_ls,     "ls [SITE] [--run ID]" },
-	{ "show",    c_show,   "show op:ID | show run:ID" },
-	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN" },
-	{ "runs",    c_runs,   "runs" },
+	{ "ls",      c_ls,     "ls [SITE] [--run ID]", " --run= ",
+	  "one site (NAME or site:NAME; a deleted whole site is still its name) and --run run:ID" },
+	{ "show",    c_show,   "show op:ID | show run:ID", " ",
+	  OP_FORMS ", or run:ID (a site's ops: gracectl ls SITE)" },
+	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN", " --site= --run= ",
+	  "a name or path PATTERN, --site site:NAME and --run run:ID" },
+	{ "runs",    c_runs,   "runs", " ", "no argument (show run:ID shows one)" },
 	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] | undo --since T [--until T] "
 			       "[--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
-			       "[--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… [--execute [TOKEN]]" },
-	{ "hold",    c_hold,   "hold site:ID|op:ID… | hold run:ID [--execute TOKEN]" },
-	{ "release", c_hold,   "release site:ID|op:ID… | release run:ID [--execute TOKEN]" },
-	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]" },
-	{ "site",    c_site,   "site ls|add|set|protect|unprotect …" },
-	{ "status",  c_status, "status" },
+			       "[--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… [--execute [TOKEN]]",
+	  " --since= --until= --uid= --command= --script= --site= --exclude-site= --exclude-op= "
+	  "--execute? ",
+	  OP_FORMS " (several at once), one run:ID, or a selection: --since T [--until T] "
+	  "[--uid U] [--command C] [--script NAME] [--site S] [--exclude-site S] "
+	  "[--exclude-op op:ID] (a site's ops: undo --since T --site S)" },
+	{ "hold",    c_hold,   "hold site:ID|op:ID… | hold run:ID [--execute TOKEN]", " --execute? ",
+	  HOLD_FORMS },
+	{ "release", c_hold,   "release site:ID|op:ID… | release run:ID [--execute TOKEN]",
+	  " --execute? ", HOLD_FORMS },
+	{ "purge",   c_purge,  "purge op:ID --reason TEXT [--execute TOKEN]",
+	  " --reason= --execute? ", "one " OP_FORMS " with --reason TEXT" },
+	{ "site",    c_site,   "site ls|add|set|protect|unprotect …", NULL, NULL },
+	{ "status",  c_status, "status", " ", "no argument" },
 	{ "log",     c_log,    "log [--since T] [--until T] [--site S] [--op ID] [--run ID] [--event E] "
-			       "[--limit N] [--after SEQ] [--follow]" },
+			       "[--limit N] [--after SEQ] [--follow]",
+	  " --since= --until= --site= --op= --run= --event= --limit= --after= --follow -f ",
+	  "--site NAME|site:NAME, --op " OP_FORMS " (or a bare op name), --run run:ID" },
 	{ "audit",   c_audit,  "audit archive --before T --to FILE [--execute TOKEN] | "
-			       "audit verify FILE" },
+			       "audit verify FILE", NULL, NULL },
 };
 
 static void usage(FILE *to)
@@ -560,14 +576,102 @@ static void verb_usage(const char *verb)
 	usage(stdout);
 }
 
+static const struct cmd *running;   /* the command being run, for id_fail */
+
+int id_fail(const char *msg)
+{
+	if (!running || !running->forms)
+		return fail(EXIT_USAGE, "%s", msg);
+	/* a subcommand ("site set"): its usage starts with the command's name */
+	return fail(EXIT_USAGE, "%s (%s%s%s takes %s)", msg,
+		    strncmp(running->usage, running->name, strlen(running->name)) ?
+		    fmt("%.*s", (int)strcspn(running->usage, " "), running->usage) : "",
+		    strncmp(running->usage, running->name, strlen(running->name)) ? " " : "",
+		    running->name, running->forms);
+}
+
+/* Does spec (struct cmd.opts) know option a?  '=' a value, '?' an
+ * optional token, ' ' a flag; 0 when unknown. */
+static char opt_kind(const char *spec, const char *a)
+{
+	size_t n = strcspn(a, "=");
+	const char *p = spec;
+
+	while ((p = strstr(p, fmt(" %.*s", (int)n, a)))) {
+		char k = p[n + 1];
+
+		if (k == ' ' || k == '=' || k == '?')
+			return k == '=' || k == '?' ? k : a[n] == '=' ? 0 : ' ';
+		p += n + 1;
+	}
+	return 0;
+}
+
+/* Options of command c anywhere on its line: each is checked (unknown:
+ * exit status 2) and moved, with its value, after the positionals, whose
+ * order is kept; "--" ends them.  -1 to go on, else an exit status. */
+static int check_opts(const struct cmd *c, int argc, char **argv)
+{
+	char **pos = xrealloc(NULL, (size_t)(argc + 1) * sizeof(*pos));
+	char **opt = xrealloc(NULL, (size_t)(argc + 1) * sizeof(*opt));
+	int np = 0, no = 0, r = -1;
+	bool ended = false;
+
+	for (int i = 0; i < argc && r < 0; i++) {
+		const char *a = argv[i];
+		char k;
+
+		if (ended || a[0] != '-' || !a[1]) {
+			pos[np++] = argv[i];
+		} else if (!strcmp(a, "--")) {
+			ended = true;
+		} else if (!(k = opt_kind(c->opts, a))) {
+			r = fail(EXIT_USAGE, "unknown option '%s' (usage: gracectl %s)", a, c->usage);
+		} else {
+			opt[no++] = argv[i];
+			if (strchr(a, '='))
+				continue;   /* --opt=VALUE */
+			if (k == '=' && i + 1 < argc)
+				opt[no++] = argv[++i];
+			else if (k == '=')
+				r = fail(EXIT_USAGE, "%s needs a value (usage: gracectl %s)", a, c->usage);
+			else if (k == '?' && i + 1 < argc && strlen(argv[i + 1]) == CTLCMD_TOKEN_LEN &&
+				 strspn(argv[i + 1], "0123456789abcdef") == CTLCMD_TOKEN_LEN)
+				opt[no++] = argv[++i];
+		}
+	}
+	if (r < 0) {
+		memcpy(argv, pos, (size_t)np * sizeof(*pos));
+		memcpy(argv + np, opt, (size_t)no * sizeof(*opt));
+		argv[np + no] = NULL;
+	}
+	free(pos);
+	free(opt);
+	return r;
+}
+
 int dispatch(struct gctl *x, const struct cmd *c, size_t n, const char *what,
 		    int argc, char **argv)
 {
+	int r;
+
 	if (argc < 1)
 		return fail(EXIT_USAGE, "%s: which command? (see --help)", what);
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(c[i].name, argv[0]))
-			return c[i].fn(x, argc - 1, argv + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(c[i].name, argv[0]))
+			continue;
+		/* "--" is dropped: the positionals are first from now on */
+		if (c[i].opts && (r = check_opts(&c[i], argc - 1, argv + 1)) >= 0)
+			return r;
+		if (c[i].opts)
+			for (int j = 1; j < argc; j++)
+				if (!argv[j]) {
+					argc = j;
+					break;
+				}
+		running = &c[i];
+		return c[i].fn(x, argc - 1, argv + 1);
+	}
 	return fail(EXIT_USAGE, "unknown %s command '%s' (see --help)", what, argv[0]);
 }
 

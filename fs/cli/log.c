@@ -134,6 +134,9 @@ int c_log(struct gctl *x, int argc, char **argv)
 		const char *a = argv[i], *v;
 		char msg[600];
 
+		if (a[0] != '-')
+			return fail(EXIT_USAGE, "unexpected argument '%s' (log takes options only: "
+				    "--site S, --op op:ID, --run run:ID, --event E, …)", a);
 		if (!strcmp(a, "--follow") || !strcmp(a, "-f")) {
 			follow_on = true;
 			continue;
@@ -152,7 +155,7 @@ int c_log(struct gctl *x, int argc, char **argv)
 			/* op:NAME, op:SITE/NAME, or a bare op name */
 			if (ctlcmd_parse_id(strchr(v, ':') ? v : fmt("op:%s", v), CTL_ID_OP, &id,
 					    msg, sizeof(msg)) < 0)
-				return fail(EXIT_USAGE, "%s", msg);
+				return id_fail(msg);
 			f.op = id.name;
 			if (id.scoped && *id.site)
 				f.site = id.site;

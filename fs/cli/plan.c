@@ -209,7 +209,7 @@ int c_hold(struct gctl *x, int argc, char **argv)
 		char msg[600];
 
 		if (ctlcmd_parse_id(argv[i], CTL_ID_SITE | CTL_ID_OP, &id, msg, sizeof(msg)) < 0) {
-			r = fail(EXIT_USAGE, "%s", msg);
+			r = id_fail(msg);
 		} else if (id.kind == CTL_ID_SITE) {
 			size_t before = q.n;
 
@@ -226,8 +226,8 @@ int c_hold(struct gctl *x, int argc, char **argv)
 			    (r = index_foreach(x->ix, "", hold_root_op, &q)) < 0)
 				r = fail(EXIT_FAILED, "index: %s", strerror(-r));
 			if (!r && q.n == before)
-				r = fail(EXIT_USAGE, "unknown site '%s' (neither live nor among the "
-					 "deleted sites: gracectl site ls)", argv[i]);
+				r = id_fail(fmt("unknown site '%s' (neither live nor among the "
+						"deleted sites: gracectl site ls)", argv[i]));
 		} else if (!(r = resolve_op(x, argv[i], &rec))) {
 			struct hold_req *h = hold_add(&q, "op", rec.scope, rec.name);
 

@@ -26,7 +26,7 @@ int run_arg(const char *s, char *out)
 	if (!strchr(s, ':'))
 		s = fmt("run:%s", s);
 	if (ctlcmd_parse_id(s, CTL_ID_RUN, &id, msg, sizeof(msg)) < 0)
-		return fail(EXIT_USAGE, "%s", msg);
+		return id_fail(msg);
 	snprintf(out, UTIL_RUN_MAX, "%.*s", UTIL_RUN_MAX - 1, id.name);   /* parse checked its length */
 	return 0;
 }
@@ -37,7 +37,7 @@ int run_arg(const char *s, char *out)
 int run_check(const struct selection *s, const char *id)
 {
 	if (!s->n)
-		return fail(EXIT_USAGE, "unknown run 'run:%s' (no operation in trash has it)", id);
+		return id_fail(fmt("unknown run 'run:%s' (no operation in trash has it)", id));
 	for (size_t i = 1; i < s->n; i++)
 		if (s->v[i].run_start != s->v[0].run_start)
 			return fail(EXIT_USAGE, "run:%s names two runs (its leader's pid was reused "
@@ -214,7 +214,7 @@ int run_show(struct gctl *x, const char *arg)
 	int r;
 
 	if (ctlcmd_parse_id(arg, CTL_ID_RUN, &id, msg, sizeof(msg)) < 0)
-		return fail(EXIT_USAGE, "%s", msg);
+		return id_fail(msg);
 	l.only = id.name;
 	if ((r = need_counts(x)))
 		return r;
@@ -314,7 +314,7 @@ int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute, co
 		bool already = !s.v[i].hold == !hold;
 
 		todo += !already;
-		table_add(&t, op_id(s.v[i].scope, s.v[i].name), *s.v[i].scope ? s.v[i].scope : "/",
+		table_add(&t, op_id(s.v[i].scope, s.v[i].name), op_site_text(x->backing_fd, &s.v[i]),
 			  utc(s.v[i].last_ns / NS), s.v[i].cmdline, num(s.v[i].items),
 			  num(s.v[i].bytes), already ? (hold ? "already held" : "not held") : verb);
 	}
@@ -322,7 +322,7 @@ int run_hold(struct gctl *x, const char *verb, const char *arg, bool execute, co
 		store_plan(x, token, body);
 		if (x->json) {
 			printf("{\"dry_run\":true,\"token\":\"%s\",\"ops\":%zu,\"changes\":%zu,"
-			       "%s\"plan\":", token, s.n, todo, braked ? "\"lift_brake\":true," : "");
+			       "\"lift_brake\":%s,\"plan\":", token, s.n, todo, braked ? "true" : "false");
 			table_json(&t);
 			puts("}");
 		} else {

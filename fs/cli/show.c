@@ -384,6 +384,61 @@ static int kv_line(void *arg, const char *const *f, int n)
 	return 0;
 }
 
+static bool is_count(const char *v)
+{
+	return *v && v[strspn(v, "0123456789")] == '\0' && (v[0] != '0' || !v[1]) && strlen(v) < 20;
+}
+
+/* A token of a daemon value in JSON: a count as a number, else text. */
+static void json_token(const char *v, size_t n)
+{
+	const char *t = fmt("%.*s", (int)n, v);
+
+	json_value(t, is_count(t) ? 'n' : 's');
+}
+
+/* One value of the daemon's status lines in JSON: the flags as booleans,
+ * "unknown" (not measured yet) as null, counts as numbers, and a value
+ * of KEY=VALUE words ("written=2 queued=0 …", with a leading setting:
+ * "20/10m braked=0 trips=0") as an object. */
+static void status_value(const char *key, const char *v)
+{
+	static const char *const flags[] = { "space_pressure" };
+	size_t n = strcspn(v, " ");
+
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (!strcmp(key, flags[i]) && (!strcmp(v, "0") || !strcmp(v, "1"))) {
+			fputs(v[0] == '1' ? "true" : "false", stdout);
+			return;
+		}
+	if (!*v || !strcmp(v, "unknown") || !strcmp(v, "-")) {
+		fputs("null", stdout);
+		return;
+	}
+	if (!strchr(v, '=') || (v[n] && !strchr(v + n, '='))) {
+		json_value(v, is_count(v) ? 'n' : 's');
+		return;
+	}
+	putchar('{');
+	for (const char *p = v; *p; ) {
+		size_t len = strcspn(p, " "), eq = strcspn(p, "=");
+
+		printf("%s", p == v ? "" : ",");
+		if (eq < len) {
+			json_str(fmt("%.*s", (int)eq, p));
+			putchar(':');
+			json_token(p + eq + 1, len - eq - 1);
+		} else {   /* the setting before the counts */
+			json_str(!strcmp(key, "brake") ? "limit" : "value");
+			putchar(':');
+			json_token(p, len);
+		}
+		p += len;
+		p += strspn(p, " ");
+	}
+	putchar('}');
+}
+
 int c_status(struct gctl *x, int argc, char **argv)
 {
 	static const char *const kv_cols[] = { "key", "value" };
@@ -398,8 +453,9 @@ int c_status(struct gctl *x, int argc, char **argv)
 	char msg[600];
 	int r;
 
+	(void)argv;
 	if (argc)
-		return fail(EXIT_USAGE, "usage: status");
+		return fail(EXIT_USAGE, "usage: status (it takes no argument)");
 	/* the daemon's own lines (mount, sweeper, interlocks, …) */
 	if ((r = load_usage(x, &u)))
 		return r;
@@ -429,9 +485,7 @@ int c_status(struct gctl *x, int argc, char **argv)
 
 			json_str(cell(&kv, i, 0));
 			putchar(':');
-			/* the daemon's counters are numbers */
-			json_value(v, *v && v[strspn(v, "0123456789")] == '\0' &&
-				   (v[0] != '0' || !v[1]) ? 'n' : 's');
+			status_value(cell(&kv, i, 0), v);
 		}
 		fputs("},\"sites\":", stdout);
 		table_json(&ut);

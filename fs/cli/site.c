@@ -155,13 +155,18 @@ static int site_ls(struct gctl *x, int argc, char **argv)
 	static const char *const cols[] = { "site", "kind", "state", "created", "retention",
 		"hold", "ops", "items", "bytes", "oldest", "next_expiry", "protected", "trash_max",
 		"exclude", "nopreserve" };
-	struct table t = TABLE(cols, "sSsSsbnnnSEasss");
+	struct table t = TABLE(cols, "sSsSsbnnnSEaSSS");   /* unset: null */
 	struct catalog_protected *prot = NULL;
 	struct names names = {0};
 	struct usages u;
-	bool have_cat = need_catalog(x, false) == 0;
+	bool have_cat;
 	int r;
 
+	(void)argv;
+	if (argc)
+		return fail(EXIT_USAGE, "usage: site ls (it takes no argument; one site's trash: "
+			    "gracectl ls SITE)");
+	have_cat = need_catalog(x, false) == 0;
 	if ((r = load_usage(x, &u)))
 		return r;
 	site_dirs(x, &names);
@@ -352,7 +357,7 @@ static int site_set(struct gctl *x, int argc, char **argv)
 		if (strcmp(newret, "default") && util_parse_duration(newret, &nr) < 0)
 			return fail(EXIT_USAGE, "bad retention '%s' (e.g. 30d, 12h)", newret);
 		if (sitepolicy_get(x->backing_fd, site, &pol) < 0)
-			return fail(EXIT_USAGE, "unknown site '%s'", argv[0]);
+			return id_fail(fmt("unknown site '%s'", argv[0]));
 		if (pol.retention_s)
 			util_format_duration(pol.retention_s, cur, sizeof(cur));
 		/* "default", or from the (unknown here) default, may be lower */
@@ -401,13 +406,17 @@ static int site_protect(struct gctl *x, int argc, char **argv)
 }
 
 const struct cmd site_cmds[] = {
-	{ "ls",        site_ls,      "site ls" },
-	{ "add",       site_add,     "site add site:ID [KIND]" },
+	{ "ls",        site_ls,      "site ls", " ", "no argument" },
+	{ "add",       site_add,     "site add site:ID [KIND]", " ", "one site:NAME (a directory "
+				     "of the backing store) and a KIND" },
 	{ "set",       site_set,     "site set site:ID retention=DURATION|default hold=on|off "
 				     "kind=KIND preserve_max=SIZE trash_max=SIZE|none "
-				     "exclude=GLOB,…|none nopreserve=GLOB,…|none [--execute]" },
-	{ "protect",   site_protect, "site protect site:ID PATH" },
-	{ "unprotect", site_protect, "site unprotect site:ID PATH" },
+				     "exclude=GLOB,…|none nopreserve=GLOB,…|none [--execute]",
+	  " --execute? ", "one site:NAME (a directory of the backing store) and KEY=VALUE…" },
+	{ "protect",   site_protect, "site protect site:ID PATH", " ",
+	  "one site:NAME and a site-relative PATH" },
+	{ "unprotect", site_protect, "site unprotect site:ID PATH", " ",
+	  "one site:NAME and a site-relative PATH" },
 };
 const size_t n_site_cmds = ARRAY_SIZE(site_cmds);
 

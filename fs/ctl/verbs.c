@@ -62,8 +62,16 @@ int ctlcmd_parse_id(const char *s, unsigned want, struct ctl_id *id, char *msg, 
 	const char *colon = strchr(s, ':'), *v, *slash;
 
 	memset(id, 0, sizeof(*id));
-	if (!colon) {
-		snprintf(msg, cap, "untyped ID '%s': write site:%s or op:%s", s, s, s);
+	if (!colon) {   /* write it as each kind the command takes */
+		static const char *const kinds[] = { "site", "op", "run" };
+		size_t len = (size_t)snprintf(msg, cap, "untyped ID '%s': write", s);
+		unsigned k = 0, total = __builtin_popcount(want & 7);
+
+		for (unsigned i = 0; i < 3; i++)
+			if (want & (1u << i) && len < cap)
+				len += (size_t)snprintf(msg + len, cap - len, "%s %s:%s",
+							!k++ ? "" : k == total ? " or" : ",",
+							kinds[i], s);
 		return -EINVAL;
 	}
 	v = colon + 1;

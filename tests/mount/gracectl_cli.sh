@@ -62,7 +62,8 @@ check_match "naming both" "-b /srv/b2 .*other.conf" "$(tr '\n' ' ' <"$GFS_TMP/er
 # ---- 5. exit codes -------------------------------------------------------
 snap=$(gctl --json site ls)
 exit_is "ls site:nosuch: 2" 2 gctl ls site:nosuch
-check_match "unknown site, one line" "^gracectl: error: unknown site 'site:nosuch'$" "$(cat "$GFS_TMP/err")"
+check_match "unknown site, with what ls takes" "^gracectl: error: unknown site 'site:nosuch' \\(ls takes one site .*\\)$" "$(cat "$GFS_TMP/err")"
+check_eq "... on one line" 1 "$(wc -l <"$GFS_TMP/err")"
 exit_is "find --site nosuch: 2" 2 gctl find --site nosuch '*'
 exit_is "log --event nosuch: 2" 2 gctl log --event nosuch
 exit_is "log --limit 0: 2" 2 gctl log --limit 0

@@ -40,12 +40,12 @@ OPTS=(min_free=40% min_retention=20s retention=30d op_gap=1s sweep_interval=1s
 # status KEY — one of the daemon's lines of `gracectl status`
 status() {
 	gctl --json status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["daemon"].get(sys.argv[1], "absent"))' "$1"
+		python3 -c 'import json, sys; v = json.load(sys.stdin)["daemon"].get(sys.argv[1], "absent"); print(int(v) if isinstance(v, bool) else v)' "$1"
 }
 # site_field SITE COLUMN — a cell of `gracectl site ls`
 site_field() {
 	gctl --json site ls |
-		python3 -c 'import json, sys; print([r for r in json.load(sys.stdin) if r["site"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
+		python3 -c 'import json, sys; v = [r for r in json.load(sys.stdin) if r["site"] == sys.argv[1]][0][sys.argv[2]]; print("" if v is None else v)' "$1" "$2"
 }
 free_bytes() { stat -f -c '%a %S' "$BACKING" | awk '{ printf "%d\n", $1 * $2 }'; }
 metric() { awk -v n="$1" '$1 == n { print $2 }' "$PROM" 2>/dev/null; }

@@ -32,7 +32,7 @@ gfs_loop_backing 64M -m 0 -N 2048
 
 status() {
 	gctl --json status |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["daemon"].get(sys.argv[1], "absent"))' "$1"
+		python3 -c 'import json, sys; v = json.load(sys.stdin)["daemon"].get(sys.argv[1], "absent"); print(int(v) if isinstance(v, bool) else v)' "$1"
 }
 audit_rows() {   # EVENT SITE — "op detail" lines of the audit log
 	gctl --json log --event "$1" --site "$2" |

@@ -60,7 +60,10 @@ static void test_parse_id(void **state)
 	id_ok("op:www/" OP, CTL_ID_OP, CTL_ID_OP, true, "www", OP);
 	id_ok("op:/" OP, CTL_ID_OP, CTL_ID_OP, true, "", OP);
 	id_ok("op:" OP ".2", CTL_ID_SITE | CTL_ID_OP, CTL_ID_OP, false, "", OP ".2");
-	id_bad("www", CTL_ID_SITE, "untyped ID 'www': write site:www or op:www");
+	id_bad("www", CTL_ID_SITE, "untyped ID 'www': write site:www");
+	id_bad("www", CTL_ID_SITE | CTL_ID_OP, "untyped ID 'www': write site:www or op:www");
+	id_bad("www", CTL_ID_OP | CTL_ID_RUN, "untyped ID 'www': write op:www or run:www");
+	id_bad("www", 7, "untyped ID 'www': write site:www, op:www or run:www");
 	id_bad("site:www", CTL_ID_OP, "'site:www' is a site ID; this command takes op:");
 	id_bad("op:" OP, CTL_ID_SITE, "is an op ID; this command takes site:");
 	id_bad("app:1234", CTL_ID_SITE | CTL_ID_OP, "unknown ID kind 'app:'");
