@@ -521,11 +521,12 @@ static const struct cmd cmds[] = {
 	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN", " --site= --run= ",
 	  "a name or path PATTERN, --site site:NAME and --run run:ID" },
 	{ "runs",    c_runs,   "runs", " ", "no argument (show run:ID shows one)" },
-	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] | undo --since T [--until T] "
-			       "[--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
-			       "[--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… [--execute [TOKEN]]",
+	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] [--created] | "
+			       "undo --since T [--until T] [--uid U] [--command C] [--script NAME] "
+			       "[--site S[,S…]]… [--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… "
+			       "[--execute [TOKEN]]",
 	  " --since= --until= --uid= --command= --script= --site= --exclude-site= --exclude-op= "
-	  "--execute? ",
+	  "--created --execute? ",
 	  OP_FORMS " (several at once), one run:ID, or a selection: --since T [--until T] "
 	  "[--uid U] [--command C] [--script NAME] [--site S] [--exclude-site S] "
 	  "[--exclude-op op:ID] (a site's ops: undo --since T --site S)" },
