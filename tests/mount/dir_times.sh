@@ -9,6 +9,8 @@
 #  2. the same, restored by a tenant's mv out of .trash
 #  3. rm -rf tree/d2/e1, then rm -rf tree: a bulk undo of both (tree/d2
 #     takes the times from before the first op)
+#  3b. rm -rf x, mkdir x again, rm -rf x: a bulk undo merges the old x
+#     into the new one and gives both levels the old x's times
 #  4. rm -rf of a whole site, undo: the site root and its tree as before
 # Each time compared through the mount and in the backing store.
 
@@ -97,6 +99,24 @@ check "3: bulk undo" undo_since "$T"
 check_same_text "3: every directory's mtime as before both ops (mount)" "$before" \
 	"$(mtimes "$MNT/site1/tree")"
 check_same_text "3: ... and in the backing store" "$before" "$(mtimes "$BACKING/site1/tree")"
+
+# ---- 3b. a directory deleted, recreated, deleted again: merged back ----------
+mkdir -p "$MNT/site1/x/sub"
+echo old >"$MNT/site1/x/sub/old"
+touch -d @990000000.125 "$MNT/site1/x/sub"
+touch -d @990000001.25 "$MNT/site1/x"
+xbefore=$(mtimes "$MNT/site1/x")
+T=$(now)
+rm -rf "$MNT/site1/x"
+check "3b: the first op is closed" wait_until 60 all_closed
+mkdir -p "$MNT/site1/x/sub"
+echo new >"$MNT/site1/x/sub/new"
+rm -rf "$MNT/site1/x"
+check "3b: the ops are closed" wait_until 60 all_closed
+check "3b: bulk undo" undo_since "$T"
+check_eq "3b: both files are back, merged" "new old" "$(ls "$MNT/site1/x/sub" | xargs)"
+check_same_text "3b: the merged directories have the times from before the first op" \
+	"$xbefore" "$(mtimes "$MNT/site1/x")"
 
 # ---- 4. a whole site --------------------------------------------------
 make_tree "$MNT/site2/tree"
