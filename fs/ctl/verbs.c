@@ -170,6 +170,15 @@ static int need_daemon(struct req *rq)
 		    rq->argv[0]);
 }
 
+/* The peer as a row's actor. */
+static void peer_row(const struct req *rq, struct audit_row *row)
+{
+	row->uid = rq->peer->uid;
+	row->pid = rq->peer->pid;
+	row->cmdline = rq->who.cmdline;
+	row->run = rq->who.run;
+}
+
 static void audit(struct req *rq, const char *event, const char *site, const char *op,
 		  const char *path, const char *detail)
 {
@@ -180,10 +189,7 @@ static void audit(struct req *rq, const char *event, const char *site, const cha
 	row.site = site && !*site && op && *rq->sites ? rq->sites : site;
 	row.op = op;
 	row.path = path;
-	row.uid = rq->peer->uid;
-	row.pid = rq->peer->pid;
-	row.cmdline = rq->who.cmdline;
-	row.run = rq->who.run;
+	peer_row(rq, &row);
 	row.detail = detail;
 	audit_log(rq->c->audit, &row);
 }
@@ -927,10 +933,7 @@ static int v_audit_archive(struct req *rq)
 		 before);
 	rec.ts_ns = sys.wall_ns();
 	rec.path = path;
-	rec.uid = rq->peer->uid;
-	rec.pid = rq->peer->pid;
-	rec.cmdline = rq->who.cmdline;
-	rec.run = rq->who.run;
+	peer_row(rq, &rec);
 	rec.detail = detail;
 	if ((r = catalog_audit_archive(rq->c->cat, &rec, &p, sha, &seq)) < 0)
 		return fail(rq, r, "%s", r == -ESTALE ? "the audit log changed since the archive "

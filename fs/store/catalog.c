@@ -146,9 +146,10 @@ static const char *const sql[S_COUNT] = {
 	/* rows an archive row covers that are still there (an interrupted archive) */
 	[S_ARCH_LEFT] = "SELECT count(*) FROM audit r JOIN audit a ON a.seq BETWEEN"
 		" r.archive_first AND r.archive_last WHERE r.event = 'archive' AND a.event != 'archive'",
-	[S_ARCH_INSERT] = "INSERT INTO audit(ts_ns, event, path, uid, pid, cmdline, detail, run,"
-		" archive_first, archive_last, archive_rows, archive_sha256)"
-		" VALUES (?1, 'archive', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	/* ?1..?10 as S_AUDIT_INSERT (bind_row) */
+	[S_ARCH_INSERT] = "INSERT INTO audit(ts_ns, event, site, op, path, uid, pid, cmdline,"
+		" detail, run, archive_first, archive_last, archive_rows, archive_sha256)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[S_ARCH_DELETE] = "DELETE FROM audit WHERE seq IN (SELECT a.seq FROM audit r JOIN audit a"
 		" ON a.seq BETWEEN r.archive_first AND r.archive_last WHERE r.event = 'archive'"
 		" AND a.event != 'archive' LIMIT ?1)",
@@ -638,6 +639,21 @@ bool catalog_path_covers_protected(const struct catalog_protected *list, const c
 
 /* ---- audit ---- */
 
+/* A row's columns as ?1..?10 of an audit INSERT. */
+static void bind_row(sqlite3_stmt *q, const struct audit_row *a)
+{
+	sqlite3_bind_int64(q, 1, a->ts_ns);
+	bind_text(q, 2, a->event);
+	bind_text(q, 3, a->site);
+	bind_text(q, 4, a->op);
+	bind_text(q, 5, a->path);
+	bind_opt_int(q, 6, a->uid, -1);
+	bind_opt_int(q, 7, a->pid, -1);
+	bind_text(q, 8, a->cmdline);
+	bind_text(q, 9, a->detail);
+	bind_text(q, 10, a->run && *a->run ? a->run : NULL);
+}
+
 int catalog_audit_append_batch(struct catalog *c, const struct audit_row *rows, size_t n)
 {
 	int r;
@@ -653,16 +669,7 @@ int catalog_audit_append_batch(struct catalog *c, const struct audit_row *rows, 
 		const struct audit_row *a = &rows[i];
 		sqlite3_stmt *q = stmt(c, S_AUDIT_INSERT);
 
-		sqlite3_bind_int64(q, 1, a->ts_ns);
-		bind_text(q, 2, a->event);
-		bind_text(q, 3, a->site);
-		bind_text(q, 4, a->op);
-		bind_text(q, 5, a->path);
-		bind_opt_int(q, 6, a->uid, -1);
-		bind_opt_int(q, 7, a->pid, -1);
-		bind_text(q, 8, a->cmdline);
-		bind_text(q, 9, a->detail);
-		bind_text(q, 10, a->run && *a->run ? a->run : NULL);
+		bind_row(q, a);
 		r = run(c, q, NULL);
 	}
 	if (!r)
@@ -777,25 +784,22 @@ int catalog_audit_archive(struct catalog *c, const struct audit_row *rec,
 			  const struct catalog_archive_plan *p, const char *sha256,
 			  uint64_t *seq)
 {
+	struct audit_row a = *rec;
 	sqlite3_stmt *q;
 	int r;
 
 	if (!p->rows || p->first_seq > p->last_seq || !sha256 || strlen(sha256) != 64)
 		return -EINVAL;
+	a.event = "archive";
+	a.site = a.op = NULL;
 	pthread_mutex_lock(&c->lock);
 	if (!(r = run(c, stmt(c, S_BEGIN), NULL))) {
 		q = stmt(c, S_ARCH_INSERT);
-		sqlite3_bind_int64(q, 1, rec->ts_ns);
-		bind_text(q, 2, rec->path);
-		bind_opt_int(q, 3, rec->uid, -1);
-		bind_opt_int(q, 4, rec->pid, -1);
-		bind_text(q, 5, rec->cmdline);
-		bind_text(q, 6, rec->detail);
-		bind_text(q, 7, rec->run && *rec->run ? rec->run : NULL);
-		sqlite3_bind_int64(q, 8, (int64_t)p->first_seq);
-		sqlite3_bind_int64(q, 9, (int64_t)p->last_seq);
-		sqlite3_bind_int64(q, 10, (int64_t)p->rows);
-		bind_text(q, 11, sha256);
+		bind_row(q, &a);
+		sqlite3_bind_int64(q, 11, (int64_t)p->first_seq);
+		sqlite3_bind_int64(q, 12, (int64_t)p->last_seq);
+		sqlite3_bind_int64(q, 13, (int64_t)p->rows);
+		bind_text(q, 14, sha256);
 		/* the trigger refuses a range that is not the oldest, or whose
 		 * count changed: the log is not what was archived */
 		if ((r = run(c, q, NULL)) == -EPERM)

@@ -5,8 +5,9 @@
 # daemon's pid, command gracefs-sweeper) and keeps the op's deleter in its
 # own detail fields; the metrics file shows the eviction within a tick; a
 # deleted site brought back beside its re-created name gets a site-add
-# row; a whole-site rm -rf counts one op; a purge row's command line keeps
-# its quoting (it can be pasted back).
+# row; a whole-site rm -rf counts one op; an exclude row names its
+# pattern; a purge row's command line keeps its quoting (it can be pasted
+# back).
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gctl_lib.sh"
@@ -69,6 +70,16 @@ check_match "site-add: says where it came from" "restored site s2 of $ROOT" \
 	"$(pyj 'd["detail"]' <<<"$(row site-add "$RESTORED")")"
 check_match "site-add: the operator's undo is the actor" "gracectl .*undo" \
 	"$(pyj 'd["command"]' <<<"$(row site-add "$RESTORED")")"
+
+# ---------------------------------------------------------------------------
+# An exclusion's row names the pattern that matched.
+check "exclude *.tmp in s1" gctl site set site:s1 'exclude=*.tmp' --execute
+echo t >"$MNT/s1/scratch.tmp"
+rm "$MNT/s1/scratch.tmp"
+check "the exclude row is written" wait_until 20 eval '[ -n "$(row exclude s1)" ]'
+check_match "exclude row: the pattern that matched" "items=1 .*pattern=\*\.tmp" \
+	"$(pyj 'd["detail"]' <<<"$(row exclude s1)")"
+check "clear the exclusion" gctl site set site:s1 exclude=none --execute
 
 # ---------------------------------------------------------------------------
 # The purge row's command line keeps its quoting.
