@@ -101,8 +101,9 @@ static void created_tick(struct gfs *g)
 	created_get_stats(g->cr, &cs);
 	if (cs.unrecorded > unrecorded) {   /* never silent: --created will not move them */
 		log_msg(LOG_WARNING, "%" PRIu64 " creation(s) not recorded for undo --created "
-			"(a run over %u items, or no room to store them)",
-			cs.unrecorded - unrecorded, (unsigned)CREATED_RUN_MAX);
+			"(a run over %u items, over %u records in all, or no memory)",
+			cs.unrecorded - unrecorded, (unsigned)CREATED_RUN_MAX,
+			(unsigned)CREATED_TOTAL_MAX);
 		unrecorded = cs.unrecorded;
 	}
 	if ((r = created_flush(g->cr)) < 0 && mono - said_ns > 60 * 1000000000LL) {

@@ -117,11 +117,21 @@ static void unhash(struct created *c, int slot)
 static int flush_locked(struct created *c)
 {
 	struct created_rec *v;
+	uint64_t total = 0;
 	size_t n = 0;
 	int r;
 
 	if (!c->ndirty)
 		return 0;
+	if (index_created_count(c->ix, &total) == 0 && total >= CREATED_TOTAL_MAX) {
+		/* full: the op records must keep their room; these stay unknown
+		 * (an item whose later change is not stored reads as changed) */
+		c->stats.unrecorded += c->ndirty;
+		for (unsigned i = 0; i < CREATED_MEM_MAX; i++)
+			c->ring[i].dirty = false;
+		c->ndirty = 0;
+		return 0;
+	}
 	if (!(v = malloc(c->ndirty * sizeof(*v))))
 		return -ENOMEM;
 	for (unsigned i = 0; i < CREATED_MEM_MAX && n < c->ndirty; i++)

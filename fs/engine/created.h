@@ -16,9 +16,10 @@
  * path and stat of what it just created.
  *
  * Bounds: CREATED_RUN_MAX items per run (per daemon lifetime: a run that
- * creates more has the rest unrecorded, counted in created_stats); a
- * record is ~60 bytes plus its path in LMDB; records are pruned once
- * older than the retention (created_prune, from the sweeper's pass).
+ * creates more has the rest unrecorded, counted in created_stats) and
+ * CREATED_TOTAL_MAX records in all; a record is ~60 bytes plus its path
+ * in LMDB; records are pruned once older than the retention
+ * (created_prune, hourly from the maintenance thread).
  *
  * A plan (created_plan) reads a run's records and checks each against the
  * live item — the same inode at the recorded path, and for a non-directory
@@ -42,6 +43,10 @@
 #define CREATED_MEM_MAX 16384     /* notes kept in memory (followed on rename/write) */
 #define CREATED_RUN_MAX 1000000   /* items recorded per run */
 #define CREATED_RUNS 64           /* runs whose counts are kept (least recent goes) */
+/* Records in the index in all (~200 bytes each with LMDB's pages: ~2 GB):
+ * the table shares the index's map with the op records, which must never
+ * run out of room because of it.  Over it, notes are not stored. */
+#define CREATED_TOTAL_MAX 10000000
 
 struct created;
 

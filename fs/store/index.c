@@ -578,6 +578,11 @@ int index_created_put(struct index *ix, const struct created_rec *v, size_t n)
 	return rc ? rc : ret;
 }
 
+int index_created_count(struct index *ix, uint64_t *n)
+{
+	return db_entries(ix, ix->cr, n);
+}
+
 int index_created_del(struct index *ix, const char *run, uint64_t dev, uint64_t ino)
 {
 	unsigned char key[CRREC_KEY_MAX];

@@ -119,6 +119,8 @@ int index_tlop_add(struct index *ix, const char *op, int32_t delta);
  * -errno (a record that does not encode is skipped: -EINVAL after the
  * others are stored). */
 int index_created_put(struct index *ix, const struct created_rec *v, size_t n);
+/* Number of records.  0 or -errno. */
+int index_created_count(struct index *ix, uint64_t *n);
 /* 0, -ENOENT, or -errno. */
 int index_created_del(struct index *ix, const char *run, uint64_t dev, uint64_t ino);
 /* Every record of run (NULL: of every run), in key order; r->path is
