@@ -521,7 +521,7 @@ static const struct cmd cmds[] = {
 	{ "find",    c_find,   "find [--site SITE] [--run ID] PATTERN", " --site= --run= ",
 	  "a name or path PATTERN, --site site:NAME and --run run:ID" },
 	{ "runs",    c_runs,   "runs", " ", "no argument (show run:ID shows one)" },
-	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S] [--created] | "
+	{ "undo",    c_undo,   "undo op:ID… | undo run:ID [--site S | --created] | "
 			       "undo --since T [--until T] [--uid U] [--command C] [--script NAME] "
 			       "[--site S[,S…]]… [--exclude-site S[,S…]]… [--exclude-op op:ID[,…]]… "
 			       "[--execute [TOKEN]]",

@@ -872,7 +872,7 @@ int c_undo(struct gctl *x, int argc, char **argv)
 		goto out;
 	}
 	if (ids == bulk || (bulk && !s.since_ns && !s.run)) {
-		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--created] [--site S] … | undo --since T "
+		r = fail(EXIT_USAGE, "usage: undo op:ID… | undo run:ID [--site S | --created] | undo --since T "
 			 "[--until T] [--uid U] [--command C] [--script NAME] [--site S[,S…]]… "
 			 "[--exclude-site S[,S…]]… [--exclude-op op:ID[,op:ID…]]… [--execute [TOKEN]]");
 		goto out;
