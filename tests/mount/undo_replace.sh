@@ -15,6 +15,8 @@
 #     move into its op (the original live and still marked, the replacement
 #     in the undone op), made in the backing store while unmounted: after
 #     remount nothing is lost, and undo finishes the job
+#  4. a real kill -9 of the daemon during the undo of one sed -i over 400
+#     files: every version survives, and undoing again finishes the job
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gctl_lib.sh"
@@ -137,5 +139,55 @@ nop=$(op_with z.conf)
 check_match "crash: the replacement went to an undo op" '-undo-[0-9]+$' "$nop"
 check_eq "crash: ... with its bytes" 'new crash' "$(cat "$S/.trash/$nop/z.conf")"
 check_eq "crash: no z.conf.restored-*" "" "$(ls "$S" | grep z.conf.restored)"
+
+# ---- 4. a real kill -9 during the undo of 400 rename-overs -------------------
+# One sed -i over 400 files is one op of 400 rename-overs.  The daemon is
+# killed as soon as the undo has put back its first original (watched with
+# a builtin in a tight loop: a poll that forks would see only the end).
+# Wherever the kill lands, every version must be somewhere, exactly once,
+# and undoing again must finish the job: originals live, replacements in
+# trash, nothing next to anything as .restored-.
+NR=400
+mkdir "$S/r"
+for ((i = 0; i < NR; i++)); do printf 'orig %03d\n' "$i" >"$S/r/f$(printf %03d "$i")"; done
+check "kill: written" wait_until 60 all_closed
+(cd "$S/r" && sed -i 's/orig/new/' f*)
+check "kill: one sed op closed" wait_until 60 all_closed
+op=$(op_with r)
+token=$(gctl undo "op:site1/$op" --json | pyj 'd["token"]')
+gctl undo "op:site1/$op" --execute "$token" >/dev/null 2>&1 3>&- &
+UNDO=$!
+GFS_BG_PIDS+=("$UNDO")
+first_back() {
+	local end=$((SECONDS + 60)) line=
+	until [ "$line" == "orig 000" ]; do
+		((SECONDS < end)) || return 1
+		read -r line <"$BACKING/site1/r/f000" 2>/dev/null
+	done
+}
+check "kill: the undo puts back its first original" first_back
+check "kill: kill -9 of the daemon during the undo" gfs_kill9
+wait "$UNDO" 2>/dev/null
+versions() {   # every copy of r/f* in the site, live or in trash: its first line
+	find "$BACKING/site1/r" "$BACKING/site1/.trash" -path '*/r/f*' -type f -exec cat {} + |
+		LC_ALL=C sort
+}
+expect=$(for ((i = 0; i < NR; i++)); do printf 'new %03d\norig %03d\n' "$i" "$i"; done |
+	LC_ALL=C sort)
+diag "at the kill: $(grep -l '^orig' "$BACKING"/site1/r/f* | wc -l) of $NR originals live"
+check_same_text "kill: every version is somewhere, exactly once" "$expect" "$(versions)"
+gfs_mount op_gap=1s
+if [ -d "$S/.trash/$op" ]; then
+	token=$(gctl undo "op:site1/$op" --json | pyj 'd["token"]')
+	res=$(gctl undo "op:site1/$op" --execute "$token" --json)
+	check_eq "kill: undoing again: nothing renamed, nothing failed" "[0, 0]" \
+		"$(pyj '[d["renamed"], d["failed"]]' <<<"$res")"
+else
+	pass "kill: undoing again: nothing renamed, nothing failed (the kill came after the undo)"
+fi
+check_eq "kill: every original is live" "$NR" "$(grep -l '^orig' "$S"/r/f* | wc -l)"
+check_eq "kill: nothing next to anything" "" "$(ls "$S/r" | grep restored)"
+check_same_text "kill: every replacement is in trash, none lost" "$expect" "$(versions)"
+check "kill: the undone op is gone" wait_until 30 test ! -e "$S/.trash/$op"
 
 done_testing
