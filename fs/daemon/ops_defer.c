@@ -19,10 +19,11 @@
  * without copying) is handed over too, with a copy of its data (libfuse's
  * buffer, or pipe, is the worker's).
  *
- * Not handed over: CREATE with O_TRUNC (the kernel sends OPEN for a name it
- * knows; a CREATE meets an existing file only when another client made it
- * meanwhile) and copy_file_range into an existing file: they still copy in
- * a FUSE worker, bounded by the copy gate.
+ * So are copy_file_range into existing bytes (the same decision) and a
+ * CREATE with O_TRUNC that meets an existing file with data (the kernel
+ * sends OPEN for a name it knows; a CREATE meets one only when the name
+ * appeared meanwhile).  No preservation copy runs in a FUSE worker while
+ * the pool is up.
  *
  * The pool's threads run at a lower CPU and I/O priority (nice +10, best
  * effort level 7): a copy is bulk work, and on a small machine two copies
@@ -39,6 +40,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "daemon/dircache.h"
 #include "daemon/ops_int.h"
 #include "lib/fairq.h"
 
@@ -61,7 +63,7 @@ static void lower_priority(void)
 	syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, tid, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_BE, 7));
 }
 
-enum kind { D_SETATTR, D_OPEN, D_FALLOCATE, D_WRITE };
+enum kind { D_SETATTR, D_OPEN, D_FALLOCATE, D_WRITE, D_COPY_RANGE, D_CREATE };
 
 struct deferred {
 	enum kind kind;
@@ -69,11 +71,16 @@ struct deferred {
 	fuse_ino_t ino;
 	struct stat attr;              /* setattr */
 	int to_set;
-	int mode;                      /* fallocate */
+	int mode;                      /* fallocate, create */
 	off_t off, len;
 	bool has_fi;
 	struct fuse_file_info fi;
-	size_t size;                   /* write: data[size] */
+	/* copy_file_range: the source (ino, off, fi: the target), len, flags */
+	fuse_ino_t ino_in;
+	off_t off_in;
+	struct fuse_file_info fi_in;
+	int flags;
+	size_t size;                   /* write: data[size]; create: the name */
 	char data[];
 };
 
@@ -113,6 +120,13 @@ static void run(void *arg)
 		break;
 	case D_FALLOCATE:
 		gfs_fallocate(d->req, d->ino, d->mode, d->off, d->len, &d->fi);
+		break;
+	case D_COPY_RANGE:
+		gfs_copy_file_range(d->req, d->ino_in, d->off_in, &d->fi_in, d->ino, d->off,
+				    &d->fi, (size_t)d->len, d->flags);
+		break;
+	case D_CREATE:
+		gfs_create(d->req, d->ino, d->data, (mode_t)d->mode, &d->fi);
 		break;
 	case D_WRITE: {
 		struct fuse_bufvec in = FUSE_BUFVEC_INIT(d->size);
@@ -209,6 +223,46 @@ bool defer_write(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t o
 		return false;   /* the worker writes it, as before */
 	}
 	d->off = off;
+	return hand_over(d);
+}
+
+bool defer_copy_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+		      const struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+		      const struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct deferred *d = new_deferred(req, D_COPY_RANGE, ino_out, fi_out, 0);
+
+	if (!d)
+		return false;
+	d->off = off_out;
+	d->len = (off_t)len;
+	d->ino_in = ino_in;
+	d->off_in = off_in;
+	d->fi_in = *fi_in;
+	d->flags = flags;
+	return hand_over(d);
+}
+
+bool defer_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  const struct fuse_file_info *fi)
+{
+	struct deferred *d;
+	struct stat st;
+	size_t n = strlen(name) + 1;
+	int pfd;
+	bool data;
+
+	if (on_pool || !G(req)->copyq || !(fi->flags & O_TRUNC) || (fi->flags & O_EXCL))
+		return false;
+	if ((pfd = dircache_get(I(parent))) < 0)
+		return false;   /* the handler reports it */
+	data = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	       st.st_size > 0;
+	dircache_put(I(parent), pfd);
+	if (!data || !(d = new_deferred(req, D_CREATE, parent, fi, n)))
+		return false;   /* a new name, or nothing to copy: no hand-over */
+	memcpy(d->data, name, n);
+	d->mode = (int)mode;
 	return hand_over(d);
 }
 

@@ -184,6 +184,14 @@ bool defer_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t 
  * data is copied and the pool runs gfs_write_buf again. */
 bool defer_write(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, off_t off,
 		 const struct fuse_file_info *fi);
+/* copy_file_range into bytes the guard must preserve first (guard_write_check
+ * said 1), and CREATE with O_TRUNC of an existing file with data: the pool
+ * runs the handler again. */
+bool defer_copy_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+		      const struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+		      const struct fuse_file_info *fi_out, size_t len, int flags);
+bool defer_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  const struct fuse_file_info *fi);
 /* Is this thread running a handed-over request? */
 bool defer_on_pool(void);
 

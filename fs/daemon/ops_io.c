@@ -227,7 +227,11 @@ void gfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct caller who;
 	uid_t uid = fuse_req_ctx(req)->uid;
 	uint32_t backing = 0;
-	int pfd = creation_dir(req, parent, name, false), r = 0, fd = -1, kept = -1;
+	int pfd, r = 0, fd = -1, kept = -1;
+
+	if (defer_create(req, parent, name, mode, fi))
+		return;   /* it meets a file with data: the copy pool runs it (ops_defer.c) */
+	pfd = creation_dir(req, parent, name, false);
 
 	if (pfd < 0 || (r = fdcap_take(G(req)->fdcap, uid)) < 0) {
 		r = pfd < 0 ? pfd : r;
@@ -367,8 +371,16 @@ void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
-	int k = guard_write(req, ino_out, (int)fi_out->fh, off_out, len, NULL, NULL, NULL);
+	int k = 0;
 
+	/* bytes that must be preserved first: the copy pool runs it */
+	if (!defer_on_pool() && G(req)->copyq &&
+	    (k = guard_write_check(req, ino_out, (int)fi_out->fh, off_out, len, NULL, NULL,
+				   NULL)) > 0 &&
+	    defer_copy_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags))
+		return;
+	if (k >= 0)
+		k = guard_write(req, ino_out, (int)fi_out->fh, off_out, len, NULL, NULL, NULL);
 	if (k < 0 || (k = kill_setid(req, ino_out, (int)fi_out->fh, true)) < 0) {
 		fuse_reply_err(req, -k);
 		return;
