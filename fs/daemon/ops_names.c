@@ -722,6 +722,17 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (wd.zone == Z_ROOT)
 		control_site_changed(g->ctl, newname, false);
+	if (wd.zone == Z_ROOT && !had_dst && (in_trash(ws.zone) || strcmp(name, newname))) {
+		/* a new site name: a deleted site restored by mv, or a site renamed */
+		char d[2 * NAME_MAX + 64];
+
+		if (in_trash(ws.zone))
+			snprintf(d, sizeof(d), "restored %s of op:%s/%s", name, ws.scope,
+				 src.from_op);
+		else
+			snprintf(d, sizeof(d), "renamed from site %s", name);
+		control_audit(g->ctl, AUDIT_EV_SITE_ADD, &who, newname, NULL, NULL, d);
+	}
 	if (ws.zone == Z_ROOT && strcmp(name, newname))
 		control_site_changed(g->ctl, name, true);
 

@@ -71,6 +71,20 @@ check_match "site-add: says where it came from" "restored site s2 of $ROOT" \
 check_match "site-add: the operator's undo is the actor" "gracectl .*undo" \
 	"$(pyj 'd["command"]' <<<"$(row site-add "$RESTORED")")"
 
+# The same by hand: mv out of the root trash under a new name, then a
+# rename of that site, each a new site.
+mkdir "$MNT/s3"
+echo three >"$MNT/s3/page"
+rm -rf "$MNT/s3"
+check "the op of s3 is closed" wait_until 30 all_closed
+ROOT3=$(gctl --json ls s3 | pyj 'd[0]["op"]')
+check "mv the deleted site back under a new name" mv "$MNT/.trash/${ROOT3#op:/}/s3" "$MNT/s3b"
+check "a site-add row for the restored site" wait_until 10 eval '[ -n "$(row site-add s3b)" ]'
+check_match "site-add: restored by mv" "restored s3 of $ROOT3" "$(pyj 'd["detail"]' <<<"$(row site-add s3b)")"
+check "rename the site" mv "$MNT/s3b" "$MNT/s3c"
+check "a site-add row for the renamed site" wait_until 10 eval '[ -n "$(row site-add s3c)" ]'
+check_match "site-add: renamed" "renamed from site s3b" "$(pyj 'd["detail"]' <<<"$(row site-add s3c)")"
+
 # ---------------------------------------------------------------------------
 # An exclusion's row names the pattern that matched.
 check "exclude *.tmp in s1" gctl site set site:s1 'exclude=*.tmp' --execute
