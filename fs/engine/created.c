@@ -376,7 +376,7 @@ int created_check(int backing_fd, const struct created_rec *r, int *pfd, const c
 	*pfd = -1;
 	*name = slash ? slash + 1 : r->path;
 	if (!strcmp(r->site, ".") || !strcmp(r->site, "..") || r->site[0] == '.' ||
-	    !strncmp(r->path, ".trash", 6) || !**name)
+	    !strcmp(r->path, ".trash") || !strncmp(r->path, ".trash/", 7) || !**name)
 		return GONE("not a live path");
 	if ((sfd = open_beneath(backing_fd, r->site)) < 0)
 		return GONE("its site is gone");

@@ -266,6 +266,7 @@ static void test_plan(void **state)
 	make(f, &f->o, "mixed/theirs");   /* another run's, in the run's directory */
 	make(f, &f->a, "via/");
 	make(f, &f->a, "via/f");
+	make(f, &f->a, ".trashy");   /* only .trash itself is not live */
 	assert_int_equal(created_flush(f->cr), 0);
 	write_file(bp(f, "site/changed"), "x");   /* nobody told the tracker: times differ */
 	assert_int_equal(unlink(bp(f, "site/removed")), 0);
@@ -291,8 +292,9 @@ static void test_plan(void **state)
 	assert_int_equal(verdict(&p, "mixed/mine"), CREATED_MOVE);
 	assert_int_equal(verdict(&p, "via"), CREATED_GONE);
 	assert_int_equal(verdict(&p, "via/f"), CREATED_GONE);
-	assert_int_equal(p.n, 11);
-	assert_int_equal(p.moves, 5);
+	assert_int_equal(verdict(&p, ".trashy"), CREATED_MOVE);
+	assert_int_equal(p.n, 12);
+	assert_int_equal(p.moves, 6);
 	/* children come before their directory */
 	for (size_t i = 0, d = SIZE_MAX; i < p.n; i++) {
 		if (!strcmp(p.v[i].path, "d"))
