@@ -326,8 +326,8 @@ static int op_create(struct trash *t, const struct caller *who,
 		r = op->dirfd < 0 ? op->dirfd : len < 0 ? len : 0;
 		if (!r)
 			r = trash_op_dir_meta(t, scope, op->dirfd);
-		if (!r && site_times)
-			r = trash_times_save(op->dirfd, &sst, true);
+		if (!r && site_times)   /* best effort, as for mirrors */
+			trash_times_save(op->dirfd, &sst, true);
 		if (!r && (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0 ||
 			   sys.renameat2(tfd, tmp, tfd, op->rec.name, RENAME_NOREPLACE) < 0))
 			r = -errno;
@@ -452,10 +452,10 @@ static int mirror_levels(struct trash *t, struct op *op, const struct relpath *r
 			struct stat lst;
 
 			r = trash_copy_meta(nlive, ntwin);
-			if (!r && fstat(nlive, &lst) < 0)
-				r = -errno;
-			if (!r)
-				r = trash_times_save(ntwin, &lst, true);
+			/* best effort: without it the directory comes back with
+			 * the time of the rm, never is a deletion refused */
+			if (!r && fstat(nlive, &lst) == 0)
+				trash_times_save(ntwin, &lst, true);
 			if (!r && fsetxattr(ntwin, TRASH_MIRROR_XATTR, op->rec.name,
 					    strlen(op->rec.name), 0) < 0)
 				r = -errno;
@@ -579,9 +579,10 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		int src = open_dir(loc->dirfd, loc->name), dst = open_dir(tfd, loc->name);
 		struct timespec ts[2];
 		r = src < 0 ? src : dst < 0 ? dst : trash_copy_meta(src, dst);
-		/* its times from before this op deleted its children */
-		if (r == 0 && trash_times_load(dst, ts) == 0 && futimens(dst, ts) < 0)
-			r = -errno;
+		/* its times from before this op deleted its children (best
+		 * effort: the rmdir goes on without them) */
+		if (r == 0 && trash_times_load(dst, ts) == 0)
+			futimens(dst, ts);
 		if (r == 0) {   /* deleted itself now */
 			fremovexattr(dst, TRASH_MIRROR_XATTR);
 			fremovexattr(dst, TRASH_TIMES_XATTR);
