@@ -16,21 +16,25 @@
 #   --tree DxF      the small-file tree: D dirs of F files (default 75x200)
 #   --seq-mib N     size of the sequential write/read file (default 1024)
 #   --runs N        rounds of every workload; the median is reported
-#                   (default 3, 1 with --quick)
+#                   (default 3, 1 with --quick; use >= 3 for figures)
 #   --out FILE      Markdown report (default: docs/performance.md in the repo);
 #                   only the part between <!-- bench:begin --> and
 #                   <!-- bench:end --> is rewritten, the analysis is kept.
 #
 # All four configurations run in the same invocation, on the same backing
-# store: a fresh ext4 filesystem on a loop device (an image file next to the
-# repo), mounted under the temporary work dir, one after the other:
+# store: a fresh ext4 filesystem on a loop device (an image file in /var/tmp,
+# loop direct I/O), mounted under the temporary work dir, interleaved: each
+# round runs a phase (the tree, tar -x, the data rows) for every
+# configuration back to back, so drift hits every column alike; the report
+# gives medians, the spread of the rounds and per-round ratios:
 #   plain           a directory
 #   passthrough_hp  $HP_BIN SRC MNT (default options: caching, writeback, splice)
 #   bindfs          bindfs SRC MNT
 #   gracefs         gracefs -f -o retention=30d BACKING MNT, workloads in MNT/site1
 # Workloads: create a tree of small files, stat it cold, stat it again warm,
 # rm -rf it, restore it from .trash (gracefs only), tar xf of /usr/include,
-# sequential write (fsync) and cold sequential read.  "Cold" = syncfs +
+# sequential write (fsync), cold sequential read, and fio 4 KiB random
+# reads of that file (warm).  "Cold" = syncfs +
 # drop_caches, and for the FUSE configurations a remount first (so the
 # daemon's own caches/fds are gone too).
 #
@@ -54,9 +58,10 @@ ROUND=0
 GRACEFS=$REPO/build/fs/gracefs
 OUT=$REPO/docs/performance.md
 SEQ_OPT=""
-PACKAGES=(fuse3 libfuse3-dev bindfs gcc pkg-config e2fsprogs mount)
+PACKAGES=(fuse3 libfuse3-dev bindfs gcc pkg-config e2fsprogs mount fio)
 HP_BIN=${HP_BIN:-}
-CONFIGS=(plain passthrough_hp bindfs gracefs)
+CONFIGS=(plain passthrough_hp bindfs gracefs)   # the table's columns
+ORDER=(plain gracefs passthrough_hp bindfs)      # the order within a round
 FUSE_CONFIGS=(passthrough_hp bindfs gracefs)
 MOUNT_TIMEOUT=15          # seconds to wait for a FUSE mount to appear
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-1800}  # a workload command taking longer is killed (hung daemon)
@@ -124,6 +129,7 @@ parse_args() {
 	: "${RUNS:=$((QUICK ? 1 : 3))}"
 	[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { printf 'bad --runs: %s\n' "$RUNS" >&2; exit 2; }
 	FILE_SIZE=1024
+	RREAD_S=$((QUICK ? 2 : 5))
 	NTOTAL=$((NDIRS * NFILES))
 }
 
@@ -184,8 +190,9 @@ make_workdir() {
 		fi
 	done
 	[[ -n $WORK ]] || die "no writable temp dir"
-	# the tarball, 1 seq file, the tree (plus 2x for the trash) and slack
-	img_mib=$((SEQ_MIB + 3 * $(du -sk --apparent-size /usr/include | cut -f1) / 1024 +
+	# the tarball, a seq file per configuration (a round keeps them all until
+	# its end), the tree (plus 2x for the trash) and slack
+	img_mib=$((${#CONFIGS[@]} * SEQ_MIB + 3 * $(du -sk --apparent-size /usr/include | cut -f1) / 1024 +
 		NTOTAL * 12 / 1024 + 1024))
 	local avail_mib
 	avail_mib=$(($(df --output=avail -k "$WORK" | tail -n1 | tr -d ' ') / 1024))
@@ -194,7 +201,17 @@ make_workdir() {
 	truncate -s "${img_mib}M" "$WORK/ext4.img"
 	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/ext4.img" ||
 		die "mkfs.ext4 of the loop image failed"
-	LOOPDEV=$(losetup --find --show "$WORK/ext4.img") || die "losetup failed"
+	# --direct-io: the loop device writes to the image with O_DIRECT, so its
+	# data is not cached a second time in the image file's page cache; with
+	# buffered loop I/O the plain directory's own 1 GiB write + fsync took
+	# 1.8 to 6.7 s from one run to the next (writeback of two page caches),
+	# with direct I/O 0.6 to 1.0 s.
+	LOOP_DIO=on
+	LOOPDEV=$(losetup --find --show --direct-io=on "$WORK/ext4.img" 2>/dev/null) || {
+		LOOP_DIO=off
+		warn "losetup --direct-io=on failed; the loop device caches in the image's page cache (noisier)"
+		LOOPDEV=$(losetup --find --show "$WORK/ext4.img")
+	} || die "losetup failed"
 	mkdir -p "$WORK/fs"
 	mount -t ext4 "$LOOPDEV" "$WORK/fs" || die "mounting $LOOPDEV failed"
 	IMG_MIB=$img_mib
@@ -248,7 +265,7 @@ declare -A PID=()        # config -> PID of the FUSE daemon this script started
 declare -A DEAD=()       # config -> reason it is not (any longer) benchmarked
 declare -A R=()          # "config,workload" -> results of all rounds, space-separated
 declare -A S=()          # "config,workload" -> summary (median over rounds, fail, n/a)
-KEYS=(create stat statw rm restore tarx write read)
+KEYS=(create stat statw rm restore tarx write read rread)
 FAILURES=()              # "config/workload[ (why)]", one entry per failed round
 STEP_OK=0                # did the last run_step succeed
 
@@ -498,6 +515,25 @@ wl_read() {
 	echo
 }
 
+# fio, 4 KiB random reads of the seq file right after its cold read (the
+# file is in the page cache: this is the per-read cost of the data path,
+# not the disk's).  --invalidate=0: fio's own cache drop (fadvise
+# DONTNEED) reaches a FUSE file's page cache, not a passthrough file's
+# backing file, and would make the columns read different things.
+wl_rread() {
+	local out iops
+	out=$(tmo "$STEP_TIMEOUT" fio --name=rread --filename="$1/seqfile" --rw=randread --bs=4k \
+		--ioengine=psync --size="${SEQ_MIB}M" --invalidate=0 --time_based \
+		--runtime="$RREAD_S" --randseed=22 --minimal)
+	# terse format: field 8 = read IOPS
+	iops=$(awk -F';' 'NR == 1 { print $8 }' <<<"$out")
+	if ! [[ $iops =~ ^[0-9]+$ ]] || ((iops == 0)); then
+		warn "fio gave no IOPS: $out"
+		return 1
+	fi
+	printf '%s\n' "$iops"
+}
+
 # add_result CONFIG KEY VALUE: results accumulate over rounds, space-separated.
 add_result() { R[$1,$2]+="${R[$1,$2]:+ }$3"; }
 
@@ -570,34 +606,52 @@ run_step() {
 	if [[ $out =~ ^[0-9] ]] && ((rc == 0)); then STEP_OK=1; fi
 }
 
-run_config() {
-	local cfg=$1 key
-	log "=== round $ROUND/$RUNS: $cfg ==="
-	if [[ -n ${DEAD[$cfg]:-} ]] || ! setup_config "$cfg"; then
-		((ROUND > 1)) || loud "$cfg NOT BENCHMARKED: ${DEAD[$cfg]}"
-		for key in "${KEYS[@]}"; do add_result "$cfg" "$key" n/a; done
-		teardown_config "$cfg"
-		return 0
-	fi
-	run_step "$cfg" create drop
-	if ((STEP_OK)); then
-		run_step "$cfg" stat cold
-		run_step "$cfg" statw none
-		run_step "$cfg" rm none
-		if [[ $cfg == gracefs ]]; then
-			run_step "$cfg" restore none
-		else
-			add_result "$cfg" restore n/a
+# One round, interleaved: every phase runs for all configurations back to
+# back (order: ORDER, rotated per round), so host drift in the middle of a
+# round hits every column of a row alike and the per-round ratios compare
+# like with like.  Phases: the small-file tree (create, stat cold, stat
+# warm, rm -rf, restore), tar -x, and the data rows (seq write, cold seq
+# read, fio 4 KiB random read of the same file, warm).
+run_round() {
+	local -a order=("$@")
+	local cfg key
+	for cfg in "${order[@]}"; do
+		log "=== round $ROUND/$RUNS: set up $cfg ==="
+		if [[ -n ${DEAD[$cfg]:-} ]] || ! setup_config "$cfg"; then
+			((ROUND > 1)) || loud "$cfg NOT BENCHMARKED: ${DEAD[$cfg]}"
 		fi
-	else
-		# no complete tree: timing stat/rm/restore on part of it would mislead
-		skip_steps "$cfg" "create did not complete" stat statw rm restore
-		tmo "$STEP_TIMEOUT" rm -rf "$(data_of "$cfg")/tree" 2>/dev/null || true
-	fi
-	run_step "$cfg" tarx drop
-	run_step "$cfg" write drop
-	run_step "$cfg" read cold
-	teardown_config "$cfg"
+	done
+	for cfg in "${order[@]}"; do
+		log "=== round $ROUND/$RUNS: tree, $cfg ==="
+		run_step "$cfg" create drop
+		if ((STEP_OK)); then
+			run_step "$cfg" stat cold
+			run_step "$cfg" statw none
+			run_step "$cfg" rm none
+			if [[ $cfg == gracefs ]]; then
+				run_step "$cfg" restore none
+			else
+				add_result "$cfg" restore n/a
+			fi
+		elif [[ -n ${DEAD[$cfg]:-} ]]; then
+			for key in stat statw rm restore; do add_result "$cfg" "$key" n/a; done
+		else
+			# no complete tree: timing stat/rm/restore on part of it would mislead
+			skip_steps "$cfg" "create did not complete" stat statw rm restore
+			tmo "$STEP_TIMEOUT" rm -rf "$(data_of "$cfg")/tree" 2>/dev/null || true
+		fi
+	done
+	for cfg in "${order[@]}"; do
+		log "=== round $ROUND/$RUNS: tar -x, $cfg ==="
+		run_step "$cfg" tarx drop
+	done
+	for cfg in "${order[@]}"; do
+		log "=== round $ROUND/$RUNS: data, $cfg ==="
+		run_step "$cfg" write drop
+		run_step "$cfg" read cold
+		run_step "$cfg" rread none
+	done
+	for cfg in "${order[@]}"; do teardown_config "$cfg"; done
 }
 
 # skip_steps CONFIG REASON KEY...: record the steps as failed without running them
@@ -645,13 +699,48 @@ summarize() {
 	done
 }
 
+# "median min max" of numbers on stdin (one per line); nothing without any
+stats3() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { if (!NR) exit
+		      m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		      printf "%.6f %.6f %.6f", m, v[1], v[NR] }'
+}
+
+# Spread of a cell's rounds: half the range, in % of the median ("±7%").
+spread_of() {
+	local st m lo hi
+	st=$(tr ' ' '\n' <<<"${R[$1,$2]:-}" | grep -E '^[0-9.]+$' | stats3 || true)
+	[[ -n $st ]] || return 0
+	read -r m lo hi <<<"$st"
+	awk -v m="$m" -v lo="$lo" -v hi="$hi" 'BEGIN { if (m > 0) printf "±%.0f%%", (hi - lo) / 2 / m * 100 }'
+}
+
+# pair_ratio KIND KEY CFG CMP: the speed of CFG relative to CMP round by
+# round (both ran in the same round, next to each other), as "median min
+# max" over the rounds where both have a figure; nothing if none.
+pair_ratio() {
+	local kind=$1 key=$2 cfg=$3 cmp=$4 i
+	local -a a b
+	read -r -a a <<<"${R[$cfg,$key]:-}"
+	read -r -a b <<<"${R[$cmp,$key]:-}"
+	for i in "${!a[@]}"; do
+		if isnum "${a[i]}" && isnum "${b[i]:-}"; then
+			speed_ratio "$kind" "${b[i]}" "${a[i]}"
+			echo
+		fi
+	done | stats3
+}
+
 # ---------------------------------------------------------------- report
 
-# Rows: key|label|kind|target   kind: time (s, lower is better), tput (MB/s),
-# ms (absolute, gracefs only).  target: "rel" (gracefs >= HP_TARGET x
-# passthrough_hp and >= BINDFS_TARGET x bindfs) or "<=N" (ms).
+# Rows: key|label|kind|targets   kind: time (s, lower is better), tput
+# (MB/s), iops, ms (absolute, gracefs only).  targets: "rel" (gracefs >=
+# HP_TARGET x passthrough_hp and >= BINDFS_TARGET x bindfs), "rel+plain"
+# (and >= PLAIN_TARGET x plain), or "<=N" (ms).  Issue 22's goals.
 HP_TARGET=1.0
-BINDFS_TARGET=1.3
+BINDFS_TARGET=1.0
+PLAIN_TARGET=0.9
 row_defs() {
 	local kib=$((FILE_SIZE / 1024)) sz
 	if ((SEQ_MIB % 1024 == 0)); then sz="$((SEQ_MIB / 1024)) GiB"; else sz="$SEQ_MIB MiB"; fi
@@ -662,15 +751,16 @@ row_defs() {
 	rm|rm -rf the tree|time|rel
 	restore|restore the tree from .trash (mv)|ms|<=50
 	tarx|tar -x -m of /usr/include ($TAR_MIB MiB, $TAR_ENTRIES entries)|time|rel
-	write|seq write $sz + fsync|tput|rel
-	read|seq read $sz, cold|tput|rel
+	write|seq write $sz + fsync|tput|rel+plain
+	read|seq read $sz, cold|tput|rel+plain
+	rread|fio randread 4 KiB of it, warm, ${RREAD_S} s|iops|rel+plain
 	EOF
 }
 
 # speed relative to plain (higher is better)
 speed_ratio() {
 	local kind=$1 plain=$2 val=$3
-	if [[ $kind == tput ]]; then calc "$val / $plain"; else calc "$plain / $val"; fi
+	if [[ $kind == tput || $kind == iops ]]; then calc "$val / $plain"; else calc "$plain / $val"; fi
 }
 
 fmt_value() {
@@ -678,6 +768,7 @@ fmt_value() {
 	case $kind in
 	time) printf '%s s' "$(fmt "$v" 3)" ;;
 	tput) printf '%s MB/s' "$(fmt "$v" 0)" ;;
+	iops) printf '%s IOPS' "$(fmt "$v" 0)" ;;
 	ms) printf '%s ms' "$(fmt "$(calc "$v * 1000")" 1)" ;;
 	esac
 }
@@ -692,22 +783,32 @@ failure_summary() {
 
 join_cells() { local IFS='|'; printf '%s' "$*"; }
 
-# "1.23x" of gracefs against config CMP on a row, or "" without figures.
+# vs_cell KIND KEY CMP TARGET: gracefs against CMP on a row, as
+# "FLAG|1.23x (1.10-1.31)": the median of the per-round ratios and their
+# range; FLAG 1 = target met, 0 = missed, - = no figures.  A cell whose
+# range straddles the target gets a "~": the rounds disagree.
 vs_cell() {
-	local kind=$1 key=$2 cmp=$3 g c
-	g=${S[gracefs,$key]:-n/a}; c=${S[$cmp,$key]:-n/a}
-	if [[ $kind != ms ]] && isnum "$g" && isnum "$c"; then
-		fmt "$(speed_ratio "$kind" "$c" "$g")" 2
+	local kind=$1 key=$2 cmp=$3 target=$4 st m lo hi
+	if [[ $kind == ms ]] || ! isnum "${S[gracefs,$key]:-n/a}" || ! isnum "${S[$cmp,$key]:-n/a}"; then
+		printf -- '-|'
+		return 0
 	fi
+	st=$(pair_ratio "$kind" "$key" gracefs "$cmp")
+	if [[ -z $st ]]; then printf -- '-|'; return 0; fi
+	read -r m lo hi <<<"$st"
+	if ge "$m" "$target"; then printf '1|'; else printf '0|'; fi
+	printf '%sx' "$(fmt "$m" 2)"
+	if ((RUNS > 1)); then printf ' (%s-%s)' "$(fmt "$lo" 2)" "$(fmt "$hi" 2)"; fi
+	if ! ge "$lo" "$target" && ge "$hi" "$target"; then printf ' ~'; fi
+	return 0
 }
 
 # Fills TABLE (array of "|"-separated rows, first row = header).
 build_table() {
-	local key label kind target cfg v p cell ratio n vh vb verdict
-	TABLE=("workload|plain|passthrough_hp|bindfs|gracefs|gracefs vs hp (>= $HP_TARGET)|gracefs vs bindfs (>= $BINDFS_TARGET)|result")
+	local key label kind target cfg v cell st n vp vh vb verdict ok miss need
+	TABLE=("workload|plain|passthrough_hp|bindfs|gracefs|gracefs vs plain (>= $PLAIN_TARGET, data rows)|gracefs vs hp (>= $HP_TARGET)|gracefs vs bindfs (>= $BINDFS_TARGET)|result")
 	while IFS='|' read -r key label kind target; do
 		local cells=("$label")
-		p=${S[plain,$key]:-n/a}
 		for cfg in "${CONFIGS[@]}"; do
 			v=${S[$cfg,$key]:-n/a}
 			n=${S[$cfg,restore_n]:-0}
@@ -717,17 +818,27 @@ build_table() {
 			elif [[ $kind == ms ]]; then
 				cell=$(fmt_value ms "$v")
 				[[ $n == "$NTOTAL" ]] || cell+=" ($n/$NTOTAL files)"
-			elif [[ $cfg != plain ]] && isnum "$p"; then
-				ratio=$(speed_ratio "$kind" "$p" "$v")
-				cell="$(fmt_value "$kind" "$v") ($(fmt "$ratio" 2)x)"
 			else
 				cell=$(fmt_value "$kind" "$v")
+				if ((RUNS > 1)); then cell+=" $(spread_of "$cfg" "$key")"; fi
+				if [[ $cfg != plain ]] && st=$(pair_ratio "$kind" "$key" "$cfg" plain) && [[ -n $st ]]; then
+					cell+=" ($(fmt "${st%% *}" 2)x)"
+				fi
 			fi
 			cells+=("$cell")
 		done
-		vh=$(vs_cell "$kind" "$key" passthrough_hp)
-		vb=$(vs_cell "$kind" "$key" bindfs)
-		cells+=("${vh:+${vh}x}" "${vb:+${vb}x}")
+		ok=0 miss=0 need=2
+		vp="-|" vh="" vb=""
+		if [[ $target == rel+plain ]]; then
+			need=3
+			vp=$(vs_cell "$kind" "$key" plain "$PLAIN_TARGET")
+		fi
+		vh=$(vs_cell "$kind" "$key" passthrough_hp "$HP_TARGET")
+		vb=$(vs_cell "$kind" "$key" bindfs "$BINDFS_TARGET")
+		for v in "$vp" "$vh" "$vb"; do
+			case ${v%%|*} in 1) ((++ok)) ;; 0) ((++miss)) ;; esac
+			cells+=("${v#*|}")
+		done
 		v=${S[gracefs,$key]:-n/a}
 		if ! isnum "$v"; then
 			verdict=n/a
@@ -738,14 +849,12 @@ build_table() {
 			else
 				verdict="MISS (<= ${target#<=} ms)"
 			fi
-		elif [[ -z $vh || -z $vb ]]; then
-			verdict="incomplete"
-			if [[ -n $vb ]] && ! ge "$vb" "$BINDFS_TARGET"; then verdict=MISS; fi
-			if [[ -n $vh ]] && ! ge "$vh" "$HP_TARGET"; then verdict=MISS; fi
-		elif ge "$vh" "$HP_TARGET" && ge "$vb" "$BINDFS_TARGET"; then
-			verdict=PASS
-		else
+		elif ((miss)); then
 			verdict=MISS
+		elif ((ok < need)); then
+			verdict=incomplete
+		else
+			verdict=PASS
 		fi
 		cells+=("$verdict")
 		TABLE+=("$(join_cells "${cells[@]}")")
@@ -790,7 +899,7 @@ print_md_raw() {
 				if isnum "$x"; then
 					case $kind in
 					time) v=$(fmt "$x" 3) ;;
-					tput) v=$(fmt "$x" 0) ;;
+					tput | iops) v=$(fmt "$x" 0) ;;
 					ms) v=$(fmt "$(calc "$x * 1000")" 1) ;;
 					esac
 				else
@@ -856,22 +965,31 @@ generated_block() {
 	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f -o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "$GRACEFS_OPTS"; fi)
 	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$WORK"), $(findmnt -n -o FSTYPE -T "$(dirname "$WORK")" 2>/dev/null || echo '?') underneath), the same for all configurations
 	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example `passthrough_hp SRC MNT` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
-	- Method: $RUNS round$( ((RUNS == 1)) || printf s) of every workload per configuration, all in the same invocation
-	  (configuration order rotated per round; the table shows the median); timed
-	  with CLOCK_MONOTONIC by scripts/bench/benchtool.c (no fork per file). Cold steps: FUSE
+	- Load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work runs too)
+	- Method: $RUNS round$( ((RUNS == 1)) || printf s) of every workload per configuration, all in the same invocation.
+	  Each round is interleaved: the tree workloads run for every configuration back to back, then
+	  tar -x for each, then the data rows (write, cold read, fio) for each, so drift within a round
+	  hits all columns of a row alike (order ${ORDER[*]}, rotated by one each round). Timed
+	  with CLOCK_MONOTONIC by scripts/bench/benchtool.c (no fork per file); fio for the random reads. Cold steps: FUSE
 	  configurations are remounted, then \`sync -f WORKDIR; echo 3 > /proc/sys/vm/drop_caches\`; the
 	  caches are also dropped (no remount) before create, tar x and write, so every
-	  configuration starts them from the same state.
+	  configuration starts them from the same state.  The loop device does direct I/O to its
+	  image (\`losetup --direct-io=$LOOP_DIO\`): its data is not cached twice.
+	  Seq write: $SEQ_MIB MiB in 1 MiB write(2)s to a new file, then fsync, for every column.
+	  fio: \`--rw=randread --bs=4k --ioengine=psync --invalidate=0\`, $RREAD_S s on that file right after its cold read.
 	  Stat warm = the same walk right after stat cold, nothing dropped.
 	  Restore = \`mv MNT/site1/.trash/<op>/tree MNT/site1/tree\` after the rm -rf, then a file count.
 	  Open-file limit (RLIMIT_NOFILE) for all daemons: $NOFILE.$(if ((NOFILE_SHORT)); then
 		printf '\n- **Caveat:** RLIMIT_NOFILE %s (hard limit; raising it needs CAP_SYS_RESOURCE) is below the\n  %s inodes of the tree; passthrough_hp keeps one O_PATH fd per inode the kernel holds,\n  so its create/stat/rm cells may FAIL with EMFILE here.' "$NOFILE" "$((NTOTAL + NDIRS))"
 	fi)
-	- Cells: time or throughput, and for FUSE columns (Nx) = speed relative to plain
-	  (plain time / time, or MB/s / plain MB/s; higher is better, 1.00x = as fast as plain).
-	- Targets for gracefs (issue 13): on every row >= $HP_TARGET x passthrough_hp and
-	  >= $BINDFS_TARGET x bindfs (speed ratios of the medians: time ratio for times,
-	  MB/s ratio for throughput; higher is better); restore <= 50 ms.
+	- Cells: the median over the rounds, ±N% = half the range of the rounds in % of the median
+	  (the spread), and for FUSE columns (Nx) = speed relative to plain (plain time / time, or
+	  MB/s / plain MB/s; higher is better, 1.00x = as fast as plain).
+	- Ratio columns: the median of the per-round ratios (each round's two figures were taken
+	  next to each other) and their range; "~" = the range straddles the target.
+	- Targets for gracefs (issue 22): on every row >= $HP_TARGET x passthrough_hp and
+	  >= $BINDFS_TARGET x bindfs; seq write, cold seq read and random read >= $PLAIN_TARGET x plain;
+	  restore <= 50 ms.
 
 	$(print_md_table)
 	$(if ((RUNS > 1)); then
@@ -919,6 +1037,7 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
+	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	ensure_packages
 	raise_nofile
 	make_workdir
@@ -932,13 +1051,14 @@ main() {
 		loud "gracefs binary $GRACEFS not found: the gracefs column will be n/a"
 	fi
 
-	# Rounds; the order of the configurations rotates from round to round so
-	# that drift (background writeback, host noise) does not favour one.
-	local i n=${#CONFIGS[@]}
+	# Rounds, each interleaved (run_round); the order rotates from round to
+	# round so that a place in the order (first after the set-up, right
+	# after another one's deletes) does not favour one configuration.
+	local i n=${#ORDER[@]} order
 	for ((ROUND = 1; ROUND <= RUNS; ROUND++)); do
-		for ((i = 0; i < n; i++)); do
-			run_config "${CONFIGS[(i + ROUND - 1) % n]}"
-		done
+		order=()
+		for ((i = 0; i < n; i++)); do order+=("${ORDER[(i + ROUND - 1) % n]}"); done
+		run_round "${order[@]}"
 	done
 
 	summarize
@@ -946,6 +1066,8 @@ main() {
 	printf '\n'
 	print_text_table
 	printf '\n(Nx) = speed relative to plain, higher is better; 1.00x = as fast as plain.\n'
+	printf '±N%% = half the range of the rounds; ratio columns: median (range) of the per-round ratios.\n'
+	if ((RUNS > 1)); then printf '\nAll rounds:\n\n'; print_md_raw; fi
 	if [[ -n ${DEAD[gracefs]:-} ]]; then
 		printf '\n'
 		loud "gracefs was NOT benchmarked (or not completely): ${DEAD[gracefs]}"
