@@ -13,6 +13,7 @@
 #   --quick         scaled-down smoke run (2k files, 128 MiB instead of 15k / 1 GiB)
 #   --gracefs PATH  gracefs binary (default: build/fs/gracefs in the repo)
 #   --gracefs-opts O  extra -o options for gracefs (appended to retention=30d)
+#   --gracefs-args A  extra arguments for gracefs, split on spaces (e.g. -s)
 #   --tree DxF      the small-file tree: D dirs of F files (default 75x200)
 #   --seq-mib N     size of the sequential write/read file (default 1024)
 #   --runs N        rounds of every workload; the median is reported
@@ -54,6 +55,7 @@ QUICK=0
 RUNS=""
 TREE=""
 GRACEFS_OPTS="retention=30d"
+GRACEFS_ARGS=()
 ROUND=0
 GRACEFS=$REPO/build/fs/gracefs
 OUT=$REPO/docs/performance.md
@@ -102,6 +104,8 @@ parse_args() {
 		--out=*) OUT=${1#*=} ;;
 		--gracefs-opts) (($# >= 2)) || usage 2; GRACEFS_OPTS+=",$2"; shift ;;
 		--gracefs-opts=*) GRACEFS_OPTS+=",${1#*=}" ;;
+		--gracefs-args) (($# >= 2)) || usage 2; read -r -a GRACEFS_ARGS <<<"$2"; shift ;;
+		--gracefs-args=*) read -r -a GRACEFS_ARGS <<<"${1#*=}" ;;
 		--tree) (($# >= 2)) || usage 2; TREE=$2; shift ;;
 		--tree=*) TREE=${1#*=} ;;
 		--seq-mib) (($# >= 2)) || usage 2; SEQ_OPT=$2; shift ;;
@@ -304,7 +308,7 @@ start_daemon() {
 		bindfs -f "$(src_of "$cfg")" "$mnt" </dev/null >>"$logf" 2>&1 &
 		;;
 	gracefs)
-		"$GRACEFS" -f -o "$GRACEFS_OPTS" "$(src_of "$cfg")" "$mnt" </dev/null >>"$logf" 2>&1 &
+		"$GRACEFS" -f "${GRACEFS_ARGS[@]}" -o "$GRACEFS_OPTS" "$(src_of "$cfg")" "$mnt" </dev/null >>"$logf" 2>&1 &
 		;;
 	esac
 	PID[$cfg]=$!
@@ -962,7 +966,7 @@ generated_block() {
 
 	- Machine: $(nproc) CPUs${CPU_MODEL:+ ($CPU_MODEL)}, $MEM_GIB GiB RAM, Linux $(uname -r)
 	- Repo revision: $GIT_REV$( ((${#FAILURES[@]} == 0)) || printf '\n- **Failed workloads:** %s' "$(failure_summary)")
-	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f -o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "$GRACEFS_OPTS"; fi)
+	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f %s-o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "${GRACEFS_ARGS[*]}${GRACEFS_ARGS[*]:+ }" "$GRACEFS_OPTS"; fi)
 	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$WORK"), $(findmnt -n -o FSTYPE -T "$(dirname "$WORK")" 2>/dev/null || echo '?') underneath), the same for all configurations
 	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example `passthrough_hp SRC MNT` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
 	- Load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work runs too)
