@@ -16,6 +16,10 @@
 #   --gracefs-args A  extra arguments for gracefs, split on spaces (e.g. -s)
 #   --tree DxF      the small-file tree: D dirs of F files (default 75x200)
 #   --seq-mib N     size of the sequential write/read file (default 1024)
+#   --store DIR     where the loop device's image lives (default: the work
+#                   dir in /var/tmp).  /dev/shm puts it in RAM: the host's
+#                   disk (shared, its speed swings from run to run) is then
+#                   out of the data rows, which measure the FUSE path alone
 #   --runs N        rounds of every workload; the median is reported
 #                   (default 3, 1 with --quick; use >= 3 for figures)
 #   --out FILE      Markdown report (default: docs/performance.md in the repo);
@@ -56,6 +60,7 @@ RUNS=""
 TREE=""
 GRACEFS_OPTS="retention=30d"
 GRACEFS_ARGS=()
+STORE=""
 ROUND=0
 GRACEFS=$REPO/build/fs/gracefs
 OUT=$REPO/docs/performance.md
@@ -108,6 +113,8 @@ parse_args() {
 		--gracefs-args=*) read -r -a GRACEFS_ARGS <<<"${1#*=}" ;;
 		--tree) (($# >= 2)) || usage 2; TREE=$2; shift ;;
 		--tree=*) TREE=${1#*=} ;;
+		--store) (($# >= 2)) || usage 2; STORE=$2; shift ;;
+		--store=*) STORE=${1#*=} ;;
 		--seq-mib) (($# >= 2)) || usage 2; SEQ_OPT=$2; shift ;;
 		--seq-mib=*) SEQ_OPT=${1#*=} ;;
 		--runs) (($# >= 2)) || usage 2; RUNS=$2; shift ;;
@@ -199,11 +206,16 @@ make_workdir() {
 	img_mib=$((${#CONFIGS[@]} * SEQ_MIB + 3 * $(du -sk --apparent-size /usr/include | cut -f1) / 1024 +
 		NTOTAL * 12 / 1024 + 1024))
 	local avail_mib
-	avail_mib=$(($(df --output=avail -k "$WORK" | tail -n1 | tr -d ' ') / 1024))
+	if [[ -n $STORE ]]; then
+		IMG=$(mktemp "$STORE/gracefs-bench-img.XXXXXX") || die "cannot create the image in $STORE"
+	else
+		IMG=$WORK/ext4.img
+	fi
+	avail_mib=$(($(df --output=avail -k "$(dirname "$IMG")" | tail -n1 | tr -d ' ') / 1024))
 	((avail_mib >= img_mib)) ||
-		die "need ~$img_mib MiB free in $WORK for the loop image, have $avail_mib MiB"
-	truncate -s "${img_mib}M" "$WORK/ext4.img"
-	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$WORK/ext4.img" ||
+		die "need ~$img_mib MiB free in $(dirname "$IMG") for the loop image, have $avail_mib MiB"
+	truncate -s "${img_mib}M" "$IMG"
+	mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$IMG" ||
 		die "mkfs.ext4 of the loop image failed"
 	# --direct-io: the loop device writes to the image with O_DIRECT, so its
 	# data is not cached a second time in the image file's page cache; with
@@ -211,10 +223,10 @@ make_workdir() {
 	# 1.8 to 6.7 s from one run to the next (writeback of two page caches),
 	# with direct I/O 0.6 to 1.0 s.
 	LOOP_DIO=on
-	LOOPDEV=$(losetup --find --show --direct-io=on "$WORK/ext4.img" 2>/dev/null) || {
+	LOOPDEV=$(losetup --find --show --direct-io=on "$IMG" 2>/dev/null) || {
 		LOOP_DIO=off
 		warn "losetup --direct-io=on failed; the loop device caches in the image's page cache (noisier)"
-		LOOPDEV=$(losetup --find --show "$WORK/ext4.img")
+		LOOPDEV=$(losetup --find --show "$IMG")
 	} || die "losetup failed"
 	mkdir -p "$WORK/fs"
 	mount -t ext4 "$LOOPDEV" "$WORK/fs" || die "mounting $LOOPDEV failed"
@@ -967,7 +979,7 @@ generated_block() {
 	- Machine: $(nproc) CPUs${CPU_MODEL:+ ($CPU_MODEL)}, $MEM_GIB GiB RAM, Linux $(uname -r)
 	- Repo revision: $GIT_REV$( ((${#FAILURES[@]} == 0)) || printf '\n- **Failed workloads:** %s' "$(failure_summary)")
 	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f %s-o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "${GRACEFS_ARGS[*]}${GRACEFS_ARGS[*]:+ }" "$GRACEFS_OPTS"; fi)
-	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$WORK"), $(findmnt -n -o FSTYPE -T "$(dirname "$WORK")" 2>/dev/null || echo '?') underneath), the same for all configurations
+	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$IMG"), $(findmnt -n -o FSTYPE -T "$(dirname "$IMG")" 2>/dev/null | tail -n1 || echo '?') underneath), the same for all configurations
 	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example `passthrough_hp SRC MNT` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
 	- Load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work runs too)
 	- Method: $RUNS round$( ((RUNS == 1)) || printf s) of every workload per configuration, all in the same invocation.
@@ -1016,6 +1028,7 @@ write_report() {
 # ---------------------------------------------------------------- cleanup
 
 WORK=""
+IMG=""
 cleanup() {
 	local rc=$? cfg
 	set +e
@@ -1028,6 +1041,8 @@ cleanup() {
 		fi
 	done
 	if [[ -n $WORK ]]; then remove_loop; fi
+	# an image outside WORK (--store), once its loop device is gone
+	if [[ -n $IMG && $IMG != "$WORK"/* && -z $LOOPDEV ]]; then rm -f "$IMG"; fi
 	remove_workdir "$WORK"
 	exit "$rc"
 }
