@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "daemon/fusegate.h"
 #include "daemon/fuseinit.h"
 #include "daemon/fuseio.h"
 #include "lib/log.h"
@@ -79,10 +80,16 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t n = read(fd, buf, len);
+	ssize_t n;
 	uint64_t f;
+	int e;
 
 	(void)userdata;
+	fusegate_enter();
+	n = read(fd, buf, len);
+	e = errno;
+	fusegate_got(fd, n);
+	errno = e;
 	/* the first request is INIT, read before splice is negotiated */
 	if (n > 0 && !atomic_load_explicit(&first_read, memory_order_relaxed) &&
 	    !atomic_exchange(&first_read, true) && fuseinit_offered(buf, (size_t)n, &f))
@@ -97,12 +104,28 @@ static ssize_t io_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
+/* A request spliced from the device (fdin) into the worker's pipe. */
+static ssize_t io_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout,
+				 size_t len, unsigned int flags, void *userdata)
+{
+	ssize_t n;
+	int e;
+
+	(void)userdata;
+	fusegate_enter();
+	n = splice(fdin, offin, fdout, offout, len, flags);
+	e = errno;
+	fusegate_got(fdin, n);
+	errno = e;
+	return n;
+}
+
 int fuseio_attach(struct fuse_session *se, bool passthrough)
 {
 	static const struct fuse_custom_io io = {
 		.writev = io_writev,
 		.read = io_read,
-		.splice_receive = io_splice,
+		.splice_receive = io_splice_receive,
 		.splice_send = io_splice,
 	};
 

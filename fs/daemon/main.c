@@ -38,6 +38,7 @@
 #include "daemon/dircache.h"
 #include "store/index.h"
 #include "daemon/inode.h"
+#include "daemon/fusegate.h"
 #include "daemon/fuseio.h"
 #include "lib/log.h"
 #include "engine/overwrite.h"
@@ -654,6 +655,7 @@ int main(int argc, char *argv[])
 			fuse_loop_cfg_set_max_threads(lc, co.max_threads);
 		if (co.max_idle_threads <= 100000)   /* UINT_MAX: libfuse's default */
 			fuse_loop_cfg_set_idle_threads(lc, co.max_idle_threads);
+		fusegate_enable();   /* one worker reads while it is quick: fusegate.h */
 		ret = fuse_session_loop_mt(g.se, lc);
 	}
 	loop_rc = ret;

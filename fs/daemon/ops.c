@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon/dircache.h"
+#include "daemon/fusegate.h"
 #include "daemon/fuseio.h"
 #include "daemon/inode.h"
 #include "daemon/ops_int.h"

@@ -13,6 +13,7 @@
 
 #include "lib/log.h"
 #include "daemon/dircache.h"
+#include "daemon/fusegate.h"
 #include "daemon/fuseio.h"
 #include "daemon/passthru.h"
 #include "daemon/inode.h"
@@ -281,6 +282,7 @@ void gfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 
+	fusegate_slow();   /* data I/O: other requests need not wait for it */
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
@@ -294,6 +296,7 @@ void gfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	void *heap = NULL;
 	ssize_t n;
 
+	fusegate_slow();
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = (int)fi->fh;
 	out.buf[0].pos = off;
@@ -341,6 +344,8 @@ void gfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi)
 {
 	int fd = (int)fi->fh;
+
+	fusegate_slow();
 	int r = datasync ? fdatasync(fd) : fsync(fd);
 
 	fuse_reply_err(req, r < 0 ? errno : 0);
@@ -353,6 +358,7 @@ void gfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 
 	if (defer_fallocate(req, ino, mode, off, len, fi))
 		return;   /* it may copy: the copy pool runs it (ops_defer.c) */
+	fusegate_slow();
 	r = mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE | FALLOC_FL_COLLAPSE_RANGE)
 		? preserve_ino(req, I(ino), off) : 0;
 
@@ -372,6 +378,8 @@ void gfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags)
 {
 	int k = 0;
+
+	fusegate_slow();
 
 	/* bytes that must be preserved first: the copy pool runs it */
 	if (!defer_on_pool() && G(req)->copyq &&
@@ -605,6 +613,8 @@ void gfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi)
 {
 	struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+
+	fusegate_slow();
 	int r = dir_stream(req, ino, d), fd;
 
 	if (r == 0) {
