@@ -10,6 +10,11 @@
 #                   fuse-3.14.0, built by you, out of tree: it is not in
 #                   Debian's libfuse3-dev).  Unset: its column is skipped,
 #                   and the output says so.
+#   HP_SRC          instead of HP_BIN: a libfuse source tree at tag
+#                   fuse-3.14.0 (git clone -b fuse-3.14.0
+#                   https://github.com/libfuse/libfuse), or a directory with
+#                   its passthrough_hp.cc and cxxopts.hpp; built with g++
+#                   into the work dir, never into the repo.
 #   --quick         scaled-down smoke run (2k files, 128 MiB instead of 15k / 1 GiB)
 #   --gracefs PATH  gracefs binary (default: build/fs/gracefs in the repo)
 #   --gracefs-opts O  extra -o options for gracefs (appended to retention=30d)
@@ -67,6 +72,7 @@ OUT=$REPO/docs/performance.md
 SEQ_OPT=""
 PACKAGES=(fuse3 libfuse3-dev bindfs gcc pkg-config e2fsprogs mount fio)
 HP_BIN=${HP_BIN:-}
+HP_SRC=${HP_SRC:-}
 CONFIGS=(plain passthrough_hp bindfs gracefs)   # the table's columns
 ORDER=(plain gracefs passthrough_hp bindfs)      # the order within a round
 FUSE_CONFIGS=(passthrough_hp bindfs gracefs)
@@ -249,6 +255,9 @@ check_space() { :; }   # make_workdir sized the loop image
 build_tools() {
 	BIN=$WORK/bin
 	mkdir -p "$BIN"
+	if [[ -z $HP_BIN && -n $HP_SRC ]]; then
+		build_hp
+	fi
 	if [[ -z $HP_BIN ]]; then
 		DEAD[passthrough_hp]="HP_BIN not set (build libfuse 3.14's example/passthrough_hp.cc and pass HP_BIN=...)"
 		loud "passthrough_hp column SKIPPED: ${DEAD[passthrough_hp]}"
@@ -259,6 +268,29 @@ build_tools() {
 	gcc -O2 -Wall -o "$BIN/benchtool" "$SCRIPT_DIR/benchtool.c" ||
 		die "building benchtool failed"
 	BT=$BIN/benchtool
+}
+
+# passthrough_hp from HP_SRC (see the header), into $BIN; HP_BIN on success.
+build_hp() {
+	local dir=$HP_SRC
+	[[ -f $dir/example/passthrough_hp.cc ]] && dir=$dir/example
+	if [[ ! -f $dir/passthrough_hp.cc ]]; then
+		warn "HP_SRC=$HP_SRC has no passthrough_hp.cc (nor example/passthrough_hp.cc)"
+		return 0
+	fi
+	if ! command -v g++ >/dev/null; then
+		warn "no g++: cannot build passthrough_hp from $HP_SRC"
+		return 0
+	fi
+	# shellcheck disable=SC2046  # pkg-config's flags are words
+	if g++ -O2 -std=c++17 -I"$dir" -o "$BIN/passthrough_hp" "$dir/passthrough_hp.cc" \
+		$(pkg-config --cflags --libs fuse3) 2>"$WORK/hp-build.log"; then
+		HP_BIN=$BIN/passthrough_hp
+		log "built passthrough_hp from $dir"
+	else
+		warn "building passthrough_hp from $dir failed:"
+		tail -n 5 "$WORK/hp-build.log" >&2 || true
+	fi
 }
 
 make_tarball() {
