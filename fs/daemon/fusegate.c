@@ -11,7 +11,8 @@
 
 enum {
 	GATE_ACTIVE_MS = 10,   /* how often the watcher looks while requests come */
-	GATE_IDLE_MS = 100,    /* ... at most, after a quiet spell; other waiters always */
+	GATE_IDLE_MS = 100,    /* ... at most, after a quiet spell */
+	GATE_SPARE_MS = 1000,  /* the other waiters (woken when needed; a safety net) */
 };
 
 static bool on;
@@ -114,7 +115,7 @@ void fusegate_enter(void)
 			watcher = me;
 		s = atomic_load(&served);
 		if (watcher != me)
-			wait_ms = GATE_IDLE_MS;
+			wait_ms = GATE_SPARE_MS;
 		else if (s != seen || b)
 			wait_ms = GATE_ACTIVE_MS;
 		else if ((wait_ms *= 2) > GATE_IDLE_MS)
