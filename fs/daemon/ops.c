@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "daemon/dircache.h"
-#include "daemon/fusegate.h"
 #include "daemon/fuseio.h"
 #include "daemon/inode.h"
 #include "daemon/ops_int.h"
