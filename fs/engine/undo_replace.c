@@ -25,18 +25,26 @@
 #include "engine/trash.h"
 #include "engine/undo_int.h"
 
+/* The marker xattr `key` of dirfd/name (not followed) into val, a
+ * string.  false when there is none. */
+static bool read_mark(int dirfd, const char *name, const char *key, char *val, size_t cap)
+{
+	char path[64 + NAME_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	if ((n = lgetxattr(path, key, val, cap - 1)) < 0)
+		return false;
+	val[n] = '\0';
+	return true;
+}
+
 /* Does odir/name carry the preserved-before-truncation marker of op? */
 static bool preserved_by(int odir, const char *name, const char *op)
 {
-	char path[64 + NAME_MAX], val[NAME_MAX + 1];
-	ssize_t n;
+	char val[NAME_MAX + 1];
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", odir, name);
-	n = lgetxattr(path, TRASH_PRESERVED_XATTR, val, sizeof(val) - 1);
-	if (n < 0)
-		return false;
-	val[n] = '\0';
-	return !strcmp(val, op);
+	return read_mark(odir, name, TRASH_PRESERVED_XATTR, val, sizeof(val)) && !strcmp(val, op);
 }
 
 /* Everything but these two exceptions keeps the rename rule (an item
@@ -56,16 +64,11 @@ bool undo_replaces_live(int odir, int live, const char *name, unsigned type, con
  * inode into *ino. */
 static bool replaced_mark(int dirfd, const char *name, const char *op, ino_t *ino)
 {
-	char path[64 + NAME_MAX], val[NAME_MAX + 32], *sp;
+	char val[NAME_MAX + 32], *sp;
 	unsigned long long i;
-	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
-	n = lgetxattr(path, TRASH_REPLACED_XATTR, val, sizeof(val) - 1);
-	if (n < 0)
-		return false;
-	val[n] = '\0';
-	if (!(sp = strrchr(val, ' ')) || sscanf(sp + 1, "%llu", &i) != 1)
+	if (!read_mark(dirfd, name, TRASH_REPLACED_XATTR, val, sizeof(val)) ||
+	    !(sp = strrchr(val, ' ')) || sscanf(sp + 1, "%llu", &i) != 1)
 		return false;
 	*sp = '\0';
 	*ino = (ino_t)i;
