@@ -108,6 +108,44 @@ static int write_file(struct gctl *x, const struct catalog_archive_plan *p, int6
 	return 0;
 }
 
+static int removed_line(void *arg, const char *const *f, int n)
+{
+	if (n >= 2 && !strcmp(f[0], "removed"))
+		*(uint64_t *)arg = strtoull(f[1], NULL, 10);
+	return 0;
+}
+
+/* Nothing new to archive, but an interrupted archive left rows its
+ * archive row covers: a dry run, then --execute TOKEN removes them. */
+static int finish(struct gctl *x, const struct catalog_archive_plan *p, const char *token,
+		  const char *body, bool execute, const char *given)
+{
+	uint64_t removed = 0;
+	int r;
+
+	if (!execute) {
+		store_plan(x, token, body);
+		if (x->json)
+			printf("{\"dry_run\":true,\"token\":\"%s\",\"rows\":0,\"leftover\":%" PRIu64
+			       "}\n", token, p->leftover);
+		else
+			printf("dry run: an earlier archive was interrupted: %" PRIu64 " row(s) it "
+			       "holds (in its file) are still in the log; --execute removes them\n"
+			       "plan token: %s\nto act, run the same command with --execute %s\n",
+			       p->leftover, token, token);
+		return EXIT_DONE;
+	}
+	if ((r = check_token(x, given, token, true, true)))
+		return r;
+	if (mutate(x, (const char *[]){ "audit-archive-finish" }, 1, removed_line, &removed) < 0)
+		return EXIT_FAILED;
+	if (x->json)
+		printf("{\"executed\":true,\"rows\":0,\"leftover_removed\":%" PRIu64 "}\n", removed);
+	else
+		printf("finished an interrupted archive: %" PRIu64 " row(s) removed\n", removed);
+	return EXIT_DONE;
+}
+
 static int archive(struct gctl *x, int argc, char **argv)
 {
 	struct catalog_archive_plan p;
@@ -155,6 +193,11 @@ static int archive(struct gctl *x, int argc, char **argv)
 	util_format_utc(before_ns / NS, false, t[0], sizeof(t[0]));
 	util_format_utc(p.oldest_ns / NS, false, t[1], sizeof(t[1]));
 	util_format_utc(p.newest_ns / NS, false, t[2], sizeof(t[2]));
+	if (!p.rows && p.leftover) {   /* only an interrupted archive to finish */
+		snprintf(body, sizeof(body), "audit-archive-finish\t%" PRIu64 "\n", p.leftover);
+		ctlcmd_plan_token(body, token);
+		return finish(x, &p, token, body, execute, given);
+	}
 	if (!p.rows) {
 		if (x->json)
 			printf("{\"dry_run\":%s,\"rows\":0,\"before\":\"%s\",\"to\":null,"

@@ -945,6 +945,21 @@ static int v_audit_archive(struct req *rq)
 	return 0;
 }
 
+/* audit-archive-finish: remove what an interrupted archive left (rows an
+ * archive row covers: they are in its file).  Line "removed N". */
+static int v_audit_archive_finish(struct req *rq)
+{
+	uint64_t n = 0;
+	char b[24];
+	int r;
+
+	if ((r = catalog_audit_archive_finish(rq->c->cat, &n)) < 0)
+		return fail(rq, r, "catalog: %s", strerror(-r));
+	snprintf(b, sizeof(b), "%" PRIu64, n);
+	ctl_emitf(rq->out, "removed", b, NULL);
+	return 0;
+}
+
 static const struct verb {
 	const char *name;
 	int min, max;            /* argc, the verb included */
@@ -963,6 +978,7 @@ static const struct verb {
 	{ "site-check", 4, CTL_ARGC_MAX, v_site_check },
 	{ "protect",   3, 3,            v_protect },
 	{ "audit-archive", 7, 7,        v_audit_archive },
+	{ "audit-archive-finish", 1, 1, v_audit_archive_finish },
 	{ "unprotect", 3, 3,            v_protect },
 };
 

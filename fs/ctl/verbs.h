@@ -54,6 +54,9 @@
  *                                  the log under an "archive" row (catalog.h);
  *                                  line "archived SEQ ROWS".  Its own audit
  *                                  row is that archive row.
+ *   audit-archive-finish           remove the rows an interrupted archive's
+ *                                  row covers (they are in its file): line
+ *                                  "removed N"
  * A verb that finds things already as asked (hold of a held site, a
  * second protect, site-add of a cataloged site of that kind) succeeds
  * with the line "unchanged WHY" and appends no audit row.

@@ -138,7 +138,7 @@ void gfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	if (site && fstatat(g->backing_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISDIR(st.st_mode)) {
 		control_site_changed(g->ctl, name, false);
-		control_audit(g->ctl, AUDIT_EV_SITE_ADD, &who, name, NULL, "", NULL);
+		control_audit(g->ctl, AUDIT_EV_SITE_ADD, &who, name, NULL, NULL, NULL);
 	}
 }
 
