@@ -249,6 +249,15 @@ void sel_add(struct selection *s, const struct op_record *r);
 /* Select by s's filters from the index, with the ops inside the deleted
  * sites the selected root ops bring back.  0 or an exit status (printed). */
 int sel_run(struct gctl *x, struct selection *s);
+
+/* prefetch.c: threads that read the op directories of ops[0..n) (in
+ * that order) ahead of a bulk undo, so that its planning finds them in
+ * the caches.  NULL when not worth it (few ops) or without memory: fine
+ * to pass to prefetch_stop, which stops and joins them.  ops must stay
+ * unchanged until then. */
+struct prefetch;
+struct prefetch *prefetch_start(int backing_fd, const struct op_record *const *ops, size_t n);
+void prefetch_stop(struct prefetch *pf);
 int c_undo(struct gctl *x, int argc, char **argv);
 
 /* ---- runs (runs.c    ) ---- */

@@ -558,6 +558,7 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 	pthread_t t[UNDO_WORKERS];
 	uint64_t items = 0;
 	size_t nroot = 0;
+	struct prefetch *pf;
 
 	u.order = exec_order(s);
 	for (size_t i = 0; i < s->n; i++)
@@ -567,6 +568,8 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 	while (nroot < s->n && !*u.order[nroot]->scope)
 		nroot++;
 	pthread_mutex_init(&u.lock, NULL);
+	/* the daemon plans each op: warm its directories ahead of it */
+	pf = prefetch_start(s->backing_fd, u.order, s->n);
 	for (int phase = 0; phase < 2; phase++) {
 		size_t n = 0;
 
@@ -579,6 +582,7 @@ static int undo_execute_all(struct gctl *x, struct selection *s, const char *tok
 		while (n)
 			pthread_join(t[--n], NULL);
 	}
+	prefetch_stop(pf);
 	pthread_mutex_destroy(&u.lock);
 	progress_free(u.pg);
 	if (x->json) {
@@ -642,6 +646,8 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 
 	if (!x->json)
 		t.ncols = DRY_TEXT_COLS;   /* before any row: its width */
+	struct prefetch *pf = prefetch_start(s->backing_fd, order, s->n);
+
 	if (undo_overlay_new(&ov) < 0)
 		r = fail(EXIT_FAILED, "out of memory");
 	for (size_t i = 0; i < s->n && r == EXIT_DONE; i++) {
@@ -683,6 +689,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		followed += p.follows;
 		undo_plan_release(&p);
 	}
+	prefetch_stop(pf);
 	undo_overlay_free(ov);
 	free(order);
 	if (r == EXIT_DONE && bulk)

@@ -851,18 +851,20 @@ int trash_tick(struct trash *t)
 	/* A bulk undo leaves thousands of emptied ops.  Settle them in
 	 * batches, each batch's index removals in one transaction, letting
 	 * the FUSE threads in between batches (never with a batch pending).
-	 * While an undo is still going on, settle only a few per tick: each
-	 * costs two rmdirs (op and mirror directories) under the lock, ten
-	 * times an undo's rename, and the undo waits for the lock; the rest
-	 * settle once it is over. */
+	 * While an undo is still going on, settle none (unless the backlog
+	 * grows past SETTLE_BACKLOG_MAX): each costs two rmdirs (op and
+	 * mirror directories, a discard each where the filesystem discards
+	 * online) under the lock, ten times an undo's rename, and the undo
+	 * waits for the lock.  They settle once it is over. */
 	bool undoing = t->last_undo_ns && mono - t->last_undo_ns < SETTLE_QUIET_NS;
 	struct drop_batch *b = t->pending ? malloc(sizeof(*b)) : NULL;
 	size_t settled = 0;
 
 	if (b)
 		b->n = 0;
-	while ((p = t->pending) && (!undoing || settled < SETTLE_WHILE_UNDOING)) {
+	while ((p = t->pending) && (!undoing || t->npending > SETTLE_BACKLOG_MAX)) {
 		t->pending = p->next;
+		t->npending--;
 		r = trash_settle_restore(t, p, b);
 		if (r && !first)
 			first = r;
@@ -989,6 +991,7 @@ void trash_close(struct trash *t)
 		t->pending = p->next;
 		free(p);
 	}
+	t->npending = 0;
 	close_fd(&t->root_trash_fd);
 	close_fd(&t->state_fd);
 	pthread_mutex_destroy(&t->lock);

@@ -28,7 +28,7 @@
 #define TMP_PREFIX ".tmp-"
 #define SYNC_EVERY_NS (2 * NS)
 #define SETTLE_PER_LOCK 64          /* emptied ops settled per hold of the lock */
-#define SETTLE_WHILE_UNDOING 64     /* per tick while an undo goes on (trash_tick) */
+#define SETTLE_BACKLOG_MAX 65536    /* emptied ops left unsettled while an undo goes on */
 #define SETTLE_QUIET_NS (NS / 2)    /* an undo this recent still goes on */
 
 struct op {
@@ -77,6 +77,7 @@ struct trash {
 	struct trash_conf conf;
 	struct op *ops;     /* open operations */
 	struct pending *pending;
+	size_t npending;               /* entries in pending */
 	int64_t last_sync_ns;
 	struct trash_counters counters;
 	/* ops being undone (the lock is let go between undo steps): never

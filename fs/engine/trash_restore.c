@@ -124,6 +124,7 @@ void trash_note_restore_locked(struct trash *t, const char *scope, const char *n
 	}
 	p->next = t->pending;
 	t->pending = p;
+	t->npending++;
 }
 
 void trash_note_restore(struct trash *t, const char *scope, const char *name)

@@ -488,52 +488,68 @@ static void list_free(struct dirlist *l)
 	l->v = NULL;
 }
 
-/* List dirfd (an O_PATH fd will do: the directory is opened anew for
- * reading); more than max entries gives -E2BIG.  0 or -errno — a failed
- * read is an error, never a short listing. */
-static int list_dir(int dirfd, size_t max, struct dirlist *l)
+/* List fd, a directory we opened for reading and have not read yet (it
+ * is left at its end); more than max entries gives -E2BIG.  0 or -errno
+ * — a failed read is an error, never a short listing.  getdents64 on the
+ * fd itself: no DIR (its fstat and fcntls) and no second open, for the
+ * tens of thousands of small op directories of a bulk undo. */
+static int list_fd(int fd, size_t max, struct dirlist *l)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
+	char buf[16384] __attribute__((aligned(8)));
 	size_t cap = 0;
+	ssize_t got;
+	int r = 0;
 
 	*l = (struct dirlist){0};
-	if (!d) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	while (!r && (errno = 0, de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (l->n == cap) {
-			void *nv = cap >= max ? NULL : realloc(l->v, (cap ? 2 * cap : 32) * sizeof(*l->v));
-
-			if (!nv) {
-				r = cap >= max ? -E2BIG : -ENOMEM;
-				break;
-			}
-			l->v = nv;
-			cap = cap ? 2 * cap : 32;
-		}
-		if (!(l->v[l->n] = malloc(len + 2))) {
-			r = -ENOMEM;
+	while (!r && (got = getdents64(fd, buf, sizeof(buf))) != 0) {
+		if (got < 0) {
+			r = -errno;
 			break;
 		}
-		l->v[l->n][0] = (char)de->d_type;
-		memcpy(l->v[l->n++] + 1, de->d_name, len + 1);
+		for (ssize_t off = 0; off < got && !r;) {
+			const struct dirent64 *de = (const struct dirent64 *)(buf + off);
+			size_t len = strlen(de->d_name);
+
+			off += de->d_reclen;
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (l->n == cap) {
+				void *nv = cap >= max ? NULL :
+					   realloc(l->v, (cap ? 2 * cap : 32) * sizeof(*l->v));
+
+				if (!nv) {
+					r = cap >= max ? -E2BIG : -ENOMEM;
+					break;
+				}
+				l->v = nv;
+				cap = cap ? 2 * cap : 32;
+			}
+			if (!(l->v[l->n] = malloc(len + 2))) {
+				r = -ENOMEM;
+				break;
+			}
+			l->v[l->n][0] = (char)de->d_type;
+			memcpy(l->v[l->n++] + 1, de->d_name, len + 1);
+		}
 	}
-	if (!r && errno)
-		r = -errno;   /* readdir failed (de is NULL) */
-	closedir(d);
 	if (r < 0)
 		list_free(l);
 	else if (l->n)
 		qsort(l->v, l->n, sizeof(*l->v), cmp_names);
+	return r;
+}
+
+/* List dirfd (an O_PATH fd will do: the directory is opened anew for
+ * reading).  As list_fd. */
+static int list_dir(int dirfd, size_t max, struct dirlist *l)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	*l = (struct dirlist){0};
+	if (fd < 0)
+		return -errno;
+	r = list_fd(fd, max, l);
+	close(fd);
 	return r;
 }
 
@@ -586,10 +602,12 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	}
 	/* what is at the target: live, or put there by an earlier op of the run */
 	ove = ov_get(w->ov, w->p->scope, w->to);
-	lpresent = live >= 0 && (lv ? list_has(lv, name) : exists_at(live, name));
+	/* one lookup for both questions (is it there, is it a directory) */
+	r = live < 0 || (lv && !list_has(lv, name)) ? -ENOENT :
+	    fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
+	lpresent = live >= 0 && (lv ? list_has(lv, name) : r != -ENOENT);
 	present = lpresent || ove;
-	tdir = lpresent ? fstatat(live, name, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-			  S_ISDIR(lst.st_mode) : ove && ove->dir;
+	tdir = lpresent ? r == 0 && S_ISDIR(lst.st_mode) : ove && ove->dir;
 	/* a deleted directory meets one the run itself put back: merge */
 	merge = !mirror && sub >= 0 && present && tdir && ov_in_run(w->ov, w->p->scope, w->to);
 	taken = present && !((mirror || merge) && tdir);
@@ -664,7 +682,8 @@ static int walk_dir(struct walk *w, int odir, int live, size_t flen, size_t tlen
 
 	if (depth >= RELPATH_MAX_DEPTH)
 		return -ENAMETOOLONG;
-	if ((r = list_dir(odir, UNDO_MAX_STEPS, &ol)) < 0)
+	/* odir is always a directory opened for reading just for this walk */
+	if ((r = list_fd(odir, UNDO_MAX_STEPS, &ol)) < 0)
 		return r;
 	/* many items into one live directory: one listing beats a lookup each */
 	if (live >= 0 && ol.n > LIVE_LIST_MIN)
