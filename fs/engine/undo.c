@@ -120,9 +120,9 @@ static int free_name(int dirfd, const char *name, const char *op, char *out, siz
 
 struct ov_entry {
 	char *key;     /* scope '\1' path */
-	char *src;     /* dry run: where a directory's contents are now */
+	char *src;     /* dry run: where a directory's contents (or a file) are now */
 	bool dir;
-	ino_t ino;     /* dry run: the file a rename-over's undo puts there (0: unknown) */
+	ino_t ino;     /* dry run: the file a rename-over's undo puts there (0: see src) */
 };
 
 struct undo_overlay {
@@ -232,6 +232,7 @@ int undo_overlay_add(struct undo_overlay *ov, const char *scope, const char *pat
 		free(e->src);
 		e->src = copy;
 		e->dir = dir;
+		e->ino = 0;
 		return 0;
 	}
 	if (asprintf(&key, "%s\1%s", scope, path) < 0) {
@@ -371,8 +372,7 @@ int undo_overlay_note_plan(struct undo_overlay *ov, const struct undo_plan *p)
 		if (s->kind == UNDO_MERGED)
 			continue;
 		snprintf(src, sizeof(src), "%s/%s", root, s->from);
-		r = undo_overlay_add(ov, p->scope, s->to, dir,
-				     dir && s->kind != UNDO_MKDIR ? src : NULL);
+		r = undo_overlay_add(ov, p->scope, s->to, dir, s->kind != UNDO_MKDIR ? src : NULL);
 		/* a file put back over its replacement: an older op's
 		 * rename-over of that file sees it there (a chain of sed -i) */
 		if (!r && s->kind == UNDO_REPLACE && s->self_ino)
@@ -577,7 +577,7 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	int sub = -1, nf, nt, r;
 	bool mirror = false, lpresent, present, tdir, merge, taken, replace = false;
 	enum undo_rover ro = UNDO_RO_NO;
-	ino_t rino = 0, self = 0;
+	ino_t rino = 0, self = 0, oino = 0;
 
 	/* a non-directory is moved as it is: its type is all the plan needs */
 	if ((type == DT_DIR || type == DT_UNKNOWN) &&
@@ -615,9 +615,16 @@ static int walk_entry(struct walk *w, int odir, int live, const struct dirlist *
 	if (taken && lpresent && !mirror && !merge &&
 	    undo_replaces_live(odir, live, name, type, w->p->op))
 		taken = false, replace = true;
-	/* a file a rename replaced takes its path back from its replacement */
-	if (taken && lpresent && !mirror && !merge && !replace &&
-	    (ro = undo_renamed_over(odir, live, name, type, w->p->op, ove ? ove->ino : 0,
+	/* a file a rename replaced takes its path back from its replacement
+	 * (in a dry run, maybe the file an earlier op of the run puts there) */
+	if (taken && !lpresent && ove && !ove->dir && !ove->ino && ove->src &&
+	    fstatat(w->backing_fd, ove->src, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(lst.st_mode))
+		oino = lst.st_ino;
+	else if (ove && !ove->dir)
+		oino = ove->ino;
+	if (taken && (lpresent || oino) && !mirror && !merge && !replace &&
+	    (ro = undo_renamed_over(odir, live, name, type, w->p->op, oino,
 				     &rino, &self)) != UNDO_RO_NO &&
 	    ro != UNDO_RO_CHANGED)
 		taken = false, replace = true;

@@ -129,8 +129,8 @@ void undo_overlay_free(struct undo_overlay *ov);
 
 /* Record that path (below the root of scope) holds what the run restored:
  * a directory (dir) or not.  src, for a dry run, is where a directory's
- * contents are now, relative to the backing store (they will be at path
- * once restored); NULL when the directory is really there.  0 or -ENOMEM
+ * contents (or the file) are now, relative to the backing store (they
+ * will be at path once restored); NULL when it is really there.  0 or -ENOMEM
  * (also when the overlay reached UNDO_MAX_STEPS entries). */
 int undo_overlay_add(struct undo_overlay *ov, const char *scope, const char *path, bool dir,
 		     const char *src);

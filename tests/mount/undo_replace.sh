@@ -116,6 +116,24 @@ check_eq "bulk: three replaced, none renamed" '[3, 0]' "$(pyj '[d["replaced"], d
 check_eq "bulk: the first version is back" v1 "$(cat "$S/n.conf")"
 check_eq "bulk: no n.conf.restored-*" "" "$(ls "$S" | grep n.conf.restored)"
 
+# ---- 2c. sed -i, then rm: a bulk undo brings the replacement back, then
+# swaps the original in; the dry run sees the file the rm's undo puts back
+printf 'first\n' >"$S/p.conf"
+check "sed+rm: written" wait_until 60 all_closed
+T=$(now)
+sed -i 's/first/second/' "$S/p.conf"
+check "sed+rm: sed closed" wait_until 60 all_closed
+rm "$S/p.conf"
+check "sed+rm: rm closed" wait_until 60 all_closed
+dry=$(gctl undo --since "$T" --json)
+res=$(gctl undo --since "$T" --execute "$(pyj 'd["token"]' <<<"$dry")" --json)
+check_eq "sed+rm: the dry run's replaced/moved/renamed are the execute's" \
+	"$(pyj '[d["replaced"], d["moved"], d["renamed"]]' <<<"$dry")" \
+	"$(pyj '[d["replaced"], d["moved"], d["renamed"]]' <<<"$res")"
+check_eq "sed+rm: one moved back, one replaced" '[1, 2, 0]' \
+	"$(pyj '[d["replaced"], d["moved"], d["renamed"]]' <<<"$res")"
+check_eq "sed+rm: the first version is back" first "$(cat "$S/p.conf")"
+
 # ---- 3. the state of a kill -9 between the swap and the move ---------------
 printf 'orig crash\n' >"$S/z.conf"
 check "crash: written" wait_until 60 all_closed
