@@ -194,17 +194,27 @@ static void site_samples(struct text *t, const char *name, const struct metrics 
 	}
 }
 
+/* The shares, per site; the mount's own trash (whole deleted sites, scope
+ * "", shown as "/") is one more scope in the eviction order but not a site, so it has
+ * series of its own (root = true) and no site="/" (issue 19 item 1). */
 static void share_samples(struct text *t, const char *name, const struct metrics *m,
-			  bool ratio)
+			  bool ratio, bool root)
 {
 	for (size_t i = 0; i < m->nshares; i++) {
 		const struct metrics_share *s = &m->shares[i];
+		bool is_root = !s->site[0];   /* the root scope is "" */
 
-		site_label(t, name, s->site, sizeof(s->site));
-		if (ratio)
-			text_printf(t, "\"} %.4f\n", s->share ? (double)s->bytes / (double)s->share : 0.0);
+		if (is_root != root)
+			continue;
+		if (root)
+			text_printf(t, "%s", name);
 		else
-			text_printf(t, "\"} %" PRIu64 "\n", s->share);
+			site_label(t, name, s->site, sizeof(s->site));
+		if (ratio)
+			text_printf(t, "%s %.4f\n", root ? "" : "\"}",
+				    s->share ? (double)s->bytes / (double)s->share : 0.0);
+		else
+			text_printf(t, "%s %" PRIu64 "\n", root ? "" : "\"}", s->share);
 	}
 }
 
@@ -369,11 +379,18 @@ static void render(struct text *t, const struct metrics *m)
 	family(t, "gracefs_trash_share_bytes", "gauge",
 	       "The site's share of trash in the fair eviction order: its trash_max, else an "
 	       "equal share of all unheld trash (as of the sweeper's last full look).");
-	share_samples(t, "gracefs_trash_share_bytes", m, false);
+	share_samples(t, "gracefs_trash_share_bytes", m, false, false);
 	family(t, "gracefs_trash_share_ratio", "gauge",
 	       "The site's unheld trash over its share: above 1, its trash is evicted first "
 	       "under space pressure (who caused the pressure).");
-	share_samples(t, "gracefs_trash_share_ratio", m, true);
+	share_samples(t, "gracefs_trash_share_ratio", m, true, false);
+	family(t, "gracefs_root_trash_share_bytes", "gauge",
+	       "The share of the mount's own trash (whole deleted sites) in the fair "
+	       "eviction order, where it is one more scope.");
+	share_samples(t, "gracefs_root_trash_share_bytes", m, false, true);
+	family(t, "gracefs_root_trash_share_ratio", "gauge",
+	       "The mount's own trash (whole deleted sites), unheld, over its share.");
+	share_samples(t, "gracefs_root_trash_share_ratio", m, true, true);
 	family(t, "gracefs_site_deletions_total", "counter",
 	       "Whole sites deleted since the daemon started, per site name "
 	       "(site=\"/other\" past " SITEDEL_MAX_STR " names).");

@@ -307,6 +307,7 @@ static const char *const families[] = {
 	"gracefs_brake_trips_total",
 	/* per site, written only where there is something to say */
 	"gracefs_trash_max_bytes", "gracefs_trash_share_bytes", "gracefs_trash_share_ratio",
+	"gracefs_root_trash_share_bytes", "gracefs_root_trash_share_ratio",
 	"gracefs_site_deletions_total",
 	"gracefs_site_tree_deletions_total",
 };
@@ -460,7 +461,9 @@ static void test_alert_inputs(void **state)
 	/* who caused the pressure: each site's share and its trash over it */
 	assert_string_equal(value(&ps, "gracefs_trash_share_bytes", "churn"), "400");
 	assert_string_equal(value(&ps, "gracefs_trash_share_ratio", "churn"), "2.5000");
-	assert_string_equal(value(&ps, "gracefs_trash_share_ratio", "/"), "0.2500");
+	/* the mount's own trash: series of its own, never site="/" */
+	assert_null(value(&ps, "gracefs_trash_share_ratio", "/"));
+	assert_string_equal(value(&ps, "gracefs_root_trash_share_ratio", NULL), "0.2500");
 	/* 2 sites x 3, one cap, 2 x 2 share series, 3 x 2 deletion series, the
 	 * scalars and the last pass */
 	assert_int_equal(ps.nsamples, 6 + 1 + 4 + 6 + SCALARS + 1);
