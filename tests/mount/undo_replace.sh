@@ -22,6 +22,13 @@
 . "$(dirname "$0")/gctl_lib.sh"
 gfs_require rsync getfattr setfattr
 now() { date -u +@%s; }
+# since_now — T for undo --since that leaves out every op made so far: the
+# clock's second has moved on (ops of the same second would be selected)
+since_now() {
+	local t0
+	t0=$(date -u +%s)
+	wait_until 5 eval '[ "$(date -u +%s)" -gt "$t0" ]' && T=$(now)
+}
 S=$MNT/site1
 
 # undo_check NAME OPID — dry run and execute; "replaced moved renamed" of each
@@ -102,7 +109,7 @@ check_eq "changed: the original comes back next to it" one "$(cat "$S/k.conf.res
 # ---- 2b. a bulk undo of three sed -i: newest first, back to the first ------
 printf 'v1\n' >"$S/n.conf"
 check "bulk: written" wait_until 60 all_closed
-T=$(now)
+check "bulk: a new second" since_now
 for v in 2 3 4; do
 	sed -i "s/v$((v - 1))/v$v/" "$S/n.conf"
 	check "bulk: sed $v closed" wait_until 60 all_closed
@@ -120,7 +127,7 @@ check_eq "bulk: no n.conf.restored-*" "" "$(ls "$S" | grep n.conf.restored)"
 # swaps the original in; the dry run sees the file the rm's undo puts back
 printf 'first\n' >"$S/p.conf"
 check "sed+rm: written" wait_until 60 all_closed
-T=$(now)
+check "sed+rm: a new second" since_now
 sed -i 's/first/second/' "$S/p.conf"
 check "sed+rm: sed closed" wait_until 60 all_closed
 rm "$S/p.conf"
