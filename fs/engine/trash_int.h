@@ -29,7 +29,8 @@
 #define SYNC_EVERY_NS (2 * NS)
 #define SETTLE_PER_LOCK 64          /* emptied ops settled per hold of the lock */
 #define SETTLE_BACKLOG_MAX 65536    /* emptied ops left unsettled while an undo goes on */
-#define SETTLE_QUIET_NS (NS / 2)    /* an undo this recent still goes on */
+#define SETTLE_QUIET_NS (NS / 20)   /* an undo this recent still goes on (a bulk
+                                     * undo sends its next batch within ms) */
 
 struct op {
 	struct op *next;
