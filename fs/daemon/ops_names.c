@@ -736,8 +736,10 @@ void gfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (ws.zone == Z_ROOT && strcmp(name, newname))
 		control_site_changed(g->ctl, name, true);
 
-	/* an item a run created follows its new name (undo run:ID --created) */
-	if (g->cr && !in_trash(ws.zone) && wd.zone == Z_LIVE && !(flags & RENAME_EXCHANGE)) {
+	/* an item a run created follows its new name (undo run:ID --created);
+	 * the path is built only for a noted item, not for every rename */
+	if (g->cr && !in_trash(ws.zone) && wd.zone == Z_LIVE && !(flags & RENAME_EXCHANGE) &&
+	    created_knows(g->cr, sst.st_dev, sst.st_ino)) {
 		char path[CRREC_PATH_MAX];
 
 		if (live_path(dp, newname, path, sizeof(path)) == 0)

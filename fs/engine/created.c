@@ -265,6 +265,18 @@ void created_note_changed(struct created *c, const char *run, const struct stat 
 	pthread_mutex_unlock(&c->lock);
 }
 
+bool created_knows(struct created *c, dev_t dev, ino_t ino)
+{
+	bool known;
+
+	if (!c)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	known = find(c, (uint64_t)dev, (uint64_t)ino) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return known;
+}
+
 void created_note_moved(struct created *c, const char *run, dev_t dev, ino_t ino,
 			const char *site, const char *path, int dirfd, const char *name)
 {

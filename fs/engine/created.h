@@ -63,6 +63,9 @@ void created_note(struct created *c, const struct caller *who, const char *site,
  * ("" or NULL: unknown): the run's own change refreshes the note,
  * another's marks it CRREC_FOREIGN.  Items not in memory: nothing. */
 void created_note_changed(struct created *c, const char *run, const struct stat *st);
+/* Whether (dev, ino) is a noted item: a cheap test before the caller
+ * builds a path for created_note_moved (a rename of anything else). */
+bool created_knows(struct created *c, dev_t dev, ino_t ino);
 /* A process of `run` renamed (dev, ino) to site/path (dirfd/name: its new
  * parent and name, to read its state, which a rename changes).  A known
  * item follows its new name (the run's own rename) or is marked

@@ -194,6 +194,8 @@ static void test_tracker(void **state)
 	make(f, &f->a, "y.enc");
 	make(f, &f->a, "tmp");
 	make(f, &(struct caller){ .pid = 1 }, "norun");   /* no run: nothing noted */
+	assert_int_equal(lstat(bp(f, "site/norun"), &st), 0);
+	assert_false(created_knows(f->cr, st.st_dev, st.st_ino));
 	/* nothing reaches the index before a flush */
 	assert_int_equal(index_created_foreach(f->ix, RUN_A, seen_one, &s), 0);
 	assert_int_equal(s.n, 0);
@@ -206,6 +208,7 @@ static void test_tracker(void **state)
 	/* the run renames its temporary file: it follows */
 	assert_int_equal(rename(bp(f, "site/tmp"), bp(f, "site/final")), 0);
 	assert_int_equal(lstat(bp(f, "site/final"), &st), 0);
+	assert_true(created_knows(f->cr, st.st_dev, st.st_ino));   /* the rename path asks first */
 	created_note_moved(f->cr, RUN_A, st.st_dev, st.st_ino, "site", "final", f->bfd,
 			   "site/final");
 	assert_int_equal(created_flush(f->cr), 0);
