@@ -243,7 +243,10 @@ void trash_restore_measure(const struct trash_loc *src, struct restore_note *not
  * truth), its index entry after, with the batch's others.  A crash between
  * leaves index entries of missing directories, which the next mount's
  * reconcile drops; the trash lock is never let go with a batch pending, so
- * no one else sees them meanwhile.  Under t->lock.
+ * no one else sees them meanwhile.  (Ops an undo emptied join a batch while
+ * their directories still stay, to be settled later; the lock may be let
+ * go mid-op with those pending: what anyone sees then, the entry and the
+ * directory, still agree.)  Under t->lock.
  */
 #define TRASH_DROP_BATCH 256
 struct drop_batch {

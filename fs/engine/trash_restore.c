@@ -451,9 +451,33 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
-/* Undo one op under t->lock (let go every UNDO_STEPS_PER_LOCK steps). */
-static int undo_locked(struct trash *t, const char *scope, const char *name, const char *run,
-		       undo_progress_fn fn, void *arg, struct undo_result *res)
+/* An undo emptied op `name` (every step succeeded): it leaves the listings
+ * now, its index entry through b (or at once), although its directory,
+ * holding at most the mirror directories, stays until the next tick settles
+ * it (trash_tick: settling waits while a bulk undo goes on).  So `gracectl
+ * ls` right after `undo --execute` no longer lists what came back.  If
+ * anything was left in it after all, the settle finds the directory not
+ * empty and writes the recounted record back. */
+static void forget_undone_op(struct trash *t, struct drop_batch *b, const char *scope,
+			     const char *name)
+{
+	for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next) {
+		struct op *op = *pp;
+
+		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
+			*pp = op->next;
+			trash_op_free(op);
+			break;
+		}
+	}
+	drop_op(t, b, scope, name);
+}
+
+/* Undo one op under t->lock (let go every UNDO_STEPS_PER_LOCK steps);
+ * an op it empties is dropped from the index through b (NULL: at once). */
+static int undo_locked(struct trash *t, struct drop_batch *b, const char *scope,
+		       const char *name, const char *run, undo_progress_fn fn, void *arg,
+		       struct undo_result *res)
 {
 	struct undo_wrap w = { .t = t, .scope = scope, .name = name, .fn = fn, .arg = arg,
 			       .who = { .uid = 0, .gid = 0, .pid = (uint32_t)getpid() } };
@@ -489,6 +513,8 @@ static int undo_locked(struct trash *t, const char *scope, const char *name, con
 		t->last_undo_ns = sys.mono_ns();
 		if (r != -ENOENT)
 			trash_note_restore_locked(t, scope, name, NULL);
+		if (r == 0)
+			forget_undone_op(t, b, scope, name);
 		for (struct op *op = t->ops; w.newop[0] && op; op = op->next) {
 			if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, w.newop)) {
 				trash_op_close(t, op);   /* this undo is done replacing */
@@ -506,7 +532,7 @@ int trash_undo(struct trash *t, const char *scope, const char *name, const char 
 	int r;
 
 	trash_lock(t);
-	r = undo_locked(t, scope, name, run, fn, arg, res);
+	r = undo_locked(t, NULL, scope, name, run, fn, arg, res);
 	trash_unlock(t);
 	if (r != -ENOENT && t->conf.on_undone)
 		t->conf.on_undone(t->conf.cb_arg);
@@ -521,20 +547,28 @@ int trash_undo_many(struct trash *t, const char *scope, const char *const *names
 		    const char *run, undo_progress_fn fn, void *const *args,
 		    struct undo_result *res, int *rc)
 {
+	struct drop_batch *b = malloc(sizeof(*b));   /* NULL: dropped one by one */
 	bool any = false;
 
+	if (b)
+		b->n = 0;
 	trash_lock(t);
 	for (size_t i = 0; i < n; i++) {
 		if (i && i % UNDO_OPS_PER_LOCK == 0) {
+			if (b)
+				trash_drop_flush(t, b);
 			trash_unlock(t);
 			trash_let_waiters_in(t);
 			trash_lock(t);
 		}
 		memset(&res[i], 0, sizeof(res[i]));
-		rc[i] = undo_locked(t, scope, names[i], run, fn, args[i], &res[i]);
+		rc[i] = undo_locked(t, b, scope, names[i], run, fn, args[i], &res[i]);
 		any |= rc[i] != -ENOENT;
 	}
+	if (b)
+		trash_drop_flush(t, b);
 	trash_unlock(t);
+	free(b);
 	if (any && t->conf.on_undone)
 		t->conf.on_undone(t->conf.cb_arg);
 	return 0;

@@ -37,7 +37,7 @@ n_live() { find "$BACKING/$S" -path "*/.trash" -prune -o -type f -print | wc -l;
 n_trashed() { find "$BACKING/$S/.trash" -type f 2>/dev/null | wc -l; }
 n_opdirs() { find "$BACKING/$S/.trash" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l; }
 n_index() { gctl --json ls "$S" | pyj 'len(d)'; }
-ops_gone() { [ "$(n_index)" == 0 ]; }
+ops_gone() { [ "$(n_index)" == 0 ] && [ "$(n_opdirs)" == 0 ]; }
 
 # rm_each — one rm process per file, as `for f in …; do rm "$f"; done`
 rm_each() { (cd "$MNT/$S" && for f in d*/f*; do rm "$f" || exit 1; done); }
@@ -60,10 +60,11 @@ check_eq "undo --execute succeeds" 0 "$?"
 check_eq "the execute restores what the dry run said" "$NFILES 0 $NFILES 0 0" \
 	"$(pyj '"%d %d %d %d %d" % (d["ops"], d["failed_ops"], d["moved"], d["renamed"], d["failed"])' <<<"$res")"
 check_same_text "every file is back with its content" "$before" "$(live_sums)"
+check_eq "ls lists none of the restored ops right after the execute" 0 "$(n_index)"
 batches=$(($(grep -c "ops of site $S in one batch" "$GFS_LOG") - batches0))
 check "the daemon undid the ops in batches (not one request each): $batches batch(es)" \
 	test "$batches" -ge 1 -a "$batches" -le $(((NFILES + 199) / 200 + 1))
-check "the trash empties (the emptied ops settle after the undo)" wait_until 120 ops_gone
+check "the op directories go too (the emptied ops settle after the undo)" wait_until 120 ops_gone
 check_eq "no op directory is left" 0 "$(n_opdirs)"
 check_eq "one undo audit row per op" "$NFILES" \
 	"$(gctl --json log --event undo --site "$S" | pyj 'len(d)')"
