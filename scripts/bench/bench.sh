@@ -4,7 +4,7 @@
 #
 # usage: [HP_BIN=/path/to/passthrough_hp] scripts/bench/bench.sh [--quick]
 #            [--gracefs PATH] [--gracefs-opts O] [--runs N] [--tree DxF]
-#            [--seq-mib N] [--out FILE]
+#            [--seq-mib N] [--store DIR] [--halt-poll NS] [--out FILE]
 #
 #   HP_BIN          libfuse's passthrough_hp (example/passthrough_hp.cc of
 #                   fuse-3.14.0, built by you, out of tree: it is not in
@@ -25,6 +25,12 @@
 #                   dir in /var/tmp).  /dev/shm puts it in RAM: the host's
 #                   disk (shared, its speed swings from run to run) is then
 #                   out of the data rows, which measure the FUSE path alone
+#   --halt-poll NS  set the guest's cpuidle haltpoll window
+#                   (/sys/module/haltpoll/parameters/guest_halt_poll_ns) to
+#                   NS for the run and put the old value back after.  On a
+#                   VM whose window is 0 every FUSE round trip that finds the
+#                   other vCPU idle pays a halt exit; the kernel's default is
+#                   200000 (docs/performance.md, "Idle vCPUs")
 #   --runs N        rounds of every workload; the median is reported
 #                   (default 3, 1 with --quick; use >= 3 for figures)
 #   --out FILE      Markdown report (default: docs/performance.md in the repo);
@@ -66,6 +72,9 @@ TREE=""
 GRACEFS_OPTS="retention=30d"
 GRACEFS_ARGS=()
 STORE=""
+HALT_POLL=""              # --halt-poll NS; HALT_POLL_OLD: the value to put back
+HALT_POLL_OLD=""
+HALT_POLL_FILE=/sys/module/haltpoll/parameters/guest_halt_poll_ns
 ROUND=0
 GRACEFS=$REPO/build/fs/gracefs
 OUT=$REPO/docs/performance.md
@@ -123,6 +132,8 @@ parse_args() {
 		--store=*) STORE=${1#*=} ;;
 		--seq-mib) (($# >= 2)) || usage 2; SEQ_OPT=$2; shift ;;
 		--seq-mib=*) SEQ_OPT=${1#*=} ;;
+		--halt-poll) (($# >= 2)) || usage 2; HALT_POLL=$2; shift ;;
+		--halt-poll=*) HALT_POLL=${1#*=} ;;
 		--runs) (($# >= 2)) || usage 2; RUNS=$2; shift ;;
 		--runs=*) RUNS=${1#*=} ;;
 		-h|--help) usage 0 ;;
@@ -1013,6 +1024,7 @@ generated_block() {
 	- gracefs: $(if [[ -n ${DEAD[gracefs]:-} && ${R[gracefs,create]:-} =~ [0-9] ]]; then printf '**INCOMPLETE** — %s' "${DEAD[gracefs]}"; elif [[ -n ${DEAD[gracefs]:-} ]]; then printf '**NOT BENCHMARKED** — %s' "${DEAD[gracefs]}"; else printf '%s, `%s -f %s-o %s BACKING MNT`, workloads in MNT/site1' "${GRACEFS_VER:-version unknown}" "${GRACEFS#"$REPO"/}" "${GRACEFS_ARGS[*]}${GRACEFS_ARGS[*]:+ }" "$GRACEFS_OPTS"; fi)
 	- Backing store: a fresh ext4 on a loop device ($IMG_MIB MiB image in $(dirname "$IMG"), $(findmnt -n -o FSTYPE -T "$(dirname "$IMG")" 2>/dev/null | tail -n1 || echo '?') underneath), the same for all configurations
 	- Comparators: $(if [[ -n ${DEAD[passthrough_hp]:-} ]]; then printf 'passthrough_hp **skipped** (%s)' "${DEAD[passthrough_hp]}"; else printf 'libfuse 3.14 example `passthrough_hp SRC MNT` (built out of tree from fuse-3.14.0, default options: timeout 86400 s, writeback cache, splice)'; fi); ${BINDFS_VER:-bindfs} \`bindfs DIR MNT\` (default options); fuse3 library $FUSE_VER
+	- Guest idle polling (cpuidle haltpoll, guest_halt_poll_ns): $(if [[ -n $HALT_POLL ]]; then printf '%s for this run (--halt-poll; the machine had %s)' "$HALT_POLL" "$HALT_POLL_OLD"; else cat "$HALT_POLL_FILE" 2>/dev/null || echo 'n/a (no haltpoll)'; fi)
 	- Load average at the start: $LOAD_START; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared: other work runs too)
 	- Method: $RUNS round$( ((RUNS == 1)) || printf s) of every workload per configuration, all in the same invocation.
 	  Each round is interleaved: the tree workloads run for every configuration back to back, then
@@ -1073,6 +1085,7 @@ cleanup() {
 		fi
 	done
 	if [[ -n $WORK ]]; then remove_loop; fi
+	if [[ -n $HALT_POLL_OLD ]]; then echo "$HALT_POLL_OLD" >"$HALT_POLL_FILE"; fi
 	# an image outside WORK (--store), once its loop device is gone
 	if [[ -n $IMG && $IMG != "$WORK"/* && -z $LOOPDEV ]]; then rm -f "$IMG"; fi
 	remove_workdir "$WORK"
@@ -1088,6 +1101,13 @@ main() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 
+	if [[ -n $HALT_POLL ]]; then
+		[[ $HALT_POLL =~ ^[0-9]+$ ]] || die "--halt-poll: a number of ns, not '$HALT_POLL'"
+		[[ -w $HALT_POLL_FILE ]] || die "--halt-poll: no $HALT_POLL_FILE (not a guest with cpuidle-haltpoll)"
+		HALT_POLL_OLD=$(<"$HALT_POLL_FILE")
+		echo "$HALT_POLL" >"$HALT_POLL_FILE" || die "--halt-poll: cannot write $HALT_POLL_FILE"
+		log "guest_halt_poll_ns $HALT_POLL_OLD -> $HALT_POLL for this run"
+	fi
 	LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	ensure_packages
 	raise_nofile

@@ -14,9 +14,10 @@
 # Two passes over a fresh backing directory under /var/tmp: one mounted
 # with -o debug, whose log gives the requests per opcode; one without,
 # under `perf record -g -p DAEMON`, whose report is split by object
-# (kernel, libc, libfuse, gracefs) with the top symbols.  With HP_BIN set
-# (libfuse 3.14's passthrough_hp, see bench.sh) and bindfs installed, their
-# requests for the same workload are counted too, side by side.  Needs root.
+# (kernel, libc, libfuse, gracefs) with the top symbols, and the daemon's
+# CPU time.  With HP_BIN set (libfuse 3.14's passthrough_hp, see bench.sh)
+# and bindfs installed, their requests for the same workload are counted
+# too, side by side, and passthrough_hp is profiled the same way.  Needs root.
 # Prints to stdout; nothing in the repository is changed.
 set -euo pipefail
 BENCH_TAG=profile
@@ -115,17 +116,46 @@ if command -v bindfs >/dev/null; then
 	other bindfs bindfs -f -d "$T/b" "$T/mnt"
 fi
 
+# cpu_ticks PID — user + system clock ticks of the whole process so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TCK=$(getconf CLK_TCK)
+
+# profile NAME — the workload on the mount just made ($PID serving it),
+# caches dropped, under `perf record -g -p $PID`: wall time, the daemon's
+# CPU time, its CPU by object and its top symbols
+profile() {
+	local name=$1 secs c0 c1
+	prepare
+	sync; echo 3 >/proc/sys/vm/drop_caches
+	perf record -q -g -o "$T/perf-$name.data" -p "$PID" >/dev/null 2>&1 &
+	PERF=$!
+	sleep 1   # perf attaches to every thread before the workload starts
+	c0=$(cpu_ticks "$PID")
+	secs=$(run | tail -n 1)
+	c1=$(cpu_ticks "$PID")
+	kill -INT "$PERF"; wait "$PERF" || true
+	umount_gfs
+	echo "## $WORK, $name: ${secs} s; daemon CPU $(awk -v t=$((c1 - c0)) -v h="$TCK" \
+		'BEGIN { printf "%.2f", t / h }') s; by object (perf)"
+	perf report -i "$T/perf-$name.data" --no-children --sort dso -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -6 || true   # head's early exit
+	echo "## $WORK, $name: top symbols"
+	perf report -i "$T/perf-$name.data" --no-children --sort dso,sym -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -15 || true
+}
+
 log "pass 2: perf record of the daemon"
 mount_gfs "" "$T/gracefs.log"
-prepare
-sync; echo 3 >/proc/sys/vm/drop_caches
-perf record -q -g -o "$T/perf.data" -p "$PID" >/dev/null 2>&1 &
-PERF=$!
-sleep 1   # perf attaches to every thread before the workload starts
-secs=$(run | tail -n 1)
-kill -INT "$PERF"; wait "$PERF" || true
-umount_gfs
-echo "## $WORK: ${secs} s; daemon CPU by object (perf)"
-perf report -i "$T/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -6
-echo "## top symbols"
-perf report -i "$T/perf.data" --no-children --sort dso,sym -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -15
+profile gracefs
+if [[ -n ${HP_BIN:-} ]]; then   # the same for passthrough_hp, over a plain directory
+	rm -rf "$T/b" "$T/mnt"
+	mkdir -p "$T/b/site1" "$T/mnt"
+	(ulimit -n 20000; exec "$HP_BIN" --foreground "$T/b" "$T/mnt" >"$T/hp.log" 2>&1) &
+	PID=$!
+	for _ in $(seq 100); do mountpoint -q "$T/mnt" && break; sleep 0.1; done
+	if mountpoint -q "$T/mnt"; then
+		profile passthrough_hp
+	else
+		warn "passthrough_hp did not mount"; wait "$PID" || true; PID=
+	fi
+fi
