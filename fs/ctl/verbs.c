@@ -1,6 +1,6 @@
 /*
  * ctlcmd — the control verbs (see ctlcmd.h): one function per verb, found
- * through a table.  Each verb checks all of its arguments before it
+ * through a table (the undo verbs are in verbs_undo.c).  Each verb checks all of its arguments before it
  * changes anything, then audits what it did in the name of the peer.
  *
  * Site retention and hold live in the site policy xattrs (sitepolicy.h,
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctl/verbs.h"
+#include "ctl/verbs_int.h"
 #include "engine/evict.h"
 #include "engine/exclude_glob.h"
 #include "lib/procinfo.h"
@@ -137,24 +138,9 @@ void ctlcmd_plan_token(const char *body, char out[CTLCMD_TOKEN_LEN + 1])
 	out[CTLCMD_TOKEN_LEN] = '\0';
 }
 
-/* ---- requests ---- */
+/* ---- requests (struct req: verbs_int.h) ---- */
 
-struct req {
-	const struct ctlcmd_ctx *c;
-	const struct ctl_peer *peer;
-	char **argv;
-	int argc;
-	struct ctl_out *out;
-	char *msg;
-	size_t cap;
-	struct caller who;     /* the peer process, for the audit */
-	struct undo_result res;
-	uint64_t removed;      /* purge: entries removed so far */
-	char sites[1024];      /* a root op's deleted sites, read before it acts */
-};
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct req *rq, int err, const char *fmt, ...)
+int ctlv_fail(struct req *rq, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -164,14 +150,14 @@ static int fail(struct req *rq, int err, const char *fmt, ...)
 	return err;
 }
 
-static int need_daemon(struct req *rq)
+int ctlv_need_daemon(struct req *rq)
 {
-	return fail(rq, -ENOTCONN, "%s needs the running daemon (none serves this backing store)",
+	return ctlv_fail(rq, -ENOTCONN, "%s needs the running daemon (none serves this backing store)",
 		    rq->argv[0]);
 }
 
 /* The peer as a row's actor. */
-static void peer_row(const struct req *rq, struct audit_row *row)
+void ctlv_peer_row(const struct req *rq, struct audit_row *row)
 {
 	row->uid = rq->peer->uid;
 	row->pid = rq->peer->pid;
@@ -179,7 +165,7 @@ static void peer_row(const struct req *rq, struct audit_row *row)
 	row->run = rq->who.run;
 }
 
-static void audit(struct req *rq, const char *event, const char *site, const char *op,
+void ctlv_audit(struct req *rq, const char *event, const char *site, const char *op,
 		  const char *path, const char *detail)
 {
 	struct audit_row row = AUDIT_ROW_INIT;
@@ -189,40 +175,40 @@ static void audit(struct req *rq, const char *event, const char *site, const cha
 	row.site = site && !*site && op && *rq->sites ? rq->sites : site;
 	row.op = op;
 	row.path = path;
-	peer_row(rq, &row);
+	ctlv_peer_row(rq, &row);
 	row.detail = detail;
 	audit_log(rq->c->audit, &row);
 }
 
 /* A root op's deleted sites, for its audit rows (read while it exists). */
-static void root_sites(struct req *rq, const char *scope, const char *op)
+void ctlv_root_sites(struct req *rq, const char *scope, const char *op)
 {
 	if (!*scope)
 		layout_root_op_sites(rq->c->backing_fd, op, rq->sites, sizeof(rq->sites));
 }
 
 /* Is scope/op a well-formed op address? */
-static int check_op(struct req *rq, const char *scope, const char *op)
+int ctlv_check_op(struct req *rq, const char *scope, const char *op)
 {
 	if ((*scope && !catalog_site_id_valid(scope)) || !op_name_valid(op))
-		return fail(rq, -EINVAL, "malformed op '%s/%s'", scope, op);
+		return ctlv_fail(rq, -EINVAL, "malformed op '%s/%s'", scope, op);
 	return 0;
 }
 
 /* The site must be a directory of the backing store. */
-static int check_site(struct req *rq, const char *site)
+int ctlv_check_site(struct req *rq, const char *site)
 {
 	struct stat st;
 
 	if (!catalog_site_id_valid(site))
-		return fail(rq, -EINVAL, "malformed site id '%s'", site);
+		return ctlv_fail(rq, -EINVAL, "malformed site id '%s'", site);
 	if (fstatat(rq->c->backing_fd, site, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-		return fail(rq, -ENOENT, "unknown site '%s'", site);
+		return ctlv_fail(rq, -ENOENT, "unknown site '%s'", site);
 	return 0;
 }
 
 /* The catalog row of an existing site directory, registered if missing. */
-static int catalog_row(struct req *rq, const char *site, struct catalog_site *s)
+int ctlv_catalog_row(struct req *rq, const char *site, struct catalog_site *s)
 {
 	int r = catalog_site_get(rq->c->cat, site, s);
 
@@ -233,7 +219,19 @@ static int catalog_row(struct req *rq, const char *site, struct catalog_site *s)
 		s->created_s = sys.wall_ns() / 1000000000;
 		r = catalog_site_upsert(rq->c->cat, s);
 	}
-	return r < 0 ? fail(rq, r, "catalog: site '%s': %s", site, strerror(-r)) : 0;
+	return r < 0 ? ctlv_fail(rq, r, "catalog: site '%s': %s", site, strerror(-r)) : 0;
+}
+
+/* A bare run ID on the wire (no "run:"), checked like a typed one.
+ * 0 or -EINVAL (the message in rq). */
+int ctlv_wire_run(struct req *rq, const char *arg, struct ctl_id *id)
+{
+	char typed[8 + UTIL_RUN_MAX];
+
+	if (strlen(arg) >= UTIL_RUN_MAX)
+		return ctlv_fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", arg);
+	snprintf(typed, sizeof(typed), "run:%.*s", UTIL_RUN_MAX - 1, arg);
+	return ctlcmd_parse_id(typed, CTL_ID_RUN, id, rq->msg, rq->cap) < 0 ? -EINVAL : 0;
 }
 
 /* ---- verbs ---- */
@@ -244,8 +242,8 @@ static int v_sync(struct req *rq)
 	int r;
 
 	if (!o || !o->sync)
-		return need_daemon(rq);
-	return (r = o->sync(rq->c->arg)) < 0 ? fail(rq, r, "cannot store the open ops' "
+		return ctlv_need_daemon(rq);
+	return (r = o->sync(rq->c->arg)) < 0 ? ctlv_fail(rq, r, "cannot store the open ops' "
 						    "records: %s", strerror(-r)) : 0;
 }
 
@@ -253,268 +251,7 @@ static int v_status(struct req *rq)
 {
 	const struct ctlcmd_ops *o = rq->c->ops;
 
-	return o && o->status ? o->status(rq->c->arg, rq->out) : need_daemon(rq);
-}
-
-/* One op being undone: where its step lines and audit rows go. */
-struct undo_ctx {
-	struct req *rq;
-	const char *scope, *op;
-	size_t steps;          /* steps done, for the progress lines */
-	bool announced;        /* undo-ops: its "op" line was sent */
-};
-
-/* Report the exceptional steps (mkdir, renamed, replaced, followed, failed);
- * moves are counted. */
-static int undo_step_line(void *arg, const struct undo_step *s, const char *to, bool renamed,
-			  int err)
-{
-	struct undo_ctx *u = arg;
-	struct req *rq = u->rq;
-	char detail[CATALOG_TEXT_MAX];
-	/* in the root scope the items are whole sites: file them under their names */
-	const char *site = *u->scope ? u->scope : s->from, *op = u->op;
-	bool line = err || s->kind == UNDO_MKDIR || s->kind == UNDO_REPLACE || renamed ||
-		    (s->kind == UNDO_MOVE && strcmp(s->from, to)) ||
-		    (u->steps + 1) % CTLCMD_PROGRESS_STEPS == 0;
-
-	if (line && !u->announced) {   /* undo-ops: say whose lines follow */
-		ctl_emitf(rq->out, "op", op, NULL);
-		u->announced = true;
-	}
-	if (err) {
-		ctl_emitf(rq->out, "failed", s->from, ctl_errno_name(err), NULL);
-		snprintf(detail, sizeof(detail), "failed: %s", strerror(-err));
-		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
-	} else if (s->kind == UNDO_MKDIR) {
-		ctl_emitf(rq->out, "mkdir", to, NULL);
-	} else if (s->kind == UNDO_REPLACE && !renamed) {
-		ctl_emitf(rq->out, "replaced", s->from, to, NULL);
-		audit(rq, AUDIT_EV_RESTORE, site, op, s->from,
-		      s->flags & (UNDO_F_TO_TRASH | UNDO_F_TRASH_ONLY) ?
-		      "put back over the version that had replaced it by a rename (that "
-		      "version moved to a new op in trash)" :
-		      "replaced the truncated live version (kept in the op)");
-	} else if (renamed && (s->flags & UNDO_F_CHANGED)) {
-		/* replaced by a rename, and that replacement changed since */
-		ctl_emitf(rq->out, "changed", s->from, to, NULL);
-		snprintf(detail, sizeof(detail), "to=%s (a rename replaced it; the live file "
-			 "changed since, so it stays)", to);
-		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
-	} else if (renamed) {
-		ctl_emitf(rq->out, "renamed", s->from, to, NULL);
-		snprintf(detail, sizeof(detail), "to=%s (original name taken)", to);
-		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
-		if (!*rq->argv[1] && !strchr(to, '/')) {
-			/* a deleted site came back beside its re-created name: a new site */
-			snprintf(detail, sizeof(detail), "restored site %s of op:/%s (its name "
-				 "was taken)", s->from, op);
-			audit(rq, AUDIT_EV_SITE_ADD, to, NULL, NULL, detail);
-		}
-	} else if (s->kind == UNDO_MOVE && strcmp(s->from, to)) {
-		/* its parent came back under a new name: it went there too */
-		ctl_emitf(rq->out, "followed", s->from, to, NULL);
-		snprintf(detail, sizeof(detail), "to=%s (follows its parent, restored under a "
-			 "new name)", to);
-		audit(rq, AUDIT_EV_RESTORE, site, op, s->from, detail);
-	} else if (!*u->scope) {
-		audit(rq, AUDIT_EV_RESTORE, site, op, NULL, "whole site");
-	}
-	if (++u->steps % CTLCMD_PROGRESS_STEPS == 0) {
-		char n[24];
-
-		snprintf(n, sizeof(n), "%zu", u->steps);
-		ctl_emitf(rq->out, "progress", n, NULL);
-	}
-	return 0;   /* never stop half-way because the client went away */
-}
-
-/* After one op's undo (r: what undo_op returned): its undo audit row, and
- * in msg why it failed, if it did.  Returns r, or 0 when r is an error
- * that changed nothing worth reporting as such. */
-static int undo_settled(struct req *rq, const char *scope, const char *op, int r,
-			const struct undo_result *res, char *msg, size_t cap)
-{
-	char n[24], detail[160];
-
-	*msg = '\0';
-	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed) {
-		snprintf(msg, cap, "no op %s/%s in trash", scope, op);
-		return r;
-	}
-	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed) {
-		snprintf(msg, cap, "op %s/%s %s: nothing was restored", scope, op, r == -EPERM ?
-			 "is under legal hold (a held item is restored by copying it)" :
-			 "is being purged");
-		return r;
-	}
-	snprintf(n, sizeof(n), " replaced=%zu", res->replaced);
-	snprintf(detail, sizeof(detail), "moved=%zu renamed=%zu mkdirs=%zu failed=%zu "
-		 "merged=%zu%s%s", res->moved, res->renamed, res->mkdirs, res->failed, res->merged,
-		 res->replaced ? n : "", r < 0 ? " (incomplete)" : "");
-	audit(rq, AUDIT_EV_UNDO, scope, op, NULL, detail);
-	if (r < 0)
-		snprintf(msg, cap, "%zu item(s) of %s/%s not restored (first error: %s)",
-			 res->failed, scope, op, strerror(-r));
-	return r;
-}
-
-/* The counts of one op's undo as the fields of a done/result line. */
-static void emit_counts(struct req *rq, const char *head, const char *op, const char *status,
-			const struct undo_result *res, const char *msg)
-{
-	char n[5][24];
-
-	snprintf(n[0], sizeof(n[0]), "%zu", res->moved);
-	snprintf(n[1], sizeof(n[1]), "%zu", res->renamed);
-	snprintf(n[2], sizeof(n[2]), "%zu", res->mkdirs);
-	snprintf(n[3], sizeof(n[3]), "%zu", res->failed);
-	snprintf(n[4], sizeof(n[4]), "%zu", res->merged);
-	if (op)
-		ctl_emitf(rq->out, head, op, status, "moved", n[0], "renamed", n[1], "mkdirs",
-			  n[2], "failed", n[3], "merged", n[4], msg, NULL);
-	else
-		ctl_emitf(rq->out, head, "moved", n[0], "renamed", n[1], "mkdirs", n[2],
-			  "failed", n[3], "merged", n[4], NULL);
-}
-
-static int v_undo(struct req *rq)
-{
-	const struct ctlcmd_ops *o = rq->c->ops;
-	const char *scope = rq->argv[1], *op = rq->argv[2];
-	struct undo_result *res = &rq->res;
-	struct undo_ctx u = { rq, scope, op, 0, true };
-	char msg[sizeof(rq->sites) + 200];
-	int r;
-
-	if ((r = check_op(rq, scope, op)) < 0)
-		return r;
-	if (!o || !o->undo_op)
-		return need_daemon(rq);
-	root_sites(rq, scope, op);
-	r = o->undo_op(rq->c->arg, scope, op, rq->argc > 3 ? rq->argv[3] : NULL, undo_step_line,
-		       &u, res);
-	if (r == -ENOENT && !res->moved && !res->renamed && !res->failed)
-		return undo_settled(rq, scope, op, r, res, rq->msg, rq->cap);
-	if ((r == -EPERM || r == -EBUSY) && !res->moved && !res->renamed && !res->failed)
-		return undo_settled(rq, scope, op, r, res, rq->msg, rq->cap);
-	emit_counts(rq, "done", NULL, NULL, res, NULL);
-	if (undo_settled(rq, scope, op, r, res, msg, sizeof(msg)) < 0)
-		return fail(rq, r, "%s", msg);
-	return 0;
-}
-
-/* A bare run ID on the wire (no "run:"), checked like a typed one.
- * 0 or -EINVAL (the message in rq). */
-static int wire_run(struct req *rq, const char *arg, struct ctl_id *id)
-{
-	char typed[8 + UTIL_RUN_MAX];
-
-	if (strlen(arg) >= UTIL_RUN_MAX)
-		return fail(rq, -EINVAL, "malformed ID 'run:%.40s…'", arg);
-	snprintf(typed, sizeof(typed), "run:%.*s", UTIL_RUN_MAX - 1, arg);
-	return ctlcmd_parse_id(typed, CTL_ID_RUN, id, rq->msg, rq->cap) < 0 ? -EINVAL : 0;
-}
-
-/* uncreate RUN: one line per created item, then the counts */
-struct uncreate_counts {
-	struct req *rq;
-	size_t n[5];   /* moved changed kept gone failed */
-};
-
-static void uncreate_line(void *arg, const struct created_item *it, int verdict,
-			  const char *why, const char *op, int err)
-{
-	struct uncreate_counts *u = arg;
-	struct ctl_out *out = u->rq->out;
-
-	if (err) {
-		ctl_emitf(out, "failed", it->rec.site, it->path, ctl_errno_name(err), NULL);
-		u->n[4]++;
-	} else if (verdict == CREATED_MOVE) {
-		ctl_emitf(out, "moved", it->rec.site, it->path, op, NULL);
-		u->n[0]++;
-	} else {
-		ctl_emitf(out, created_verdict_name(verdict), it->rec.site, it->path, why, NULL);
-		u->n[verdict == CREATED_CHANGED ? 1 : verdict == CREATED_KEPT ? 2 : 3]++;
-	}
-}
-
-static int v_uncreate(struct req *rq)
-{
-	const struct ctlcmd_ops *o = rq->c->ops;
-	struct uncreate_counts u = { rq, { 0 } };
-	char n[5][24], detail[200 + NAME_MAX];
-	struct ctl_id id;
-	int r;
-
-	if ((r = wire_run(rq, rq->argv[1], &id)) < 0)
-		return r;
-	if (!o || !o->uncreate)
-		return need_daemon(rq);
-	if ((r = o->uncreate(rq->c->arg, &rq->who, id.name, uncreate_line, &u)) < 0)
-		return fail(rq, r, "cannot plan what run:%s created: %s", id.name, strerror(-r));
-	for (int i = 0; i < 5; i++)
-		snprintf(n[i], sizeof(n[i]), "%zu", u.n[i]);
-	ctl_emitf(rq->out, "done", "moved", n[0], "changed", n[1], "kept", n[2], "gone", n[3],
-		  "failed", n[4], NULL);
-	snprintf(detail, sizeof(detail), "run:%s --created: moved=%zu changed=%zu kept=%zu "
-		 "gone=%zu failed=%zu", id.name, u.n[0], u.n[1], u.n[2], u.n[3], u.n[4]);
-	audit(rq, AUDIT_EV_UNDO, NULL, NULL, NULL, detail);
-	return u.n[4] ? fail(rq, -EIO, "%zu created item(s) of run:%s could not be moved",
-			     u.n[4], id.name) : 0;
-}
-
-/* undo-ops SITE RUN OP…: many ops of one site in one request. */
-static int v_undo_ops(struct req *rq)
-{
-	const struct ctlcmd_ops *o = rq->c->ops;
-	const char *scope = rq->argv[1], *run = rq->argv[2];
-	const char *const *ops = (const char *const *)rq->argv + 3;
-	size_t n = (size_t)rq->argc - 3;
-	struct undo_ctx *u = NULL;
-	struct undo_result *res = NULL;
-	void **args = NULL;
-	int *rc = NULL, r;
-
-	if (!*scope)
-		return fail(rq, -EINVAL, "undo-ops takes the ops of a site; undo whole deleted "
-			    "sites one at a time");
-	for (size_t i = 0; i < n; i++)
-		if ((r = check_op(rq, scope, ops[i])) < 0)
-			return r;
-	if (!o || !o->undo_ops)
-		return need_daemon(rq);
-	u = calloc(n, sizeof(*u));
-	res = calloc(n, sizeof(*res));
-	args = calloc(n, sizeof(*args));
-	rc = calloc(n, sizeof(*rc));
-	if (!u || !res || !args || !rc) {
-		r = fail(rq, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		u[i] = (struct undo_ctx){ rq, scope, ops[i], 0, false };
-		args[i] = &u[i];
-	}
-	r = o->undo_ops(rq->c->arg, scope, ops, n, *run ? run : NULL, undo_step_line,
-			(void *const *)args, res, rc);
-	if (r < 0) {
-		r = fail(rq, r, "undo of %zu ops of site %s: %s", n, scope, strerror(-r));
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char msg[600];
-		int e = undo_settled(rq, scope, ops[i], rc[i], &res[i], msg, sizeof(msg));
-
-		emit_counts(rq, "result", ops[i], e < 0 ? ctl_errno_name(e) : "OK", &res[i], msg);
-	}
-out:
-	free(u);
-	free(res);
-	free(args);
-	free(rc);
-	return r;
+	return o && o->status ? o->status(rq->c->arg, rq->out) : ctlv_need_daemon(rq);
 }
 
 /* release run RUN: the mass-deletion brake on RUN lifted */
@@ -526,18 +263,18 @@ static int release_run(struct req *rq)
 	size_t ops = 0;
 	int r;
 
-	if ((r = wire_run(rq, rq->argv[2], &cid)) < 0)
+	if ((r = ctlv_wire_run(rq, rq->argv[2], &cid)) < 0)
 		return r;
 	if (!o || !o->run_release)
-		return need_daemon(rq);
+		return ctlv_need_daemon(rq);
 	if ((r = o->run_release(rq->c->arg, cid.name, &ops)) == -ENOENT) {
 		ctl_emitf(rq->out, "unchanged", "not braked", NULL);
 		return 0;
 	}
 	if (r < 0)
-		return fail(rq, r, "run %s: cannot release the brake: %s", cid.name, strerror(-r));
+		return ctlv_fail(rq, r, "run %s: cannot release the brake: %s", cid.name, strerror(-r));
 	snprintf(detail, sizeof(detail), "brake run=%s ops_released=%zu", cid.name, ops);
-	audit(rq, AUDIT_EV_RELEASE, NULL, NULL, NULL, detail);
+	ctlv_audit(rq, AUDIT_EV_RELEASE, NULL, NULL, NULL, detail);
 	ctl_emitf(rq->out, "released", (snprintf(n, sizeof(n), "%zu", ops), n), NULL);
 	return 0;
 }
@@ -554,7 +291,7 @@ static int v_hold(struct req *rq)
 	if (site && rq->argc == 3) {
 		struct site_policy pol;
 
-		if ((r = check_site(rq, rq->argv[2])) < 0 || (r = catalog_row(rq, rq->argv[2], &s)) < 0)
+		if ((r = ctlv_check_site(rq, rq->argv[2])) < 0 || (r = ctlv_catalog_row(rq, rq->argv[2], &s)) < 0)
 			return r;
 		if (sitepolicy_get(rq->c->backing_fd, rq->argv[2], &pol) == 0 && pol.hold == hold) {
 			/* nothing to do is done: no change, no audit row */
@@ -562,25 +299,25 @@ static int v_hold(struct req *rq)
 			return 0;
 		}
 		if ((r = sitepolicy_set_hold(rq->c->backing_fd, rq->argv[2], hold)) < 0)
-			return fail(rq, r, "site '%s': cannot set hold: %s", rq->argv[2], strerror(-r));
-		audit(rq, ev, rq->argv[2], NULL, NULL, NULL);
+			return ctlv_fail(rq, r, "site '%s': cannot set hold: %s", rq->argv[2], strerror(-r));
+		ctlv_audit(rq, ev, rq->argv[2], NULL, NULL, NULL);
 		if ((r = catalog_site_set_hold(rq->c->cat, rq->argv[2], hold)) < 0)
-			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
+			return ctlv_fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
 		return 0;
 	}
 	if (!hold && !strcmp(rq->argv[1], "run") && rq->argc == 3)
 		return release_run(rq);
 	if (strcmp(rq->argv[1], "op") || rq->argc != 4)
-		return fail(rq, -EINVAL, "usage: %s site SITE | %s op SCOPE OP%s", rq->argv[0],
+		return ctlv_fail(rq, -EINVAL, "usage: %s site SITE | %s op SCOPE OP%s", rq->argv[0],
 			    rq->argv[0], hold ? "" : " | release run RUN");
-	if ((r = check_op(rq, rq->argv[2], rq->argv[3])) < 0)
+	if ((r = ctlv_check_op(rq, rq->argv[2], rq->argv[3])) < 0)
 		return r;
 	if (!o || !o->op_hold)
-		return need_daemon(rq);
-	root_sites(rq, rq->argv[2], rq->argv[3]);
+		return ctlv_need_daemon(rq);
+	ctlv_root_sites(rq, rq->argv[2], rq->argv[3]);
 	if ((r = o->op_hold(rq->c->arg, rq->argv[2], rq->argv[3], hold)) < 0)
-		return fail(rq, r, "op %s/%s: %s", rq->argv[2], rq->argv[3], strerror(-r));
-	audit(rq, ev, rq->argv[2], rq->argv[3], NULL, NULL);
+		return ctlv_fail(rq, r, "op %s/%s: %s", rq->argv[2], rq->argv[3], strerror(-r));
+	ctlv_audit(rq, ev, rq->argv[2], rq->argv[3], NULL, NULL);
 	return 0;
 }
 
@@ -604,22 +341,22 @@ static int v_purge(struct req *rq)
 	char detail[CATALOG_TEXT_MAX], items[24], bytes[24];
 	int r;
 
-	if ((r = check_op(rq, scope, op)) < 0)
+	if ((r = ctlv_check_op(rq, scope, op)) < 0)
 		return r;
 	if (!reason[strspn(reason, " \t")])
-		return fail(rq, -EINVAL, "purge needs a reason (it is recorded in the audit log)");
+		return ctlv_fail(rq, -EINVAL, "purge needs a reason (it is recorded in the audit log)");
 	if (*scope && sitepolicy_get(rq->c->backing_fd, scope, &pol) == 0 && pol.hold)
-		return fail(rq, -EPERM, "site '%s' is under legal hold", scope);
+		return ctlv_fail(rq, -EPERM, "site '%s' is under legal hold", scope);
 	if (!o || !o->purge)
-		return need_daemon(rq);
-	root_sites(rq, scope, op);
+		return ctlv_need_daemon(rq);
+	ctlv_root_sites(rq, scope, op);
 	if ((r = o->purge(rq->c->arg, scope, op, &rec, purge_step_line, rq)) < 0) {
 		if (r == -EPERM) {   /* held before it began, or a hold stopped it */
 			snprintf(detail, sizeof(detail), "purge refused: under legal hold after %"
 				 PRIu64 " entries; reason=%s", rq->removed, reason);
-			audit(rq, AUDIT_EV_DENIED, scope, op, NULL, detail);
+			ctlv_audit(rq, AUDIT_EV_DENIED, scope, op, NULL, detail);
 		}
-		return fail(rq, r, "op %s/%s: %s", scope, op, r == -EPERM ? "under legal hold" :
+		return ctlv_fail(rq, r, "op %s/%s: %s", scope, op, r == -EPERM ? "under legal hold" :
 			    r == -EBUSY ? "still collecting deletions" : strerror(-r));
 	}
 	snprintf(items, sizeof(items), "%" PRIu64, rec.items);
@@ -627,7 +364,7 @@ static int v_purge(struct req *rq)
 	ctl_emitf(rq->out, "purged", items, bytes, NULL);
 	snprintf(detail, sizeof(detail), "items=%s bytes=%s deleter_uid=%" PRIu32 " reason=%s",
 		 items, bytes, rec.uid, reason);
-	audit(rq, AUDIT_EV_PURGE, scope, op, NULL, detail);
+	ctlv_audit(rq, AUDIT_EV_PURGE, scope, op, NULL, detail);
 	return 0;
 }
 
@@ -636,14 +373,14 @@ static int v_site_add(struct req *rq)
 	struct catalog_site s = { .state = CATALOG_ACTIVE };
 	int r;
 
-	if ((r = check_site(rq, rq->argv[1])) < 0)
+	if ((r = ctlv_check_site(rq, rq->argv[1])) < 0)
 		return r;
 	if (!catalog_kind_valid(rq->argv[2]))
-		return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
+		return ctlv_fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 			    rq->argv[2], CATALOG_KIND_MAX);
 	if (catalog_site_get(rq->c->cat, rq->argv[1], &s) == 0) {
 		if (strcmp(s.kind, rq->argv[2]))
-			return fail(rq, -EEXIST, "site '%s' is already in the catalog, of kind '%s' "
+			return ctlv_fail(rq, -EEXIST, "site '%s' is already in the catalog, of kind '%s' "
 				    "(change it with site set kind=%s)", rq->argv[1], s.kind,
 				    rq->argv[2]);
 		ctl_emitf(rq->out, "unchanged", "already in the catalog", NULL);
@@ -653,8 +390,8 @@ static int v_site_add(struct req *rq)
 	snprintf(s.kind, sizeof(s.kind), "%s", rq->argv[2]);
 	s.created_s = sys.wall_ns() / 1000000000;
 	if ((r = catalog_site_upsert(rq->c->cat, &s)) < 0)
-		return fail(rq, r, "catalog: %s", strerror(-r));
-	audit(rq, AUDIT_EV_SITE_ADD, s.id, NULL, NULL, s.kind);
+		return ctlv_fail(rq, r, "catalog: %s", strerror(-r));
+	ctlv_audit(rq, AUDIT_EV_SITE_ADD, s.id, NULL, NULL, s.kind);
 	return 0;
 }
 
@@ -679,20 +416,20 @@ static int space_key(struct req *rq, const char *k, const char *v, struct space_
 		if (!strcmp(v, "none"))
 			b = 0;
 		else if (util_parse_size(v, &b) < 0 || b > INT64_MAX)
-			return fail(rq, -EINVAL, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
+			return ctlv_fail(rq, -EINVAL, "bad trash_max '%s' (a size: 512M, 20G; or none)", v);
 		sp->trash_max = (int64_t)b;
 		return 0;
 	}
 	if (!strcmp(k, "exclude")) {
 		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0)
-			return fail(rq, -EINVAL, "%s", msg);
+			return ctlv_fail(rq, -EINVAL, "%s", msg);
 		exclude_format(&xs, sp->list, sizeof(sp->list));
 		sp->exclude = true;
 		return 0;
 	}
 	if (!strcmp(k, "nopreserve")) {   /* the same patterns, for overwrites */
 		if (exclude_parse(v, &xs, msg, sizeof(msg)) < 0)
-			return fail(rq, -EINVAL, "%s", msg);
+			return ctlv_fail(rq, -EINVAL, "%s", msg);
 		exclude_format(&xs, sp->nolist, sizeof(sp->nolist));
 		sp->nopreserve = true;
 		return 0;
@@ -707,24 +444,24 @@ static int space_apply(struct req *rq, const char *site, const struct space_set 
 
 	if (sp->trash_max >= 0) {
 		if ((r = sitepolicy_set_trash_max(rq->c->backing_fd, site, (uint64_t)sp->trash_max)) < 0)
-			return fail(rq, r, "site '%s': cannot set trash_max: %s", site, strerror(-r));
+			return ctlv_fail(rq, r, "site '%s': cannot set trash_max: %s", site, strerror(-r));
 		util_format_size((uint64_t)sp->trash_max, size, sizeof(size));
 		snprintf(detail, sizeof(detail), "trash_max=%s", sp->trash_max ? size : "none");
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	if (sp->exclude) {
 		if ((r = sitepolicy_set_exclude(rq->c->backing_fd, site, sp->list)) < 0)
-			return fail(rq, r, "site '%s': cannot set exclude: %s", site, strerror(-r));
+			return ctlv_fail(rq, r, "site '%s': cannot set exclude: %s", site, strerror(-r));
 		if (rq->c->ops && rq->c->ops->policy_changed)
 			rq->c->ops->policy_changed(rq->c->arg, site);
 		snprintf(detail, sizeof(detail), "exclude=%s", *sp->list ? sp->list : "none");
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	if (sp->nopreserve) {
 		if ((r = sitepolicy_set_nopreserve(rq->c->backing_fd, site, sp->nolist)) < 0)
-			return fail(rq, r, "site '%s': cannot set nopreserve: %s", site, strerror(-r));
+			return ctlv_fail(rq, r, "site '%s': cannot set nopreserve: %s", site, strerror(-r));
 		snprintf(detail, sizeof(detail), "nopreserve=%s", *sp->nolist ? sp->nolist : "none");
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	return 0;
 }
@@ -746,34 +483,34 @@ static int site_set_parse(struct req *rq, struct site_set_args *a)
 
 	*a = (struct site_set_args){ .ret = -1, .pmax = -2, .hold = -1, .sp = { .trash_max = -1 } };
 	if ((rq->argc - 2) % 2)
-		return fail(rq, -EINVAL, "usage: site-set SITE KEY VALUE [KEY VALUE]…");
-	if ((r = check_site(rq, rq->argv[1])) < 0)
+		return ctlv_fail(rq, -EINVAL, "usage: site-set SITE KEY VALUE [KEY VALUE]…");
+	if ((r = ctlv_check_site(rq, rq->argv[1])) < 0)
 		return r;
 	for (int i = 2; i < rq->argc; i += 2) {
 		const char *k = rq->argv[i], *v = rq->argv[i + 1];
 
 		for (int j = 2; j < i; j += 2)
 			if (!strcmp(rq->argv[j], k))
-				return fail(rq, -EINVAL, "setting '%s' given twice", k);
+				return ctlv_fail(rq, -EINVAL, "setting '%s' given twice", k);
 		if (!strcmp(k, "retention")) {
 			if (!strcmp(v, "default"))
 				a->ret = 0;
 			else if (util_parse_duration(v, &a->ret) < 0)
-				return fail(rq, -EINVAL, "bad retention '%s' (e.g. 30d, 12h)", v);
+				return ctlv_fail(rq, -EINVAL, "bad retention '%s' (e.g. 30d, 12h)", v);
 			if (a->ret && a->ret < rq->c->retention_floor_s) {
 				util_format_duration(rq->c->retention_floor_s, dur, sizeof(dur));
-				return fail(rq, -EINVAL, "retention %s is below the floor of %s "
+				return ctlv_fail(rq, -EINVAL, "retention %s is below the floor of %s "
 					    "(min_retention)", v, dur);
 			}
 		} else if (!strcmp(k, "hold")) {
 			a->hold = !strcmp(v, "on") || !strcmp(v, "1") || !strcmp(v, "true") ? 1 :
 				  !strcmp(v, "off") || !strcmp(v, "0") || !strcmp(v, "false") ? 0 : -2;
 			if (a->hold == -2)
-				return fail(rq, -EINVAL, "bad hold '%s' (on or off)", v);
+				return ctlv_fail(rq, -EINVAL, "bad hold '%s' (on or off)", v);
 		} else if (!strcmp(k, "kind")) {
 			a->kind = v;
 			if (!catalog_kind_valid(v))
-				return fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
+				return ctlv_fail(rq, -EINVAL, "malformed kind '%s' ([a-z0-9_-], at most %d)",
 					    v, CATALOG_KIND_MAX);
 		} else if (!strcmp(k, "preserve_max")) {
 			uint64_t sz;
@@ -781,13 +518,13 @@ static int site_set_parse(struct req *rq, struct site_set_args *a)
 			if (strcmp(v, "default") ? util_parse_size(v, &sz) < 0 ||
 						   (a->pmax = (int64_t)sz, 0)
 						 : (a->pmax = -1, 0))
-				return fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
+				return ctlv_fail(rq, -EINVAL, "bad preserve_max '%s' (a size: 0, 4096, "
 					    "64M, 1G, or default)", v);
 		} else if ((r = space_key(rq, k, v, &a->sp)) <= 0) {
 			if (r < 0)
 				return r;
 		} else {
-			return fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
+			return ctlv_fail(rq, -EINVAL, "unknown setting '%s' (retention, hold, kind, "
 				    "preserve_max, trash_max, exclude, nopreserve)", k);
 		}
 	}
@@ -815,40 +552,40 @@ static int v_site_set(struct req *rq)
 
 	if ((r = site_set_parse(rq, &a)) < 0)
 		return r;
-	if ((r = catalog_row(rq, site, &s)) < 0)
+	if ((r = ctlv_catalog_row(rq, site, &s)) < 0)
 		return r;
 	if (a.ret >= 0) {
 		if ((r = sitepolicy_set_retention(rq->c->backing_fd, site, a.ret,
 						  rq->c->retention_floor_s)) < 0)
-			return fail(rq, r, "site '%s': cannot set retention: %s", site, strerror(-r));
+			return ctlv_fail(rq, r, "site '%s': cannot set retention: %s", site, strerror(-r));
 		if (a.ret)
 			util_format_duration(a.ret, dur, sizeof(dur));
 		snprintf(detail, sizeof(detail), "retention=%s", a.ret ? dur : "default");
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 		if ((r = catalog_site_set_retention(rq->c->cat, site, a.ret)) < 0)
-			return fail(rq, r, "retention set, but the catalog copy failed: %s", strerror(-r));
+			return ctlv_fail(rq, r, "retention set, but the catalog copy failed: %s", strerror(-r));
 	}
 	if (a.hold >= 0) {
 		if ((r = sitepolicy_set_hold(rq->c->backing_fd, site, a.hold)) < 0)
-			return fail(rq, r, "site '%s': cannot set hold: %s", site, strerror(-r));
-		audit(rq, a.hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
+			return ctlv_fail(rq, r, "site '%s': cannot set hold: %s", site, strerror(-r));
+		ctlv_audit(rq, a.hold ? AUDIT_EV_HOLD : AUDIT_EV_RELEASE, site, NULL, NULL, NULL);
 		if ((r = catalog_site_set_hold(rq->c->cat, site, a.hold)) < 0)
-			return fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
+			return ctlv_fail(rq, r, "hold set, but the catalog copy failed: %s", strerror(-r));
 	}
 	if (a.pmax >= -1) {
 		if ((r = sitepolicy_set_preserve_max(rq->c->backing_fd, site, a.pmax)) < 0)
-			return fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
+			return ctlv_fail(rq, r, "site '%s': cannot set preserve_max: %s", site, strerror(-r));
 		if (a.pmax >= 0)
 			util_format_size((uint64_t)a.pmax, dur, sizeof(dur));
 		snprintf(detail, sizeof(detail), "preserve_max=%s", a.pmax >= 0 ? dur : "default");
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	if (a.kind) {
 		snprintf(s.kind, sizeof(s.kind), "%s", a.kind);
 		if ((r = catalog_site_upsert(rq->c->cat, &s)) < 0)
-			return fail(rq, r, "catalog: %s", strerror(-r));
+			return ctlv_fail(rq, r, "catalog: %s", strerror(-r));
 		snprintf(detail, sizeof(detail), "kind=%s", a.kind);
-		audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
+		ctlv_audit(rq, AUDIT_EV_SITE_SET, site, NULL, NULL, detail);
 	}
 	return space_apply(rq, site, &a.sp);
 }
@@ -862,9 +599,9 @@ static int v_protect(struct req *rq)
 	int r;
 
 	if ((r = catalog_path_normalize(rq->argv[2], path, sizeof(path))) < 0)
-		return fail(rq, r, "bad path '%s' (site-relative, no . or .., not in .trash)",
+		return ctlv_fail(rq, r, "bad path '%s' (site-relative, no . or .., not in .trash)",
 			    rq->argv[2]);
-	if ((r = check_site(rq, site)) < 0 || (r = catalog_row(rq, site, &s)) < 0)
+	if ((r = ctlv_check_site(rq, site)) < 0 || (r = ctlv_catalog_row(rq, site, &s)) < 0)
 		return r;
 	r = on ? catalog_protect(rq->c->cat, site, path) : catalog_unprotect(rq->c->cat, site, path);
 	if (r == (on ? -EEXIST : -ENOENT)) {   /* already as asked: done, no audit row */
@@ -872,10 +609,10 @@ static int v_protect(struct req *rq)
 		return 0;
 	}
 	if (r < 0)
-		return fail(rq, r, "site '%s' path '/%s': %s", site, path,
+		return ctlv_fail(rq, r, "site '%s' path '/%s': %s", site, path,
 			    r == -EEXIST ? "already protected" : r == -ENOENT ? "not protected" :
 			    strerror(-r));
-	audit(rq, on ? AUDIT_EV_PROTECT : AUDIT_EV_UNPROTECT, site, NULL, path, NULL);
+	ctlv_audit(rq, on ? AUDIT_EV_PROTECT : AUDIT_EV_UNPROTECT, site, NULL, path, NULL);
 	if (rq->c->ops && rq->c->ops->protected_changed)
 		rq->c->ops->protected_changed(rq->c->arg);
 	return 0;
@@ -915,28 +652,28 @@ static int v_audit_archive(struct req *rq)
 	if (path[0] != '/' || !parse_u64(rq->argv[3], &p.first_seq) ||
 	    !parse_u64(rq->argv[4], &p.last_seq) || !parse_u64(rq->argv[5], &p.rows) ||
 	    !parse_u64(rq->argv[2], &before_ns) || strlen(sha) != 64)
-		return fail(rq, -EINVAL, "audit-archive: malformed arguments");
+		return ctlv_fail(rq, -EINVAL, "audit-archive: malformed arguments");
 	if ((r = catalog_audit_archive_finish(rq->c->cat, NULL)) < 0)
-		return fail(rq, r, "catalog: %s", strerror(-r));
+		return ctlv_fail(rq, r, "catalog: %s", strerror(-r));
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return fail(rq, -errno, "archive file '%s': %s", path, strerror(errno));
+		return ctlv_fail(rq, -errno, "archive file '%s': %s", path, strerror(errno));
 	r = auditarch_verify(fd, &info, msg, sizeof(msg));
 	close(fd);
 	if (r < 0)
-		return fail(rq, r, "archive file '%s': %s", path, r == -EBADMSG ? msg : strerror(-r));
+		return ctlv_fail(rq, r, "archive file '%s': %s", path, r == -EBADMSG ? msg : strerror(-r));
 	if (info.first_seq != p.first_seq || info.last_seq != p.last_seq || info.rows != p.rows ||
 	    strcmp(info.sha256, sha))
-		return fail(rq, -EINVAL, "archive file '%s' does not hold the planned rows", path);
+		return ctlv_fail(rq, -EINVAL, "archive file '%s' does not hold the planned rows", path);
 	util_format_utc((int64_t)(before_ns / 1000000000), false, before, sizeof(before));
 	snprintf(detail, sizeof(detail), "first=%" PRIu64 " last=%" PRIu64 " rows=%" PRIu64
 		 " sha256=%s chain=%s before=%s", p.first_seq, p.last_seq, p.rows, sha, info.chain,
 		 before);
 	rec.ts_ns = sys.wall_ns();
 	rec.path = path;
-	peer_row(rq, &rec);
+	ctlv_peer_row(rq, &rec);
 	rec.detail = detail;
 	if ((r = catalog_audit_archive(rq->c->cat, &rec, &p, sha, &seq)) < 0)
-		return fail(rq, r, "%s", r == -ESTALE ? "the audit log changed since the archive "
+		return ctlv_fail(rq, r, "%s", r == -ESTALE ? "the audit log changed since the archive "
 			    "was planned (nothing was removed): run the dry run again" :
 			    strerror(-r));
 	snprintf(n[0], sizeof(n[0]), "%" PRIu64, seq);
@@ -954,7 +691,7 @@ static int v_audit_archive_finish(struct req *rq)
 	int r;
 
 	if ((r = catalog_audit_archive_finish(rq->c->cat, &n)) < 0)
-		return fail(rq, r, "catalog: %s", strerror(-r));
+		return ctlv_fail(rq, r, "catalog: %s", strerror(-r));
 	snprintf(b, sizeof(b), "%" PRIu64, n);
 	ctl_emitf(rq->out, "removed", b, NULL);
 	return 0;
@@ -967,9 +704,9 @@ static const struct verb {
 } verbs[] = {
 	{ "status",    1, 1,            v_status },
 	{ "sync",      1, 1,            v_sync },
-	{ "undo",      3, 4,            v_undo },
-	{ "uncreate",  2, 2,            v_uncreate },
-	{ "undo-ops",  4, CTL_ARGC_MAX, v_undo_ops },
+	{ "undo",      3, 4,            ctlv_undo },
+	{ "uncreate",  2, 2,            ctlv_uncreate },
+	{ "undo-ops",  4, CTL_ARGC_MAX, ctlv_undo_ops },
 	{ "hold",      3, 4,            v_hold },
 	{ "release",   3, 4,            v_hold },
 	{ "purge",     4, 4,            v_purge },
