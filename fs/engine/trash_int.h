@@ -213,8 +213,11 @@ int trash_op_close(struct trash *t, struct op *op);
 bool trash_same_process(const struct op_record *r, const struct caller *who);
 int trash_op_for(struct trash *t, const struct caller *who, const char *scope,
 		 bool fresh, struct op **out);
+/* trash_mirror.c */
 int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 		    const struct relpath *rel);
+/* The directory inside op where loc's entry goes. */
+int trash_loc_mirror(struct trash *t, struct op *op, const struct trash_loc *loc);
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		  const struct stat *st, enum move_how how);
 int trash_collect(const struct op_record *r, void *arg);
