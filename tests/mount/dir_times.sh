@@ -88,7 +88,8 @@ check_same_text "2: after mv, every directory's mtime as before (mount)" "$befor
 check_same_text "2: ... and in the backing store" "$before" "$(mtimes "$BACKING/site1/tree")"
 
 # ---- 3. two ops, one bulk undo ------------------------------------------
-check "3: the trash is empty again" wait_until 30 test -z "$(ls "$MNT/site1/.trash")"
+trash_empty() { [ -z "$(ls "$MNT/site1/.trash")" ]; }
+check "3: the trash is empty again" wait_until 30 trash_empty
 T=$(now)
 rm -rf "$MNT/site1/tree/d2/e1"
 check "3: the first op is closed" wait_until 60 all_closed   # the next rm is a new op
