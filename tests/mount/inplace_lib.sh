@@ -93,7 +93,7 @@ inplace_run() {
 	head -c 300000 /dev/urandom >"$GFS_TMP/rsync-src"
 	check "$m: the files' ops close" wait_until 30 all_closed
 	s0=$(date +%s)
-	wait_until 3 test "$(date +%s)" != "$s0"
+	wait_until 3 eval '[ "$(date +%s)" != "$s0" ]'
 	T=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 	# writes: each in its own process (its own op)

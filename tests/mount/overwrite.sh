@@ -176,7 +176,7 @@ mk b1 "orig b1"
 mk b2 "orig b2"
 mk b3 "orig b3"
 s0=$(date +%s)
-wait_until 3 test "$(date +%s)" != "$s0"
+wait_until 3 eval '[ "$(date +%s)" != "$s0" ]'
 T=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat >"$GFS_TMP/deploy.py" <<'EOF'
 import os, sys
