@@ -451,28 +451,6 @@ static int undo_step_done(void *arg, const struct undo_step *step, const char *t
 	return w->fn ? w->fn(w->arg, step, to, renamed, err) : 0;
 }
 
-/* An undo emptied op `name` (every step succeeded): it leaves the listings
- * now, its index entry through b (or at once), although its directory,
- * holding at most the mirror directories, stays until the next tick settles
- * it (trash_tick: settling waits while a bulk undo goes on).  So `gracectl
- * ls` right after `undo --execute` no longer lists what came back.  If
- * anything was left in it after all, the settle finds the directory not
- * empty and writes the recounted record back. */
-static void forget_undone_op(struct trash *t, struct drop_batch *b, const char *scope,
-			     const char *name)
-{
-	for (struct op **pp = &t->ops; *pp; pp = &(*pp)->next) {
-		struct op *op = *pp;
-
-		if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, name)) {
-			*pp = op->next;
-			trash_op_free(op);
-			break;
-		}
-	}
-	drop_op(t, b, scope, name);
-}
-
 /* Undo one op under t->lock (let go every UNDO_STEPS_PER_LOCK steps);
  * an op it empties is dropped from the index through b (NULL: at once). */
 static int undo_locked(struct trash *t, struct drop_batch *b, const char *scope,
@@ -513,8 +491,14 @@ static int undo_locked(struct trash *t, struct drop_batch *b, const char *scope,
 		t->last_undo_ns = sys.mono_ns();
 		if (r != -ENOENT)
 			trash_note_restore_locked(t, scope, name, NULL);
+		/* Emptied (every step succeeded; the op was closed, so out of
+		 * t->ops, above): it leaves the index now, through b, so
+		 * `gracectl ls` right after `undo --execute` no longer lists it.
+		 * Its directory, holding at most mirror directories, waits for
+		 * the settle (trash_tick), which writes a recounted record back
+		 * if anything was left in it after all. */
 		if (r == 0)
-			forget_undone_op(t, b, scope, name);
+			drop_op(t, b, scope, name);
 		for (struct op *op = t->ops; w.newop[0] && op; op = op->next) {
 			if (!strcmp(op->rec.scope, scope) && !strcmp(op->rec.name, w.newop)) {
 				trash_op_close(t, op);   /* this undo is done replacing */
