@@ -189,6 +189,44 @@ static int sel_plan(const struct selection *s, const struct op_record *r,
 	return rc;
 }
 
+/* Hints (index_put_hint) for the ops of a dry run, in order: a path for
+ * each op of one file (NULL for the others), and the ops without one, the
+ * only ones whose directories the prefetch needs to warm. */
+struct hints {
+	char **path;
+	mode_t *mode;
+	const struct op_record **walk;
+	size_t nwalk;
+};
+
+static void hints_load(struct gctl *x, const struct selection *s,
+		       const struct op_record *const *order, struct hints *h)
+{
+	char buf[INDEX_HINT_MAX];
+
+	h->path = xrealloc(NULL, (s->n + 1) * sizeof(*h->path));
+	h->mode = xrealloc(NULL, (s->n + 1) * sizeof(*h->mode));
+	h->walk = xrealloc(NULL, (s->n + 1) * sizeof(*h->walk));
+	h->nwalk = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		h->path[i] = NULL;
+		if (*order[i]->scope && !nested_of(s, order[i]) &&
+		    index_hint_get(x->ix, order[i], buf, sizeof(buf), &h->mode[i]) == 0)
+			h->path[i] = xstrdup(buf);
+		else
+			h->walk[h->nwalk++] = order[i];
+	}
+}
+
+static void hints_free(struct hints *h, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(h->path[i]);
+	free(h->path);
+	free(h->mode);
+	free(h->walk);
+}
+
 static bool held_root(const struct selection *s, const char *root)
 {
 	for (size_t i = 0; i < s->nheld; i++)
@@ -644,16 +682,25 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	char **sites = NULL, sbuf[4096];
 	int r = EXIT_DONE;
 
+	struct hints h;
+
 	if (!x->json)
 		t.ncols = DRY_TEXT_COLS;   /* before any row: its width */
-	struct prefetch *pf = prefetch_start(s->backing_fd, order, s->n);
+	/* ops of one file plan from their hint; only the rest read their
+	 * directories, and only those are worth warming */
+	hints_load(x, s, order, &h);
+	struct prefetch *pf = prefetch_start(s->backing_fd, h.walk, h.nwalk);
 
 	if (undo_overlay_new(&ov) < 0)
 		r = fail(EXIT_FAILED, "out of memory");
 	for (size_t i = 0; i < s->n && r == EXIT_DONE; i++) {
 		const struct op_record *rec = order[i];
 		struct undo_plan p;
-		int pr = sel_plan(s, rec, ov, &p);
+		int pr = h.path[i] ? undo_plan_hint(s->backing_fd, rec->scope, rec->name,
+						    h.path[i], h.mode[i], ov, &p) : 1;
+
+		if (pr == 1)
+			pr = sel_plan(s, rec, ov, &p);
 
 		if (pr < 0) {
 			r = fail(EXIT_FAILED, "%s: cannot plan: %s", op_id(rec->scope, rec->name),
@@ -690,6 +737,7 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 		undo_plan_release(&p);
 	}
 	prefetch_stop(pf);
+	hints_free(&h, s->n);
 	undo_overlay_free(ov);
 	free(order);
 	if (r == EXIT_DONE && bulk)

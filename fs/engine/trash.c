@@ -184,7 +184,8 @@ int trash_op_store(struct trash *t, struct op *op)
 	if (fsetxattr(op->dirfd, OPREC_XATTR, buf, (size_t)len, 0) < 0)
 		return -errno;
 	op->dirty = false;
-	return index_put(t->ix, &op->rec);
+	return index_put_hint(t->ix, &op->rec, op->rec.items == 1 ? op->sole : NULL,
+			      op->sole_mode);
 }
 
 int trash_rec_read(int dirfd, struct op_record *rec)
@@ -204,6 +205,7 @@ void trash_op_free(struct op *op)
 	close_fd(&op->dirfd);
 	close_fd(&op->cache_fd);
 	free(op->cache_key);
+	free(op->sole);
 	free(op->born);
 	free(op);
 }

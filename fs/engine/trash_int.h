@@ -41,6 +41,10 @@ struct op {
 	int cache_fd;
 	size_t cache_len;
 	char *cache_key;  /* components joined by '\0' */
+	/* its one item while it has had only one (index_put_hint): the path
+	 * below the op directory, NULL otherwise */
+	char *sole;
+	mode_t sole_mode;
 	/* files created while the op collects (trash_note_created) */
 	struct { dev_t dev; ino_t ino; } *born;
 	unsigned nborn, capborn;

@@ -747,6 +747,51 @@ out:
 	return r;
 }
 
+/* The walk above, cut down to the one case a hint may take (undo.h):
+ * every directory on the way is live, nothing the run restored is on it,
+ * the name is free.  Anything else: 1, and the caller walks. */
+int undo_plan_hint(int backing_fd, const char *scope, const char *op, const char *path,
+		   mode_t mode, const struct undo_overlay *ov, struct undo_plan *p)
+{
+	char pre[PATH_BYTES];
+	size_t len = strlen(path);
+	unsigned depth = 0;
+	struct stat st;
+	int root, r = 0;
+
+	memset(p, 0, sizeof(*p));
+	if (!*scope || !valid_name(scope) || !valid_name(op) || S_ISDIR(mode) || !len ||
+	    len >= sizeof(pre) || (root = open_dir(backing_fd, scope, O_PATH)) < 0)
+		return 1;
+	memcpy(pre, path, len + 1);
+	for (char *c = pre, *slash; !r; c = slash + 1) {
+		if ((slash = strchr(c, '/')))
+			*slash = '\0';
+		/* a reserved name at the top, a path deeper than the walk goes,
+		 * something of the run's on the way, a twin that is missing or
+		 * not a directory, a taken name: the walk decides those */
+		if (!valid_name(c) || ++depth >= RELPATH_MAX_DEPTH ||
+		    (depth == 1 && !strcmp(c, TRASH_NAME)) ||
+		    ov_get(ov, scope, pre) || ov_redirect(ov, scope, pre) ||
+		    (fstatat(root, pre, &st, AT_SYMLINK_NOFOLLOW) == 0 ?
+		     !slash || !S_ISDIR(st.st_mode) : errno != ENOENT || slash))
+			r = 1;
+		if (!slash)
+			break;
+		*slash = '/';
+	}
+	close(root);
+	if (r)
+		return r;
+	snprintf(p->scope, sizeof(p->scope), "%s", scope);
+	snprintf(p->op, sizeof(p->op), "%s", op);
+	/* as the walk: a non-directory's step has its type only */
+	st = (struct stat){ .st_mode = mode & S_IFMT };
+	if ((r = add_step(p, UNDO_MOVE, path, path, &st)) < 0)
+		undo_plan_release(p);
+	return r;
+}
+
 void undo_plan_release(struct undo_plan *p)
 {
 	for (size_t i = 0; i < p->n; i++) {

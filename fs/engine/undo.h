@@ -170,6 +170,19 @@ int undo_plan(int backing_fd, const char *scope, const char *op, struct undo_pla
  * NULL: same as undo_plan).  ov is only read. */
 int undo_plan_over(int backing_fd, const char *scope, const char *op,
 		   const struct undo_overlay *ov, struct undo_plan *p);
+/* undo_plan_over for an op of a site whose one item is a non-directory
+ * at `path` below the op directory, of type `mode` (the index's hint,
+ * index_put_hint), without reading the op's directories: what a bulk dry
+ * run of many one-file ops (a script that ran rm once per file) needs,
+ * when ~40,000 cold directory reads would be most of its time.  Only
+ * the live tree is looked at.  Plans exactly what undo_plan_over plans
+ * when the hint is true and the case is the plain one: every parent live,
+ * the name free, nothing the run restored on the way (one UNDO_MOVE).
+ * Returns 0 (*p filled), 1 (not that case: plan with undo_plan_over) or
+ * -ENOMEM.  The execute always walks: a wrong hint can only make a dry
+ * run's counts differ from the execute's, never move anything. */
+int undo_plan_hint(int backing_fd, const char *scope, const char *op, const char *path,
+		   mode_t mode, const struct undo_overlay *ov, struct undo_plan *p);
 void undo_plan_release(struct undo_plan *p);
 
 /* One step done (err 0) or failed (-errno).  `to` is where the item went

@@ -9,6 +9,8 @@
  * but keeps keys within LMDB's 511-byte limit (an op key alone can be 511).
  * Each expiry entry is checked against its op record when read, so an entry
  * left behind by an undecodable old record is skipped, never reported.
+ * "hints" maps the same op key to the path of the op's one item (see
+ * index_put_hint); it goes with its record (del_in, index_clear).
  *
  * Threading: one environment opened MDB_NOTLS, so any thread may run any
  * function and read transactions are not bound to threads; LMDB serialises
@@ -36,7 +38,7 @@
 
 struct index {
 	MDB_env *env;
-	MDB_dbi ops, exp, tl, tlop, cr;
+	MDB_dbi ops, exp, tl, tlop, cr, hint;
 };
 
 int index_errno(int rc)
@@ -143,6 +145,8 @@ int index_open(struct index **out, const char *dir)
 		rc = mdb_dbi_open(t, "tlops", MDB_CREATE, &ix->tlop);
 	if (!rc)
 		rc = mdb_dbi_open(t, "created", MDB_CREATE, &ix->cr);
+	if (!rc)
+		rc = mdb_dbi_open(t, "hints", MDB_CREATE, &ix->hint);
 	if ((rc = finish(t, rc)))
 		goto close_env_errno;
 	*out = ix;
@@ -170,9 +174,32 @@ int index_sync(struct index *ix)
 	return index_errno(mdb_env_sync(ix->env, 1));
 }
 
+/* A hint's value: be64 last_ns, be32 mode, then the path (no NUL). */
+#define HINT_HEAD 12
+
+static void put_be(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (unsigned char)(v >> (8 * (bytes - 1 - i)));
+}
+
+static uint64_t get_be(const unsigned char *p, int bytes)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < bytes; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 int index_put(struct index *ix, const struct op_record *r)
 {
-	unsigned char enc[OPREC_ENC_MAX], ek[8];
+	return index_put_hint(ix, r, NULL, 0);
+}
+
+int index_put_hint(struct index *ix, const struct op_record *r, const char *path, mode_t mode)
+{
+	unsigned char enc[OPREC_ENC_MAX], ek[8], hv[HINT_HEAD + INDEX_HINT_MAX - 1];
 	char key[INDEX_KEY_MAX];
 	struct op_record old;
 	int64_t e = oprec_due(r);
@@ -207,7 +234,51 @@ int index_put(struct index *ix, const struct op_record *r)
 	}
 	if (!rc)
 		rc = mdb_put(t, ix->ops, &k, &v, 0);
+	/* 4. the hint rides in the same transaction: never ahead of its record */
+	if (!rc && path && *path && strnlen(path, INDEX_HINT_MAX) < INDEX_HINT_MAX) {
+		size_t plen = strlen(path);
+		MDB_val h = { HINT_HEAD + plen, hv };
+
+		put_be(hv, (uint64_t)r->last_ns, 8);
+		put_be(hv + 8, mode, 4);
+		memcpy(hv + HINT_HEAD, path, plen);
+		rc = mdb_put(t, ix->hint, &k, &h, 0);
+	}
 	return finish(t, rc);
+}
+
+int index_hint_get(struct index *ix, const struct op_record *r, char *path, size_t cap,
+		   mode_t *mode)
+{
+	char key[INDEX_KEY_MAX];
+	int klen = oprec_key(r->scope, r->name, key, sizeof(key)), rc;
+	MDB_val k = { (size_t)klen, key }, v;
+	MDB_txn *t;
+
+	if (klen < 0)
+		return klen;
+	if (r->items != 1)
+		return -ENOENT;
+	if ((rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &t)))
+		return index_errno(rc);
+	rc = index_errno(mdb_get(t, ix->hint, &k, &v));
+	if (!rc) {
+		const unsigned char *p = v.mv_data;
+		size_t plen = v.mv_size - HINT_HEAD;
+
+		/* any later deletion into the op moved last_ns: the hint is
+		 * then about an op that held more than this one item */
+		if (v.mv_size <= HINT_HEAD || (int64_t)get_be(p, 8) != r->last_ns ||
+		    plen >= cap || memchr(p + HINT_HEAD, '\0', plen))
+			rc = -ENOENT;
+		else {
+			*mode = (mode_t)get_be(p + 8, 4);
+			memcpy(path, p + HINT_HEAD, plen);
+			path[plen] = '\0';
+		}
+	}
+	mdb_txn_abort(t);
+	return rc;
 }
 
 int index_get(struct index *ix, const char *scope, const char *name,
@@ -251,6 +322,8 @@ static int del_in(struct index *ix, MDB_txn *t, const char *scope, const char *n
 	}
 	if (!rc)
 		rc = mdb_del(t, ix->ops, &k, NULL);
+	if (!rc && (rc = mdb_del(t, ix->hint, &k, NULL)) == MDB_NOTFOUND)
+		rc = 0;
 	return rc;
 }
 
@@ -300,6 +373,8 @@ int index_clear(struct index *ix)
 	rc = mdb_drop(t, ix->ops, 0);
 	if (!rc)
 		rc = mdb_drop(t, ix->exp, 0);
+	if (!rc)
+		rc = mdb_drop(t, ix->hint, 0);
 	return finish(t, rc);
 }
 

@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "store/crrec.h"
 #include "store/oprec.h"
 
@@ -44,6 +45,22 @@ void index_close(struct index *ix);          /* syncs; NULL is fine */
 
 /* Insert or replace one record (and its expiry entry). 0 or -errno. */
 int index_put(struct index *ix, const struct op_record *r);
+/* Longest hint path (index_put_hint), NUL included: the relpath limit. */
+#define INDEX_HINT_MAX 4096
+/* index_put, and in the same transaction a hint: the path (below the op
+ * directory) and type of the op's one item, path NULL for none.  Not the
+ * truth of anything — the op directory is — but what lets a bulk dry run
+ * plan an op of one file without reading the op's directories (engine/
+ * undo.h, undo_plan_hint).  A hint is stored with the record's last_ns
+ * and counts only while the record still has that last_ns and one item:
+ * every later deletion into the op moves last_ns, so a hint that is not
+ * rewritten (or removed) simply stops counting.  It is removed with its
+ * record (index_del, index_drop_ops, index_clear).  0 or -errno. */
+int index_put_hint(struct index *ix, const struct op_record *r, const char *path, mode_t mode);
+/* r's hint, if it still counts (see above): path (cap bytes) and mode.
+ * 0, -ENOENT (none, or it does not count), or -errno. */
+int index_hint_get(struct index *ix, const struct op_record *r, char *path, size_t cap,
+		   mode_t *mode);
 /* 0, -ENOENT, or -errno. */
 int index_get(struct index *ix, const char *scope, const char *name,
 	      struct op_record *out);

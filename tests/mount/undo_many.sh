@@ -5,8 +5,10 @@
 # batches (undo-ops: one request, one hold of the trash lock, one audit
 # flush per batch) instead of one request per op, and the emptied op
 # directories leave the index in batches after their rmdirs.
-#  1. NFILES one-file ops in one site: the dry run and the execute agree,
-#     every file is back with its content, every op had its undo audit
+#  1. NFILES one-file ops in one site, one name re-created by a tenant
+#     before the undo: the dry run (planned from the index's hints, one
+#     per one-file op) and the execute agree, the re-created name is a
+#     rename in both, every file is back with its content, every op had its undo audit
 #     row, the trash empties, and the daemon undid them in batches (its
 #     log: "undo of N ops of site S in one batch"), not one request each.
 #  2. The same deletion again, then kill -9 of the daemon as soon as the
@@ -49,16 +51,23 @@ check_eq "every file left" 0 "$(n_live)"
 check "the ops are closed" wait_until 60 all_closed
 check_eq "one op per file" "$NFILES" "$(n_index)"
 
+# a tenant writes a new d0/f0 meanwhile: the dry run plans one-file ops
+# from the index's hint, and must still see the name taken (a rename)
+echo "tenant's new f0" >"$MNT/$S/d0/f0"
 dry=$(gctl --json undo --since "$T")
 token=$(pyj 'd["token"]' <<<"$dry")
 check_match "the dry run gives a token" '^[0-9a-f]{12}$' "$token"
-check_eq "the dry run plans every op" "$NFILES $NFILES 0" \
-	"$(pyj '"%d %d %d" % (d["ops"], d["moved"], d["renamed"])' <<<"$dry")"
+check_eq "the dry run plans every op, the re-created name as a rename" \
+	"$NFILES $((NFILES - 1)) 1 d0/f0" \
+	"$(pyj '"%d %d %d %s" % (d["ops"], d["moved"], d["renamed"], d["conflict_list"][0]["from"] if d["conflict_list"] else "-")' <<<"$dry")"
 batches0=$(grep -c "ops of site $S in one batch" "$GFS_LOG")
 res=$(gctl --json undo --since "$T" --execute "$token")
 check_eq "undo --execute succeeds" 0 "$?"
-check_eq "the execute restores what the dry run said" "$NFILES 0 $NFILES 0 0" \
+check_eq "the execute restores what the dry run said" "$NFILES 0 $((NFILES - 1)) 1 0" \
 	"$(pyj '"%d %d %d %d %d" % (d["ops"], d["failed_ops"], d["moved"], d["renamed"], d["failed"])' <<<"$res")"
+check_eq "the tenant's f0 stays" "tenant's new f0" "$(cat "$BACKING/$S/d0/f0")"
+check_eq "the deleted f0 is next to it" "file 0" "$(cat "$BACKING/$S/d0/f0.restored-"*)"
+mv "$BACKING/$S/d0/f0.restored-"* "$BACKING/$S/d0/f0"
 check_same_text "every file is back with its content" "$before" "$(live_sums)"
 check_eq "ls lists none of the restored ops right after the execute" 0 "$(n_index)"
 batches=$(($(grep -c "ops of site $S in one batch" "$GFS_LOG") - batches0))

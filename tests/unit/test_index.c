@@ -714,6 +714,56 @@ static void test_tlop(void **state)
 	assert_int_equal(index_tlop_get(f->ix, "", &n), -EINVAL);
 }
 
+/* A hint goes in with its record, counts while the record has one item
+ * and the same last_ns, and leaves with it. */
+static void test_hint(void **state)
+{
+	struct fx *f = *state;
+	struct op_record r = mk("site", "op1", 5000), r2 = mk("site", "op2", 5000);
+	const char *names[] = { "op1" };
+	char path[64], longp[INDEX_HINT_MAX + 1];
+	mode_t mode = 0;
+
+	r.items = r2.items = 1;
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), -ENOENT);
+	assert_int_equal(index_put_hint(f->ix, &r, "d/f", S_IFREG | 0640), 0);
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), 0);
+	assert_string_equal(path, "d/f");
+	assert_int_equal(mode, S_IFREG | 0640);
+	assert_int_equal(index_hint_get(f->ix, &r, path, 3, &mode), -ENOENT);   /* too small */
+	/* a plain put (a recount, a hold) leaves it; it still counts */
+	r.hold = 1;
+	assert_int_equal(index_put(f->ix, &r), 0);
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), 0);
+	/* another item came: the hint does not count (items, then last_ns) */
+	r.items = 2;
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), -ENOENT);
+	r.items = 1;
+	r.last_ns++;
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), -ENOENT);
+	r.last_ns--;
+	reopen(f);
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), 0);
+	/* it leaves with its record: del, drop, clear */
+	assert_int_equal(index_del(f->ix, "site", "op1"), 0);
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), -ENOENT);
+	assert_int_equal(index_put_hint(f->ix, &r, "f", S_IFREG), 0);
+	assert_int_equal(index_put_hint(f->ix, &r2, "g", S_IFLNK), 0);
+	assert_int_equal(index_drop_ops(f->ix, "site", names, 1), 0);
+	assert_int_equal(index_hint_get(f->ix, &r, path, sizeof(path), &mode), -ENOENT);
+	assert_int_equal(index_hint_get(f->ix, &r2, path, sizeof(path), &mode), 0);
+	assert_int_equal(index_clear(f->ix), 0);
+	assert_int_equal(index_put(f->ix, &r2), 0);
+	assert_int_equal(index_hint_get(f->ix, &r2, path, sizeof(path), &mode), -ENOENT);
+	/* an empty or over-long path stores the record, no hint */
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(index_put_hint(f->ix, &r2, "", S_IFREG), 0);
+	assert_int_equal(index_put_hint(f->ix, &r2, longp, S_IFREG), 0);
+	assert_int_equal(index_hint_get(f->ix, &r2, path, sizeof(path), &mode), -ENOENT);
+	assert_int_equal(count(f), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -739,6 +789,7 @@ int main(void)
 		T(test_tlink_bad_keys),
 		T(test_tlink_foreach_reopen),
 		T(test_tlop),
+		T(test_hint),
 		cmocka_unit_test(test_errno),
 	};
 

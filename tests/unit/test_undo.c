@@ -742,6 +742,86 @@ static void test_rename_over(void **state)
 	assert_string_equal(get(f, SITE_TRASH "/a.conf"), "new");   /* nothing moved here */
 }
 
+/* Two plans are the same plan: same steps, same times, same counts. */
+static void same_plan(const struct undo_plan *a, const struct undo_plan *b)
+{
+	assert_string_equal(a->scope, b->scope);
+	assert_string_equal(a->op, b->op);
+	assert_int_equal(a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		step_is(b, i, a->steps[i].kind, a->steps[i].from, a->steps[i].to);
+		assert_int_equal(a->steps[i].mode, b->steps[i].mode);
+		assert_int_equal(a->steps[i].flags, b->steps[i].flags);
+	}
+	assert_int_equal(a->ntimes, b->ntimes);
+	assert_int_equal(a->moves, b->moves);
+	assert_int_equal(a->renames, b->renames);
+	assert_int_equal(a->mkdirs, b->mkdirs);
+	assert_int_equal(a->follows, b->follows);
+}
+
+/* An op of one file planned from its hint: where it takes the case, the
+ * same plan as the walk; every other case left to the walk (1). */
+static void test_hint(void **state)
+{
+	struct fx *f = *state;
+	struct undo_plan walk, hint;
+	struct undo_overlay *ov;
+
+	mirror(f, SITE_TRASH "/d1", 0755, 0, 0);
+	mirror(f, SITE_TRASH "/d1/d2", 0755, 0, 0);
+	put(f, SITE_TRASH "/d1/d2/f", "deleted");
+	dir(f, "www/d1/d2");
+	/* the plain case: parents live, name free */
+	assert_int_equal(undo_plan_over(f->fd, "www", OP, NULL, &walk), 0);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG | 0644, NULL, &hint),
+			 0);
+	same_plan(&walk, &hint);
+	step_is(&hint, 0, UNDO_MOVE, "d1/d2/f", "d1/d2/f");
+	assert_int_equal(hint.steps[0].mode, S_IFREG);   /* type only, as the walk */
+	undo_plan_release(&hint);
+	undo_plan_release(&walk);
+
+	/* an earlier op of the run restores something on the way: the walk */
+	assert_int_equal(undo_overlay_new(&ov), 0);
+	assert_int_equal(undo_overlay_add(ov, "www", "d1/d2", true, NULL), 0);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, ov, &hint), 1);
+	undo_overlay_free(ov);
+	assert_int_equal(undo_overlay_new(&ov), 0);
+	assert_int_equal(undo_overlay_add(ov, "www", "d1/d2/f", false, "x"), 0);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, ov, &hint), 1);
+	undo_overlay_free(ov);
+	/* a directory item, a root op, bad names, a reserved top name */
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFDIR, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "", OP, "www", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/../f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1//f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, ".trash/f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "w/w", OP, "f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(undo_plan_hint(f->fd, "nosite", OP, "f", S_IFREG, NULL, &hint), 1);
+	/* the name is taken: the walk plans the rename */
+	put(f, "www/d1/d2/f", "new");
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(unlinkat(f->fd, "www/d1/d2/f", 0), 0);
+	/* a parent is a file, a symlink, or missing: the walk */
+	assert_int_equal(unlinkat(f->fd, "www/d1/d2", AT_REMOVEDIR), 0);
+	put(f, "www/d1/d2", "file");
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(unlinkat(f->fd, "www/d1/d2", 0), 0);
+	assert_int_equal(symlinkat("/tmp", f->fd, "www/d1/d2"), 0);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, NULL, &hint), 1);
+	assert_int_equal(unlinkat(f->fd, "www/d1/d2", 0), 0);
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/f", S_IFREG, NULL, &hint), 1);
+	/* nothing was read of the op: a hint naming what is not there is
+	 * planned as it says (the execute walks, and moves what is there) */
+	dir(f, "www/d1/d2");
+	assert_int_equal(undo_plan_hint(f->fd, "www", OP, "d1/d2/g", S_IFLNK, NULL, &hint), 0);
+	step_is(&hint, 0, UNDO_MOVE, "d1/d2/g", "d1/d2/g");
+	assert_int_equal(hint.steps[0].mode, S_IFLNK);
+	undo_plan_release(&hint);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -763,6 +843,7 @@ int main(void)
 		T(test_no_run_no_merge),
 		T(test_times),
 		T(test_rename_over),
+		T(test_hint),
 		cmocka_unit_test(test_runs),
 	};
 
