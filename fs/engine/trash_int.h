@@ -222,6 +222,9 @@ int trash_op_mirror(struct trash *t, struct op *op, const char *site,
 		    const struct relpath *rel);
 /* The directory inside op where loc's entry goes. */
 int trash_loc_mirror(struct trash *t, struct op *op, const struct trash_loc *loc);
+/* An item (st) is in op now, at loc (NULL: somewhere a hint must not
+ * name): its counts, times and hint (struct op, sole).  Under t->lock. */
+void trash_op_count(struct op *op, const struct trash_loc *loc, const struct stat *st);
 int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		  const struct stat *st, enum move_how how);
 int trash_collect(const struct op_record *r, void *arg);

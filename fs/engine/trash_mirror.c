@@ -183,17 +183,22 @@ out:
 	return r;
 }
 
-/* Keep the path of an op's first item while it is its only one: a file
- * (not a directory: planning one needs its tree) of a site, at a depth a
- * relpath holds.  Any second item ends it for good. */
-static void note_sole(struct op *op, const struct trash_loc *loc, const struct stat *st)
+void trash_op_count(struct op *op, const struct trash_loc *loc, const struct stat *st)
 {
 	size_t len = 0;
 
+	op->rec.items++;
+	op->rec.bytes += (uint64_t)st->st_blocks * 512;
+	op->rec.last_ns = sys.wall_ns();
+	op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
+	op->dirty = true;
+	/* the path of an op's first item while it is its only one: a file
+	 * (not a directory: planning one needs its tree) of a site, at a
+	 * depth a relpath holds.  Any second item ends it for good. */
 	free(op->sole);
 	op->sole = NULL;
-	if (op->rec.items != 1 || S_ISDIR(st->st_mode) || !loc->site || !loc->rel ||
-	    !(op->sole = malloc(loc->rel->used + loc->rel->n + strlen(loc->name) + 1)))
+	if (op->rec.items != 1 || !loc || S_ISDIR(st->st_mode) || !loc->site || !loc->rel ||
+	    !(op->sole = malloc(loc->rel->used + strlen(loc->name) + 1)))
 		return;
 	for (unsigned i = 0; i < loc->rel->n; i++)
 		len += (size_t)sprintf(op->sole + len, "%s/", loc->rel->comp[i]);
@@ -271,12 +276,7 @@ int trash_op_move(struct trash *t, struct op *op, const struct trash_loc *loc,
 		tlink_enter_undo(t->ix, op->rec.name, loc->dirfd, loc->name, counted);
 		return r;
 	}
-	op->rec.items++;
-	note_sole(op, loc, st);
-	op->rec.bytes += (uint64_t)st->st_blocks * 512;
-	op->rec.last_ns = sys.wall_ns();
-	op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
-	op->dirty = true;
+	trash_op_count(op, loc, st);
 	t->counters.deletions++;
 	return 0;
 }

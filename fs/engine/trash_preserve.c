@@ -191,11 +191,8 @@ int trash_preserve_commit(struct trash *t, const struct caller *who,
 		r = born_in(op, st->st_dev, st->st_ino) || preborn_of(t, who, st->st_dev, st->st_ino)
 			? 1 : op_holds(t, op, loc);
 		if (r == 0 && (r = link_into(t, op, loc, tmpfd, srcfd, st)) == 0) {
-			op->rec.items++;
-			op->rec.bytes += (uint64_t)st->st_blocks * 512;
-			op->rec.last_ns = sys.wall_ns();
-			op->rec.last_el_ns = clock_elapsed_ns();   /* retention counts from here */
-			op->dirty = true;
+			/* no hint: its undo replaces the live file (walked) */
+			trash_op_count(op, NULL, st);
 			t->counters.preserved++;
 		}
 		if (r >= 0)

@@ -505,6 +505,47 @@ static void test_record_close_all(void **state)
 	assert_true(lgetxattr(bp(f, p), TRASH_MIRROR_XATTR, NULL, 0) >= 0);
 }
 
+/* The record of an op that has held one file carries a hint naming it
+ * (index_put_hint); a second item retires it, a directory never has one. */
+static void test_record_hint(void **state)
+{
+	struct fx *f = *state;
+	struct caller other = f->who;
+	char op[NAME_MAX + 1], op2[NAME_MAX + 1], path[PATH_MAX];
+	struct op_record ir;
+	mode_t mode = 0;
+
+	assert_int_equal(mkdir(bp(f, "site/d"), 0755), 0);
+	assert_int_equal(mkdir(bp(f, "site/d/e"), 0755), 0);
+	write_file(bp(f, "site/d/e/f"), "f");
+	write_file(bp(f, "site/d/g"), "g");
+	assert_int_equal(del(f, "d/e", "f", false), 0);
+	assert_int_equal(trash_tick(f->t), 0);
+	opname(op, T0, 4242, 1);
+	assert_int_equal(index_get(f->ix, "site", op, &ir), 0);
+	assert_int_equal(index_hint_get(f->ix, &ir, path, sizeof(path), &mode), 0);
+	assert_string_equal(path, "d/e/f");
+	assert_true(S_ISREG(mode));
+	/* a second item in the same op: the stored hint no longer counts */
+	fake_now += NS;
+	assert_int_equal(del(f, "d", "g", false), 0);
+	assert_int_equal(trash_tick(f->t), 0);
+	assert_int_equal(index_get(f->ix, "site", op, &ir), 0);
+	assert_int_equal(ir.items, 2);
+	assert_int_equal(index_hint_get(f->ix, &ir, path, sizeof(path), &mode), -ENOENT);
+	ir.items = 1;   /* as if one had left again: last_ns still tells */
+	assert_int_equal(index_hint_get(f->ix, &ir, path, sizeof(path), &mode), -ENOENT);
+	/* a directory alone (another process, another op): no hint */
+	other.pid = 4343;
+	assert_int_equal(mkdir(bp(f, "site/x"), 0755), 0);
+	assert_int_equal(del_as(f, &other, "site", "", "x", true), 0);
+	trash_close_all(f->t);
+	opname(op2, T0 + NS, 4343, 1);
+	assert_int_equal(index_get(f->ix, "site", op2, &ir), 0);
+	assert_int_equal(ir.items, 1);
+	assert_int_equal(index_hint_get(f->ix, &ir, path, sizeof(path), &mode), -ENOENT);
+}
+
 static void test_op_get(void **state)
 {
 	struct fx *f = *state;
@@ -1006,6 +1047,7 @@ int main(void)
 		T(test_collision_fresh_op),
 		T(test_record_tick),
 		T(test_record_close_all),
+		T(test_record_hint),
 		T(test_op_get),
 		T(test_fault_rename_enospc),
 		T(test_fault_mkdir_eio),
