@@ -681,7 +681,6 @@ static int undo_dry_run(struct gctl *x, struct selection *s, const char *token, 
 	size_t replaced = 0, changed = 0;
 	char **sites = NULL, sbuf[4096];
 	int r = EXIT_DONE;
-
 	struct hints h;
 
 	if (!x->json)
